@@ -1,0 +1,139 @@
+"""URL canonicalisation: one URL, one key, whatever the tracking junk or spelling.
+
+Pure functions, no Django. The canonical form is what findings are deduplicated on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import idna
+
+MAX_URL_LENGTH = 4096
+ALLOWED_SCHEMES = ("http", "https")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Parameters that identify a click or a share, never the content itself.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
+        "igshid", "igsh", "si", "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "ref_url",
+        "s_cid", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "spm", "share_id",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_QUERY_SAFE = ":@!$'()*,;/?"
+_PCT = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+class InvalidURL(ValueError):
+    """The text cannot be recorded as a finding URL; the message says why, for the user."""
+
+
+def _normalise_escapes(component: str, safe: str) -> str:
+    """Decode escapes of unreserved characters, upper-case the others, and escape any raw
+    character that is neither unreserved nor in `safe` (spaces, non-ASCII as UTF-8)."""
+
+    def unescape(match: re.Match[str]) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+    out = []
+    for piece in re.split(r"(%[0-9A-Fa-f]{2})", component):
+        if _PCT.fullmatch(piece):
+            out.append(unescape(_PCT.fullmatch(piece)))  # type: ignore[arg-type]
+            continue
+        for char in piece:
+            if char in _UNRESERVED or char in safe:
+                out.append(char)
+            else:
+                out.extend(f"%{byte:02X}" for byte in char.encode("utf-8"))
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    segments: list[str] = []
+    parts = path.split("/")
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        if part == ".":
+            if last:
+                segments.append("")
+            continue
+        if part == "..":
+            if len(segments) > 1:
+                segments.pop()
+            if last:
+                segments.append("")
+            continue
+        segments.append(part)
+    result = "/".join(segments)
+    return result if result.startswith("/") else "/" + result
+
+
+def _host(netloc_host: str | None) -> str:
+    if not netloc_host:
+        raise InvalidURL("The URL has no host name.")
+    host = netloc_host.rstrip(".").lower()
+    if host.startswith("[") or ":" in host:
+        return host  # an IPv6 literal, already lower-cased
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise InvalidURL(f"The host name '{host}' is not valid ({exc}).") from exc
+    if "." not in ascii_host:
+        raise InvalidURL(f"The host name '{host}' is not a public domain name.")
+    return ascii_host
+
+
+def canonicalize_url(raw: str) -> str:
+    """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidURL("The URL is empty.")
+    if len(text) > MAX_URL_LENGTH:
+        raise InvalidURL(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
+        raise InvalidURL("The URL contains spaces or control characters.")
+    if "://" not in text:
+        scheme_guess = text.split(":", 1)[0].lower()
+        has_other_scheme = ":" in text and scheme_guess.isalpha() and not re.match(r"^[^/]+:\d", text)
+        if has_other_scheme:
+            raise InvalidURL(f"Only http and https URLs can be recorded (got '{scheme_guess}:').")
+        text = "https://" + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise InvalidURL(f"Only http and https URLs can be recorded (got '{scheme}:').")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidURL("The port number is not valid.") from exc
+    host = _host(parts.hostname)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+
+    path = _remove_dot_segments(_normalise_escapes(parts.path or "/", safe="/:@!$&'()*+,;="))
+    pairs = [
+        (key, value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
+    ]
+    pairs.sort()
+    query = "&".join(
+        f"{_normalise_escapes(k, safe=_QUERY_SAFE)}={_normalise_escapes(v, safe=_QUERY_SAFE)}"
+        for k, v in pairs
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def canonical_hash(canonical_url: str) -> str:
+    return hashlib.sha256(canonical_url.encode("utf-8")).hexdigest()
+
+
+def host_of(canonical_url: str) -> str:
+    return urlsplit(canonical_url).hostname or ""

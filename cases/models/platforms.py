@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.models.tenancy import Agency
+
+
+class Platform(models.Model):
+    """A host or service where findings live. Seeded per agency from cases/platforms_seed.py
+    and editable by the agency's admins (contacts differ per agency: trusted-flagger lanes)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WEB_FORM = "web_form", _("Web form")
+        TRUSTED_FLAGGER = "trusted_flagger", _("Trusted flagger channel")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="platforms")
+    name = models.CharField(_("name"), max_length=120)
+    domains = models.JSONField(_("domains"), default=list, help_text=_("Hosts, one per line."))
+    abuse_email = models.EmailField(_("abuse e-mail"), blank=True)
+    web_form_url = models.URLField(_("web form URL"), blank=True, max_length=500)
+    channel = models.CharField(
+        _("notice channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="platform_unique_name_per_agency")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,91 @@
+"""Personas. Alice is the admin of Aurora Entertainment, Bob is on her legal team, Carol
+only views, and Mallory is an admin of another agency (Nebula Music): she must never see
+anything of Aurora's."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agencyguard.celery import app as celery_app
+from cases.models import Role
+from tests.factories import ArtistFactory, GroupFactory, MembershipFactory, UserFactory, make_agency, make_finding
+
+IN_CI = os.getenv("CI", "").lower() in ("1", "true") or os.getenv("AG_REQUIRE_SERVICES") == "1"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip a test that needs a service on a bare laptop; in CI a missing service fails it."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request):  # type: ignore[no-untyped-def]
+    """Unit tests run tasks inline; integration tests use a real worker instead."""
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture(autouse=True)
+def _no_axes_lockouts(settings):  # type: ignore[no-untyped-def]
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture
+def agency(db):  # type: ignore[no-untyped-def]
+    return make_agency("Aurora Entertainment", "aurora")
+
+
+@pytest.fixture
+def other_agency(db):  # type: ignore[no-untyped-def]
+    return make_agency("Nebula Music", "nebula")
+
+
+def _member(agency, username: str, role: str):  # type: ignore[no-untyped-def]
+    return MembershipFactory(agency=agency, role=role, user=UserFactory(username=username)).user
+
+
+@pytest.fixture
+def alice(agency):  # type: ignore[no-untyped-def]
+    return _member(agency, "alice", Role.ADMIN)
+
+
+@pytest.fixture
+def bob(agency):  # type: ignore[no-untyped-def]
+    return _member(agency, "bob", Role.LEGAL)
+
+
+@pytest.fixture
+def carol(agency):  # type: ignore[no-untyped-def]
+    return _member(agency, "carol", Role.VIEWER)
+
+
+@pytest.fixture
+def mallory(other_agency):  # type: ignore[no-untyped-def]
+    return _member(other_agency, "mallory", Role.ADMIN)
+
+
+@pytest.fixture
+def group(agency):  # type: ignore[no-untyped-def]
+    return GroupFactory(agency=agency, name="Starlight", name_hangul="스타라이트")
+
+
+@pytest.fixture
+def artist(agency, group):  # type: ignore[no-untyped-def]
+    artist = ArtistFactory(agency=agency, stage_name="Yuna", name_hangul="유나", name_latin="Yuna", legal_name="Kim Yuna-secret")
+    artist.groups.add(group)
+    return artist
+
+
+@pytest.fixture
+def finding(agency, bob, artist):  # type: ignore[no-untyped-def]
+    return make_finding(agency, "https://www.youtube.com/watch?v=aurora-secret-1", actor=bob, artists=[artist])
