@@ -127,6 +127,7 @@ AXES_COOLOFF_TIME = 1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = envbool("AXES_ENABLED", "1")
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
@@ -173,7 +174,6 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 REST_FRAMEWORK = {
@@ -198,16 +198,25 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Findings and cases both have a `status`: name their enums instead of hashing them.
+    "ENUM_NAME_OVERRIDES": {
+        "FindingStatusEnum": "cases.models.findings.FindingStatus",
+        "CaseStatusEnum": "cases.models.legal_case.CaseStatus",
+    },
 }
 
 # Celery. Dev: a filesystem broker under var/ that needs no server. Prod: redis://...
 CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL == "filesystem://":
+    for _folder in ("queue", "processed", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # Without this kombu writes its exchange files into the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 # Progress and results live in our own rows, so no result backend is needed.
@@ -218,6 +227,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by module (the per-task `queue=` attribute is deprecated in Celery 5.5+).
+CELERY_TASK_ROUTES = {
+    "cases.capture.*": {"queue": "capture"},
+    "detection.*": {"queue": "detection"},
+    "reports.*": {"queue": "reports"},
+    "cases.*": {"queue": "default"},
+}
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_BEAT_SCHEDULE = {
@@ -228,6 +244,12 @@ CELERY_BEAT_SCHEDULE = {
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
+# Behind a reverse proxy the client address is in a header (e.g. HTTP_X_FORWARDED_FOR);
+# without this every fan would share the proxy's rate limit.
+if os.getenv("RATELIMIT_IP_META_KEY"):
+    RATELIMIT_IP_META_KEY = os.environ["RATELIMIT_IP_META_KEY"]
+# Pasted import lists arrive as form fields, not files: allow them up to the import cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
 
 LOGGING = {
     "version": 1,

@@ -31,7 +31,15 @@ class PlatformAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("agency", "seq", "action", "object_type", "object_id", "actor_label", "created_at")
+    list_display = (
+        "agency",
+        "seq",
+        "action",
+        "object_type",
+        "object_id",
+        "actor_label",
+        "created_at",
+    )
     list_filter = ("agency", "action")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,6 +1,6 @@
 """URL canonicalisation: one URL, one key, whatever the tracking junk or spelling.
 
-Pure functions, no Django. The canonical form is what findings are deduplicated on."""
+Pure functions (Django only for translating the error messages). The canonical form is what findings are deduplicated on."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import idna
+from django.utils.translation import gettext as _
 
 MAX_URL_LENGTH = 4096
 ALLOWED_SCHEMES = ("http", "https")
@@ -17,9 +18,31 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 # Parameters that identify a click or a share, never the content itself.
 TRACKING_PARAMS = frozenset(
     {
-        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
-        "igshid", "igsh", "si", "mc_cid", "mc_eid", "_ga", "_gl", "ref_src", "ref_url",
-        "s_cid", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "spm", "share_id",
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "igshid",
+        "igsh",
+        "si",
+        "mc_cid",
+        "mc_eid",
+        "_ga",
+        "_gl",
+        "ref_src",
+        "ref_url",
+        "s_cid",
+        "mkt_tok",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "spm",
+        "share_id",
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "hsa_")
@@ -76,16 +99,20 @@ def _remove_dot_segments(path: str) -> str:
 
 def _host(netloc_host: str | None) -> str:
     if not netloc_host:
-        raise InvalidURL("The URL has no host name.")
+        raise InvalidURL(_("The URL has no host name."))
     host = netloc_host.rstrip(".").lower()
     if host.startswith("[") or ":" in host:
         return host  # an IPv6 literal, already lower-cased
     try:
         ascii_host = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise InvalidURL(f"The host name '{host}' is not valid ({exc}).") from exc
+        raise InvalidURL(
+            _("The host name '%(host)s' is not valid (%(error)s).") % {"host": host, "error": exc}
+        ) from exc
     if "." not in ascii_host:
-        raise InvalidURL(f"The host name '{host}' is not a public domain name.")
+        raise InvalidURL(
+            _("The host name '%(host)s' is not a public domain name.") % {"host": host}
+        )
     return ascii_host
 
 
@@ -93,25 +120,32 @@ def canonicalize_url(raw: str) -> str:
     """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidURL("The URL is empty.")
+        raise InvalidURL(_("The URL is empty."))
     if len(text) > MAX_URL_LENGTH:
-        raise InvalidURL(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+        raise InvalidURL(_("The URL is longer than %(max)s characters.") % {"max": MAX_URL_LENGTH})
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
-        raise InvalidURL("The URL contains spaces or control characters.")
+        raise InvalidURL(_("The URL contains spaces or control characters."))
     if "://" not in text:
         scheme_guess = text.split(":", 1)[0].lower()
-        has_other_scheme = ":" in text and scheme_guess.isalpha() and not re.match(r"^[^/]+:\d", text)
+        has_other_scheme = (
+            ":" in text and scheme_guess.isalpha() and not re.match(r"^[^/]+:\d", text)
+        )
         if has_other_scheme:
-            raise InvalidURL(f"Only http and https URLs can be recorded (got '{scheme_guess}:').")
+            raise InvalidURL(
+                _("Only http and https URLs can be recorded (got '%(scheme)s:').")
+                % {"scheme": scheme_guess}
+            )
         text = "https://" + text
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
-        raise InvalidURL(f"Only http and https URLs can be recorded (got '{scheme}:').")
+        raise InvalidURL(
+            _("Only http and https URLs can be recorded (got '%(scheme)s:').") % {"scheme": scheme}
+        )
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidURL("The port number is not valid.") from exc
+        raise InvalidURL(_("The port number is not valid.")) from exc
     host = _host(parts.hostname)
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"

@@ -37,4 +37,6 @@ class FindingFilter(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(Q(canonical_url__icontains=value) | Q(host__icontains=value) | Q(notes__icontains=value))
+        return queryset.filter(
+            Q(canonical_url__icontains=value) | Q(host__icontains=value) | Q(notes__icontains=value)
+        )

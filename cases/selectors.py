@@ -10,7 +10,16 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from cases.models import (
-    Agency, Artist, AuditEvent, Case, Finding, Group, ImportJob, Membership, Platform, Role,
+    Agency,
+    Artist,
+    AuditEvent,
+    Case,
+    Finding,
+    Group,
+    ImportJob,
+    Membership,
+    Platform,
+    Role,
 )
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -73,7 +82,9 @@ def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
 
 
 def finding_get_for(user: AnyUser, pk: Any) -> Finding:
-    return get_or_404(_scoped(Finding.objects.select_related("platform", "assignee", "agency"), user), pk=pk)
+    return get_or_404(
+        _scoped(Finding.objects.select_related("platform", "assignee", "agency"), user), pk=pk
+    )
 
 
 def artist_list_for(user: AnyUser) -> QuerySet[Artist]:
@@ -97,7 +108,9 @@ def platform_list_for(user: AnyUser) -> QuerySet[Platform]:
 
 
 def case_list_for(user: AnyUser) -> QuerySet[Case]:
-    return _scoped(Case.objects.prefetch_related("artists"), user).annotate(finding_count=Count("findings", distinct=True))
+    return _scoped(Case.objects.prefetch_related("artists"), user).annotate(
+        finding_count=Count("findings", distinct=True)
+    )
 
 
 def case_get_for(user: AnyUser, pk: Any) -> Case:
@@ -127,7 +140,10 @@ def case_timeline_for(user: AnyUser, case: Case) -> QuerySet[AuditEvent]:
     finding_ids = [str(pk) for pk in case.findings.values_list("pk", flat=True)]
     return (
         _scoped(AuditEvent.objects.all(), user)
-        .filter(Q(object_type="case", object_id=str(case.pk)) | Q(object_type="finding", object_id__in=finding_ids))
+        .filter(
+            Q(object_type="case", object_id=str(case.pk))
+            | Q(object_type="finding", object_id__in=finding_ids)
+        )
         .order_by("seq")
     )
 
@@ -140,7 +156,30 @@ def finding_counts_for(user: AnyUser) -> dict[str, Any]:
         findings.values("platform__name").annotate(n=Count("id")).order_by("-n")[:10]
     )
     by_artist = list(
-        _scoped(Artist.objects.all(), user).annotate(n=Count("findings")).filter(n__gt=0).order_by("-n")
+        _scoped(Artist.objects.all(), user)
+        .annotate(n=Count("findings"))
+        .filter(n__gt=0)
+        .order_by("-n")
         .values("stage_name", "name_hangul", "n")[:10]
     )
-    return {"by_status": by_status, "by_platform": by_platform, "by_artist": by_artist, "total": sum(by_status.values())}
+    return {
+        "by_status": by_status,
+        "by_platform": by_platform,
+        "by_artist": by_artist,
+        "total": sum(by_status.values()),
+    }
+
+
+def audit_event_list_for(user: AnyUser) -> QuerySet[AuditEvent]:
+    """The agency's audit trail, newest first (the audit page; admins only at the view)."""
+    return _scoped(AuditEvent.objects.select_related("actor"), user).order_by("-seq")
+
+
+def fan_report_agency_get(slug: str) -> Agency:
+    """The agency behind a public fan report page; 404 when unknown or not accepting reports."""
+    return get_or_404(Agency.objects.all(), slug=slug, fan_reports_enabled=True)
+
+
+def fan_report_artists(agency: Agency) -> QuerySet[Artist]:
+    """Artists a fan may pick: active ones, loading only public names (never the legal name)."""
+    return Artist.objects.filter(agency=agency, active=True).only("id", "stage_name", "name_hangul")

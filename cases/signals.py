@@ -13,7 +13,9 @@ from cases.services.audit import audit_record
 
 
 def _record(user: Any, action: str, request: Any) -> None:
-    membership = Membership.objects.select_related("agency").filter(user=user).first() if user else None
+    membership = (
+        Membership.objects.select_related("agency").filter(user=user).first() if user else None
+    )
     if membership is None:
         return
     ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""

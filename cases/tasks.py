@@ -13,7 +13,7 @@ from cases.services.imports import import_job_fail, import_job_run
 log = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=10, queue="default")
+@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=10)
 def import_job_run_task(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
         import_job_run(job_id=job_id)
@@ -24,12 +24,17 @@ def import_job_run_task(self, job_id: int) -> None:  # type: ignore[no-untyped-d
         raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
 
 
-@shared_task(queue="default")
+@shared_task
 def audit_chain_verify_all() -> list[dict[str, object]]:
     results = []
     for agency in Agency.objects.all():
         report = audit_chain_verify(agency=agency)
         if not report.ok:
-            log.error("audit chain of agency %s broken at #%s: %s", agency.pk, report.broken_seq, report.reason)
+            log.error(
+                "audit chain of agency %s broken at #%s: %s",
+                agency.pk,
+                report.broken_seq,
+                report.reason,
+            )
         results.append({"agency": agency.pk, "ok": report.ok, "checked": report.checked})
     return results

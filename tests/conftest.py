@@ -10,7 +10,14 @@ import pytest
 
 from agencyguard.celery import app as celery_app
 from cases.models import Role
-from tests.factories import ArtistFactory, GroupFactory, MembershipFactory, UserFactory, make_agency, make_finding
+from tests.factories import (
+    ArtistFactory,
+    GroupFactory,
+    MembershipFactory,
+    UserFactory,
+    make_agency,
+    make_finding,
+)
 
 IN_CI = os.getenv("CI", "").lower() in ("1", "true") or os.getenv("AG_REQUIRE_SERVICES") == "1"
 
@@ -36,8 +43,10 @@ def _eager_celery(request):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _no_axes_lockouts(settings):  # type: ignore[no-untyped-def]
+def _fast_test_settings(settings):  # type: ignore[no-untyped-def]
     settings.AXES_ENABLED = False
+    # Password hashing dominated test time; security of test passwords is not a concern.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -81,11 +90,19 @@ def group(agency):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def artist(agency, group):  # type: ignore[no-untyped-def]
-    artist = ArtistFactory(agency=agency, stage_name="Yuna", name_hangul="유나", name_latin="Yuna", legal_name="Kim Yuna-secret")
+    artist = ArtistFactory(
+        agency=agency,
+        stage_name="Yuna",
+        name_hangul="유나",
+        name_latin="Yuna",
+        legal_name="Kim Yuna-secret",
+    )
     artist.groups.add(group)
     return artist
 
 
 @pytest.fixture
 def finding(agency, bob, artist):  # type: ignore[no-untyped-def]
-    return make_finding(agency, "https://www.youtube.com/watch?v=aurora-secret-1", actor=bob, artists=[artist])
+    return make_finding(
+        agency, "https://www.youtube.com/watch?v=aurora-secret-1", actor=bob, artists=[artist]
+    )

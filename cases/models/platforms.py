@@ -27,7 +27,9 @@ class Platform(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["agency", "name"], name="platform_unique_name_per_agency")
+            models.UniqueConstraint(
+                fields=["agency", "name"], name="platform_unique_name_per_agency"
+            )
         ]
 
     def __str__(self) -> str:

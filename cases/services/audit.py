@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -30,7 +30,7 @@ def _event_payload(event: AuditEvent) -> dict[str, Any]:
         "object_type": event.object_type,
         "object_id": event.object_id,
         "data": event.data,
-        "created_at": event.created_at.astimezone(timezone.UTC).isoformat(),
+        "created_at": event.created_at.astimezone(UTC).isoformat(),
     }
 
 
@@ -132,13 +132,33 @@ def audit_chain_verify(*, agency: Agency, batch_size: int = 5000) -> ChainReport
     )
     for event in events:
         if event.seq != expected_seq:
-            return ChainReport(agency.pk, checked, False, expected_seq, f"event #{expected_seq} is missing (next is #{event.seq})")
+            return ChainReport(
+                agency.pk,
+                checked,
+                False,
+                expected_seq,
+                f"event #{expected_seq} is missing (next is #{event.seq})",
+            )
         if event.prev_hash != expected_prev:
-            return ChainReport(agency.pk, checked, False, event.seq, "previous-hash link does not match the event before it")
+            return ChainReport(
+                agency.pk,
+                checked,
+                False,
+                event.seq,
+                "previous-hash link does not match the event before it",
+            )
         if event_hash(event) != event.hash:
-            return ChainReport(agency.pk, checked, False, event.seq, "content does not match its hash (edited)")
+            return ChainReport(
+                agency.pk, checked, False, event.seq, "content does not match its hash (edited)"
+            )
         expected_prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     head = AuditChain.objects.filter(agency=agency).first()
     if head is not None and (head.last_seq != checked or head.last_hash != expected_prev):
-        return ChainReport(agency.pk, checked, False, checked + 1, f"chain head records #{head.last_seq} but only #{checked} verify (events removed from the end)")
+        return ChainReport(
+            agency.pk,
+            checked,
+            False,
+            checked + 1,
+            f"chain head records #{head.last_seq} but only #{checked} verify (events removed from the end)",
+        )
     return ChainReport(agency.pk, checked, True)

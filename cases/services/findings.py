@@ -89,7 +89,9 @@ def finding_record(
 
 def _apply_status(finding: Finding, status: str, reason: str, now: datetime) -> list[str]:
     if status == finding.status:
-        raise StatusChangeError(_("The finding is already %(status)s.") % {"status": finding.get_status_display()})
+        raise StatusChangeError(
+            _("The finding is already %(status)s.") % {"status": finding.get_status_display()}
+        )
     if status not in TRANSITIONS.get(finding.status, frozenset()):
         raise StatusChangeError(
             _("A finding cannot move from %(old)s to %(new)s.")
@@ -170,7 +172,7 @@ def finding_update(
     finding: Finding,
     actor: Actor,
     artists: Iterable[Artist] | None = None,
-    assignee: AbstractBaseUser | None | bool = False,
+    assignee: AbstractBaseUser | bool | None = False,
     notes: str | None = None,
 ) -> Finding:
     """Change a finding's artists, assignee or notes (False / None mean "leave as is")."""
@@ -188,5 +190,11 @@ def finding_update(
             changes["notes"] = True
         finding.save()
         if changes:
-            audit_record(agency=finding.agency, actor=actor, action="finding.updated", obj=finding, data=changes)
+            audit_record(
+                agency=finding.agency,
+                actor=actor,
+                action="finding.updated",
+                obj=finding,
+                data=changes,
+            )
     return finding

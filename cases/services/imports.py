@@ -64,7 +64,9 @@ def parse_rows(text: str) -> list[ImportRow]:
         header = [cell.strip().lower() for cell in next(csv.reader([lines[0]]))]
         if any(h in HEADER_NAMES for h in header):
             url_col = next(i for i, h in enumerate(header) if h in HEADER_NAMES)
-            artist_col = next((i for i, h in enumerate(header) if h in {"artist", "artists", "아티스트"}), None)
+            artist_col = next(
+                (i for i, h in enumerate(header) if h in {"artist", "artists", "아티스트"}), None
+            )
             start = 1
     rows = []
     for index in range(start, len(lines)):
@@ -78,10 +80,16 @@ def parse_rows(text: str) -> list[ImportRow]:
         try:
             cells = next(csv.reader([line], strict=True))
         except csv.Error as exc:
-            rows.append(ImportRow(number, line[:300], (), _("malformed CSV (%(error)s)") % {"error": exc}))
+            rows.append(
+                ImportRow(number, line[:300], (), _("malformed CSV (%(error)s)") % {"error": exc})
+            )
             continue
         if len(cells) <= url_col:
-            rows.append(ImportRow(number, line[:300], (), _("no URL in column %(col)s") % {"col": url_col + 1}))
+            rows.append(
+                ImportRow(
+                    number, line[:300], (), _("no URL in column %(col)s") % {"col": url_col + 1}
+                )
+            )
             continue
         artists: tuple[str, ...] = ()
         if artist_col is not None and artist_col < len(cells):
@@ -90,13 +98,17 @@ def parse_rows(text: str) -> list[ImportRow]:
     return rows
 
 
-def import_job_create(*, agency: Agency, actor: AbstractBaseUser, text: str, filename: str = "") -> ImportJob:
+def import_job_create(
+    *, agency: Agency, actor: AbstractBaseUser, text: str, filename: str = ""
+) -> ImportJob:
     """Validate an import's size and row count, store it, and queue it for a worker."""
     from cases.tasks import import_job_run_task
 
     rows = parse_rows(text)
     if not rows:
-        raise ImportRejected(_("No URLs found: paste one URL per line or upload a CSV with a 'url' column."))
+        raise ImportRejected(
+            _("No URLs found: paste one URL per line or upload a CSV with a 'url' column.")
+        )
     if len(rows) > settings.IMPORT_MAX_ROWS:
         raise ImportRejected(
             _("The import has %(rows)s rows; the limit is %(limit)s. Split it into smaller files.")
@@ -104,14 +116,29 @@ def import_job_create(*, agency: Agency, actor: AbstractBaseUser, text: str, fil
         )
     with transaction.atomic():
         job = ImportJob.objects.create(
-            agency=agency, created_by=actor, filename=filename[:255], payload=text, total_rows=len(rows)
+            agency=agency,
+            created_by=actor,
+            filename=filename[:255],
+            payload=text,
+            total_rows=len(rows),
         )
-        audit_record(agency=agency, actor=actor, action="import.created", obj=job, data={"rows": len(rows), "filename": filename[:255]})
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="import.created",
+            obj=job,
+            data={"rows": len(rows), "filename": filename[:255]},
+        )
         transaction.on_commit(partial(import_job_run_task.delay, job_id=job.pk))
     return job
 
 
-def _process_chunk(job: ImportJob, rows: list[ImportRow], platforms: PlatformIndex, artists_by_name: dict[str, Artist]) -> None:
+def _process_chunk(
+    job: ImportJob,
+    rows: list[ImportRow],
+    platforms: PlatformIndex,
+    artists_by_name: dict[str, Artist],
+) -> None:
     report: list[list[object]] = []
     pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
     first_row_of: dict[str, int] = {}
@@ -121,7 +148,14 @@ def _process_chunk(job: ImportJob, rows: list[ImportRow], platforms: PlatformInd
             continue
         unknown = [name for name in row.artists if name.lower() not in artists_by_name]
         if unknown:
-            report.append([row.number, INVALID, None, _("unknown artist: %(names)s") % {"names": ", ".join(unknown)}])
+            report.append(
+                [
+                    row.number,
+                    INVALID,
+                    None,
+                    _("unknown artist: %(names)s") % {"names": ", ".join(unknown)},
+                ]
+            )
             continue
         try:
             canonical = canonicalize_url(row.url)
@@ -130,12 +164,22 @@ def _process_chunk(job: ImportJob, rows: list[ImportRow], platforms: PlatformInd
             continue
         key = canonical_hash(canonical)
         if key in first_row_of or key in pending:
-            report.append([row.number, DUPLICATE, None, _("same URL as row %(row)s") % {"row": first_row_of.get(key, pending[key][0].number)}])
+            report.append(
+                [
+                    row.number,
+                    DUPLICATE,
+                    None,
+                    _("same URL as row %(row)s")
+                    % {"row": first_row_of.get(key, pending[key][0].number)},
+                ]
+            )
             continue
         pending[key] = (row, canonical)
     # Rows of earlier chunks were committed: look them up in the database, like any other.
     existing = dict(
-        Finding.objects.filter(agency=job.agency, canonical_hash__in=list(pending)).values_list("canonical_hash", "pk")
+        Finding.objects.filter(agency=job.agency, canonical_hash__in=list(pending)).values_list(
+            "canonical_hash", "pk"
+        )
     )
     new_findings = []
     for key, (row, canonical) in pending.items():
@@ -145,8 +189,14 @@ def _process_chunk(job: ImportJob, rows: list[ImportRow], platforms: PlatformInd
         host = host_of(canonical)
         new_findings.append(
             Finding(
-                agency=job.agency, url=row.url, canonical_url=canonical, canonical_hash=key, host=host,
-                platform=platforms.lookup(host), source=FindingSource.IMPORT, created_by=job.created_by,
+                agency=job.agency,
+                url=row.url,
+                canonical_url=canonical,
+                canonical_hash=key,
+                host=host,
+                platform=platforms.lookup(host),
+                source=FindingSource.IMPORT,
+                created_by=job.created_by,
             )
         )
     created = Finding.objects.bulk_create(new_findings, batch_size=1000)
@@ -155,13 +205,20 @@ def _process_chunk(job: ImportJob, rows: list[ImportRow], platforms: PlatformInd
     for finding in created:
         row, _canonical = pending[finding.canonical_hash]
         report.append([row.number, CREATED, finding.pk, ""])
-        links.extend(through(finding_id=finding.pk, artist_id=artists_by_name[name.lower()].pk) for name in row.artists)
+        links.extend(
+            through(finding_id=finding.pk, artist_id=artists_by_name[name.lower()].pk)
+            for name in row.artists
+        )
     through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
     audit_record_many(
         agency=job.agency,
         actor=job.created_by,
         entries=[
-            AuditEntry(action="finding.recorded", obj=f, data={"url": f.canonical_url, "source": "import", "import": job.pk})
+            AuditEntry(
+                action="finding.recorded",
+                obj=f,
+                data={"url": f.canonical_url, "source": "import", "import": job.pk},
+            )
             for f in created
         ],
     )
@@ -187,15 +244,34 @@ def import_job_run(*, job_id: int) -> ImportJob:
     while job.processed_rows < len(rows):
         chunk = rows[job.processed_rows : job.processed_rows + CHUNK_SIZE]
         with transaction.atomic():
-            job = ImportJob.objects.select_for_update().select_related("agency", "created_by").get(pk=job.pk)
+            job = (
+                ImportJob.objects.select_for_update(of=("self",))
+                .select_related("agency", "created_by")
+                .get(pk=job.pk)
+            )
             _process_chunk(job, chunk, platforms, artists_by_name)
-            job.save(update_fields=["report", "processed_rows", "created_count", "duplicate_count", "invalid_count"])
+            job.save(
+                update_fields=[
+                    "report",
+                    "processed_rows",
+                    "created_count",
+                    "duplicate_count",
+                    "invalid_count",
+                ]
+            )
     with transaction.atomic():
         job.status, job.finished_at = ImportJobStatus.DONE, timezone.now()
         job.save(update_fields=["status", "finished_at"])
         audit_record(
-            agency=job.agency, actor=job.created_by, action="import.finished", obj=job,
-            data={"created": job.created_count, "duplicate": job.duplicate_count, "invalid": job.invalid_count},
+            agency=job.agency,
+            actor=job.created_by,
+            action="import.finished",
+            obj=job,
+            data={
+                "created": job.created_count,
+                "duplicate": job.duplicate_count,
+                "invalid": job.invalid_count,
+            },
         )
     return job
 

@@ -15,20 +15,35 @@ from cases.models import Agency, Artist, Case, CaseDeadline, Finding
 from cases.services.audit import audit_record
 
 CASE_FIELDS = (
-    "title", "status", "jurisdiction", "police_report_number", "court_docket", "counsel_name", "counsel_email", "notes",
+    "title",
+    "status",
+    "jurisdiction",
+    "police_report_number",
+    "court_docket",
+    "counsel_name",
+    "counsel_email",
+    "notes",
 )
 
 
 def _next_reference(agency: Agency) -> str:
     year = timezone.now().year
     prefix = f"AG-{year}-"
-    last = Case.objects.filter(agency=agency, reference__startswith=prefix).aggregate(m=Max("reference"))["m"]
+    last = Case.objects.filter(agency=agency, reference__startswith=prefix).aggregate(
+        m=Max("reference")
+    )["m"]
     number = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{number:04d}"
 
 
 def case_create(
-    *, agency: Agency, actor: AbstractBaseUser, title: str, artists: Iterable[Artist] = (), findings: Iterable[Finding] = (), **fields: Any
+    *,
+    agency: Agency,
+    actor: AbstractBaseUser,
+    title: str,
+    artists: Iterable[Artist] = (),
+    findings: Iterable[Finding] = (),
+    **fields: Any,
 ) -> Case:
     with transaction.atomic():
         # Lock the agency row so two cases created at once get different references.
@@ -42,18 +57,29 @@ def case_create(
         finding_list = [f for f in findings if f.agency_id == agency.pk]
         case.findings.set(finding_list)
         audit_record(
-            agency=agency, actor=actor, action="case.created", obj=case,
-            data={"reference": case.reference, "title": title, "findings": [f.pk for f in finding_list]},
+            agency=agency,
+            actor=actor,
+            action="case.created",
+            obj=case,
+            data={
+                "reference": case.reference,
+                "title": title,
+                "findings": [f.pk for f in finding_list],
+            },
         )
     return case
 
 
-def case_update(*, case: Case, actor: AbstractBaseUser, artists: Iterable[Artist] | None = None, **fields: Any) -> Case:
+def case_update(
+    *, case: Case, actor: AbstractBaseUser, artists: Iterable[Artist] | None = None, **fields: Any
+) -> Case:
     with transaction.atomic():
         changed = {}
         for name in CASE_FIELDS:
             if name in fields and getattr(case, name) != fields[name]:
-                changed[name] = {"from": getattr(case, name), "to": fields[name]} if name == "status" else True
+                changed[name] = (
+                    {"from": getattr(case, name), "to": fields[name]} if name == "status" else True
+                )
                 setattr(case, name, fields[name])
         case.save()
         if artists is not None:
@@ -65,7 +91,9 @@ def case_update(*, case: Case, actor: AbstractBaseUser, artists: Iterable[Artist
     return case
 
 
-def case_link_findings(*, case: Case, actor: AbstractBaseUser, findings: Iterable[Finding], unlink: bool = False) -> int:
+def case_link_findings(
+    *, case: Case, actor: AbstractBaseUser, findings: Iterable[Finding], unlink: bool = False
+) -> int:
     """Add (or remove) findings of the case's own agency; returns how many changed."""
     finding_list = [f for f in findings if f.agency_id == case.agency_id]
     with transaction.atomic():
@@ -78,16 +106,27 @@ def case_link_findings(*, case: Case, actor: AbstractBaseUser, findings: Iterabl
             case.findings.add(*targets)
         if targets:
             audit_record(
-                agency=case.agency, actor=actor, action="case.findings_unlinked" if unlink else "case.findings_linked",
-                obj=case, data={"findings": [f.pk for f in targets]},
+                agency=case.agency,
+                actor=actor,
+                action="case.findings_unlinked" if unlink else "case.findings_linked",
+                obj=case,
+                data={"findings": [f.pk for f in targets]},
             )
     return len(targets)
 
 
-def case_deadline_add(*, case: Case, actor: AbstractBaseUser, title: str, due_on: date) -> CaseDeadline:
+def case_deadline_add(
+    *, case: Case, actor: AbstractBaseUser, title: str, due_on: date
+) -> CaseDeadline:
     with transaction.atomic():
         deadline = CaseDeadline.objects.create(case=case, title=title, due_on=due_on)
-        audit_record(agency=case.agency, actor=actor, action="case.deadline_added", obj=case, data={"title": title, "due_on": due_on.isoformat()})
+        audit_record(
+            agency=case.agency,
+            actor=actor,
+            action="case.deadline_added",
+            obj=case,
+            data={"title": title, "due_on": due_on.isoformat()},
+        )
     return deadline
 
 
@@ -95,5 +134,11 @@ def case_deadline_done(*, deadline: CaseDeadline, actor: AbstractBaseUser) -> Ca
     with transaction.atomic():
         deadline.done = True
         deadline.save(update_fields=["done"])
-        audit_record(agency=deadline.case.agency, actor=actor, action="case.deadline_done", obj=deadline.case, data={"title": deadline.title})
+        audit_record(
+            agency=deadline.case.agency,
+            actor=actor,
+            action="case.deadline_done",
+            obj=deadline.case,
+            data={"title": deadline.title},
+        )
     return deadline

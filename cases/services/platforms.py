@@ -34,7 +34,14 @@ def platforms_seed(*, agency: Agency) -> int:
     with transaction.atomic():
         existing = set(Platform.objects.filter(agency=agency).values_list("name", flat=True))
         new = [
-            Platform(agency=agency, name=name, domains=domains, abuse_email=email, web_form_url=form, channel=channel)
+            Platform(
+                agency=agency,
+                name=name,
+                domains=domains,
+                abuse_email=email,
+                web_form_url=form,
+                channel=channel,
+            )
             for name, domains, email, form, channel in PLATFORMS
             if name not in existing
         ]

@@ -19,23 +19,43 @@ def agency_create(*, name: str, slug: str) -> Agency:
         agency = Agency.objects.create(name=name, slug=slug)
         AuditChain.objects.create(agency=agency)
         platforms_seed(agency=agency)
-        audit_record(agency=agency, actor=None, action="agency.created", obj=agency, data={"name": name})
+        audit_record(
+            agency=agency, actor=None, action="agency.created", obj=agency, data={"name": name}
+        )
     return agency
 
 
 def membership_create(
-    *, agency: Agency, actor: AbstractBaseUser | None, username: str, email: str, password: str | None, role: str = Role.VIEWER
+    *,
+    agency: Agency,
+    actor: AbstractBaseUser | None,
+    username: str,
+    email: str,
+    password: str | None,
+    role: str = Role.VIEWER,
 ) -> Membership:
     """Create a staff account in the agency. Without a password the account cannot log in
     until a password is set (by the admin or the password-reset flow)."""
     with transaction.atomic():
         user = User.objects.create_user(username=username, email=email, password=password)
         membership = Membership.objects.create(user=user, agency=agency, role=role)
-        audit_record(agency=agency, actor=actor, action="membership.created", obj=membership, data={"username": username, "role": role})
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="membership.created",
+            obj=membership,
+            data={"username": username, "role": role},
+        )
     return membership
 
 
-def membership_update(*, membership: Membership, actor: AbstractBaseUser, role: str | None = None, active: bool | None = None) -> Membership:
+def membership_update(
+    *,
+    membership: Membership,
+    actor: AbstractBaseUser,
+    role: str | None = None,
+    active: bool | None = None,
+) -> Membership:
     """Change a staff member's role or deactivate the account (never delete: the audit trail names them)."""
     changes: dict[str, object] = {}
     with transaction.atomic():
@@ -48,5 +68,11 @@ def membership_update(*, membership: Membership, actor: AbstractBaseUser, role: 
             membership.user.is_active = active
             membership.user.save(update_fields=["is_active"])
         if changes:
-            audit_record(agency=membership.agency, actor=actor, action="membership.updated", obj=membership, data=changes)
+            audit_record(
+                agency=membership.agency,
+                actor=actor,
+                action="membership.updated",
+                obj=membership,
+                data=changes,
+            )
     return membership

@@ -1,0 +1,57 @@
+# AgencyGuard. `make run` serves the demo; `make test` runs the whole suite.
+# Both set themselves up (system packages, .venv, translations) on first use.
+
+PY := .venv/bin/python
+ADDR ?= 127.0.0.1:8000
+
+.PHONY: run test bench lint check-deploy ci setup clean help
+
+help:
+	@echo "make run    - set up, migrate, load demo data, serve http://$(ADDR)/ with a worker"
+	@echo "make test   - install test dependencies and run the full test suite"
+	@echo "make bench  - seed 100,000 findings in a separate database and print BENCH lines"
+	@echo "make lint   - ruff check, ruff format --check, makemigrations --check"
+	@echo "make ci     - lint plus manage.py check --deploy under production settings"
+	@echo "make clean  - remove .venv, caches and build output (keeps var/ data)"
+
+run:
+	@ADDR=$(ADDR) bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh $(ARGS)
+
+setup:
+	@bash scripts/setup.sh
+
+bench: setup
+	$(PY) bench/run.py
+
+# All three run even when one fails, so one pass shows every problem.
+lint: setup
+	@rc=0; \
+	echo "+ ruff check ."; .venv/bin/ruff check . || rc=1; \
+	echo "+ ruff format --check ."; .venv/bin/ruff format --check . || rc=1; \
+	echo "+ manage.py makemigrations --check --dry-run"; \
+	$(PY) manage.py makemigrations --check --dry-run || rc=1; \
+	exit $$rc
+
+# Production-like settings: DEBUG off, a random key, HTTPS only. Any warning fails.
+check-deploy: setup
+	DEBUG=0 \
+	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	ALLOWED_HOSTS=example.org \
+	CSRF_TRUSTED_ORIGINS=https://example.org \
+	SITE_URL=https://example.org \
+	SECURE_SSL_REDIRECT=1 \
+	SECURE_HSTS_SECONDS=31536000 \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+	CACHE_URL=redis://127.0.0.1:6379/1 \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+ci: lint check-deploy
+
+clean:
+	rm -rf .venv staticfiles .pytest_cache .ruff_cache *.egg-info build bench/out
+	rm -rf var/broker var/test-results var/bench.sqlite3* var/worker.log
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find locale -name '*.mo' -delete

@@ -1,0 +1,68 @@
+"""Bulk import of 100,000 URLs through the real service (parse, canonicalise, dedupe, audit),
+run synchronously in this process (no broker), then the audit-chain verify rate over the
+100,000 events it wrote."""
+
+from __future__ import annotations
+
+from common import emit, note, setup_django, timer
+
+setup_django()
+
+from django.db import transaction  # noqa: E402
+
+from agencyguard.celery import app as celery_app  # noqa: E402
+from cases.models import Finding, ImportJob, ImportJobStatus, Role  # noqa: E402
+from cases.services.audit import audit_chain_verify  # noqa: E402
+from cases.services.imports import decode_upload, import_job_create  # noqa: E402
+from cases.services.tenancy import agency_create, membership_create  # noqa: E402
+
+ROWS = 100_000
+HOSTS = [
+    "https://www.youtube.com/watch?v={n}&utm_source=share&si=abc",
+    "https://x.com/user{u}/status/{n}?s=20",
+    "https://www.tiktok.com/@user{u}/video/{n}?is_from_webapp=1",
+    "https://www.instagram.com/reel/R{n}/?igshid=xyz",
+    "https://t.me/channel{u}/{n}",
+    "https://blog.naver.com/user{u}/{n}",
+    "https://www.reddit.com/r/sub{u}/comments/{n}/?utm_medium=web",
+    "https://files-{u}.example/v/{n}",
+]
+
+
+def csv_bytes(rows: int) -> bytes:
+    lines = ["url"] + [HOSTS[n % len(HOSTS)].format(n=n, u=n % 499) for n in range(rows)]
+    return "\n".join(lines).encode("utf-8")
+
+
+def main() -> None:
+    with transaction.atomic():
+        agency = agency_create(name="Bench Import Agency", slug="bench-import")
+        user = membership_create(
+            agency=agency, actor=None, username="bench.importer", email="import@bench.example",
+            password=None, role=Role.LEGAL,
+        ).user  # fmt: skip
+    data = csv_bytes(ROWS)
+    note(f"CSV: {ROWS:,} rows, {len(data) / 1e6:.1f} MB")
+    # The task runs inline as the transaction commits: the whole import in this process.
+    celery_app.conf.task_always_eager = True
+    with timer() as elapsed:
+        text = decode_upload(data)
+        with transaction.atomic():
+            job = import_job_create(agency=agency, actor=user, text=text, filename="bench.csv")
+    seconds = elapsed()
+    job = ImportJob.objects.get(pk=job.pk)
+    assert job.status == ImportJobStatus.DONE, job.error
+    assert job.created_count == ROWS, (job.created_count, job.duplicate_count, job.invalid_count)
+    assert Finding.objects.filter(agency=agency).count() == ROWS
+    emit("import_100k_seconds", seconds, "s")
+    emit("import_rows_per_s", ROWS / seconds, "rows/s")
+
+    with timer() as elapsed:
+        report = audit_chain_verify(agency=agency)
+    assert report.ok, report.reason
+    note(f"audit chain: {report.checked:,} events verified")
+    emit("audit_verify_rate", report.checked / elapsed(), "events/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The domain core: tenancy, roster, findings, cases, audit trail (see design.md)."""

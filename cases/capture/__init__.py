@@ -1,0 +1,2 @@
+"""Evidence capture: the safe fetcher (network policy + HTTP client) and, later, the capture
+pipeline built on it."""

@@ -1,0 +1,521 @@
+"""Forms of the web UI. They validate and clean input; the services do every write.
+
+Model forms are used only for their fields and labels: none is ever saved, and an edit form
+is built from `initial` (not `instance`), because validating a model form writes the new
+values into its instance, which would hide the changes from the service's audit diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.forms.models import model_to_dict
+from django.utils.translation import gettext_lazy as _
+
+from cases.canonical import MAX_URL_LENGTH
+from cases.models import (
+    Artist,
+    Case,
+    CaseStatus,
+    Finding,
+    FindingStatus,
+    Group,
+    Membership,
+    Platform,
+    Role,
+)
+from cases.services.findings import TRANSITIONS
+
+User = get_user_model()
+
+
+class ArtistChoiceField(forms.ModelMultipleChoiceField):
+    """Artists by stage name and Hangul name: never the legal name."""
+
+    def label_from_instance(self, obj: Artist) -> str:
+        return f"{obj.stage_name} ({obj.name_hangul})" if obj.name_hangul else obj.stage_name
+
+
+class SingleArtistChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Artist) -> str:
+        return f"{obj.stage_name} ({obj.name_hangul})" if obj.name_hangul else obj.stage_name
+
+
+class MemberChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.get_username()
+
+
+def _artists(artists: QuerySet[Artist]) -> QuerySet[Artist]:
+    return artists.only("id", "stage_name", "name_hangul").order_by("stage_name")
+
+
+# --- Findings -----------------------------------------------------------------------------
+
+
+class FindingCreateForm(forms.Form):
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "placeholder": "https://", "autocomplete": "off"}
+        ),
+        help_text=_("Tracking parameters are removed; a URL already recorded is not added twice."),
+    )
+    artists = ArtistChoiceField(
+        label=_("Artists depicted"),
+        queryset=Artist.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["artists"].queryset = _artists(artists)
+
+
+class FindingUpdateForm(forms.Form):
+    artists = ArtistChoiceField(
+        label=_("Artists depicted"),
+        queryset=Artist.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    assignee = MemberChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Nobody")
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        artists: QuerySet[Artist],
+        members: QuerySet[Membership],
+        finding: Finding | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if finding is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "artists": [a.pk for a in finding.artists.all()],
+                "assignee": finding.assignee_id,
+                "notes": finding.notes,
+            }
+        super().__init__(*args, **kwargs)
+        self.fields["artists"].queryset = _artists(artists)
+        # Only active staff of the finding's own agency can be assigned.
+        self.fields["assignee"].queryset = User.objects.filter(
+            membership__in=members, is_active=True
+        ).order_by("username")
+
+
+class FindingStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=())
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        required=False,
+        help_text=_("Required when dismissing."),
+    )
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = TRANSITIONS.get(current, frozenset())
+        self.fields["status"].choices = [
+            (value, label) for value, label in FindingStatus.choices if value in allowed
+        ]
+
+
+class FindingBulkStatusForm(forms.Form):
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
+    status = forms.ChoiceField(label=_("Set status"), choices=FindingStatus.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The ids are checked against the user's agency by the selector, not here: accept
+        # any integers the browser sent.
+        submitted = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(value, value) for value in submitted if value.isdigit()]
+        self.fields["ids"].error_messages["required"] = _("Select at least one finding.")
+
+
+# --- Imports ------------------------------------------------------------------------------
+
+
+class ImportForm(forms.Form):
+    lines = forms.CharField(
+        label=_("Paste URLs, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+    )
+    file = forms.FileField(
+        label=_("…or upload a CSV or text file"),
+        required=False,
+        help_text=_(
+            "A 'url' column (and optionally 'artist', stage names separated by |), "
+            "or one URL per line. UTF-8 or CP949."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+
+    def clean_file(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("file")
+        # Checked on the declared size before reading, so an oversized upload is refused
+        # without loading it (services.imports checks the bytes again).
+        if upload is not None and upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                _(
+                    "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files."
+                )
+                % {
+                    "size": round(upload.size / 1e6, 1),
+                    "limit": round(settings.IMPORT_MAX_BYTES / 1e6, 1),
+                }
+            )
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        has_lines = bool((cleaned.get("lines") or "").strip())
+        has_file = cleaned.get("file") is not None
+        if has_lines and has_file:
+            raise forms.ValidationError(_("Paste URLs or upload a file, not both."))
+        if not has_lines and not has_file and not self.errors:
+            raise forms.ValidationError(_("Paste at least one URL or choose a file to upload."))
+        return cleaned
+
+
+# --- Cases --------------------------------------------------------------------------------
+
+
+class CaseForm(forms.ModelForm):
+    artists = ArtistChoiceField(
+        label=_("Artists"),
+        queryset=Artist.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+
+    class Meta:
+        model = Case
+        fields = [
+            "title",
+            "status",
+            "artists",
+            "jurisdiction",
+            "police_report_number",
+            "court_docket",
+            "counsel_name",
+            "counsel_email",
+            "notes",
+        ]
+        widgets = {"notes": forms.Textarea(attrs={"rows": 5})}
+
+    def __init__(
+        self, *args: Any, artists: QuerySet[Artist], case: Case | None = None, **kwargs: Any
+    ) -> None:
+        if case is not None:
+            kwargs.setdefault("initial", model_to_dict(case, fields=self.Meta.fields))
+            kwargs["initial"]["artists"] = [a.pk for a in case.artists.all()]
+        super().__init__(*args, **kwargs)
+        self.fields["artists"].queryset = _artists(artists)
+        self.fields["status"].choices = CaseStatus.choices
+
+    def service_fields(self) -> dict[str, Any]:
+        """Cleaned values for case_create / case_update, without the artists."""
+        return {k: v for k, v in self.cleaned_data.items() if k != "artists"}
+
+
+class CaseFindingsForm(forms.Form):
+    action = forms.ChoiceField(choices=[("link", "link"), ("unlink", "unlink")])
+    ids = forms.CharField(
+        label=_("Finding ids"),
+        required=False,
+        help_text=_("Paste finding ids separated by commas or spaces."),
+    )
+    picked = forms.TypedMultipleChoiceField(coerce=int, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        submitted = self.data.getlist("picked") if hasattr(self.data, "getlist") else []
+        self.fields["picked"].choices = [(v, v) for v in submitted if v.isdigit() and len(v) <= 18]
+
+
+class DeadlineForm(forms.Form):
+    title = forms.CharField(label=_("Deadline"), max_length=200)
+    due_on = forms.DateField(label=_("Due on"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+# --- Roster -------------------------------------------------------------------------------
+
+
+def _split_aliases(text: str) -> list[str]:
+    # Commas in either script: the Latin comma and the ideographic/full-width ones.
+    for separator in ("\u3001", "\uff0c"):
+        text = text.replace(separator, ",")
+    seen: dict[str, None] = {}
+    for alias in text.split(","):
+        if alias.strip():
+            seen.setdefault(alias.strip()[:120], None)
+    return list(seen)
+
+
+class ArtistForm(forms.ModelForm):
+    aliases = forms.CharField(
+        label=_("Aliases"),
+        required=False,
+        help_text=_("Separate aliases with commas."),
+    )
+    groups = forms.ModelMultipleChoiceField(
+        label=_("Groups"),
+        queryset=Group.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+    )
+
+    class Meta:
+        model = Artist
+        fields = [
+            "stage_name",
+            "name_hangul",
+            "name_latin",
+            "legal_name",
+            "aliases",
+            "groups",
+            "active",
+        ]
+
+    def __init__(
+        self,
+        *args: Any,
+        groups: QuerySet[Group],
+        artists: QuerySet[Artist],
+        show_legal_name: bool,
+        artist: Artist | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.artist = artist
+        self.existing = artists
+        if artist is not None:
+            initial = model_to_dict(artist, fields=self.Meta.fields)
+            initial["aliases"] = ", ".join(artist.aliases or [])
+            initial["groups"] = [g.pk for g in artist.groups.all()]
+            kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        self.fields["groups"].queryset = groups.order_by("name")
+        if show_legal_name:
+            self.fields["legal_name"].help_text = _("Shown only to admins and legal staff.")
+        else:
+            # Removed, not hidden: the value never reaches the page source.
+            del self.fields["legal_name"]
+            self.initial.pop("legal_name", None)
+
+    def clean_stage_name(self) -> str:
+        name = self.cleaned_data["stage_name"].strip()
+        clash = self.existing.filter(stage_name__iexact=name)
+        if self.artist is not None:
+            clash = clash.exclude(pk=self.artist.pk)
+        if clash.exists():
+            raise forms.ValidationError(_("An artist with this stage name already exists."))
+        return name
+
+    def clean_aliases(self) -> list[str]:
+        return _split_aliases(self.cleaned_data.get("aliases") or "")
+
+    def service_fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if k != "groups"}
+
+
+class GroupForm(forms.ModelForm):
+    class Meta:
+        model = Group
+        fields = ["name", "name_hangul", "active"]
+
+    def __init__(
+        self, *args: Any, groups: QuerySet[Group], group: Group | None = None, **kwargs: Any
+    ) -> None:
+        self.group = group
+        self.existing = groups
+        if group is not None:
+            kwargs.setdefault("initial", model_to_dict(group, fields=self.Meta.fields))
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        clash = self.existing.filter(name__iexact=name)
+        if self.group is not None:
+            clash = clash.exclude(pk=self.group.pk)
+        if clash.exists():
+            raise forms.ValidationError(_("A group with this name already exists."))
+        return name
+
+
+# --- Staff --------------------------------------------------------------------------------
+
+
+class StaffCreateForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    email = forms.EmailField(label=_("E-mail"))
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
+    password = forms.CharField(
+        label=_("Initial password"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Give it to the person through a separate channel; they can change it later."),
+    )
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"].strip()
+        User.username_validator(username)
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(_("This username is taken."))
+        return username
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password = cleaned.get("password")
+        if password:
+            candidate = User(username=cleaned.get("username", ""), email=cleaned.get("email", ""))
+            try:
+                validate_password(password, user=candidate)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return cleaned
+
+
+class StaffUpdateForm(forms.Form):
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    active = forms.BooleanField(
+        label=_("Active"), required=False, help_text=_("An inactive account cannot log in.")
+    )
+
+    def __init__(self, *args: Any, membership: Membership, admin_count: int, **kwargs: Any) -> None:
+        self.membership = membership
+        self.admin_count = admin_count
+        kwargs.setdefault("initial", {"role": membership.role, "active": membership.user.is_active})
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        was_active_admin = self.membership.role == Role.ADMIN and self.membership.user.is_active
+        stays_active_admin = cleaned.get("role") == Role.ADMIN and cleaned.get("active")
+        # The agency must keep someone who can manage its staff.
+        if was_active_admin and not stays_active_admin and self.admin_count <= 1:
+            raise forms.ValidationError(
+                _(
+                    "This is the agency's last active admin. Make someone else an admin "
+                    "before changing this role or deactivating the account."
+                )
+            )
+        return cleaned
+
+
+# --- Platforms ----------------------------------------------------------------------------
+
+
+class PlatformForm(forms.ModelForm):
+    domains = forms.CharField(
+        label=_("Domains"),
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text=_("One host per line, e.g. youtube.com; subdomains match too."),
+    )
+    web_form_url = forms.URLField(
+        label=_("web form URL"), max_length=500, required=False, assume_scheme="https"
+    )
+
+    class Meta:
+        model = Platform
+        fields = ["name", "domains", "abuse_email", "web_form_url", "channel"]
+
+    def __init__(
+        self, *args: Any, platforms: QuerySet[Platform], platform: Platform, **kwargs: Any
+    ) -> None:
+        self.platform = platform
+        self.existing = platforms
+        initial = model_to_dict(platform, fields=self.Meta.fields)
+        initial["domains"] = "\n".join(platform.domains or [])
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if self.existing.filter(name__iexact=name).exclude(pk=self.platform.pk).exists():
+            raise forms.ValidationError(_("Another platform already has this name."))
+        return name
+
+    def clean_domains(self) -> list[str]:
+        domains = [
+            line.strip().strip(".").lower()
+            for line in self.cleaned_data["domains"].splitlines()
+            if line.strip()
+        ]
+        bad = [d for d in domains if " " in d or "/" in d or "." not in d]
+        if bad:
+            raise forms.ValidationError(
+                _("Not a host name: %(hosts)s. Enter host names only, like example.com.")
+                % {"hosts": ", ".join(bad[:5])}
+            )
+        return domains
+
+
+# --- User settings ------------------------------------------------------------------------
+
+
+class PreferencesForm(forms.Form):
+    always_blur = forms.BooleanField(
+        label=_("Keep all media blurred"),
+        required=False,
+        help_text=_("Media stays blurred until you choose to reveal each item."),
+    )
+
+
+# --- Public fan report --------------------------------------------------------------------
+
+
+class FanReportForm(forms.Form):
+    url = forms.CharField(
+        label=_("Link to the fake content"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "https://", "autocomplete": "off"}),
+    )
+    artist = SingleArtistChoiceField(
+        label=_("Which artist is shown?"),
+        queryset=Artist.objects.none(),
+        required=False,
+        empty_label=_("Not sure / other"),
+    )
+    description = forms.CharField(
+        label=_("What did you see? (optional)"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    contact = forms.CharField(
+        label=_("Your e-mail or contact (optional)"),
+        max_length=200,
+        required=False,
+        help_text=_("Only if you are happy to be contacted about this report."),
+    )
+    # Honeypot: hidden from people by CSS, filled in by naive bots.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["artist"].queryset = artists.order_by("stage_name")
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website", "").strip())

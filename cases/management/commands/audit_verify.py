@@ -1,0 +1,38 @@
+"""Verify the hash-chained audit trail of every agency (or one) and name the first broken link."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cases.models import Agency
+from cases.services.audit import audit_chain_verify
+
+
+class Command(BaseCommand):
+    help = "Walk each agency's audit chain; exit 1 at the first broken link."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--agency", metavar="SLUG", help="Verify only this agency's chain.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        agencies = Agency.objects.order_by("slug")
+        if options["agency"]:
+            agencies = agencies.filter(slug=options["agency"])
+            if not agencies.exists():
+                raise CommandError(f"No agency with slug '{options['agency']}'.")
+        broken = []
+        for agency in agencies:
+            report = audit_chain_verify(agency=agency)
+            if report.ok:
+                self.stdout.write(f"OK      {agency.slug}: {report.checked} events verified")
+            else:
+                broken.append(agency.slug)
+                self.stdout.write(
+                    f"BROKEN  {agency.slug}: event #{report.broken_seq}: {report.reason} "
+                    f"({report.checked} events verified before it)"
+                )
+        if broken:
+            # CommandError makes manage.py exit with status 1 and print the message on stderr.
+            raise CommandError(f"Audit chain broken for: {', '.join(broken)}")

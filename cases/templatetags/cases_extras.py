@@ -1,0 +1,121 @@
+"""Template helpers: human labels for audit actions and statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.models import CaseStatus, FindingStatus, Role
+
+register = template.Library()
+
+ACTION_LABELS = {
+    "agency.created": gettext_lazy("Agency created"),
+    "user.login": gettext_lazy("Logged in"),
+    "user.logout": gettext_lazy("Logged out"),
+    "finding.recorded": gettext_lazy("Finding recorded"),
+    "finding.status_changed": gettext_lazy("Finding status changed"),
+    "finding.updated": gettext_lazy("Finding edited"),
+    "fan_report.received": gettext_lazy("Fan report received"),
+    "import.created": gettext_lazy("Import started"),
+    "import.finished": gettext_lazy("Import finished"),
+    "case.created": gettext_lazy("Case opened"),
+    "case.updated": gettext_lazy("Case edited"),
+    "case.status_changed": gettext_lazy("Case status changed"),
+    "case.findings_linked": gettext_lazy("Findings linked to the case"),
+    "case.findings_unlinked": gettext_lazy("Findings unlinked from the case"),
+    "case.deadline_added": gettext_lazy("Deadline added"),
+    "case.deadline_done": gettext_lazy("Deadline done"),
+    "artist.created": gettext_lazy("Artist added"),
+    "artist.updated": gettext_lazy("Artist edited"),
+    "group.created": gettext_lazy("Group added"),
+    "group.updated": gettext_lazy("Group edited"),
+    "membership.created": gettext_lazy("Staff account created"),
+    "membership.updated": gettext_lazy("Staff account changed"),
+    "membership.preferences_changed": gettext_lazy("Preferences changed"),
+    "api_token.created": gettext_lazy("API token created"),
+    "api_token.rotated": gettext_lazy("API token replaced"),
+    "platform.updated": gettext_lazy("Platform edited"),
+}
+
+OBJECT_LABELS = {
+    "finding": gettext_lazy("Finding"),
+    "case": gettext_lazy("Case"),
+    "artist": gettext_lazy("Artist"),
+    "group": gettext_lazy("Group"),
+    "platform": gettext_lazy("Platform"),
+    "membership": gettext_lazy("Staff account"),
+    "importjob": gettext_lazy("Import"),
+    "fanreport": gettext_lazy("Fan report"),
+    "agency": gettext_lazy("Agency"),
+}
+
+
+def _label(choices: type[Any], value: Any) -> str:
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return str(value)
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """'finding.status_changed' → 'Finding status changed' (unknown actions as they are)."""
+    return str(ACTION_LABELS.get(action, action))
+
+
+@register.filter
+def object_label(object_type: str) -> str:
+    return str(OBJECT_LABELS.get(object_type, object_type))
+
+
+@register.filter
+def finding_status_label(value: str) -> str:
+    return _label(FindingStatus, value)
+
+
+@register.filter
+def case_status_label(value: str) -> str:
+    return _label(CaseStatus, value)
+
+
+@register.filter
+def role_label(value: str) -> str:
+    return _label(Role, value)
+
+
+@register.simple_tag
+def event_detail(event: Any) -> str:
+    """One line of what changed, for timelines: status moves with their reason, linked ids."""
+    data = event.data or {}
+    if event.action == "finding.status_changed":
+        text = (
+            f"{_label(FindingStatus, data.get('from'))} → {_label(FindingStatus, data.get('to'))}"
+        )
+        return f"{text} ({data['reason']})" if data.get("reason") else text
+    if event.action in ("case.status_changed", "case.updated") and isinstance(
+        data.get("status"), dict
+    ):
+        status = data["status"]
+        return f"{_label(CaseStatus, status.get('from'))} → {_label(CaseStatus, status.get('to'))}"
+    if event.action in ("case.findings_linked", "case.findings_unlinked"):
+        return ", ".join(f"#{pk}" for pk in data.get("findings", []))
+    if event.action == "case.deadline_added":
+        return f"{data.get('title', '')} ({data.get('due_on', '')})"
+    if event.action == "case.deadline_done":
+        return str(data.get("title", ""))
+    if event.action == "finding.recorded":
+        return str(data.get("url", ""))
+    if event.action == "import.finished":
+        return _("%(created)s created, %(duplicate)s duplicates, %(invalid)s invalid") % {
+            "created": data.get("created", 0),
+            "duplicate": data.get("duplicate", 0),
+            "invalid": data.get("invalid", 0),
+        }
+    if event.action == "membership.updated" and "role" in data:
+        role = data["role"]
+        return f"{_label(Role, role.get('from'))} → {_label(Role, role.get('to'))}"
+    return ""

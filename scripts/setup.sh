@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Create .venv with Python 3.11, install the project with its dev extra, compile translations.
+# Idempotent: a stamp keyed on pyproject.toml skips pip when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+VENV=.venv
+
+if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    echo "setup: $VENV is not Python 3.11; recreating it"
+    rm -rf "$VENV"
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+    if ! command -v "$PYTHON" >/dev/null 2>&1 && [ "$PYTHON" = python3.11 ]; then
+        # Debian 12 and Ubuntu 22.04 ship Python 3.11 as a package.
+        bash scripts/system-deps.sh python3.11 python3.11-venv || true
+    fi
+    if ! command -v "$PYTHON" >/dev/null 2>&1; then
+        echo "setup: $PYTHON not found; install Python 3.11 or set PYTHON=/path/to/python3.11" >&2
+        exit 1
+    fi
+    echo "setup: creating $VENV with $PYTHON"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        # Debian's python3.11 keeps ensurepip in a separate package.
+        rm -rf "$VENV"
+        bash scripts/system-deps.sh python3.11-venv
+        "$PYTHON" -m venv "$VENV"
+    fi
+fi
+
+stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+    echo "setup: installing the project and its dev tools into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
+
+# In DEBUG static files come from the finders, but WhiteNoise warns at start-up when
+# STATIC_ROOT does not exist; an empty folder keeps test output clean.
+mkdir -p staticfiles
+
+# Korean and English UI strings; .mo files are build output (git-ignored).
+"$VENV/bin/python" manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0

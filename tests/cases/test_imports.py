@@ -1,0 +1,140 @@
+"""Bulk import: per-row outcomes, whole-file refusals, and crash-safe resumption."""
+
+from __future__ import annotations
+
+import pytest
+
+from cases.models import AuditEvent, Finding, ImportJob
+from cases.services import imports
+from cases.services.audit import audit_chain_verify
+from cases.services.imports import (
+    ImportRejected,
+    decode_upload,
+    import_job_create,
+    import_job_run,
+    parse_rows,
+)
+from tests.factories import make_finding
+
+CSV = """url,artist,note
+https://youtube.com/watch?v=1,Yuna,first
+https://youtube.com/watch?v=1&utm_source=x,Yuna,same as row 2
+javascript:alert(1),,bad scheme
+https://x.com/p/9,Nobody,unknown artist
+"https://t.me/c/1,2,broken quote
+https://t.me/c/77,,fine
+
+https://already.example/a,,
+"""
+
+
+def _run(agency, actor, text: str) -> ImportJob:  # type: ignore[no-untyped-def]
+    job = import_job_create(agency=agency, actor=actor, text=text, filename="t.csv")
+    return import_job_run(job_id=job.pk)
+
+
+def test_each_row_gets_an_outcome_with_a_reason(agency, bob, artist) -> None:  # type: ignore[no-untyped-def]
+    make_finding(agency, "https://already.example/a")
+    job = _run(agency, bob, CSV)
+    outcomes = {row: (outcome, reason) for row, outcome, _fid, reason in job.report}
+    assert outcomes[2][0] == "created"
+    assert outcomes[3] == ("duplicate", "same URL as row 2")
+    assert outcomes[4][0] == "invalid" and "Only http and https" in outcomes[4][1]
+    assert outcomes[5] == ("invalid", "unknown artist: Nobody")
+    assert outcomes[6][0] == "invalid" and "malformed CSV" in outcomes[6][1]
+    assert outcomes[7][0] == "created"
+    assert outcomes[9] == ("duplicate", "already recorded")
+    assert (job.created_count, job.duplicate_count, job.invalid_count) == (2, 2, 3)
+    assert job.status == "done" and job.percent == 100
+    created = Finding.objects.get(pk=next(fid for row, o, fid, _r in job.report if row == 2))
+    assert [a.stage_name for a in created.artists.all()] == ["Yuna"]
+    assert created.source == "import" and created.platform.name == "YouTube"
+
+
+def test_plain_pasted_lines_need_no_header(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    job = _run(agency, bob, "https://a.example/1\n\nhttps://a.example/2\nnot a url at all\n")
+    assert (job.created_count, job.invalid_count) == (2, 1)
+    assert job.report[-1][0] == 4
+
+
+def test_every_created_finding_is_in_the_audit_chain(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    job = _run(agency, bob, "\n".join(f"https://a.example/{n}" for n in range(30)))
+    recorded = AuditEvent.objects.filter(
+        agency=agency, action="finding.recorded", data__import=job.pk
+    ).count()
+    assert recorded == 30
+    assert audit_chain_verify(agency=agency).ok
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"url\n\x00\x01\x02binary", "binary"),
+        (b"\xff\xfe\xfa\xfb\xfc" * 10, "not UTF-8 or CP949"),
+    ],
+)
+def test_unreadable_files_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(ImportRejected, match=message):
+        decode_upload(data)
+
+
+def test_korean_excel_csv_is_read(agency) -> None:  # type: ignore[no-untyped-def]
+    text = decode_upload("주소\nhttps://a.example/유나\n".encode("cp949"))
+    assert [row.url for row in parse_rows(text)] == ["https://a.example/유나"]
+
+
+def test_an_oversized_file_is_refused(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_MAX_BYTES = 100
+    with pytest.raises(ImportRejected, match="limit is"):
+        decode_upload(b"https://a.example/\n" * 20)
+
+
+def test_too_many_rows_are_refused_and_nothing_is_stored(agency, bob, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_MAX_ROWS = 5
+    with pytest.raises(ImportRejected, match="limit is 5"):
+        import_job_create(
+            agency=agency, actor=bob, text="\n".join(f"https://a.example/{n}" for n in range(6))
+        )
+    assert not ImportJob.objects.exists()
+
+
+def test_an_empty_import_is_refused(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImportRejected, match="No URLs found"):
+        import_job_create(agency=agency, actor=bob, text="url\n\n   \n")
+
+
+def test_a_crash_mid_import_resumes_without_duplicates(agency, bob, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 10)
+    job = import_job_create(
+        agency=agency, actor=bob, text="\n".join(f"https://a.example/{n}" for n in range(25))
+    )
+    real_chunk = imports._process_chunk
+    calls = {"n": 0}
+
+    def crash_on_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("worker lost its database")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_process_chunk", crash_on_second_chunk)
+    with pytest.raises(ConnectionError):
+        import_job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.processed_rows == 10 and Finding.objects.count() == 10
+
+    monkeypatch.setattr(imports, "_process_chunk", real_chunk)
+    job = import_job_run(job_id=job.pk)
+    assert job.status == "done"
+    assert (job.created_count, job.duplicate_count, job.processed_rows) == (25, 0, 25)
+    assert Finding.objects.count() == 25
+    assert len(job.report) == 25
+
+
+def test_running_a_finished_job_again_does_nothing(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    job = _run(agency, bob, "https://a.example/1\nhttps://a.example/2\n")
+    events = AuditEvent.objects.count()
+    again = import_job_run(job_id=job.pk)
+    assert again.created_count == 2
+    assert Finding.objects.count() == 2
+    assert AuditEvent.objects.count() == events
