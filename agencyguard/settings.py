@@ -8,6 +8,7 @@ ALLOWED_HOSTS and DEBUG=0.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -141,8 +142,28 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
 # No MEDIA_URL on purpose: nothing stored is ever served from a public URL.
+# Evidence originals and derived previews go to the default storage: a directory under
+# MEDIA_ROOT, or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (needs the `s3`
+# extra: django-storages[s3]). Objects are private and never overwritten (cases.storage).
+AWS_STORAGE_BUCKET_NAME = os.getenv("AWS_STORAGE_BUCKET_NAME", "")
+DEFAULT_STORAGE: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if AWS_STORAGE_BUCKET_NAME:
+    DEFAULT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.getenv("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.getenv("AWS_S3_REGION_NAME") or None,
+            "access_key": os.getenv("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.getenv("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": False,
+            "location": os.getenv("AWS_LOCATION", ""),
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -230,6 +251,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues by module (the per-task `queue=` attribute is deprecated in Celery 5.5+).
 CELERY_TASK_ROUTES = {
     "cases.capture.*": {"queue": "capture"},
+    "cases.tasks_capture.*": {"queue": "capture"},  # before "cases.*": the first match wins
     "detection.*": {"queue": "detection"},
     "reports.*": {"queue": "reports"},
     "cases.*": {"queue": "default"},
@@ -238,18 +260,82 @@ CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_BEAT_SCHEDULE = {
     "audit-chain-verify": {"task": "cases.tasks.audit_chain_verify_all", "schedule": 6 * 3600.0},
+    # Queues the re-checks that are due (CAPTURE_RECHECK_INTERVALS); cheap when none are.
+    "capture-recheck-due": {"task": "cases.tasks_capture.recheck_due_task", "schedule": 600.0},
+    # Re-hash every evidence original once a day; problems go to the log and the audit trail.
+    "evidence-verify": {
+        "task": "cases.tasks_evidence.evidence_verify_all",
+        "schedule": 24 * 3600.0,
+    },
+    # Detection runs left "running" by a worker that died are marked failed.
+    "detection-fail-stale": {
+        "task": "detection.tasks.detection_fail_stale_task",
+        "schedule": 1800.0,
+    },
 }
+# Task modules outside autodiscovery's `<app>.tasks`.
+CELERY_IMPORTS = ["cases.tasks_capture", "cases.tasks_evidence", "cases.tasks_matching"]
+# Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
+# died mid-task) after this many seconds. Keep it above the longest task's time limit.
+CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
 
 # Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
+# Evidence uploads by staff: largest file, and most pixels an image may claim (Pillow's
+# default bomb threshold, enforced explicitly).
+EVIDENCE_UPLOAD_MAX_BYTES = envint("EVIDENCE_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))
+EVIDENCE_IMAGE_MAX_PIXELS = envint("EVIDENCE_IMAGE_MAX_PIXELS", "89478485")
+# How long an unblurred preview stays reachable after a logged reveal.
+EVIDENCE_REVEAL_SECONDS = envint("EVIDENCE_REVEAL_SECONDS", "300")
 # Behind a reverse proxy the client address is in a header (e.g. HTTP_X_FORWARDED_FOR);
 # without this every fan would share the proxy's rate limit.
 if os.getenv("RATELIMIT_IP_META_KEY"):
     RATELIMIT_IP_META_KEY = os.environ["RATELIMIT_IP_META_KEY"]
 # Pasted import lists arrive as form fields, not files: allow them up to the import cap.
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
+
+# Capture (cases.capture). The network policy of every visit to a suspect URL; loopback is
+# for test suites only and never reaches another non-global address.
+CAPTURE_ALLOWED_PORTS = [int(port) for port in envlist("CAPTURE_ALLOWED_PORTS", "80,443")]
+CAPTURE_ALLOW_LOOPBACK_FOR_TESTS = envbool("CAPTURE_ALLOW_LOOPBACK_FOR_TESTS", "0")
+CAPTURE_MAX_PAGE_BYTES = envint("CAPTURE_MAX_PAGE_BYTES", str(25 * 1024 * 1024))
+CAPTURE_PAGE_DEADLINE_S = envint("CAPTURE_PAGE_DEADLINE_S", "60")
+CAPTURE_CHROMIUM_PATH = os.getenv("CHROMIUM_PATH", "/usr/bin/chromium")
+CAPTURE_SCREENSHOT = envbool("CAPTURE_SCREENSHOT", "1")
+CAPTURE_VIEWPORT = (
+    envint("CAPTURE_VIEWPORT_WIDTH", "1366"),
+    envint("CAPTURE_VIEWPORT_HEIGHT", "900"),
+)
+CAPTURE_SCREENSHOT_MAX_HEIGHT = envint("CAPTURE_SCREENSHOT_MAX_HEIGHT", "16000")
+CAPTURE_BROWSER_TIMEOUT_S = envint("CAPTURE_BROWSER_TIMEOUT_S", "30")
+CAPTURE_MEDIA_MAX_ITEMS = envint("CAPTURE_MEDIA_MAX_ITEMS", "10")
+CAPTURE_MEDIA_MAX_BYTES = envint("CAPTURE_MEDIA_MAX_BYTES", str(50 * 1024 * 1024))
+CAPTURE_MEDIA_TOTAL_BYTES = envint("CAPTURE_MEDIA_TOTAL_BYTES", str(200 * 1024 * 1024))
+# The collecting machine's public address as the operator knows it (behind NAT the socket
+# only knows its private one); recorded next to it on every capture when set.
+CAPTURE_COLLECTOR_PUBLIC_IP = os.getenv("CAPTURE_COLLECTOR_PUBLIC_IP", "")
+# How often a finding in each status is visited again; statuses not listed are not.
+CAPTURE_RECHECK_INTERVALS = {
+    "captured": timedelta(hours=envint("CAPTURE_RECHECK_CAPTURED_H", "12")),
+    "notice_sent": timedelta(hours=envint("CAPTURE_RECHECK_NOTICE_SENT_H", "6")),
+    "reappeared": timedelta(hours=envint("CAPTURE_RECHECK_REAPPEARED_H", "6")),
+    "removed": timedelta(hours=envint("CAPTURE_RECHECK_REMOVED_H", "24")),
+}
+CAPTURE_RECHECK_BATCH = envint("CAPTURE_RECHECK_BATCH", "500")
+# A capture still "running" after this long lost its worker for good: it is marked failed.
+CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "90"))
+
+# Detection (detection/). C2PA signers are trusted only when they chain to an anchor in this
+# PEM bundle (for example the C2PA trust list, downloaded by the operator); without it every
+# manifest shows as "signer not on the configured trust list". Nothing is fetched at run time.
+C2PA_TRUST_ANCHORS_PEM = os.getenv("C2PA_TRUST_ANCHORS_PEM", "")
+# Which registered detector key new runs use ("" = the most recently registered active one).
+DETECTION_DETECTOR_KEY = os.getenv("DETECTION_DETECTOR_KEY", "")
+DETECTION_MAX_BYTES = envint("DETECTION_MAX_BYTES", str(1024 * 1024 * 1024))
 
 LOGGING = {
     "version": 1,

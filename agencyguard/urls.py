@@ -11,5 +11,6 @@ urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("cases.api.urls")),
     path("admin/", admin.site.urls),
+    path("", include("detection.urls")),
     path("", include("cases.urls")),
 ]

@@ -28,7 +28,12 @@ def setup_django() -> None:
 
 def emit(name: str, value: float, unit: str) -> None:
     """One measured figure on its own line: `BENCH <name> <value> <unit>`."""
-    text = f"{value:.0f}" if unit in ("queries", "rows", "events") else f"{value:.1f}"
+    if unit in ("queries", "rows", "events"):
+        text = f"{value:.0f}"
+    elif unit in ("ratio", "x"):
+        text = f"{value:.3f}"
+    else:
+        text = f"{value:.1f}"
     print(f"BENCH {name} {text} {unit}", flush=True)
 
 

@@ -15,7 +15,14 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["findings.py", "imports.py"]
+BENCHES = [
+    "findings.py",
+    "imports.py",
+    "evidence.py",
+    "pdq_index.py",
+    "capture.py",
+    "detection_cpu.py",
+]
 
 
 def _admin_sql(url: str, *statements: str) -> list[object]:

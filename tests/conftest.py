@@ -49,6 +49,12 @@ def _fast_test_settings(settings):  # type: ignore[no-untyped-def]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Evidence blobs and previews of each test go to a fresh directory, never to var/."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture
 def agency(db):  # type: ignore[no-untyped-def]
     return make_agency("Aurora Entertainment", "aurora")

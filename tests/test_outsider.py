@@ -30,7 +30,9 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import Agency, Membership, Platform
+from cases.models import Agency, EvidenceKind, Membership, Platform
+from cases.services.captures import capture_request
+from cases.services.evidence import evidence_ingest
 from cases.services.fan_reports import fan_report_submit
 from cases.services.imports import import_job_create
 from cases.services.legal_cases import case_create, case_deadline_add
@@ -61,6 +63,8 @@ PK_BY_PREFIX = {
     "staff": "membership",
     "platform": "platform",
     "import": "import_job",
+    "evidence": "evidence",
+    "capture": "capture",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -172,6 +176,10 @@ def _value_for(route: Route, kwarg: str, objects: Objects) -> Any:
         return objects.agency.slug
     if kwarg == "deadline_pk":
         return objects.deadline.pk
+    if kwarg == "finding_pk":
+        return objects.finding.pk
+    if kwarg == "artist_pk":
+        return objects.artist.pk
     if kwarg == "pk" and route.name:
         bare = route.name.rsplit(":", 1)[-1]
         for prefix, attribute in PK_BY_PREFIX.items():
@@ -248,6 +256,8 @@ class Objects:
     import_job: Any
     platform: Platform
     membership: Membership
+    evidence: Any
+    capture: Any
 
 
 @dataclass
@@ -285,6 +295,14 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         ),
         platform=Platform.objects.get(agency=agency, name="YouTube"),
         membership=mallory.membership,
+        evidence=evidence_ingest(
+            agency=agency,
+            data=b"nebula evidence bytes",
+            kind=EvidenceKind.UPLOAD,
+            collected_by=mallory,
+            finding=finding,
+        )[0],
+        capture=capture_request(finding=finding, actor=mallory),
     )
 
 
@@ -329,6 +347,14 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
     )
     platform = Platform.objects.get(agency=agency, name="YouTube")
     Platform.objects.filter(pk=platform.pk).update(abuse_email="legal@aurora-secret.example")
+    evidence, _ = evidence_ingest(
+        agency=agency,
+        data=b"AURORA-SECRET-EVIDENCE original bytes",
+        kind=EvidenceKind.UPLOAD,
+        collected_by=bob,
+        finding=finding,
+        original_name="aurora-secret-evidence.png",
+    )
     alice_token = Token.objects.create(user=alice)
     markers = (
         "aurora-secret",
@@ -348,6 +374,8 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         import_job=import_job,
         platform=platform,
         membership=alice.membership,
+        evidence=evidence,
+        capture=capture_request(finding=finding, actor=bob),
         alice=alice,
         bob=bob,
         carol=carol,

@@ -23,6 +23,17 @@ class Platform(models.Model):
     channel = models.CharField(
         _("notice channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM
     )
+    trusted_flagger_email = models.EmailField(_("trusted-flagger e-mail"), blank=True)
+    languages = models.JSONField(
+        _("notice languages"), default=list, blank=True, help_text=_("e.g. en, ko")
+    )
+    # CDN hosts that serve this platform's content (its customer mapping): a finding on one
+    # of them belongs to this platform.
+    cdn_domains = models.JSONField(_("CDN hosts"), default=list, blank=True)
+    # Overrides the legal basis's default response time (cases.notice_bases) when set.
+    notice_due_hours = models.PositiveIntegerField(
+        _("notice deadline (hours)"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["name"]

@@ -39,6 +39,11 @@ ACTION_LABELS = {
     "api_token.created": gettext_lazy("API token created"),
     "api_token.rotated": gettext_lazy("API token replaced"),
     "platform.updated": gettext_lazy("Platform edited"),
+    "detection.requested": gettext_lazy("Detection requested"),
+    "detection.finished": gettext_lazy("Detection finished"),
+    "detection.rerun_all": gettext_lazy("Detection re-run on all media"),
+    "detection.reviewed": gettext_lazy("Detection verdict recorded"),
+    "detection.training_exported": gettext_lazy("Reviewed media exported for training"),
 }
 
 OBJECT_LABELS = {

@@ -1,0 +1,22 @@
+"""Template helper for the matches panel, so a finding page needs only an include."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from cases.models import Finding
+from cases.selectors import agency_for
+from cases.services.matching import FindingMatches, finding_matches
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def finding_matches_for(context: dict[str, Any], finding: Finding) -> FindingMatches:
+    """The finding's re-upload matches, for a member of the finding's agency only."""
+    agency = agency_for(context["request"].user)
+    if agency is None or finding.agency_id != agency.pk:
+        return FindingMatches()
+    return finding_matches(finding=finding)

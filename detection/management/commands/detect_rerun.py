@@ -1,0 +1,29 @@
+"""manage.py detect_rerun (--agency SLUG | --all)"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from cases.models import Agency
+from detection.services import detection_rerun_all
+
+
+class Command(BaseCommand):
+    help = "Queue new detection runs for every image and video of one agency, or of all."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--agency", help="the agency's slug")
+        target.add_argument("--all", action="store_true", help="every agency")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        agencies = Agency.objects.order_by("pk")
+        if options["agency"]:
+            agencies = agencies.filter(slug=options["agency"])
+            if not agencies.exists():
+                raise CommandError(f"no agency with slug {options['agency']!r}")
+        for agency in agencies:
+            count = detection_rerun_all(agency=agency, actor=None)
+            self.stdout.write(f"{agency.slug}: queued {count} detection run(s)")

@@ -1,0 +1,67 @@
+"""manage.py import_meso4 H5_PATH --out DIR [--key KEY] [--no-register]"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = (
+        "Convert MesoNet Meso-4 Keras weights (.h5) to a safetensors checkpoint with a model "
+        "card, and register it as a legacy baseline detector. The weights stay out of git."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("h5_path", type=Path, help="Meso4_DF.h5 or Meso4_F2F.h5")
+        parser.add_argument(
+            "--out", type=Path, default=None, help="folder (default VAR_DIR/models/<key>)"
+        )
+        parser.add_argument("--key", default="", help="detector key (default from the weights)")
+        parser.add_argument("--no-register", action="store_true", help="only write the files")
+        parser.add_argument(
+            "--no-activate", action="store_true", help="register without making it active"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from detection.nets.meso4 import KNOWN_WEIGHTS, meso4_import
+        from detection.registry import sha256_file, spec_from_card
+
+        h5_path: Path = options["h5_path"]
+        if not h5_path.is_file():
+            raise CommandError(f"{h5_path} not found")
+        if sha256_file(h5_path) not in KNOWN_WEIGHTS:
+            self.stderr.write(
+                "warning: these are not the published Meso4_DF/Meso4_F2F weights; the card says so"
+            )
+        known_key = KNOWN_WEIGHTS.get(sha256_file(h5_path), ("meso4", ""))[0]
+        out = options["out"] or Path(settings.VAR_DIR) / "models" / (options["key"] or known_key)
+        try:
+            card_path = meso4_import(h5_path, out, key=options["key"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise CommandError(f"cannot import {h5_path}: {exc}") from None
+        spec = spec_from_card(card_path)
+        self.stdout.write(
+            f"wrote {spec.checkpoint_path} (SHA-256 {spec.checkpoint_sha256}) and {card_path}"
+        )
+        if not options["no_register"]:
+            register_card(self, card_path, activate=not options["no_activate"])
+
+
+def register_card(command: BaseCommand, card_path: Path, *, activate: bool) -> None:
+    """Register through the detection services (they check the hash and audit nothing:
+    a detector is software, not agency data)."""
+    try:
+        from detection.services import detector_register
+    except ImportError as exc:  # pragma: no cover - services ship with the app
+        command.stderr.write(f"not registered (detection services unavailable: {exc})")
+        return
+    try:
+        version = detector_register(card_path=card_path, activate=activate)
+    except Exception as exc:
+        raise CommandError(f"could not register {card_path}: {exc}") from None
+    state = "active" if version.active else "inactive"
+    command.stdout.write(f"registered {version.key} {version.version} ({state})")

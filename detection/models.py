@@ -1,0 +1,211 @@
+"""Detection: registered detector versions, runs on evidence items, and human reviews.
+
+A score is advice; the latest DetectionReview of an evidence item is the verdict. A run
+never holds a probability unless a registered detector produced it (a database constraint),
+so "no trained detector installed" can never turn into a number by accident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Agency, Evidence
+
+
+class DetectorVersion(models.Model):
+    """One trained classifier, as its model card describes it: architecture, checkpoint path
+    and SHA-256 (verified before every load), normalisation, calibration, measured metrics,
+    training data and licence. Global, not per agency: a model is software, not agency data.
+    At most one version of a key is active."""
+
+    key = models.CharField(_("detector"), max_length=100)
+    version = models.CharField(_("version"), max_length=50)
+    architecture = models.CharField(_("architecture"), max_length=100)
+    checkpoint_path = models.CharField(_("checkpoint path"), max_length=500)
+    checkpoint_sha256 = models.CharField(_("checkpoint SHA-256"), max_length=64)
+    card_path = models.CharField(_("model card path"), max_length=500, blank=True)
+    # The model card as registered (detection.registry.DetectorSpec fields).
+    card = models.JSONField(_("model card"), default=dict)
+    active = models.BooleanField(_("active"), default=False)
+    registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-registered_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "version"], name="detector_unique_version"),
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(active=True), name="detector_one_active_per_key"
+            ),
+            models.CheckConstraint(
+                condition=Q(checkpoint_sha256__regex=r"^[0-9a-f]{64}$"),
+                name="detector_sha256_is_hex",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.version}"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return dict(self.card.get("metrics") or {})
+
+    @property
+    def auc(self) -> float | None:
+        value = self.metrics.get("auc")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def n_eval(self) -> int | None:
+        value = self.metrics.get("n_eval")
+        return int(value) if isinstance(value, int | float) else None
+
+
+class DetectionStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    NO_DETECTOR = "no_detector", _("No trained detector installed")
+    NO_FACES = "no_faces", _("No faces found")
+    DECODE_ERROR = "decode_error", _("The file could not be decoded")
+    MODEL_ERROR = "model_error", _("The model failed")
+    UNSUPPORTED = "unsupported", _("Unsupported file")
+    FAILED = "failed", _("Failed")
+
+
+# Statuses after which a run is never executed again (a redelivered message is a no-op).
+FINISHED_STATUSES = frozenset(
+    {
+        DetectionStatus.DONE,
+        DetectionStatus.NO_DETECTOR,
+        DetectionStatus.NO_FACES,
+        DetectionStatus.DECODE_ERROR,
+        DetectionStatus.MODEL_ERROR,
+        DetectionStatus.UNSUPPORTED,
+        DetectionStatus.FAILED,
+    }
+)
+
+
+class DetectionRun(models.Model):
+    """One analysis of one evidence item: provenance signals always, and faces with
+    calibrated scores when a detector is installed. Records exactly what produced the score
+    (detector version and checkpoint hash), where (device) and how long each step took."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="detection_runs")
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="detection_runs")
+    detector_version = models.ForeignKey(
+        DetectorVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="runs",
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=DetectionStatus.choices, default=DetectionStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    step = models.CharField(_("current step"), max_length=200, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    item_probability = models.FloatField(_("calibrated probability of fake"), null=True, blank=True)
+    faces = models.JSONField(_("faces"), default=list, blank=True)
+    provenance = models.JSONField(_("provenance signals"), default=list, blank=True)
+    device = models.CharField(_("device"), max_length=50, blank=True)
+    timings = models.JSONField(_("timings (ms)"), default=dict, blank=True)
+    frames_analyzed = models.PositiveIntegerField(_("frames analysed"), null=True, blank=True)
+    checkpoint_sha256 = models.CharField(_("checkpoint SHA-256"), max_length=64, blank=True)
+    # Extras of the pipeline: precision, aggregation rule, frame times, warnings, size.
+    details = models.JSONField(default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="detection_progress_at_most_100"
+            ),
+            # Honest by construction: a number only from a finished run of a registered
+            # detector whose checkpoint hash is recorded, and only between 0 and 1.
+            models.CheckConstraint(
+                condition=Q(item_probability__isnull=True)
+                | (
+                    Q(status="done")
+                    & Q(detector_version__isnull=False)
+                    & ~Q(checkpoint_sha256="")
+                    & Q(item_probability__gte=0)
+                    & Q(item_probability__lte=1)
+                ),
+                name="detection_probability_only_from_a_detector",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["evidence", "-created_at"], name="detection_evidence_recent"),
+            models.Index(fields=["agency", "status"], name="detection_agency_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Detection #{self.pk} of evidence {self.evidence_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+    @property
+    def is_pending(self) -> bool:
+        return not self.is_finished
+
+
+class ReviewVerdict(models.TextChoices):
+    CONFIRMED_FAKE = "confirmed_fake", _("Confirmed fake")
+    NOT_FAKE = "not_fake", _("Not fake")
+    UNSURE = "unsure", _("Unsure")
+
+
+class DetectionReview(models.Model):
+    """A person's verdict on an evidence item. Append-only: a change of mind is a new
+    review, and the latest one is the verdict (the history stays, as in the audit trail)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="detection_reviews")
+    evidence = models.ForeignKey(
+        Evidence, on_delete=models.PROTECT, related_name="detection_reviews"
+    )
+    # The run the reviewer had in front of them, if any.
+    run = models.ForeignKey(
+        DetectionRun, on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+    )
+    verdict = models.CharField(_("verdict"), max_length=16, choices=ReviewVerdict.choices)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Kept apart from the FK so the verdict still names a person after the account is removed.
+    reviewer_label = models.CharField(max_length=150, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["evidence", "-created_at"], name="review_evidence_recent"),
+            models.Index(fields=["agency", "verdict"], name="review_agency_verdict"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} on evidence {self.evidence_id} by {self.reviewer_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise RuntimeError("DetectionReview is append-only: record a new review instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DetectionReview is append-only")

@@ -1,0 +1,127 @@
+"""Reads of the detection app, scoped to the user's agency like cases.selectors.
+
+Detector versions are global (software, not agency data) and readable by every member."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.expressions import OrderBy
+
+from cases.models import Agency, Evidence
+from cases.selectors import AnyUser, _scoped, can_write, get_or_404
+from detection.models import (
+    DetectionReview,
+    DetectionRun,
+    DetectionStatus,
+    DetectorVersion,
+)
+
+
+def detection_evidence_get_for(user: AnyUser, pk: Any) -> Evidence:
+    """One evidence item of the user's agency; 404 for anyone else's."""
+    return get_or_404(_scoped(Evidence.objects.select_related("agency", "finding"), user), pk=pk)
+
+
+def detection_runs_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionRun]:
+    """An evidence item's runs, newest first."""
+    return (
+        _scoped(DetectionRun.objects.select_related("detector_version", "requested_by"), user)
+        .filter(evidence=evidence)
+        .order_by("-created_at", "-id")
+    )
+
+
+def detection_reviews_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionReview]:
+    """An evidence item's reviews, newest first: the first one is the verdict."""
+    return (
+        _scoped(DetectionReview.objects.select_related("reviewer", "run"), user)
+        .filter(evidence=evidence)
+        .order_by("-created_at", "-id")
+    )
+
+
+def detector_version_list() -> QuerySet[DetectorVersion]:
+    return DetectorVersion.objects.order_by("-active", "key", "-registered_at", "-id")
+
+
+def latest_verdicts_for_agency(agency: Agency) -> list[DetectionReview]:
+    """The current verdict (latest review) of each reviewed evidence item of an agency."""
+    latest = (
+        DetectionReview.objects.filter(evidence=OuterRef("evidence"))
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    return list(
+        DetectionReview.objects.filter(agency=agency, pk=Subquery(latest))
+        .select_related("evidence")
+        .order_by("evidence_id")
+    )
+
+
+def finding_detection_score() -> Subquery:
+    """The highest calibrated probability of any finished run, by a currently active
+    detector, on any evidence item of the finding (an expression for annotate/order_by).
+    Runs of retired detector versions no longer rank a finding."""
+    return Subquery(
+        DetectionRun.objects.filter(
+            evidence__finding=OuterRef("pk"),
+            status=DetectionStatus.DONE,
+            item_probability__isnull=False,
+            detector_version__active=True,
+        )
+        .order_by(F("item_probability").desc())
+        .values("item_probability")[:1]
+    )
+
+
+def finding_score_ordering() -> tuple[OrderBy, str]:
+    """Order findings by detection score, highest first, unscored last."""
+    return (finding_detection_score().desc(nulls_last=True), "-id")
+
+
+@dataclass
+class DetectionPanel:
+    """Everything the evidence detection panel shows, in a bounded number of queries."""
+
+    evidence: Evidence
+    runs: list[DetectionRun]
+    reviews: list[DetectionReview]
+    can_review: bool
+    detectable: bool
+    history_limit: int = 5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latest(self) -> DetectionRun | None:
+        return self.runs[0] if self.runs else None
+
+    @property
+    def verdict(self) -> DetectionReview | None:
+        return self.reviews[0] if self.reviews else None
+
+    @property
+    def older_runs(self) -> list[DetectionRun]:
+        return self.runs[1 : self.history_limit]
+
+    @property
+    def pending(self) -> bool:
+        latest = self.latest
+        return latest is not None and latest.is_pending
+
+
+def detection_panel_for(user: AnyUser, evidence: Evidence, history: int = 5) -> DetectionPanel:
+    """The panel of one evidence item: its runs (latest first, a few older ones), its reviews
+    (latest is the verdict) and whether the user may review and re-run. Two queries."""
+    runs = list(detection_runs_for(user, evidence)[: history + 1])
+    reviews = list(detection_reviews_for(user, evidence)[:20])
+    return DetectionPanel(
+        evidence=evidence,
+        runs=runs,
+        reviews=reviews,
+        can_review=can_write(user),
+        detectable=evidence.media_type.startswith(("image/", "video/")),
+        history_limit=history + 1,
+    )

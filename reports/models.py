@@ -1,0 +1,88 @@
+"""Dossiers: one generated PDF (and, for a packet, a ZIP) of a case, stored privately with
+its SHA-256, who generated it, and the exact list of evidence hashes it contains."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Agency, Case
+
+
+class DossierKind(models.TextChoices):
+    DOSSIER = "dossier", _("Dossier (PDF)")
+    PACKET = "packet", _("Evidence packet (ZIP)")
+    ANNEX = "annex", _("Unblurred annex (PDF)")
+
+
+class DossierStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class Dossier(models.Model):
+    """One generation of a case's dossier, packet or unblurred annex. Files live in the
+    default storage under reports/<uuid>.pdf|.zip: never under a public URL, only streamed
+    by the tenant-checked download view. `evidence_hashes` is the exact list of the
+    evidence SHA-256s the output contains, in the order it contains them."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="dossiers")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dossiers")
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("kind"), max_length=10, choices=DossierKind.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DossierStatus.choices, default=DossierStatus.QUEUED
+    )
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    step = models.CharField(_("current step"), max_length=200, blank=True)
+    pdf_name = models.CharField(max_length=255, blank=True)
+    pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
+    pdf_size = models.PositiveBigIntegerField(_("PDF size"), null=True, blank=True)
+    zip_name = models.CharField(max_length=255, blank=True)
+    zip_sha256 = models.CharField(_("ZIP SHA-256"), max_length=64, blank=True)
+    zip_size = models.PositiveBigIntegerField(_("ZIP size"), null=True, blank=True)
+    evidence_hashes = models.JSONField(_("evidence hashes"), default=list, blank=True)
+    # Annex only: the evidence ids asked for, and why (required, also in the custody log).
+    requested_ids = models.JSONField(default=list, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    timestamped = models.BooleanField(_("RFC 3161 timestamped"), default=False)
+    signed = models.BooleanField(_("signed"), default=False)
+    generated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    generated_by_label = models.CharField(max_length=150, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="dossier_progress_at_most_100"
+            ),
+            # An annex is never made without a recorded reason.
+            models.CheckConstraint(
+                condition=~Q(kind="annex") | ~Q(reason=""), name="dossier_annex_has_reason"
+            ),
+        ]
+        indexes = [models.Index(fields=["case", "-created_at"], name="dossier_case_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} of case {self.case_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (DossierStatus.DONE, DossierStatus.FAILED)
+
+    @property
+    def identifier(self) -> str:
+        """What the cover and the packet call this generation."""
+        return f"AG-{self.uuid.hex[:12].upper()}"

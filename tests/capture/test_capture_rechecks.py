@@ -1,0 +1,245 @@
+"""Re-checks under a frozen clock: what is due when, "gone" moving a finding to removed
+with the removal captured as evidence, and content coming back reopening it as
+reappeared with an alert to the assignee."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+
+from cases.models import AuditEvent, Capture, CaptureStatus, Evidence, FindingStatus
+from cases.services.captures import capture_request, capture_run, recheck_due_findings
+from cases.services.findings import finding_set_status, finding_update
+from cases.tasks_capture import recheck_due_task
+from tests.capture.capture_site import site_url
+from tests.factories import make_finding
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+
+def _finding_in(agency, bob, path: str, *statuses: str):  # type: ignore[no-untyped-def]
+    finding = make_finding(agency, site_url(path), actor=bob)
+    for status in statuses:
+        finding = finding_set_status(finding=finding, status=status, actor=bob)
+    return finding
+
+
+def _closed_capture(finding, bob) -> Capture:  # type: ignore[no-untyped-def]
+    """A visit that happened now (its outcome does not matter to scheduling)."""
+    capture = capture_request(finding=finding, actor=bob)
+    Capture.objects.filter(pk=capture.pk).update(status=CaptureStatus.DONE)
+    return capture
+
+
+def _run_due(network, now: datetime) -> list[Capture]:  # type: ignore[no-untyped-def]
+    with time_machine.travel(now, tick=False):
+        ids = recheck_due_findings()
+        return [capture_run(capture_id=capture_id, **network.kwargs) for capture_id in ids]
+
+
+def test_findings_are_rechecked_by_status_interval_and_never_twice_within_it(
+    settings, agency, bob
+) -> None:  # type: ignore[no-untyped-def]
+    settings.CAPTURE_RECHECK_INTERVALS = {
+        "captured": timedelta(hours=12),
+        "notice_sent": timedelta(hours=6),
+        "removed": timedelta(hours=24),
+    }
+    with time_machine.travel(T0, tick=False):
+        captured = _finding_in(agency, bob, "/a", "captured")
+        notice = _finding_in(agency, bob, "/b", "captured", "notice_sent")
+        removed = _finding_in(agency, bob, "/c", "captured", "removed")
+        new = _finding_in(agency, bob, "/d")
+        for finding in (captured, notice, removed, new):
+            _closed_capture(finding, bob)
+
+    with time_machine.travel(T0 + timedelta(hours=5), tick=False):
+        assert recheck_due_findings() == []
+    with time_machine.travel(T0 + timedelta(hours=7), tick=False):
+        first = recheck_due_findings()
+        again = recheck_due_findings()  # the next beat run, a minute later
+    assert [Capture.objects.get(pk=pk).finding_id for pk in first] == [notice.pk]
+    assert again == []  # queued, so not due again
+    Capture.objects.filter(pk__in=first).update(status=CaptureStatus.DONE)
+
+    with time_machine.travel(T0 + timedelta(hours=13, minutes=1), tick=False):
+        due = {Capture.objects.get(pk=pk).finding_id for pk in recheck_due_findings()}
+    assert due == {captured.pk, notice.pk}  # notice: 6h since its 7h re-check
+    Capture.objects.filter(is_recheck=True).update(status=CaptureStatus.DONE)
+    with time_machine.travel(T0 + timedelta(hours=25), tick=False):
+        due = {Capture.objects.get(pk=pk).finding_id for pk in recheck_due_findings()}
+    # Captured was visited 12h minus a minute ago; notice_sent is due every 6h; new never.
+    assert due == {removed.pk, notice.pk}
+    assert all(
+        c.is_recheck and c.collector is None for c in Capture.objects.filter(is_recheck=True)
+    )
+    assert AuditEvent.objects.filter(action="capture.requested", actor_label="system").count() == 5
+
+
+def test_recheck_batch_limit_takes_the_rest_on_the_next_run(settings, agency, bob) -> None:  # type: ignore[no-untyped-def]
+    settings.CAPTURE_RECHECK_INTERVALS = {"captured": timedelta(hours=1)}
+    settings.CAPTURE_RECHECK_BATCH = 3
+    with time_machine.travel(T0, tick=False):
+        for n in range(5):
+            _finding_in(agency, bob, f"/batch/{n}", "captured")
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert len(recheck_due_findings()) == 3
+        assert len(recheck_due_findings()) == 2
+        assert recheck_due_findings() == []
+
+
+def test_the_beat_task_is_scheduled_and_queues_due_rechecks(settings, agency, bob) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        settings.CELERY_BEAT_SCHEDULE["capture-recheck-due"]["task"]
+        == "cases.tasks_capture.recheck_due_task"
+    )
+    settings.CAPTURE_RECHECK_INTERVALS = {"captured": timedelta(hours=1)}
+    with time_machine.travel(T0, tick=False):
+        _finding_in(agency, bob, "/beat", "captured")
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        assert recheck_due_task.apply().get() == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("/gone", "http_404"),
+        ("/deleted", "http_410"),
+        ("/removed", "removed_page: this video isn't available anymore"),
+        ("/removed-ko", "removed_page: 삭제된 게시물"),
+    ],
+)
+def test_a_recheck_that_finds_the_content_gone_moves_the_finding_to_removed(
+    no_screenshot, agency, bob, network, path, reason
+) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(T0, tick=False):
+        finding = _finding_in(agency, bob, path, "captured", "notice_sent")
+
+    (capture,) = _run_due(network, T0 + timedelta(hours=7))
+
+    assert capture.is_recheck and capture.status == CaptureStatus.DONE
+    assert capture.details["gone"] == reason
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.REMOVED
+    assert finding.removed_at == T0 + timedelta(hours=7)
+    # The removal page itself is the evidence: its HTML, headers and WARC.
+    kinds = set(Evidence.objects.filter(capture=capture).values_list("kind", flat=True))
+    assert {"html", "headers", "warc"} <= kinds
+    assert "media" not in kinds
+    event = AuditEvent.objects.filter(
+        action="finding.status_changed", object_id=str(finding.pk)
+    ).last()
+    assert (
+        event is not None
+        and event.data["to"] == "removed"
+        and f"#{capture.pk}" in event.data["reason"]
+    )
+
+
+def test_a_recheck_whose_host_no_longer_resolves_counts_as_gone(
+    no_screenshot, agency, bob, network
+) -> None:  # type: ignore[no-untyped-def]
+    network.names["vanished.test"] = ["93.184.216.34"]
+    with time_machine.travel(T0, tick=False):
+        finding = make_finding(agency, "http://vanished.test/v/1", actor=bob)
+        finding = finding_set_status(finding=finding, status="captured", actor=bob)
+    del network.names["vanished.test"]
+
+    (capture,) = _run_due(network, T0 + timedelta(hours=13))
+
+    assert capture.status == CaptureStatus.FAILED and capture.outcome == "dns_error"
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.REMOVED
+    record = Evidence.objects.get(capture=capture, kind="headers")
+    assert record.finding_id == finding.pk
+
+
+def test_a_live_recheck_keeps_the_status_and_collects_no_media_again(
+    no_screenshot, agency, bob, network
+) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(T0, tick=False):
+        finding = _finding_in(agency, bob, "/page", "captured", "notice_sent")
+
+    (capture,) = _run_due(network, T0 + timedelta(hours=7))
+
+    assert capture.status == CaptureStatus.DONE and capture.details["gone"] == ""
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.NOTICE_SENT
+    assert "media" not in {item["kind"] for item in capture.details["artefacts"]}
+
+
+def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
+    no_screenshot, agency, bob, alice, network, site, mailoutbox, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(T0, tick=False):
+        finding = make_finding(agency, site_url("/toggle"), actor=bob)
+        finding_update(finding=finding, actor=alice, assignee=bob)
+        first = capture_run(
+            capture_id=capture_request(finding=finding, actor=bob).pk, **network.kwargs
+        )
+        finding = finding_set_status(finding=finding, status="notice_sent", actor=bob)
+    assert first is not None and first.status == CaptureStatus.DONE
+
+    site.live = False
+    (removal,) = _run_due(network, T0 + timedelta(hours=7))
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.REMOVED and removal.details["gone"].startswith(
+        "removed_page"
+    )
+
+    site.live = True
+    with time_machine.travel(T0 + timedelta(hours=32), tick=False):
+        (back_id,) = recheck_due_findings()
+        # The e-mail goes out when the capture's transaction commits.
+        with django_capture_on_commit_callbacks(execute=True):
+            back = capture_run(capture_id=back_id, **network.kwargs)
+
+    assert back is not None and back.status == CaptureStatus.DONE
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.REAPPEARED
+    assert finding.reappeared_at == T0 + timedelta(hours=32)
+    alert = AuditEvent.objects.get(action="finding.reappeared_alert", object_id=str(finding.pk))
+    assert alert.data == {"capture": back.pk, "assignee": "bob", "emailed": True}
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["bob@example.test"]
+    assert f"#{finding.pk}" in mailoutbox[0].subject and finding.canonical_url in mailoutbox[0].body
+    # The returning content is captured in full again: its media too.
+    assert "media" in {item["kind"] for item in back.details["artefacts"]}
+
+
+def test_a_capture_whose_worker_vanished_is_failed_and_the_finding_rechecked(
+    settings, agency, bob
+) -> None:  # type: ignore[no-untyped-def]
+    settings.CAPTURE_RECHECK_INTERVALS = {"captured": timedelta(hours=1)}
+    with time_machine.travel(T0, tick=False):
+        finding = _finding_in(agency, bob, "/stale", "captured")
+        stuck = capture_request(finding=finding, actor=bob)
+        Capture.objects.filter(pk=stuck.pk).update(status=CaptureStatus.RUNNING, started_at=T0)
+
+    with time_machine.travel(T0 + timedelta(hours=1, minutes=30), tick=False):
+        assert recheck_due_findings() == []  # still within CAPTURE_STALE_AFTER
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        ids = recheck_due_findings()
+
+    stuck.refresh_from_db()
+    assert stuck.status == CaptureStatus.FAILED and "worker stopped" in stuck.error
+    assert len(ids) == 1 and Capture.objects.get(pk=ids[0]).finding_id == finding.pk
+
+
+def test_the_visit_record_of_a_gone_page_is_canonical_json(
+    no_screenshot, agency, bob, network
+) -> None:  # type: ignore[no-untyped-def]
+    with time_machine.travel(T0, tick=False):
+        _finding_in(agency, bob, "/gone", "captured")
+    (capture,) = _run_due(network, T0 + timedelta(hours=13))
+    record = Evidence.objects.get(capture=capture, kind="headers")
+    from cases.services.evidence import evidence_open
+
+    with evidence_open(record) as handle:
+        data = json.loads(handle.read())
+    assert data["final_url"] == site_url("/gone") and data["hops"][-1]["status"] == 404

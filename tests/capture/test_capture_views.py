@@ -1,0 +1,140 @@
+"""The capture pages: request from the finding page, the htmx progress partial with a real
+progress bar, the capture record, and tenancy (an outsider gets 404 everywhere)."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Capture, CaptureStatus
+from cases.services.captures import capture_request, capture_run
+from tests.capture.capture_site import site_url
+from tests.factories import make_finding
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def page_finding(agency, bob):  # type: ignore[no-untyped-def]
+    return make_finding(agency, site_url("/page"), actor=bob)
+
+
+def test_legal_staff_request_a_capture_from_the_finding_page(client, bob, page_finding) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(bob)
+
+    response = client.post(reverse("capture_request", args=[page_finding.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/findings/{page_finding.pk}/#captures")
+    capture = Capture.objects.get(finding=page_finding)
+    assert capture.status == CaptureStatus.QUEUED and capture.collector == bob
+
+
+def test_an_htmx_capture_request_returns_the_panel_with_a_progress_bar(
+    client, bob, page_finding
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(bob)
+
+    response = client.post(
+        reverse("capture_request", args=[page_finding.pk]), HTTP_HX_REQUEST="true"
+    )
+
+    body = response.content.decode()
+    capture = Capture.objects.get(finding=page_finding)
+    assert response.status_code == 200
+    assert 'id="captures"' in body and "<progress" in body
+    assert reverse("capture_progress", args=[capture.pk]) in body
+    assert "Waiting for a worker" in body
+
+
+def test_a_viewer_cannot_request_a_capture(client, carol, page_finding) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(carol)
+
+    assert client.post(reverse("capture_request", args=[page_finding.pk])).status_code == 403
+    assert not Capture.objects.exists()
+    panel = client.get(reverse("capture_panel", args=[page_finding.pk]))
+    assert panel.status_code == 200 and "Capture now" not in panel.content.decode()
+
+
+def test_the_progress_partial_polls_while_running_and_stops_when_done(
+    client, bob, page_finding
+) -> None:  # type: ignore[no-untyped-def]
+    capture = capture_request(finding=page_finding, actor=bob)
+    Capture.objects.filter(pk=capture.pk).update(
+        status=CaptureStatus.RUNNING, progress=42, step="screenshot"
+    )
+    client.force_login(bob)
+    url = reverse("capture_progress", args=[capture.pk])
+
+    running = client.get(url, HTTP_HX_REQUEST="true")
+    assert running.status_code == 200
+    body = running.content.decode()
+    assert '<progress max="100" value="42"' in body
+    assert "Taking the full-page screenshot" in body
+    assert 'hx-trigger="every 1s"' in body
+    assert "HX-Trigger" not in running
+
+    Capture.objects.filter(pk=capture.pk).update(
+        status=CaptureStatus.DONE, progress=100, step="done"
+    )
+    done = client.get(url, HTTP_HX_REQUEST="true")
+    assert done["HX-Trigger"] == "capture-finished"
+    assert "every 1s" not in done.content.decode()
+
+
+def test_the_capture_record_lists_its_evidence_with_hashes(
+    no_screenshot, client, bob, page_finding, network
+) -> None:  # type: ignore[no-untyped-def]
+    capture = capture_run(
+        capture_id=capture_request(finding=page_finding, actor=bob).pk, **network.kwargs
+    )
+    assert capture is not None
+    client.force_login(bob)
+
+    response = client.get(reverse("capture_detail", args=[capture.pk]))
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    for item in capture.details["artefacts"]:
+        assert item["sha256"] in body
+        assert reverse("evidence_detail", args=[item["evidence"]]) in body
+    assert "93.184.216.34" in body and "127.0.0.1" in body
+    assert "AgencyGuard capture" in body
+    panel = client.get(reverse("capture_panel", args=[page_finding.pk])).content.decode()
+    assert f'data-capture-id="{capture.pk}"' in panel
+
+
+def test_a_failed_capture_says_why_and_offers_another_try(
+    no_screenshot, client, bob, agency, network
+) -> None:  # type: ignore[no-untyped-def]
+    finding = make_finding(agency, "http://no-such-host.test/x", actor=bob)
+    capture = capture_run(
+        capture_id=capture_request(finding=finding, actor=bob).pk, **network.kwargs
+    )
+    client.force_login(bob)
+
+    body = client.get(reverse("capture_detail", args=[capture.pk])).content.decode()
+
+    assert "could not be resolved" in body
+    assert reverse("capture_request", args=[finding.pk]) in body
+    client.post(reverse("capture_request", args=[finding.pk]))
+    assert Capture.objects.filter(finding=finding).count() == 2
+
+
+def test_outsider_gets_404_for_every_capture_page(client, mallory, bob, page_finding) -> None:  # type: ignore[no-untyped-def]
+    capture = capture_request(finding=page_finding, actor=bob)
+    client.force_login(mallory)
+
+    assert client.get(reverse("capture_detail", args=[capture.pk])).status_code == 404
+    assert client.get(reverse("capture_progress", args=[capture.pk])).status_code == 404
+    assert client.get(reverse("capture_panel", args=[page_finding.pk])).status_code == 404
+    assert client.post(reverse("capture_request", args=[page_finding.pk])).status_code == 404
+    assert Capture.objects.count() == 1
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, bob, page_finding) -> None:  # type: ignore[no-untyped-def]
+    capture = capture_request(finding=page_finding, actor=bob)
+
+    response = client.get(reverse("capture_detail", args=[capture.pk]))
+
+    assert response.status_code == 302 and "/login/" in response["Location"]

@@ -1,0 +1,127 @@
+"""Fixtures of the detection pipeline tests: the development data, a Meso-4 detector
+imported once per session, and small media built in memory.
+
+../shared/data (next to the clone) holds the Meso-4 weights and sample faces; without it
+these tests skip with the reason, except in CI, where a missing folder is a failure."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.conf import settings
+from PIL import Image
+
+IN_CI = os.getenv("CI", "").lower() in ("1", "true")
+MESO4_DF_SHA256 = "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5"
+
+
+def require_detection_stack() -> None:
+    """Skip a module when the detection extra is not installed (fail in CI, where
+    scripts/setup.sh installs it)."""
+    needed = ("torch", "timm", "safetensors", "onnxruntime", "av", "h5py", "matplotlib")
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    reason = f"detection extra not installed (missing {', '.join(missing)}): run scripts/setup.sh"
+    if IN_CI:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def shared_path(*parts: str) -> Path:
+    path = Path(settings.BASE_DIR).parent.joinpath("shared", "data", *parts)
+    if not path.exists():
+        reason = f"development data {path} is absent (see ../shared/data/README.md)"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def meso4_h5() -> Path:
+    require_detection_stack()
+    return shared_path("detector", "meso4", "weights", "Meso4_DF.h5")
+
+
+@pytest.fixture(scope="session")
+def meso4_card(meso4_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from detection.nets.meso4 import meso4_import
+
+    return meso4_import(meso4_h5, tmp_path_factory.mktemp("meso4_df"))
+
+
+@pytest.fixture(scope="session")
+def meso4(meso4_card: Path):  # type: ignore[no-untyped-def]
+    from detection.registry import load_detector, spec_from_card
+
+    return load_detector(spec_from_card(meso4_card), "cpu")
+
+
+@pytest.fixture(scope="session")
+def obama_jpeg() -> bytes:
+    return shared_path("faces", "real", "obama.jpg").read_bytes()
+
+
+@pytest.fixture(scope="session")
+def obama_image(obama_jpeg: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(obama_jpeg)).convert("RGB")
+
+
+def jpeg_of(image: Image.Image, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=90, **options)
+    return out.getvalue()
+
+
+def face_video(
+    face: Image.Image,
+    *,
+    frames: int = 16,
+    fps: int = 8,
+    gop: int = 4,
+    size: tuple[int, int] = (320, 180),
+) -> bytes:
+    """A Matroska/MPEG-4 clip of a face drifting sideways, built with PyAV in memory."""
+    import av
+
+    still = face.resize(size)
+    out = io.BytesIO()
+    with av.open(out, "w", format="matroska") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop
+        for i in range(frames):
+            moved = still.transform(size, Image.Transform.AFFINE, (1, 0, i, 0, 1, 0))
+            for packet in stream.encode(av.VideoFrame.from_image(moved)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def obama_video(obama_image: Image.Image) -> bytes:
+    require_detection_stack()
+    return face_video(obama_image)
+
+
+def gradient_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    """A plain gradient: nothing that looks like a face."""
+    x = np.linspace(0, 255, size[0], dtype=np.float32)[None, :]
+    y = np.linspace(0, 255, size[1], dtype=np.float32)[:, None]
+    rgb = np.stack(
+        [
+            np.broadcast_to(x, (size[1], size[0])),
+            np.broadcast_to(y, (size[1], size[0])),
+            np.full((size[1], size[0]), 128.0),
+        ],
+        axis=-1,
+    )
+    return jpeg_of(Image.fromarray(rgb.astype(np.uint8)))
