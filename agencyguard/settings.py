@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "FindingStatusEnum": "cases.models.findings.FindingStatus",
         "CaseStatusEnum": "cases.models.legal_case.CaseStatus",
+        "NoticeStatusEnum": "cases.models.notices.NoticeStatus",
     },
 }
 
@@ -272,9 +273,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "detection.tasks.detection_fail_stale_task",
         "schedule": 1800.0,
     },
+    # Notice deadlines: reminders before, escalations after (cases.services.notices).
+    "notice-deadlines-check": {
+        "task": "cases.tasks_notices.notice_deadlines_check",
+        "schedule": 900.0,
+    },
 }
 # Task modules outside autodiscovery's `<app>.tasks`.
-CELERY_IMPORTS = ["cases.tasks_capture", "cases.tasks_evidence", "cases.tasks_matching"]
+CELERY_IMPORTS = [
+    "cases.tasks_capture",
+    "cases.tasks_evidence",
+    "cases.tasks_matching",
+    "cases.tasks_notices",
+]
 # Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
 # died mid-task) after this many seconds. Keep it above the longest task's time limit.
 CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600")
@@ -336,6 +347,52 @@ C2PA_TRUST_ANCHORS_PEM = os.getenv("C2PA_TRUST_ANCHORS_PEM", "")
 # Which registered detector key new runs use ("" = the most recently registered active one).
 DETECTION_DETECTOR_KEY = os.getenv("DETECTION_DETECTOR_KEY", "")
 DETECTION_MAX_BYTES = envint("DETECTION_MAX_BYTES", str(1024 * 1024 * 1024))
+
+# E-mail. Dev: each message is written as a file under var/mail (nothing leaves the
+# machine). Production: SMTP from EMAIL_HOST etc. (docs/deploy.md).
+EMAIL_BACKEND = os.getenv(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", "25")
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", "0")
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "AgencyGuard <noreply@localhost>")
+
+# Takedown notices (cases.services.notices, cases.notice_bases).
+NOTICE_FROM_EMAIL = os.getenv("NOTICE_FROM_EMAIL", "")  # "" = DEFAULT_FROM_EMAIL
+NOTICE_MESSAGE_ID_DOMAIN = os.getenv("NOTICE_MESSAGE_ID_DOMAIN", "")  # "" = this host's name
+# Hours a platform has per legal basis, over the defaults in cases/notice_bases.py, e.g.
+# NOTICE_DUE_HOURS="dmca_512c3=48,eu_dsa_16=120". TAKE IT DOWN never exceeds 48.
+NOTICE_DUE_HOURS = {
+    key.strip(): int(value)
+    for key, value in (item.split("=", 1) for item in envlist("NOTICE_DUE_HOURS", ""))
+}
+NOTICE_REMINDER_BEFORE = timedelta(hours=envint("NOTICE_REMINDER_BEFORE_H", "24"))
+NOTICE_NO_RESPONSE_AFTER = timedelta(hours=envint("NOTICE_NO_RESPONSE_AFTER_H", str(14 * 24)))
+# Partner webhooks go through the capture network policy (no internal addresses).
+WEBHOOK_ALLOWED_PORTS = [int(port) for port in envlist("WEBHOOK_ALLOWED_PORTS", "443,80")]
+WEBHOOK_TIMEOUT_S = envint("WEBHOOK_TIMEOUT_S", "15")
+
+# Reports (reports/): dossiers, evidence packets, unblurred annexes. Rendering runs in the
+# `reports` queue under these limits; the memory cap is on the address space while one
+# dossier builds (restored afterwards). TSA_URL names an RFC 3161 Time-Stamp Authority
+# (empty: packets say "not timestamped"); PACKET_SIGNING_KEY is the path of an Ed25519
+# private key in PEM (empty: packets are not signed).
+REPORTS_SOFT_TIME_LIMIT_S = envint("REPORTS_SOFT_TIME_LIMIT_S", "300")
+REPORTS_TIME_LIMIT_S = envint("REPORTS_TIME_LIMIT_S", "330")
+REPORTS_MEMORY_LIMIT_MB = envint("REPORTS_MEMORY_LIMIT_MB", "2048")
+REPORTS_MAX_ITEMS = envint("REPORTS_MAX_ITEMS", "2000")
+TSA_URL = os.getenv("TSA_URL", "")
+TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
+PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
 
 LOGGING = {
     "version": 1,

@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/", include("cases.api.urls")),
     path("admin/", admin.site.urls),
     path("", include("detection.urls")),
+    path("", include("reports.urls")),
     path("", include("cases.urls")),
 ]

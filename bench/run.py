@@ -22,6 +22,7 @@ BENCHES = [
     "pdq_index.py",
     "capture.py",
     "detection_cpu.py",
+    "dossier.py",
 ]
 
 

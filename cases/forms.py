@@ -431,10 +431,29 @@ class PlatformForm(forms.ModelForm):
     web_form_url = forms.URLField(
         label=_("web form URL"), max_length=500, required=False, assume_scheme="https"
     )
+    cdn_domains = forms.CharField(
+        label=_("CDN hosts"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
+        help_text=_("CDN hosts that serve this platform's content, one per line."),
+    )
+    languages = forms.CharField(
+        label=_("Notice languages"), required=False, help_text=_("Comma-separated, e.g. en, ko.")
+    )
 
     class Meta:
         model = Platform
-        fields = ["name", "domains", "abuse_email", "web_form_url", "channel"]
+        fields = [
+            "name",
+            "domains",
+            "abuse_email",
+            "web_form_url",
+            "channel",
+            "trusted_flagger_email",
+            "languages",
+            "cdn_domains",
+            "notice_due_hours",
+        ]
 
     def __init__(
         self, *args: Any, platforms: QuerySet[Platform], platform: Platform, **kwargs: Any
@@ -443,6 +462,8 @@ class PlatformForm(forms.ModelForm):
         self.existing = platforms
         initial = model_to_dict(platform, fields=self.Meta.fields)
         initial["domains"] = "\n".join(platform.domains or [])
+        initial["cdn_domains"] = "\n".join(platform.cdn_domains or [])
+        initial["languages"] = ", ".join(platform.languages or [])
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
 
@@ -451,6 +472,17 @@ class PlatformForm(forms.ModelForm):
         if self.existing.filter(name__iexact=name).exclude(pk=self.platform.pk).exists():
             raise forms.ValidationError(_("Another platform already has this name."))
         return name
+
+    def clean_cdn_domains(self) -> list[str]:
+        return [
+            line.strip().strip(".").lower()
+            for line in self.cleaned_data["cdn_domains"].splitlines()
+            if line.strip()
+        ]
+
+    def clean_languages(self) -> list[str]:
+        codes = [c.strip().lower() for c in self.cleaned_data["languages"].split(",") if c.strip()]
+        return list(dict.fromkeys(codes))
 
     def clean_domains(self) -> list[str]:
         domains = [

@@ -126,13 +126,17 @@ ORIGINAL_WORK = Requirement(
     _("identification of the original work (linked reference media or a description)"),
     lambda f: bool(f.works),
 )
-ADDRESS = Requirement("contact_address", _("contact postal address"), lambda f: bool(f.postal_address.strip()))
+ADDRESS = Requirement(
+    "contact_address", _("contact postal address"), lambda f: bool(f.postal_address.strip())
+)
 PHONE = Requirement("contact_phone", _("contact telephone number"), lambda f: bool(f.phone.strip()))
 EMAIL = Requirement("contact_email", _("contact e-mail address"), lambda f: bool(f.email.strip()))
 CONTACT = Requirement(
     "contact", _("contact information (e-mail or telephone)"), lambda f: bool(f.email or f.phone)
 )
-GOOD_FAITH = Requirement("good_faith_statement", _("good-faith statement"), _statement("good_faith"))
+GOOD_FAITH = Requirement(
+    "good_faith_statement", _("good-faith statement"), _statement("good_faith")
+)
 ACCURACY = Requirement(
     "accuracy_statement",
     _("statement of accuracy and authority under penalty of perjury"),
@@ -153,7 +157,9 @@ NOTIFIER_EMAIL = Requirement(
     _("notifier's e-mail address"),
     lambda f: f.csam_waiver or bool(f.email.strip()),
 )
-BONA_FIDE = Requirement("bona_fide_statement", _("statement of bona fide belief"), _statement("bona_fide"))
+BONA_FIDE = Requirement(
+    "bona_fide_statement", _("statement of bona fide belief"), _statement("bona_fide")
+)
 NON_CONSENT = Requirement(
     "non_consent_statement",
     _("good-faith statement that the depiction is not consensual"),

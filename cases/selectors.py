@@ -224,3 +224,35 @@ def reference_media_list_for(user: AnyUser) -> QuerySet[ReferenceMedia]:
     return _scoped(
         ReferenceMedia.objects.select_related("artist", "evidence", "created_by"), user
     ).order_by("-created_at", "-id")
+
+
+def notice_list_for(user: AnyUser) -> QuerySet[Any]:
+    """The agency's takedown notices, newest first."""
+    from cases.models import Notice
+
+    return _scoped(
+        Notice.objects.select_related("platform", "signer", "assignee", "created_by"), user
+    ).order_by("-created_at", "-id")
+
+
+def notice_get_for(user: AnyUser, pk: Any) -> Any:
+    """One notice of the user's agency; 404 for anyone else's."""
+    return get_or_404(notice_list_for(user).select_related("agency"), pk=pk)
+
+
+def signer_profile_list_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.models import SignerProfile
+
+    return _scoped(SignerProfile.objects.select_related("user"), user)
+
+
+def webhook_list_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.models import Webhook
+
+    return _scoped(Webhook.objects.all(), user)
+
+
+def webhook_deliveries_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.models import WebhookDelivery
+
+    return _scoped(WebhookDelivery.objects.select_related("webhook"), user)

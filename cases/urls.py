@@ -70,4 +70,6 @@ urlpatterns = [
     path("", include("cases.urls_evidence")),
     path("", include("cases.urls_reference")),
     path("", include("cases.urls_captures")),
+    path("", include("cases.urls_notices")),
+    path("", include("cases.urls_stats")),
 ]

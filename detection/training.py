@@ -366,7 +366,7 @@ def evaluate_detector(
         centre_crops=crops.centre,
         unreadable=len(crops.skipped),
     )
-    title = f"{spec.label} on {Path(data_dir).name} (n={len(crops.labels)})"
+    title = f"{spec.label}\non {Path(data_dir).name} (n={len(crops.labels)})"
     metrics["roc_png"] = str(
         plot_roc(crops.labels, probabilities, out_dir / "roc.png", title=title)
     )

@@ -81,6 +81,7 @@ class EvidenceItem:
     number: int
     evidence: Evidence
     finding_id: int | None
+    finding_url: str
     url: str
     final_url: str
     captured_utc: str
@@ -289,6 +290,7 @@ def _item(number: int, evidence: Evidence, installed: bool) -> EvidenceItem:
         number=number,
         evidence=evidence,
         finding_id=evidence.finding_id or (capture.finding_id if capture else None),
+        finding_url=finding.canonical_url if finding else "",
         url=url,
         final_url=capture.final_url if capture else "",
         captured_utc=utc_and_kst(captured_at)[0],
@@ -399,9 +401,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         queryset = queryset.filter(pk__in=evidence_ids)
     installed = DetectorVersion.objects.filter(active=True).exists()
     items = [_item(n, ev, installed) for n, ev in enumerate(queryset, start=1)]
-    findings = list(
-        case.findings.select_related("platform").order_by("pk").defer("notes")
-    )
+    findings = list(case.findings.select_related("platform").order_by("pk").defer("notes"))
     counts: dict[int, int] = {}
     for item in items:
         if item.finding_id is not None:

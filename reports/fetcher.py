@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.contrib.staticfiles import finders
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from reports.weasy import URLFetcher, URLFetcherResponse
 
 STATIC_SCHEME = "agstatic:"
 PREVIEW_SCHEME = "evidence-preview:"

@@ -51,6 +51,7 @@ class Dossier(models.Model):
     # Annex only: the evidence ids asked for, and why (required, also in the custody log).
     requested_ids = models.JSONField(default=list, blank=True)
     reason = models.TextField(_("reason"), blank=True)
+    language = models.CharField(_("language"), max_length=10, default="en")
     timestamped = models.BooleanField(_("RFC 3161 timestamped"), default=False)
     signed = models.BooleanField(_("signed"), default=False)
     generated_by = models.ForeignKey(

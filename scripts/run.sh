@@ -9,7 +9,7 @@ ADDR=${ADDR:-127.0.0.1:8000}
 VAR_DIR=${VAR_DIR:-$PWD/var}
 PY=.venv/bin/python
 
-bash scripts/system-deps.sh gettext
+bash scripts/system-deps.sh gettext fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 bash scripts/setup.sh
 
 # kombu's filesystem transport needs its folders to exist before the first message.

@@ -8,7 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/system-deps.sh gettext chromium fonts-noto-cjk
+bash scripts/system-deps.sh gettext chromium fonts-noto-cjk \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 bash scripts/setup.sh
 
 PY=.venv/bin/python

@@ -36,6 +36,8 @@ from cases.services.evidence import evidence_ingest
 from cases.services.fan_reports import fan_report_submit
 from cases.services.imports import import_job_create
 from cases.services.legal_cases import case_create, case_deadline_add
+from cases.services.notices import notice_create
+from cases.webhooks import webhook_save
 from tests.factories import ArtistFactory, GroupFactory, make_finding
 
 # Whole namespaces left to other tests, with the reason.
@@ -65,6 +67,8 @@ PK_BY_PREFIX = {
     "import": "import_job",
     "evidence": "evidence",
     "capture": "capture",
+    "notice": "notice",
+    "webhook": "webhook",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -180,6 +184,8 @@ def _value_for(route: Route, kwarg: str, objects: Objects) -> Any:
         return objects.finding.pk
     if kwarg == "artist_pk":
         return objects.artist.pk
+    if kwarg == "dossier_pk":
+        return objects.dossier.pk
     if kwarg == "pk" and route.name:
         bare = route.name.rsplit(":", 1)[-1]
         for prefix, attribute in PK_BY_PREFIX.items():
@@ -258,6 +264,9 @@ class Objects:
     membership: Membership
     evidence: Any
     capture: Any
+    notice: Any
+    webhook: Any
+    dossier: Any
 
 
 @dataclass
@@ -271,6 +280,33 @@ class World(Objects):
     mallory: Any
     markers: tuple[str, ...]
     nebula: Objects
+
+
+def _done_dossier(case: Any, actor: Any, text: str) -> Any:
+    """A finished dossier (reports app) whose stored PDF and reason hold `text`."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from reports.models import Dossier, DossierKind, DossierStatus
+
+    dossier = Dossier.objects.create(
+        agency=case.agency,
+        case=case,
+        kind=DossierKind.ANNEX,
+        status=DossierStatus.DONE,
+        progress=100,
+        reason=text,
+        generated_by=actor,
+        generated_by_label=actor.get_username(),
+    )
+    dossier.pdf_name = default_storage.save(
+        f"reports/{dossier.uuid.hex}.pdf", ContentFile(f"%PDF-1.7 {text}".encode())
+    )
+    dossier.zip_name = default_storage.save(
+        f"reports/{dossier.uuid.hex}.zip", ContentFile(f"PK {text}".encode())
+    )
+    dossier.save()
+    return dossier
 
 
 def _nebula(agency: Agency, mallory: Any) -> Objects:
@@ -303,6 +339,16 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
             finding=finding,
         )[0],
         capture=capture_request(finding=finding, actor=mallory),
+        notice=notice_create(
+            agency=agency, actor=mallory, findings=[finding], legal_basis="platform_policy"
+        ),
+        webhook=webhook_save(
+            agency=agency,
+            actor=mallory,
+            url="https://hooks.nebula.example/x",
+            events=["notice.sent"],
+        ),
+        dossier=_done_dossier(case, mallory, "nebula dossier"),
     )
 
 
@@ -376,6 +422,20 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         membership=alice.membership,
         evidence=evidence,
         capture=capture_request(finding=finding, actor=bob),
+        notice=notice_create(
+            agency=agency,
+            actor=bob,
+            findings=[finding],
+            legal_basis="dmca_512c3",
+            explanation="AURORA-SECRET-NOTICE",
+        ),
+        webhook=webhook_save(
+            agency=agency,
+            actor=alice,
+            url="https://hooks.aurora-secret.example/x",
+            events=["notice.sent"],
+        ),
+        dossier=_done_dossier(case, bob, "AURORA-SECRET-DOSSIER aurora-secret"),
         alice=alice,
         bob=bob,
         carol=carol,

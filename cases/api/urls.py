@@ -8,7 +8,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from cases.api import views
+from cases.api import notices, views
 
 app_name = "api"
 
@@ -17,6 +17,8 @@ router.register("artists", views.ArtistViewSet, basename="artist")
 router.register("groups", views.GroupViewSet, basename="group")
 router.register("findings", views.FindingViewSet, basename="finding")
 router.register("cases", views.CaseViewSet, basename="case")
+router.register("platforms", notices.PlatformViewSet, basename="platform")
+router.register("notices", notices.NoticeViewSet, basename="notice")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -48,6 +48,16 @@ OPEN_NOTICE_STATUSES = (NoticeStatus.SENT, NoticeStatus.ACKNOWLEDGED)
 CLOSED_NOTICE_STATUSES = (NoticeStatus.ACTIONED, NoticeStatus.REJECTED, NoticeStatus.NO_RESPONSE)
 
 
+STATUS_BADGES = {
+    NoticeStatus.DRAFT: "status-dismissed",
+    NoticeStatus.SENT: "status-notice_sent",
+    NoticeStatus.ACKNOWLEDGED: "status-triaged",
+    NoticeStatus.ACTIONED: "status-removed",
+    NoticeStatus.REJECTED: "status-reappeared",
+    NoticeStatus.NO_RESPONSE: "status-reappeared",
+}
+
+
 class NoticeChannel(models.TextChoices):
     EMAIL = "email", _("E-mail")
     WEB_FORM = "web_form", _("Web form")
@@ -218,6 +228,11 @@ class Notice(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_NOTICE_STATUSES
+
+    @property
+    def badge(self) -> str:
+        """The CSS badge class of the status (shared with finding statuses)."""
+        return STATUS_BADGES[self.status]
 
 
 class WebhookEvent(models.TextChoices):

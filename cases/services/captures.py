@@ -248,6 +248,13 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
         capture.progress, capture.step = 100, Step.DONE
         capture.finished_at = timezone.now()
         capture.save()
+        if capture.final_url:
+            # The finding belongs to the platform that serves it after redirects.
+            from cases.services.notices import finding_platform_refresh
+
+            finding_platform_refresh(
+                finding=capture.finding, final_url=capture.final_url, actor=capture.collector
+            )
         audit_record(
             agency=capture.agency,
             actor=capture.collector,

@@ -124,7 +124,18 @@ def finding_set_status(*, finding: Finding, status: str, actor: Actor, reason: s
             obj=finding,
             data={"from": old, "to": status, "reason": reason.strip()},
         )
+        _close_notices_if_removed([finding], status)
     return finding
+
+
+def _close_notices_if_removed(findings: Sequence[Finding], status: str) -> None:
+    """A removed finding's open notices close as actioned, with the capture that saw it gone."""
+    if status != FindingStatus.REMOVED:
+        return
+    from cases.services.notices import notices_close_for_removed_finding
+
+    for finding in findings:
+        notices_close_for_removed_finding(finding=finding, capture=None)
 
 
 def finding_bulk_set_status(
@@ -164,6 +175,7 @@ def finding_bulk_set_status(
             fields.append(STATUS_TIMESTAMP[status])
         Finding.objects.bulk_update(changed, fields, batch_size=1000)
         audit_record_many(agency=agency, actor=actor, entries=entries, at=now)
+        _close_notices_if_removed(changed, status)
     return len(changed), refused
 
 

@@ -10,7 +10,17 @@ from django.db import transaction
 from cases.models import Platform
 from cases.services.audit import audit_record
 
-PLATFORM_FIELDS = ("name", "domains", "abuse_email", "web_form_url", "channel")
+PLATFORM_FIELDS = (
+    "name",
+    "domains",
+    "abuse_email",
+    "web_form_url",
+    "channel",
+    "trusted_flagger_email",
+    "languages",
+    "cdn_domains",
+    "notice_due_hours",
+)
 
 
 def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: Any) -> Platform:
@@ -19,6 +29,10 @@ def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: An
     unknown = set(fields) - set(PLATFORM_FIELDS)
     if unknown:
         raise TypeError(f"platform_update() got unexpected fields: {sorted(unknown)}")
+    if "cdn_domains" in fields:
+        fields["cdn_domains"] = list(
+            dict.fromkeys(d.strip().strip(".").lower() for d in fields["cdn_domains"] if d.strip())
+        )
     if "domains" in fields:
         # Stored lower-case without a leading dot or blanks, de-duplicated in order, so the
         # longest-suffix lookup in PlatformIndex matches however the admin typed them.

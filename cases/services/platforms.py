@@ -15,6 +15,10 @@ class PlatformIndex:
             for platform in platforms
             for domain in platform.domains
         }
+        # CDN hosts map to their customer platform, unless a platform owns the host itself.
+        for platform in platforms:
+            for domain in platform.cdn_domains or []:
+                self._by_domain.setdefault(domain.lower().strip("."), platform)
 
     @classmethod
     def for_agency(cls, agency: Agency) -> PlatformIndex:

@@ -113,6 +113,11 @@ def build_timm(arch: str, *, pretrained: bool) -> nn.Module:
     head_keys = {key for key in model.state_dict() if key.startswith(prefix)}
     state = {k: v for k, v in remapped.items() if not k.startswith(prefix)}
     missing, unexpected = model.load_state_dict(state, strict=False)
+    # A zero head starts every image at P(fake) = 0.5: fine-tuning then moves from "unsure"
+    # instead of first unlearning large random logits.
+    head = model.get_classifier()
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
     if set(missing) != head_keys or unexpected:
         raise PretrainedWeightsUnavailable(
             f"ImageNet weights for {arch} did not load cleanly: missing {missing}, "

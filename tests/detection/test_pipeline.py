@@ -192,3 +192,14 @@ def test_result_serialises_to_json(meso4, obama_jpeg):
 
 def test_image_sent_without_media_type_is_sniffed(meso4, obama_jpeg):
     assert analyze(io.BytesIO(obama_jpeg).getvalue(), detector=meso4, media_type="").status == "ok"
+
+
+def test_a_real_mp4_is_sampled_at_eight_frames_even_without_faces(meso4):
+    from tests.detection.conftest import shared_path
+
+    clip = shared_path("provenance", "c2pa", "video1.mp4").read_bytes()
+    result = analyze(clip, detector=meso4, media_type="video/mp4")
+    assert result.media_kind == "video" and result.frames_analyzed == 8
+    assert (result.width, result.height) == (720, 1280)
+    assert result.frame_times == sorted(result.frame_times)
+    assert result.status == "no_faces" and result.item_probability is None

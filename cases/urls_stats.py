@@ -1,0 +1,14 @@
+"""URLs of the statistics pages and their CSV exports."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from cases.views import stats
+
+urlpatterns = [
+    path("stats/", stats.stats_dashboard, name="stats_dashboard"),
+    path("stats/export.csv", stats.stats_export, name="stats_export"),
+    path("stats/transparency/", stats.stats_transparency, name="stats_transparency"),
+    path("stats/transparency.csv", stats.stats_transparency_csv, name="stats_transparency_csv"),
+]

@@ -1,0 +1,404 @@
+"""The evidence packet: one ZIP that counsel, police or a court can verify without us.
+
+Layout:
+    dossier.pdf                 the dossier (blurred previews only)
+    evidence/<sha256>.<ext>     every original, byte for byte, named by its SHA-256
+    manifest.json               every item: metadata, capture record, custody, detection
+    manifest.json.tsr           RFC 3161 token over manifest.json (when a TSA is configured)
+    README.txt                  how to verify, for people
+    signing-key.pub             the deployment's Ed25519 public key (when packets are signed)
+    SHA256SUMS                  `sha256sum -c` lines for every file above
+    SHA256SUMS.sig              Ed25519 signature over SHA256SUMS (when signed)
+
+Originals are re-hashed while they are copied in: a stored blob that no longer matches its
+hash stops the packet (PacketIntegrityError) instead of shipping altered evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+
+from cases.services.evidence import evidence_open
+from reports.context import DossierContext, EvidenceItem, utc_and_kst
+from reports.timestamp import TimestampError, timestamp_manifest
+
+MANIFEST_SCHEMA = "agencyguard.evidence-packet/1"
+CHUNK = 1024 * 1024
+# Already-compressed media go in stored; text compresses well.
+STORED_PREFIXES = ("image/", "video/", "audio/", "application/pdf", "application/zip")
+EXTENSIONS = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/quicktime": "mov",
+    "text/html": "html",
+    "application/warc": "warc",
+    "application/json": "json",
+    "text/plain": "txt",
+    "application/pdf": "pdf",
+}
+
+
+class PacketIntegrityError(Exception):
+    """A stored original does not hash to its recorded SHA-256: the packet is not built."""
+
+
+@dataclass
+class PacketResult:
+    sha256sums: bytes
+    manifest_sha256: str
+    timestamped: bool
+    timestamp_note: str
+    signed: bool
+    files: list[str] = field(default_factory=list)
+
+
+def evidence_path(item: EvidenceItem) -> str:
+    extension = EXTENSIONS.get(item.evidence.media_type)
+    if extension is None:
+        try:
+            from cases.views.evidence import EXTENSIONS as VIEW_EXTENSIONS
+
+            extension = VIEW_EXTENSIONS.get(item.evidence.media_type, "bin")
+        except ImportError:  # pragma: no cover - the views module always exists
+            extension = "bin"
+    return f"evidence/{item.evidence.sha256}.{extension}"
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _capture_json(item: EvidenceItem) -> dict[str, Any] | None:
+    capture = item.evidence.capture
+    if capture is None:
+        return None
+    return {
+        "id": capture.pk,
+        "requested_url": capture.requested_url,
+        "final_url": capture.final_url,
+        "redirect_chain": capture.redirect_chain,
+        "http_status": capture.http_status,
+        "headers": capture.headers,
+        "resolved_ip": capture.resolved_ip,
+        "collector_ip": capture.collector_ip,
+        "collector": capture.collector.get_username() if capture.collector else None,
+        "tool_name": capture.tool_name,
+        "tool_version": capture.tool_version,
+        "tool_settings": capture.tool_settings,
+        "outcome": capture.outcome,
+        "is_recheck": capture.is_recheck,
+        "started_at_utc": _iso(capture.started_at),
+        "finished_at_utc": _iso(capture.finished_at),
+        "captured_at_kst": item.captured_kst or None,
+    }
+
+
+def _item_json(item: EvidenceItem) -> dict[str, Any]:
+    evidence = item.evidence
+    custody = evidence.custody_sorted  # type: ignore[attr-defined]  # the full log, not the page
+    verdict = item.verdict
+    return {
+        "number": item.number,
+        "evidence_id": evidence.pk,
+        "sha256": evidence.sha256,
+        "path": evidence_path(item),
+        "size": evidence.size,
+        "media_type": evidence.media_type,
+        "kind": evidence.kind,
+        "original_name": evidence.original_name,
+        "pdq_hash": evidence.pdq_hash or None,
+        "pdq_quality": evidence.pdq_quality,
+        "width": evidence.width,
+        "height": evidence.height,
+        "may_be_explicit": evidence.explicit,
+        "collected_at_utc": _iso(evidence.collected_at),
+        "collected_at_kst": item.collected_kst,
+        "collector": item.collector or None,
+        "finding_id": item.finding_id,
+        "url": item.url or None,
+        "missing": [str(label) for label in item.missing],
+        "capture": _capture_json(item),
+        "custody": [
+            {
+                "action": event.action,
+                "actor": event.actor_label,
+                "reason": event.reason,
+                "at_utc": _iso(event.created_at),
+            }
+            for event in custody
+        ],
+        "detection": item.detection.as_json() if item.detection else None,
+        "human_review": {
+            "verdict": verdict.verdict,
+            "reviewer": verdict.reviewer_label,
+            "note": verdict.note,
+            "at_utc": _iso(verdict.created_at),
+        }
+        if verdict
+        else None,
+    }
+
+
+def manifest_build(
+    context: DossierContext, *, identifier: str, generated_by: str, pdf_sha256: str, tsa: str
+) -> bytes:
+    case = context.case
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "dossier_identifier": identifier,
+        "agency": context.agency_name,
+        "case": {
+            "reference": case.reference,
+            "title": case.title,
+            "status": case.status,
+            "jurisdiction": case.jurisdiction,
+            "police_report_number": case.police_report_number,
+            "court_docket": case.court_docket,
+        },
+        "generated_by": generated_by,
+        "generated_at_utc": _iso(context.generated_at),
+        "generated_at_kst": utc_and_kst(context.generated_at)[1],
+        "dossier_pdf": {"path": "dossier.pdf", "sha256": pdf_sha256},
+        "timestamp": tsa,
+        "evidence_count": len(context.items),
+        "items": [_item_json(item) for item in context.items],
+        "completeness": [
+            {
+                "finding_id": row.finding_id,
+                "url": row.url,
+                "url_present": row.has_url,
+                "html": row.has_html,
+                "dated_screenshot": row.has_screenshot,
+                "hash_at_collection": row.has_hash,
+            }
+            for row in context.completeness
+        ],
+    }
+    return json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False).encode("utf-8")
+
+
+def _compression(media_type: str) -> int:
+    return zipfile.ZIP_STORED if media_type.startswith(STORED_PREFIXES) else zipfile.ZIP_DEFLATED
+
+
+class _Writer:
+    """Adds files to the ZIP and remembers each one's SHA-256 for SHA256SUMS."""
+
+    def __init__(self, archive: zipfile.ZipFile) -> None:
+        self.archive = archive
+        self.sums: list[tuple[str, str]] = []
+
+    def add_bytes(self, path: str, data: bytes, media_type: str = "text/plain") -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        self.archive.writestr(path, data, compress_type=_compression(media_type))
+        self.sums.append((digest, path))
+        return digest
+
+    def add_stream(self, path: str, source: IO[bytes], media_type: str) -> str:
+        digest = hashlib.sha256()
+        info = zipfile.ZipInfo(path)
+        info.compress_type = _compression(media_type)
+        with self.archive.open(info, "w", force_zip64=True) as out:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        hexdigest = digest.hexdigest()
+        self.sums.append((hexdigest, path))
+        return hexdigest
+
+
+def _signing_key() -> Any:
+    path = getattr(settings, "PACKET_SIGNING_KEY", "")
+    if not path:
+        return None
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("PACKET_SIGNING_KEY must be an Ed25519 private key (PEM, no password)")
+    return key
+
+
+def _public_pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def readme_text(
+    *,
+    context: DossierContext,
+    identifier: str,
+    timestamp_note: str,
+    timestamped: bool,
+    signed: bool,
+) -> str:
+    lines = [
+        "AgencyGuard evidence packet",
+        "===========================",
+        "",
+        f"Dossier identifier: {identifier}",
+        f"Case: {context.case.reference}",
+        f"Generated (UTC): {context.generated_utc}",
+        f"Evidence items: {len(context.items)}",
+        "",
+        "What is in here",
+        "---------------",
+        "dossier.pdf              the dossier (screenshots blurred)",
+        "evidence/<sha256>.<ext>  each original file exactly as collected, named by the",
+        "                         SHA-256 computed when it was collected",
+        "manifest.json            every item: metadata, capture record (URL, times in UTC",
+        "                         and KST, collector, tool and version, IP addresses, HTTP",
+        "                         status and headers), chain of custody, detection results",
+        "SHA256SUMS               the SHA-256 of every file in this packet except itself",
+        "                         (and except SHA256SUMS.sig, which signs it)",
+        "",
+        "1. Check every file",
+        "-------------------",
+        "Unpack the ZIP, go into the folder and run:",
+        "",
+        "    sha256sum --strict -c SHA256SUMS",
+        "",
+        "(macOS: shasum -a 256 -c SHA256SUMS). Every line must say OK. One changed byte in",
+        "any file makes its line FAILED. The name of each file under evidence/ is its own",
+        "SHA-256, which must also equal the sha256 of that item in manifest.json and in the",
+        "dossier.",
+        "",
+        "2. Trusted timestamp",
+        "--------------------",
+    ]
+    if timestamped:
+        lines += [
+            timestamp_note,
+            "manifest.json.tsr is an RFC 3161 time-stamp response over manifest.json. With",
+            "the TSA's certificate chain (tsa-chain.pem, from the TSA) run:",
+            "",
+            "    openssl ts -verify -in manifest.json.tsr -data manifest.json -CAfile tsa-chain.pem",
+            "",
+            "It proves manifest.json (and so every hash listed in it) existed at the time",
+            "shown by: openssl ts -reply -in manifest.json.tsr -text",
+        ]
+    else:
+        lines += [f"This packet is NOT timestamped. {timestamp_note}".rstrip()]
+    lines += ["", "3. Signature", "------------"]
+    if signed:
+        lines += [
+            "SHA256SUMS.sig is an Ed25519 signature over SHA256SUMS made with the deployment's",
+            "packet key; signing-key.pub is its public key. Compare the key's fingerprint",
+            "with the one the sending agency gives you by another channel, then run:",
+            "",
+            "    openssl pkeyutl -verify -pubin -inkey signing-key.pub -rawin \\",
+            "        -in SHA256SUMS -sigfile SHA256SUMS.sig",
+            "",
+            'It must print "Signature Verified Successfully".',
+        ]
+    else:
+        lines += ["This packet is not signed."]
+    lines += [
+        "",
+        "4. Perceptual hashes",
+        "--------------------",
+        "pdq_hash values in manifest.json are PDQ perceptual hashes: they identify the same",
+        "picture after resizing or re-encoding (31 or fewer differing bits of 256). They do",
+        "not prove integrity; SHA-256 does.",
+        "",
+        "Explicit media: the originals under evidence/ are unblurred. Open them only when",
+        "needed.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def packet_write(
+    out: IO[bytes],
+    *,
+    context: DossierContext,
+    pdf: bytes,
+    identifier: str,
+    generated_by: str,
+    progress: Any = None,
+) -> PacketResult:
+    """Write the packet ZIP to `out` (a binary file opened for writing)."""
+    pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    tsa_configured = bool(getattr(settings, "TSA_URL", ""))
+    tsa_text = (
+        f"requested from {settings.TSA_URL}; token in manifest.json.tsr when granted"
+        if tsa_configured
+        else "not timestamped (no Time-Stamp Authority configured)"
+    )
+    manifest = manifest_build(
+        context,
+        identifier=identifier,
+        generated_by=generated_by,
+        pdf_sha256=pdf_sha256,
+        tsa=tsa_text,
+    )
+    key = _signing_key()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        writer = _Writer(archive)
+        writer.add_bytes("dossier.pdf", pdf, "application/pdf")
+        seen: set[str] = set()
+        total = max(1, len(context.items))
+        for index, item in enumerate(context.items, start=1):
+            path = evidence_path(item)
+            if path in seen:
+                continue
+            seen.add(path)
+            with evidence_open(item.evidence) as source:
+                digest = writer.add_stream(path, source, item.evidence.media_type)
+            if digest != item.evidence.sha256:
+                raise PacketIntegrityError(
+                    f"evidence #{item.evidence.pk}: stored file hashes to {digest}, "
+                    f"recorded {item.evidence.sha256}"
+                )
+            if progress is not None:
+                progress(index / total)
+        manifest_sha = writer.add_bytes("manifest.json", manifest, "application/json")
+        timestamped, note = False, "No Time-Stamp Authority is configured."
+        try:
+            result = timestamp_manifest(bytes.fromhex(manifest_sha))
+        except TimestampError as exc:
+            note = f"The Time-Stamp Authority request failed: {exc}"
+            result = None
+        if result is not None:
+            writer.add_bytes("manifest.json.tsr", result.token, "application/timestamp-reply")
+            timestamped = True
+            note = f"Time-Stamp Authority: {result.tsa_url}"
+        readme = readme_text(
+            context=context,
+            identifier=identifier,
+            timestamp_note=note,
+            timestamped=timestamped,
+            signed=key is not None,
+        )
+        writer.add_bytes("README.txt", readme.encode("utf-8"))
+        if key is not None:
+            writer.add_bytes("signing-key.pub", _public_pem(key))
+        sums = "".join(f"{digest}  {path}\n" for digest, path in writer.sums).encode("utf-8")
+        archive.writestr("SHA256SUMS", sums)
+        if key is not None:
+            archive.writestr("SHA256SUMS.sig", key.sign(sums))
+        files = [path for _, path in writer.sums] + ["SHA256SUMS"]
+        if key is not None:
+            files.append("SHA256SUMS.sig")
+    return PacketResult(
+        sha256sums=sums,
+        manifest_sha256=manifest_sha,
+        timestamped=timestamped,
+        timestamp_note=note,
+        signed=key is not None,
+        files=files,
+    )

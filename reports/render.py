@@ -1,0 +1,75 @@
+"""HTML to PDF with WeasyPrint, through the locked-down fetcher (reports.fetcher).
+
+The HTML comes from Django templates with autoescaping on: user-supplied text (URLs,
+names, notes, headers) is text in the PDF, never markup, CSS or a resource to load."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from reports.context import DossierContext
+from reports.fetcher import LockedFetcher, PreviewSource
+from reports.weasy import HTML
+
+log = logging.getLogger(__name__)
+# WeasyPrint logs every layout step at INFO; a 100-page dossier would flood worker logs.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+# A non-hierarchical base: relative URLs never turn into file paths or web addresses.
+BASE_URL = "agstatic:"
+
+
+def dossier_html(
+    context: DossierContext,
+    *,
+    kind: str,
+    title: str,
+    identifier: str,
+    generated_by: str,
+    language: str,
+    reason: str = "",
+) -> str:
+    values: dict[str, Any] = {
+        "kind": kind,
+        "title": title,
+        "dossier_identifier": identifier,
+        "generated_by": generated_by,
+        "language": language,
+        "reason": reason,
+        "case": context.case,
+        "agency_name": context.agency_name,
+        "artists": context.artists,
+        "findings": context.findings,
+        "items": context.items,
+        "completeness": context.completeness,
+        "incomplete_count": context.incomplete_count,
+        "notices": context.notices,
+        "timeline": context.timeline,
+        "timeline_truncated": context.timeline_truncated,
+        "detector_installed": context.detector_installed,
+        "generated_utc": context.generated_utc,
+        "generated_kst": context.generated_kst,
+    }
+    with translation.override(language):
+        return render_to_string("reports/dossier.html", values)
+
+
+def pdf_render(html: str, *, fetcher: LockedFetcher) -> bytes:
+    """Render to PDF bytes. Fetch refusals are logged by WeasyPrint and leave the resource
+    out; they never reach the network or the file system."""
+    document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
+    pdf = document.write_pdf()
+    if fetcher.refused:
+        log.warning(
+            "dossier render refused %d resource(s): %s", len(fetcher.refused), fetcher.refused[:5]
+        )
+    return pdf
+
+
+def fetcher_for(context: DossierContext, previews: PreviewSource) -> LockedFetcher:
+    """A fetcher that serves previews of exactly this context's evidence items."""
+    ids = {item.evidence.pk for item in context.items if item.has_preview}
+    return LockedFetcher(previews=previews, evidence_ids=ids)

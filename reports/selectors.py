@@ -1,0 +1,25 @@
+"""Reads of the reports app, scoped to the user's agency (see cases.selectors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cases.models import Case
+from cases.selectors import AnyUser, _scoped, get_or_404
+from reports.models import Dossier
+
+PANEL_LIMIT = 20
+
+
+def dossier_list_for(user: AnyUser, case: Case) -> QuerySet[Dossier]:
+    """A case's dossiers, newest first."""
+    return _scoped(Dossier.objects.all(), user).filter(case=case).order_by("-created_at", "-id")
+
+
+def dossier_get_for(user: AnyUser, case: Case, pk: Any) -> Dossier:
+    """One dossier of this case of the user's agency; 404 otherwise (another case's id too)."""
+    return get_or_404(
+        _scoped(Dossier.objects.select_related("agency", "case"), user).filter(case=case), pk=pk
+    )

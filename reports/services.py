@@ -1,0 +1,431 @@
+"""Writes of the reports app: request a dossier, packet or annex; build it (in the `reports`
+Celery queue); record downloads. Every export and download is written to each contained
+item's custody log and to the audit trail.
+
+Who may do what (views check it, and dossier_request checks it again):
+- legal staff and admins generate and download dossiers, packets and annexes;
+- viewers see the list of generated files on the case page and nothing more: a dossier
+  names collectors, IP addresses and custody details, and a packet holds the unblurred
+  originals, both of which are legal-staff material like evidence downloads;
+- an annex (unblurred previews) needs a reason, names its items explicitly, and is never
+  part of the dossier or the packet."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import resource
+import tempfile
+from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cases.models import Case, CustodyAction, CustodyEvent, Evidence, Membership, Role
+from cases.services.audit import AuditEntry, audit_record, audit_record_many
+from reports.context import DossierContext, dossier_context_build
+from reports.models import Dossier, DossierKind, DossierStatus
+
+log = logging.getLogger(__name__)
+Actor = AbstractBaseUser | AnonymousUser | None
+WRITER_ROLES = (Role.ADMIN, Role.LEGAL)
+REASON_MAX = 1000
+
+
+class DossierRefused(Exception):
+    """A request that must not run; `message` is shown to the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MemoryLimitExceeded(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- request
+
+
+def _require_writer(case: Case, actor: Actor) -> Membership:
+    membership = (
+        Membership.objects.select_related("agency").filter(user=actor).first()
+        if actor is not None and actor.is_authenticated
+        else None
+    )
+    if membership is None or membership.agency_id != case.agency_id:
+        raise DossierRefused(_("This case does not exist."))
+    if membership.role not in WRITER_ROLES:
+        raise DossierRefused(_("Only legal staff and admins can generate dossiers."))
+    return membership
+
+
+def annex_candidates(case: Case) -> list[Evidence]:
+    """Evidence items of the case that have an image an annex can show unblurred."""
+    from cases.previews import has_image_preview
+
+    context_ids = _case_evidence_ids(case)
+    items = Evidence.objects.filter(pk__in=context_ids).order_by("finding_id", "collected_at", "id")
+    return [evidence for evidence in items if has_image_preview(evidence)]
+
+
+def _case_evidence_ids(case: Case) -> list[int]:
+    from django.db.models import Q
+
+    from cases.models import EvidenceKind
+
+    finding_ids = list(case.findings.values_list("pk", flat=True))
+    return list(
+        Evidence.objects.filter(agency_id=case.agency_id)
+        .filter(Q(finding_id__in=finding_ids) | Q(capture__finding_id__in=finding_ids))
+        .exclude(kind=EvidenceKind.REFERENCE)
+        .values_list("pk", flat=True)
+    )
+
+
+def dossier_request(
+    *,
+    case: Case,
+    kind: str,
+    actor: Actor,
+    language: str = "en",
+    reason: str = "",
+    evidence_ids: list[int] | None = None,
+) -> Dossier:
+    """Queue a dossier (PDF), a packet (PDF + ZIP) or an annex (unblurred PDF of the named
+    items, reason required). Raises DossierRefused with a message for the user."""
+    _require_writer(case, actor)
+    if kind not in DossierKind.values:
+        raise DossierRefused(_("Unknown kind of dossier."))
+    reason = reason.strip()[:REASON_MAX]
+    requested: list[int] = []
+    if kind == DossierKind.ANNEX:
+        if not reason:
+            raise DossierRefused(_("Say why the unblurred annex is needed."))
+        allowed = {evidence.pk for evidence in annex_candidates(case)}
+        requested = sorted(set(evidence_ids or []))
+        if not requested:
+            raise DossierRefused(_("Choose the evidence items the annex must show."))
+        if not set(requested) <= allowed:
+            raise DossierRefused(_("Some chosen items are not image evidence of this case."))
+    if language not in {code for code, _label in settings.LANGUAGES}:
+        language = settings.LANGUAGE_CODE
+    with transaction.atomic():
+        dossier = Dossier.objects.create(
+            agency_id=case.agency_id,
+            case=case,
+            kind=kind,
+            reason=reason,
+            requested_ids=requested,
+            language=language,
+            generated_by=actor,
+            generated_by_label=actor.get_username() if actor is not None else "",
+            step=_("Waiting for a worker"),
+        )
+        audit_record(
+            agency=case.agency,
+            actor=actor,
+            action="dossier.requested",
+            obj=dossier,
+            data={"case": case.pk, "kind": kind, "reason": reason, "evidence": requested},
+        )
+        transaction.on_commit(partial(_enqueue, dossier.pk))
+    return dossier
+
+
+def _enqueue(dossier_id: int) -> None:
+    from reports.tasks import dossier_build_task
+
+    dossier_build_task.delay(dossier_id=dossier_id)
+
+
+# ---------------------------------------------------------------------------- build
+
+
+def _vm_bytes() -> int | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextlib.contextmanager
+def memory_limit(megabytes: int) -> Iterator[None]:
+    """Cap this process's address space at its current size plus `megabytes` while the
+    block runs (a runaway render then gets MemoryError instead of taking the machine
+    down), and restore the previous limit afterwards, so the same worker can go on to
+    run other tasks. A no-op where /proc or RLIMIT_AS is missing, or with 0."""
+    current = _vm_bytes()
+    if megabytes <= 0 or current is None or not hasattr(resource, "RLIMIT_AS"):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + megabytes * 1024 * 1024
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    except MemoryError as exc:
+        raise MemoryLimitExceeded(
+            _("The dossier needed more than %(mb)s MB of memory.") % {"mb": megabytes}
+        ) from exc
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _progress(dossier: Dossier, progress: int, step: str) -> None:
+    dossier.progress, dossier.step = min(100, max(0, progress)), step[:200]
+    Dossier.objects.filter(pk=dossier.pk).update(progress=dossier.progress, step=dossier.step)
+
+
+def _claim(dossier_id: int) -> Dossier | None:
+    """Queued → running, once: a redelivered message finds it taken and does nothing."""
+    with transaction.atomic():
+        claimed = Dossier.objects.filter(pk=dossier_id, status=DossierStatus.QUEUED).update(
+            status=DossierStatus.RUNNING, started_at=timezone.now(), progress=1
+        )
+    if not claimed:
+        return None
+    return Dossier.objects.select_related("case", "case__agency", "agency", "generated_by").get(
+        pk=dossier_id
+    )
+
+
+def _titles(kind: str) -> str:
+    if kind == DossierKind.ANNEX:
+        return _("Unblurred annex")
+    return _("Evidence dossier")
+
+
+def _preview_source(context: DossierContext, unblurred: bool) -> Any:
+    from cases.previews import blurred_preview, revealed_preview
+
+    by_id = {item.evidence.pk: item.evidence for item in context.items}
+
+    def source(evidence_id: int) -> bytes | None:
+        evidence = by_id.get(evidence_id)
+        if evidence is None:
+            return None
+        return revealed_preview(evidence) if unblurred else blurred_preview(evidence)
+
+    return source
+
+
+def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes:
+    from reports.render import dossier_html, fetcher_for, pdf_render
+
+    html = dossier_html(
+        context,
+        kind=dossier.kind,
+        title=_titles(dossier.kind),
+        identifier=dossier.identifier,
+        generated_by=dossier.generated_by_label,
+        language=dossier.language,
+        reason=dossier.reason if dossier.kind == DossierKind.ANNEX else "",
+    )
+    return pdf_render(html, fetcher=fetcher_for(context, _preview_source(context, unblurred)))
+
+
+def _store(name: str, content: File) -> str:
+    return default_storage.save(name, content)
+
+
+def _custody_many(
+    *, dossier: Dossier, evidence: list[Evidence], action: str, actor: Actor, reason: str
+) -> None:
+    """One custody event per item and their audit events, in one transaction (one chain
+    lock, two bulk inserts) instead of one round trip per item."""
+    if not evidence:
+        return
+    if actor is None or not actor.is_authenticated:
+        actor_obj, label = None, "system" if actor is None else "anonymous"
+    else:
+        actor_obj, label = actor, actor.get_username()
+    now = timezone.now()
+    with transaction.atomic():
+        events = CustodyEvent.objects.bulk_create(
+            [
+                CustodyEvent(
+                    agency_id=item.agency_id,
+                    evidence=item,
+                    action=action,
+                    actor=actor_obj,
+                    actor_label=label,
+                    reason=reason,
+                    created_at=now,
+                )
+                for item in evidence
+            ]
+        )
+        audit_record_many(
+            agency=dossier.agency,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    action=f"evidence.{action}",
+                    obj=item,
+                    data={"sha256": item.sha256, "custody_event": event.pk, "reason": reason},
+                )
+                for item, event in zip(evidence, events, strict=True)
+            ],
+            at=now,
+        )
+
+
+def dossier_build(*, dossier_id: int) -> Dossier | None:
+    """Build a queued dossier: context, PDF, (packet), storage, custody. Idempotent per
+    row: only a queued dossier is built. Failures are recorded on the row."""
+    dossier = _claim(dossier_id)
+    if dossier is None:
+        return None
+    try:
+        with translation.override(dossier.language), memory_limit(settings.REPORTS_MEMORY_LIMIT_MB):
+            _build(dossier)
+    except Exception as exc:  # recorded for the user; the task itself does not retry
+        log.exception("dossier #%s failed", dossier.pk)
+        message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+        Dossier.objects.filter(pk=dossier.pk).update(
+            status=DossierStatus.FAILED,
+            error=str(message)[:2000],
+            finished_at=timezone.now(),
+            step=_("Failed"),
+        )
+        dossier.refresh_from_db()
+        return dossier
+    return dossier
+
+
+def _build(dossier: Dossier) -> None:
+    from reports.packet import packet_write
+
+    case = dossier.case
+    annex = dossier.kind == DossierKind.ANNEX
+    _progress(dossier, 5, _("Gathering the case record"))
+    context = dossier_context_build(case, evidence_ids=dossier.requested_ids if annex else None)
+    if len(context.items) > settings.REPORTS_MAX_ITEMS:
+        raise DossierRefused(
+            _("This case has %(n)s evidence items; a dossier holds at most %(max)s.")
+            % {"n": len(context.items), "max": settings.REPORTS_MAX_ITEMS}
+        )
+    _progress(dossier, 20, _("Rendering the PDF"))
+    pdf = _render(dossier, context, unblurred=annex)
+    _progress(dossier, 60, _("Storing the PDF"))
+    base = f"reports/{dossier.uuid.hex}"
+    dossier.pdf_name = _store(f"{base}.pdf", ContentFile(pdf, name="dossier.pdf"))
+    dossier.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
+    dossier.pdf_size = len(pdf)
+    if dossier.kind == DossierKind.PACKET:
+        _progress(dossier, 65, _("Writing the evidence packet"))
+        with tempfile.TemporaryFile(suffix=".zip") as handle:
+
+            def packet_progress(fraction: float) -> None:
+                _progress(dossier, 65 + int(25 * fraction), _("Copying originals into the packet"))
+
+            result = packet_write(
+                handle,
+                context=context,
+                pdf=pdf,
+                identifier=dossier.identifier,
+                generated_by=dossier.generated_by_label,
+                progress=packet_progress,
+            )
+            handle.seek(0)
+            digest, size = hashlib.sha256(), 0
+            while chunk := handle.read(1024 * 1024):
+                digest.update(chunk)
+                size += len(chunk)
+            handle.seek(0)
+            dossier.zip_name = _store(f"{base}.zip", File(handle, name="packet.zip"))
+        dossier.zip_sha256, dossier.zip_size = digest.hexdigest(), size
+        dossier.timestamped, dossier.signed = result.timestamped, result.signed
+    _progress(dossier, 95, _("Recording custody"))
+    evidence = [item.evidence for item in context.items]
+    reasons = {
+        DossierKind.DOSSIER: "dossier %(id)s (blurred previews and metadata)",
+        DossierKind.PACKET: "evidence packet %(id)s (originals)",
+        DossierKind.ANNEX: "unblurred annex %(id)s: %(reason)s",
+    }
+    reason = reasons[DossierKind(dossier.kind)] % {
+        "id": dossier.identifier,
+        "reason": dossier.reason,
+    }
+    with transaction.atomic():
+        _custody_many(
+            dossier=dossier,
+            evidence=evidence,
+            action=CustodyAction.EXPORTED,
+            actor=dossier.generated_by,
+            reason=reason,
+        )
+        dossier.evidence_hashes = context.evidence_hashes
+        dossier.status = DossierStatus.DONE
+        dossier.progress = 100
+        dossier.step = _("Done")
+        dossier.finished_at = timezone.now()
+        dossier.save()
+        audit_record(
+            agency=dossier.agency,
+            actor=dossier.generated_by,
+            action="dossier.generated",
+            obj=dossier,
+            data={
+                "case": case.pk,
+                "kind": dossier.kind,
+                "identifier": dossier.identifier,
+                "pdf_sha256": dossier.pdf_sha256,
+                "zip_sha256": dossier.zip_sha256,
+                "evidence_count": len(evidence),
+                "timestamped": dossier.timestamped,
+                "signed": dossier.signed,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------- download
+
+
+def dossier_download_record(*, dossier: Dossier, part: str, actor: Actor) -> None:
+    """Log a download: one custody event per contained item, and one audit event."""
+    evidence = list(
+        Evidence.objects.filter(agency_id=dossier.agency_id, sha256__in=dossier.evidence_hashes)
+    )
+    reason = f"{dossier.kind} {dossier.identifier} downloaded ({part})"
+    with transaction.atomic():
+        _custody_many(
+            dossier=dossier,
+            evidence=evidence,
+            action=CustodyAction.DOWNLOADED,
+            actor=actor,
+            reason=reason,
+        )
+        audit_record(
+            agency=dossier.agency,
+            actor=actor,
+            action="dossier.downloaded",
+            obj=dossier,
+            data={
+                "part": part,
+                "kind": dossier.kind,
+                "sha256": dossier.zip_sha256 if part == "zip" else dossier.pdf_sha256,
+            },
+        )
+
+
+def dossier_open(dossier: Dossier, part: str) -> Any:
+    name = dossier.zip_name if part == "zip" else dossier.pdf_name
+    return default_storage.open(name, "rb")
