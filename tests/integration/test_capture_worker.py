@@ -41,7 +41,6 @@ from tests.factories import make_finding
 from tests.integration.test_worker import (
     _redis_available,
     _redis_url,
-    _reset_producer_pools,
     _test_database_url,
 )
 
@@ -132,22 +131,6 @@ def shared_media(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-d
     """One evidence directory for this process and the workers."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return tmp_path
-
-
-@pytest.fixture
-def broker(redis_url: str) -> Iterator[str]:
-    saved = {
-        key: celery_app.conf[key]
-        for key in ("broker_url", "broker_transport_options", "task_always_eager")
-    }
-    celery_app.conf.broker_url = redis_url
-    celery_app.conf.broker_transport_options = {}
-    celery_app.conf.task_always_eager = False
-    _reset_producer_pools()
-    yield redis_url
-    for key, value in saved.items():
-        celery_app.conf[key] = value
-    _reset_producer_pools()
 
 
 @pytest.fixture
