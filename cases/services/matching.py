@@ -141,11 +141,37 @@ def evidence_record_video_frames(
     return matching_link_new_evidence(evidence=evidence, queries=[h for h, _q in frame_hashes])
 
 
+VIDEO_KEYFRAMES = 8
+
+
+def evidence_video_keyframes(*, evidence: Evidence) -> list[EvidenceMatch] | None:
+    """Decode up to VIDEO_KEYFRAMES frames spread over a video evidence item and store and
+    match their PDQ hashes. Needs PyAV (the detection extra, which `make run`, `make test`
+    and the GPU image install); without it, or for an unreadable video, the item stays
+    unhashed and the reason is logged."""
+    if not _is_matched_kind(evidence) or not evidence.media_type.startswith("video/"):
+        return None
+    # detection.decode is pure (Pillow, numpy, PyAV; no torch), fine in any worker.
+    from detection.decode import DecodeError, UnsupportedMedia, decode_video
+
+    try:
+        with evidence_open(evidence) as handle:
+            media = decode_video(handle.read(), max_frames=VIDEO_KEYFRAMES)
+    except (DecodeError, UnsupportedMedia, OSError) as exc:
+        log.warning("evidence %s: no video keyframes: %s", evidence.pk, exc)
+        return None
+    frames = [Image.fromarray(frame) for frame in media.frames]
+    return evidence_record_video_frames(evidence=evidence, frames=frames)
+
+
 def evidence_pdq_run(*, evidence_id: int) -> list[EvidenceMatch] | None:
-    """Task entry point: hash one evidence item by id (gone or not an image: nothing)."""
+    """Task entry point: hash one evidence item by id (an image, or a video's keyframes);
+    gone or neither: nothing."""
     evidence = Evidence.objects.select_related("agency").filter(pk=evidence_id).first()
     if evidence is None:
         return None
+    if evidence.media_type.startswith("video/"):
+        return evidence_video_keyframes(evidence=evidence)
     return evidence_compute_pdq(evidence=evidence)
 
 

@@ -301,3 +301,57 @@ def test_the_same_reference_twice_for_one_artist_is_refused(agency, alice, artis
     with pytest.raises(ReferenceMediaError, match="already reference media of Yuna"):
         _add_reference(agency, alice, artist, obama)
     assert ReferenceMedia.objects.count() == 1
+
+
+# ----------------------------------------------------------------------- video keyframes
+
+
+def _clip(scenes: list, seconds_each: int = 1, fps: int = 8) -> bytes:  # type: ignore[type-arg]
+    av = pytest.importorskip("av", reason="PyAV comes with the detection extra")
+    import io
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.bit_rate = 2_000_000
+        for picture in scenes:
+            frame = av.VideoFrame.from_image(picture.resize((320, 240)))
+            for _ in range(seconds_each * fps):
+                for packet in stream.encode(frame):
+                    container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return out.getvalue()
+
+
+def test_a_video_is_hashed_by_its_keyframes_and_a_still_of_it_matches(
+    agency, finding, second_finding, bob
+):
+    from cases.services.evidence import evidence_ingest
+    from cases.services.matching import evidence_pdq_run
+
+    scenes = [scene(40), scene(41), scene(42)]
+    video, _ = evidence_ingest(
+        agency=agency, data=_clip(scenes), kind=EvidenceKind.UPLOAD, collected_by=bob,
+        finding=finding, original_name="clip.mp4", media_type="video/mp4",
+    )  # fmt: skip
+    evidence_pdq_run(evidence_id=video.pk)
+    fingerprint = PdqFingerprint.objects.get(evidence=video)
+    assert fingerprint.count >= 3
+
+    still = store_image(agency, resized(scenes[2], 0.5), finding=second_finding, actor=bob)
+    assert [match.evidence for match in evidence_matches_for(evidence=still)] == [video]
+
+
+def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
+    from cases.services.evidence import evidence_ingest
+    from cases.services.matching import evidence_pdq_run
+
+    pytest.importorskip("av", reason="PyAV comes with the detection extra")
+    broken, _ = evidence_ingest(
+        agency=agency, data=b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, kind=EvidenceKind.UPLOAD,
+        collected_by=bob, finding=finding, original_name="broken.mp4", media_type="video/mp4",
+    )  # fmt: skip
+    assert evidence_pdq_run(evidence_id=broken.pk) is None
+    assert not PdqFingerprint.objects.filter(evidence=broken).exists()
