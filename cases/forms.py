@@ -30,6 +30,7 @@ from cases.models import (
     Role,
 )
 from cases.services.findings import TRANSITIONS
+from cases.services.platform_admin import PLATFORM_FIELDS
 
 User = get_user_model()
 
@@ -443,17 +444,7 @@ class PlatformForm(forms.ModelForm):
 
     class Meta:
         model = Platform
-        fields = [
-            "name",
-            "domains",
-            "abuse_email",
-            "web_form_url",
-            "channel",
-            "trusted_flagger_email",
-            "languages",
-            "cdn_domains",
-            "notice_due_hours",
-        ]
+        fields = list(PLATFORM_FIELDS)
 
     def __init__(
         self, *args: Any, platforms: QuerySet[Platform], platform: Platform, **kwargs: Any

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Agency, Evidence
+from cases.models.base import AppendOnlyModel
 
 
 class DetectorVersion(models.Model):
@@ -171,7 +172,7 @@ class ReviewVerdict(models.TextChoices):
     UNSURE = "unsure", _("Unsure")
 
 
-class DetectionReview(models.Model):
+class DetectionReview(AppendOnlyModel):
     """A person's verdict on an evidence item. Append-only: a change of mind is a new
     review, and the latest one is the verdict (the history stays, as in the audit trail)."""
 
@@ -201,11 +202,3 @@ class DetectionReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} on evidence {self.evidence_id} by {self.reviewer_label}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise RuntimeError("DetectionReview is append-only: record a new review instead")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("DetectionReview is append-only")

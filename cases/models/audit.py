@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 
+from cases.models.base import AppendOnlyModel
 from cases.models.tenancy import Agency
 
 GENESIS_HASH = "0" * 64
@@ -22,7 +21,7 @@ class AuditChain(models.Model):
         return f"chain of {self.agency_id} at {self.last_seq}"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(AppendOnlyModel):
     """An append-only, hash-chained record of a create, change, sensitive view, export or login.
 
     hash = SHA-256(prev_hash + canonical JSON of the event); see cases.services.audit."""
@@ -51,11 +50,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise RuntimeError("AuditEvent is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("AuditEvent is append-only")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.capture.fetcher import FetchOutcome
+from cases.models.base import AppendOnlyModel
 from cases.models.findings import Finding
 from cases.models.tenancy import Agency
 
@@ -187,7 +188,7 @@ class CustodyAction(models.TextChoices):
     VERIFIED = "verified", _("Verified")
 
 
-class CustodyEvent(models.Model):
+class CustodyEvent(AppendOnlyModel):
     """One entry of an evidence item's chain of custody: who did what with it, when, why.
     Append-only; each one is also an AuditEvent (cases.services.evidence.custody_record)."""
 
@@ -208,11 +209,3 @@ class CustodyEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of evidence {self.evidence_id} by {self.actor_label}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None:
-            raise RuntimeError("CustodyEvent is append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("CustodyEvent is append-only")

@@ -29,19 +29,11 @@ def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: An
     unknown = set(fields) - set(PLATFORM_FIELDS)
     if unknown:
         raise TypeError(f"platform_update() got unexpected fields: {sorted(unknown)}")
-    if "cdn_domains" in fields:
-        fields["cdn_domains"] = list(
-            dict.fromkeys(d.strip().strip(".").lower() for d in fields["cdn_domains"] if d.strip())
-        )
-    if "domains" in fields:
-        # Stored lower-case without a leading dot or blanks, de-duplicated in order, so the
-        # longest-suffix lookup in PlatformIndex matches however the admin typed them.
-        seen: dict[str, None] = {}
-        for domain in fields["domains"]:
-            cleaned = domain.strip().strip(".").lower()
-            if cleaned:
-                seen.setdefault(cleaned, None)
-        fields["domains"] = list(seen)
+    # Stored lower-case without a leading dot or blanks, de-duplicated in order, so the
+    # longest-suffix lookup in PlatformIndex matches however the admin typed them.
+    for name in ("domains", "cdn_domains"):
+        if name in fields:
+            fields[name] = _clean_domains(fields[name])
     with transaction.atomic():
         platform = Platform.objects.select_for_update().get(pk=platform.pk)
         changed = {
@@ -61,3 +53,7 @@ def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: An
                 data=changed,
             )
     return platform
+
+
+def _clean_domains(domains: list[str]) -> list[str]:
+    return list(dict.fromkeys(d.strip().strip(".").lower() for d in domains if d.strip(" .")))

@@ -179,18 +179,9 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Notice updated."))
                 return redirect(notice)
     else:
+        # The draft form edits every draft field but the assignee (it stays the creator).
         initial = {
-            name: getattr(notice, name)
-            for name in (
-                "legal_basis",
-                "language",
-                "channel",
-                "signer",
-                "explanation",
-                "original_work_description",
-                "include_explicit",
-                "csam_waiver",
-            )
+            name: getattr(notice, name) for name in services.DRAFT_FIELDS if name != "assignee"
         }
         initial["reference_media"] = list(notice.reference_media.all())
         initial["attachments"] = list(notice.attachments.all())
