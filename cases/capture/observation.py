@@ -111,3 +111,20 @@ def classify(
             return Observation.REMOVED, f"removed_page: {removal_page.name}"
         return Observation.LIVE, f"http_{http_status}"
     return Observation.UNREACHABLE, f"http_{http_status}"
+
+
+def reason_label(reason: str) -> str:
+    """The reason code of an observation in words ("http_404" → "HTTP 404")."""
+    from cases.capture.fetcher import FetchOutcome  # the fetch outcomes' labels
+
+    if reason.startswith("http_"):
+        return f"HTTP {reason.removeprefix('http_')}"
+    if reason.startswith("removed_page: "):
+        return str(_("the platform's removal page (%(signature)s)")) % {
+            "signature": reason.removeprefix("removed_page: ")
+        }
+    if reason in FetchOutcome.values:
+        return str(FetchOutcome(reason).label)
+    if reason == "no_response":
+        return str(_("no response"))
+    return reason

@@ -93,6 +93,12 @@ class Capture(models.Model):
     def __str__(self) -> str:
         return f"Capture #{self.pk} of {self.requested_url} ({self.status})"
 
+    @property
+    def observation_reason_label(self) -> str:
+        from cases.capture.observation import reason_label
+
+        return reason_label(self.observation_reason)
+
 
 class EvidenceKind(models.TextChoices):
     SCREENSHOT = "screenshot", _("Screenshot")
