@@ -181,10 +181,9 @@ def finding_observation_state(finding: Finding) -> ObservationState:
     if decisive is None or target is None:
         return ObservationState(latest, "", None, None)
     first = _first_of_run(finding, decisive.observation)
-    confirm_after = (
-        first.observed_at + confirm_interval()
-        if first is not None and first.observed_at is not None
-        else None
-    )
+    if first is None or first.observed_at is None or finding.recheck_due_at is None:
+        # Not a change in waiting: e.g. a finding marked removed by hand after a visit that
+        # saw it online (no confirming re-check is scheduled for it).
+        return ObservationState(latest, "", None, None)
     pending = "removal" if target == FindingStatus.REMOVED else "return"
-    return ObservationState(latest, pending, first, confirm_after)
+    return ObservationState(latest, pending, first, first.observed_at + confirm_interval())

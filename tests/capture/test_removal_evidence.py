@@ -276,6 +276,43 @@ def test_a_single_live_observation_does_not_reopen_a_removed_finding(
     assert AuditEvent.objects.filter(action="finding.return_observed").count() == 1
 
 
+def test_a_finding_marked_removed_by_hand_after_a_live_visit_is_not_awaiting_anything(
+    confirm, client, agency, bob, net
+) -> None:  # type: ignore[no-untyped-def]
+    finding, _notice = _sent_finding(agency, bob, "http://site.test/page")
+    _capture(finding, bob, net, T0)
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        finding_set_status(finding=finding, status="removed", actor=bob, reason="Platform e-mail")
+    page = _page(client, bob, "finding_detail", finding.pk)
+    assert "awaiting confirmation" not in page and 'data-observation-state="none"' in page
+
+
+def test_rechecks_with_the_collector_offline_change_nothing_for_days(
+    confirm, agency, bob, net
+) -> None:  # type: ignore[no-untyped-def]
+    sent, notice = _sent_finding(agency, bob, "https://www.youtube.com/watch?v=beat-1")
+    with time_machine.travel(T0 - timedelta(days=1), tick=False):
+        captured = finding_set_status(
+            finding=make_finding(agency, "https://www.tiktok.com/@x/video/2", actor=bob),
+            status="captured",
+            actor=bob,
+        )
+    visits = []
+    for hours in range(0, 72, 6):
+        with time_machine.travel(T0 + timedelta(hours=hours), tick=False):
+            for pk in recheck_due_findings():
+                visits.append(
+                    capture_run(capture_id=pk, resolver=_offline, connector=net.connector)
+                )
+    assert len(visits) >= 8 and {v.observation for v in visits} == {"unreachable"}  # type: ignore[union-attr]
+    for finding, status in ((sent, "notice_sent"), (captured, "captured")):
+        finding.refresh_from_db()
+        assert finding.status == status and finding.removed_at is None
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.SENT and notice.closed_at is None
+    assert stats.reappearance(bob).removed_ever == 0
+
+
 def test_a_manual_removal_never_cites_an_unreachable_visit_as_proof(
     confirm, agency, bob, net
 ) -> None:  # type: ignore[no-untyped-def]
@@ -354,3 +391,48 @@ def test_statistics_show_unreachable_apart_and_never_as_removed(
     assert stats.reappearance(bob).removed_ever == 1
     assert [row.count for row in stats.removal_times_by_platform(bob)] == [1]
     assert Finding.objects.get(pk=offline.pk).status == FindingStatus.NOTICE_SENT
+
+
+def test_the_migration_gives_earlier_captures_the_observation_their_record_supports(
+    agency, bob
+) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
+    from django.apps import apps
+
+    backfill = importlib.import_module("cases.migrations.0006_removal_evidence").backfill
+    finding = make_finding(agency, "https://www.youtube.com/watch?v=old", actor=bob)
+    old = [
+        ("done", 404, "", {"gone": "http_404"}),
+        ("done", 200, "", {"gone": "removed_page: video unavailable"}),
+        ("done", 200, "", {"gone": ""}),
+        ("done", 503, "", {"gone": ""}),
+        ("failed", None, "dns_error", {"gone": "dns_error"}),
+        ("refused", None, "refused", {}),
+    ]
+    ids = [
+        Capture.objects.create(
+            agency=agency,
+            finding=finding,
+            requested_url=finding.url,
+            status=status,
+            http_status=http,
+            outcome=outcome,
+            details=details,
+            finished_at=T0,
+        ).pk
+        for status, http, outcome, details in old
+    ]
+    backfill(apps, None)
+    got = [
+        Capture.objects.values_list("observation", "observation_reason").get(pk=pk) for pk in ids
+    ]
+    assert got == [
+        ("removed", "http_404"),
+        ("removed", "removed_page: video unavailable"),
+        ("live", "http_200"),
+        ("unreachable", "http_503"),
+        ("unreachable", "dns_error"),
+        ("refused", "refused"),
+    ]
+    assert set(Capture.objects.filter(pk__in=ids).values_list("observed_at", flat=True)) == {T0}
