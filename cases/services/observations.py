@@ -95,7 +95,7 @@ def finding_observe(*, capture: Capture) -> tuple[Finding, str | None]:
             # The content is as the status says after all: the pending change is void.
             audit_record(
                 agency=finding.agency,
-                actor=None,
+                actor=capture.collector,
                 action="finding.change_unconfirmed",
                 obj=finding,
                 data={"capture": capture.pk, "observation": observation, "status": finding.status},
@@ -103,14 +103,14 @@ def finding_observe(*, capture: Capture) -> tuple[Finding, str | None]:
             _set_due(finding, None)
         return finding, None
 
-    first = _first_of_run(finding, observation)
-    assert first is not None and first.observed_at is not None  # this capture is in the run
-    confirm_at = first.observed_at + confirm_interval()
+    # This capture belongs to the run, so the run is never empty.
+    first = _first_of_run(finding, observation) or capture
+    confirm_at = (first.observed_at or capture.observed_at) + confirm_interval()
     if first.pk == capture.pk or capture.observed_at < confirm_at:
         if first.pk == capture.pk:
             audit_record(
                 agency=finding.agency,
-                actor=None,
+                actor=capture.collector,
                 action=(
                     "finding.removal_observed"
                     if target == FindingStatus.REMOVED
@@ -130,7 +130,7 @@ def finding_observe(*, capture: Capture) -> tuple[Finding, str | None]:
         "label": _("Re-check") if capture.is_recheck else _("Capture"),
         "id": capture.pk,
         "first": first.pk,
-        "at": first.observed_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "at": (first.observed_at or capture.observed_at).strftime("%Y-%m-%d %H:%M UTC"),
         "why": capture.observation_reason,
     }
     if target == FindingStatus.REMOVED:
