@@ -337,6 +337,11 @@ CAPTURE_RECHECK_INTERVALS = {
     "removed": timedelta(hours=envint("CAPTURE_RECHECK_REMOVED_H", "24")),
 }
 CAPTURE_RECHECK_BATCH = envint("CAPTURE_RECHECK_BATCH", "500")
+# A removal (404/410/451 or a platform's removal page) moves a finding to "removed" only
+# when a second observation at least this many minutes after the first agrees, with no
+# live observation between; a return online likewise. The confirming re-check is queued
+# by the re-check beat once this time has passed.
+CAPTURE_REMOVAL_CONFIRM_MINUTES = envint("CAPTURE_REMOVAL_CONFIRM_MINUTES", "30")
 # A capture still "running" after this long lost its worker for good: it is marked failed.
 CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "90"))
 

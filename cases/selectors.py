@@ -19,6 +19,7 @@ from cases.models import (
     ImportJob,
     Membership,
     Platform,
+    RemovalSignature,
     Role,
 )
 from cases.models.evidence import Capture, CustodyEvent, Evidence
@@ -107,6 +108,10 @@ def group_get_for(user: AnyUser, pk: Any) -> Group:
 
 def platform_list_for(user: AnyUser) -> QuerySet[Platform]:
     return _scoped(Platform.objects.all(), user)
+
+
+def removal_signature_list_for(user: AnyUser) -> QuerySet[RemovalSignature]:
+    return _scoped(RemovalSignature.objects.all(), user)
 
 
 def case_list_for(user: AnyUser) -> QuerySet[Case]:

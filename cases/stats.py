@@ -18,12 +18,21 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Artist, Finding, FindingStatus, LegalBasis, Notice, NoticeStatus
+from cases.models import (
+    Artist,
+    Capture,
+    CaptureObservation,
+    Finding,
+    FindingStatus,
+    LegalBasis,
+    Notice,
+    NoticeStatus,
+)
 from cases.selectors import AnyUser, agency_for
 
 # --------------------------------------------------------------------------- pure helpers
@@ -185,6 +194,27 @@ def reappearance(user: AnyUser) -> Reappearance:
         reappeared=Count("id", filter=Q(reappeared_at__isnull=False)),
     )
     return Reappearance(counts["removed_ever"], counts["reappeared"])
+
+
+def latest_observations(user: AnyUser) -> list[tuple[str, str, int]]:
+    """(observation, label, findings) by what each finding's latest visit observed, with
+    "not_visited" for findings never visited. Unreachable stands apart: it is what our
+    collector saw of the network, and never counts as a removal (removal statistics count
+    findings confirmed removed: cases.services.observations)."""
+    latest = (
+        Capture.objects.filter(finding=OuterRef("pk"), observed_at__isnull=False)
+        .order_by("-observed_at", "-id")
+        .values("observation")[:1]
+    )
+    counts = dict(
+        _findings(user)
+        .annotate(latest=Subquery(latest))
+        .values_list("latest")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    rows = [(o.value, str(o.label), counts.get(o.value, 0)) for o in CaptureObservation]
+    return [*rows, ("not_visited", str(_("Not visited yet")), counts.get(None, 0))]
 
 
 LIVE = (

@@ -13,6 +13,7 @@ from cases.views import (
     findings,
     imports,
     platforms,
+    removal_signatures,
     roster,
     settings,
     staff,
@@ -58,6 +59,21 @@ urlpatterns = [
     path("staff/<int:pk>/edit/", staff.staff_update, name="staff_update"),
     path("platforms/", platforms.platform_list, name="platform_list"),
     path("platforms/<int:pk>/edit/", platforms.platform_update, name="platform_update"),
+    path(
+        "platforms/removal-signatures/",
+        removal_signatures.removal_signature_list,
+        name="removal_signature_list",
+    ),
+    path(
+        "platforms/removal-signatures/new/",
+        removal_signatures.removal_signature_create,
+        name="removal_signature_create",
+    ),
+    path(
+        "platforms/removal-signatures/<int:pk>/edit/",
+        removal_signatures.removal_signature_update,
+        name="removal_signature_update",
+    ),
     path("audit/", audit.audit_list, name="audit_list"),
     path("settings/", settings.user_settings, name="user_settings"),
     # Public, no login

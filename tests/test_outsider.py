@@ -30,7 +30,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import Agency, EvidenceKind, Membership, Platform
+from cases.models import Agency, EvidenceKind, Membership, Platform, RemovalSignature
 from cases.services.captures import capture_request
 from cases.services.evidence import evidence_ingest
 from cases.services.fan_reports import fan_report_submit
@@ -64,6 +64,7 @@ PK_BY_PREFIX = {
     "group": "group",
     "staff": "membership",
     "platform": "platform",
+    "removal_signature": "removal_signature",
     "import": "import_job",
     "evidence": "evidence",
     "capture": "capture",
@@ -267,6 +268,7 @@ class Objects:
     notice: Any
     webhook: Any
     dossier: Any
+    removal_signature: Any
 
 
 @dataclass
@@ -349,6 +351,7 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
             events=["notice.sent"],
         ),
         dossier=_done_dossier(case, mallory, "nebula dossier"),
+        removal_signature=RemovalSignature.objects.filter(agency=agency).first(),
     )
 
 
@@ -436,6 +439,9 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
             events=["notice.sent"],
         ),
         dossier=_done_dossier(case, bob, "AURORA-SECRET-DOSSIER aurora-secret"),
+        removal_signature=RemovalSignature.objects.create(
+            agency=agency, platform=platform, name="aurora-secret signature", pattern="x"
+        ),
         alice=alice,
         bob=bob,
         carol=carol,

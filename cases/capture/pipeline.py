@@ -5,7 +5,8 @@ Steps (each reports progress through a callback):
 2. the HTML as served and a JSON record of the HTTP exchange;
 3. a full-page screenshot in Chromium (every request through the same fetcher), with a
    date/time banner composed above the page's own pixels;
-4. "gone" detection (404/410, a DNS failure, a platform's removed-content page);
+4. what the visit observed (cases.capture.observation): live, removed (404/410/451 or the
+   platform's own removed-content page) or unreachable (anything on our side of the wire);
 5. the main media the page embeds, within count and size caps;
 6. a WARC of every exchange of the visit, with the screenshot and the capture's details.
 
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from importlib import metadata
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 from cases.capture.browser import BrowserOptions, BrowserResult, browser_capture, stamp_screenshot
 from cases.capture.fetcher import (
@@ -43,33 +45,15 @@ from cases.capture.media import (
     sniff_media_type,
 )
 from cases.capture.netpolicy import Policy
+from cases.capture.observation import (
+    Observation,
+    RemovalSignature,
+    classify,
+    removal_signature_match,
+)
 from cases.capture.warc import CaptureWarc, WarcScreenshot
 
 TOOL_NAME = "AgencyGuard capture"
-GONE_STATUSES = frozenset({404, 410})
-# Pages platforms show in place of removed content, matched on the page's visible text
-# (case-insensitive). Short and specific on purpose: a false "gone" would close a finding.
-REMOVED_PHRASES = (
-    "this video isn't available anymore",
-    "this video is no longer available",
-    "video unavailable",
-    "sorry, this page isn't available",
-    "this content isn't available",
-    "this content isn't available right now",
-    "this post is unavailable",
-    "this post was deleted",
-    "this tweet has been deleted",
-    "hmm...this page doesn't exist",
-    "this account doesn't exist",
-    "page not found",
-    "삭제된 게시물",
-    "삭제된 게시글",
-    "존재하지 않는 게시물",
-    "존재하지 않는 페이지",
-    "존재하지 않는 동영상",
-    "게시물이 삭제되었습니다",
-    "삭제된 동영상",
-)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 Progress = Callable[[int, str], None]
@@ -97,6 +81,8 @@ class PipelineOptions:
     media_total_bytes: int = 200 * 1024 * 1024
     subresource_deadline_s: float = 20.0
     browser: BrowserOptions = field(default_factory=BrowserOptions)
+    # The agency's active removal signatures (the service reads them from the database).
+    removal_signatures: tuple[RemovalSignature, ...] = ()
 
     def as_settings(self, policy: Policy) -> dict[str, Any]:
         return {
@@ -119,6 +105,10 @@ class PipelineOptions:
                 "max_bytes": self.media_max_bytes,
                 "total_bytes": self.media_total_bytes,
             },
+            "removal_signatures": [
+                {"name": sig.name, "pattern": sig.pattern, "regex": sig.is_regex}
+                for sig in self.removal_signatures
+            ],
         }
 
 
@@ -151,18 +141,21 @@ class CaptureOutput:
     tool_settings: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     artefacts: list[Artefact] = field(default_factory=list)
-    gone: bool = False
-    gone_reason: str = ""
+    # What the visit says about the content (an Observation value) and why ("http_404",
+    # "removed_page: <signature>", "dns_error", "http_503").
+    observation: str = ""
+    observation_reason: str = ""
+    observed_at: datetime | None = None
+
+    @property
+    def gone(self) -> bool:
+        """The platform said the content is removed (one observation: not yet a verdict)."""
+        return self.observation == Observation.REMOVED
 
     @property
     def live(self) -> bool:
         """The content answered: a successful response that is not a removal page."""
-        return (
-            self.status == "done"
-            and self.http_status is not None
-            and 200 <= self.http_status < 300
-            and not self.gone
-        )
+        return self.observation == Observation.LIVE
 
 
 def tool_version(chromium: str = "") -> str:
@@ -256,12 +249,6 @@ def visible_text(html: str) -> str:
     return re.sub(r"\s+", " ", " ".join(parser.parts)).strip()
 
 
-def removed_phrase(html: str) -> str:
-    """The removed-content phrase the page shows, or ""."""
-    text = visible_text(html).lower().replace("\u2019", "'")
-    return next((phrase for phrase in REMOVED_PHRASES if phrase in text), "")
-
-
 def _is_html(content_type: str, body: bytes) -> bool:
     if content_type.split(";")[0].strip().lower() in HTML_TYPES:
         return True
@@ -343,11 +330,11 @@ class CapturePipeline:
             if self.options.collect_media and page_html and not out.gone:
                 with self._timed("media"):
                     exchanges += self._collect_media(out, page_html, main, browser)
-        elif main.outcome == FetchOutcome.DNS_ERROR:
-            out.gone, out.gone_reason = True, "dns_error"
+        else:
+            self._detect_gone(out, main, "")
 
         # The record of the exchange itself, whatever happened (a refusal or a DNS failure is
-        # evidence too, e.g. of a removal).
+        # a fact about the visit too, though not about the content).
         out.artefacts.append(
             Artefact(
                 "headers",
@@ -424,13 +411,23 @@ class CapturePipeline:
         }
 
     def _detect_gone(self, out: CaptureOutput, main: FetchResult, page_html: str) -> None:
+        """Set what the visit observed; a removal page counts only on its platform's hosts."""
         status = main.final.status if main.final else None
-        if status in GONE_STATUSES:
-            out.gone, out.gone_reason = True, f"http_{status}"
-            return
-        phrase = removed_phrase(page_html) if page_html else ""
-        if phrase:
-            out.gone, out.gone_reason = True, f"removed_page: {phrase}"
+        removal_page = None
+        if page_html and status is not None and 200 <= status < 300:
+            host = urlsplit(main.final_url).hostname or ""
+            removal_page, timed_out = removal_signature_match(
+                self.options.removal_signatures, host=host, text=visible_text(page_html)
+            )
+            if timed_out:
+                out.details["removal_signatures_timed_out"] = timed_out
+        out.observed_at = main.finished_at
+        out.observation, out.observation_reason = classify(
+            status=out.status,
+            outcome=str(main.outcome),
+            http_status=status,
+            removal_page=removal_page,
+        )
 
     def _screenshot(self, out: CaptureOutput, main: FetchResult, label: str) -> BrowserResult:
         sub_policy = replace(
@@ -584,7 +581,8 @@ class CapturePipeline:
                 "status": out.status,
                 "outcome": out.outcome,
                 "http_status": out.http_status,
-                "gone": out.gone_reason,
+                "observation": out.observation,
+                "observation_reason": out.observation_reason,
                 "tool_settings": out.tool_settings,
                 "details": out.details,
             },
@@ -615,7 +613,6 @@ def artefact_bytes(artefact: Artefact) -> bytes:
 
 
 __all__ = [
-    "REMOVED_PHRASES",
     "Artefact",
     "CaptureOutput",
     "CapturePipeline",

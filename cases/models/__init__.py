@@ -3,6 +3,7 @@
 from cases.models.audit import AuditChain, AuditEvent
 from cases.models.evidence import (
     Capture,
+    CaptureObservation,
     CaptureStatus,
     CustodyAction,
     CustodyEvent,
@@ -25,6 +26,7 @@ from cases.models.notices import (
 )
 from cases.models.platforms import Platform
 from cases.models.reference import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
+from cases.models.removal import RemovalSignature, SignatureKind
 from cases.models.roster import Artist, Group
 from cases.models.tenancy import Agency, Membership, Role
 
@@ -34,6 +36,7 @@ __all__ = [
     "AuditChain",
     "AuditEvent",
     "Capture",
+    "CaptureObservation",
     "CaptureStatus",
     "Case",
     "CaseDeadline",
@@ -61,7 +64,9 @@ __all__ = [
     "PdqFingerprint",
     "Platform",
     "ReferenceMedia",
+    "RemovalSignature",
     "Role",
+    "SignatureKind",
     "SignerProfile",
     "Webhook",
     "WebhookDelivery",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.capture.fetcher import FetchOutcome
+from cases.capture.observation import Observation as CaptureObservation
 from cases.models.base import AppendOnlyModel
 from cases.models.findings import Finding
 from cases.models.tenancy import Agency
@@ -63,6 +64,14 @@ class Capture(models.Model):
         _("outcome"), max_length=24, choices=FetchOutcome.choices, blank=True
     )
     error = models.TextField(_("error"), blank=True)
+    # What the visit says about the content (cases.capture.observation): only "removed"
+    # is evidence of a removal; "unreachable" is about the network and says nothing.
+    observation = models.CharField(
+        _("observation"), max_length=12, choices=CaptureObservation.choices, blank=True
+    )
+    observation_reason = models.CharField(_("observation reason"), max_length=200, blank=True)
+    # When the server answered (or the visit failed): the time the observation is about.
+    observed_at = models.DateTimeField(_("observed at"), null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -75,11 +84,20 @@ class Capture(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["agency", "finding", "-created_at"], name="capture_finding_recent")
+            models.Index(
+                fields=["agency", "finding", "-created_at"], name="capture_finding_recent"
+            ),
+            models.Index(fields=["finding", "-observed_at"], name="capture_finding_observed"),
         ]
 
     def __str__(self) -> str:
         return f"Capture #{self.pk} of {self.requested_url} ({self.status})"
+
+    @property
+    def observation_reason_label(self) -> str:
+        from cases.capture.observation import reason_label
+
+        return reason_label(self.observation_reason)
 
 
 class EvidenceKind(models.TextChoices):

@@ -68,6 +68,9 @@ class Finding(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
     reappeared_at = models.DateTimeField(null=True, blank=True)
     dismissed_at = models.DateTimeField(null=True, blank=True)
+    # A removal (or a return online) was observed once: the re-check that can confirm it
+    # is due then (cases.services.observations), ahead of the status's usual interval.
+    recheck_due_at = models.DateTimeField(_("confirming re-check due"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -84,6 +87,11 @@ class Finding(models.Model):
             models.Index(fields=["agency", "-created_at", "-id"], name="finding_agency_recent"),
             models.Index(
                 fields=["agency", "status", "-created_at", "-id"], name="finding_agency_status"
+            ),
+            models.Index(
+                fields=["recheck_due_at"],
+                condition=models.Q(recheck_due_at__isnull=False),
+                name="finding_recheck_due",
             ),
         ]
 

@@ -25,13 +25,14 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.capture.browser import BrowserOptions
 from cases.capture.fetcher import Connector, Resolver
 from cases.capture.netpolicy import Policy
+from cases.capture.observation import RemovalSignature
 from cases.capture.pipeline import (
     TOOL_NAME,
     CaptureOutput,
@@ -43,6 +44,8 @@ from cases.models import Capture, CaptureStatus, Finding, FindingStatus
 from cases.services.audit import AuditEntry, audit_record, audit_record_many
 from cases.services.evidence import evidence_ingest
 from cases.services.findings import finding_set_status
+from cases.services.observations import REMOVABLE, finding_observe
+from cases.services.removal_signatures import removal_signatures_for_capture
 from cases.uploads import sanitize_filename
 
 log = logging.getLogger(__name__)
@@ -56,8 +59,6 @@ ACTIVE = (CaptureStatus.QUEUED, CaptureStatus.RUNNING)
 QUEUED_STALE_AFTER = timedelta(hours=24)
 # Statuses a capture that finds live content moves a finding to "captured" from.
 CAPTURABLE = (FindingStatus.NEW, FindingStatus.TRIAGED, FindingStatus.REAPPEARED)
-# Statuses a capture that finds the content gone moves a finding to "removed" from.
-REMOVABLE = (FindingStatus.CAPTURED, FindingStatus.NOTICE_SENT, FindingStatus.REAPPEARED)
 
 
 # --- configuration from settings --------------------------------------------------------
@@ -73,9 +74,12 @@ def capture_policy() -> Policy:
     )
 
 
-def capture_options(*, collect_media: bool = True) -> PipelineOptions:
+def capture_options(
+    *, collect_media: bool = True, removal_signatures: tuple[RemovalSignature, ...] = ()
+) -> PipelineOptions:
     width, height = settings.CAPTURE_VIEWPORT
     return PipelineOptions(
+        removal_signatures=removal_signatures,
         screenshot=settings.CAPTURE_SCREENSHOT,
         collect_media=collect_media,
         media_max_items=settings.CAPTURE_MEDIA_MAX_ITEMS,
@@ -183,7 +187,10 @@ def capture_run(
     }
     pipeline = CapturePipeline(
         policy=capture_policy(),
-        options=capture_options(collect_media=collect_media),
+        options=capture_options(
+            collect_media=collect_media,
+            removal_signatures=removal_signatures_for_capture(agency=capture.agency),
+        ),
         progress=partial(_progress, capture.pk),
         resolver=resolver,
         connector=connector,
@@ -229,12 +236,14 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
                 }
             )
         details = {**capture.details, **output.details, "artefacts": manifest}
-        details["gone"] = output.gone_reason
         if settings.CAPTURE_COLLECTOR_PUBLIC_IP:
             details["collector_public_ip"] = settings.CAPTURE_COLLECTOR_PUBLIC_IP
         capture.status = output.status
         capture.outcome = output.outcome
         capture.error = output.error
+        capture.observation = output.observation
+        capture.observation_reason = output.observation_reason[:200]
+        capture.observed_at = output.observed_at or timezone.now()
         capture.final_url = output.final_url
         capture.redirect_chain = output.redirect_chain
         capture.http_status = output.http_status
@@ -266,7 +275,8 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
                 "outcome": capture.outcome,
                 "http_status": capture.http_status,
                 "final_url": capture.final_url,
-                "gone": output.gone_reason,
+                "observation": output.observation,
+                "observation_reason": output.observation_reason,
                 "evidence": [[item["kind"], item["sha256"]] for item in manifest],
             },
         )
@@ -275,34 +285,18 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
 
 
 def _apply_to_finding(capture: Capture, output: CaptureOutput) -> None:
-    """Move the finding along its lifecycle after what this capture saw."""
-    finding = Finding.objects.select_for_update().get(pk=capture.finding_id)
-    actor = capture.collector
-    label = _("Re-check") if capture.is_recheck else _("Capture")
-    if output.gone and finding.status in REMOVABLE:
-        reason = _("%(label)s #%(id)s found the content gone (%(why)s).") % {
-            "label": label,
-            "id": capture.pk,
-            "why": output.gone_reason,
-        }
-        finding_set_status(
-            finding=finding, status=FindingStatus.REMOVED, actor=actor, reason=reason
-        )
-    elif output.live and finding.status == FindingStatus.REMOVED:
-        reason = _("%(label)s #%(id)s found the content online again (HTTP %(status)s).") % {
-            "label": label,
-            "id": capture.pk,
-            "status": output.http_status,
-        }
-        finding = finding_set_status(
-            finding=finding, status=FindingStatus.REAPPEARED, actor=actor, reason=reason
-        )
+    """Move the finding along its lifecycle after what this capture saw. Removal and
+    reappearance need a confirming observation (cases.services.observations)."""
+    finding, moved_to = finding_observe(capture=capture)
+    if moved_to == FindingStatus.REAPPEARED:
         _alert_reappeared(finding, capture)
-    elif output.live and finding.status in CAPTURABLE and not capture.is_recheck:
+    elif (
+        moved_to is None and output.live and finding.status in CAPTURABLE and not capture.is_recheck
+    ):
         finding_set_status(
             finding=finding,
             status=FindingStatus.CAPTURED,
-            actor=actor,
+            actor=capture.collector,
             reason=_("Capture #%(id)s") % {"id": capture.pk},
         )
 
@@ -395,7 +389,9 @@ def recheck_due_findings(*, now: datetime | None = None, limit: int | None = Non
     now = now or timezone.now()
     limit = settings.CAPTURE_RECHECK_BATCH if limit is None else limit
     capture_reap_stale(now=now)
-    due = Q(pk__in=[])
+    # A removal or a return online observed once: its confirming visit is due now, whatever
+    # the status's usual interval (cases.services.observations).
+    due = Q(recheck_due_at__lte=now, status__in=[*REMOVABLE, FindingStatus.REMOVED])
     for status, interval in settings.CAPTURE_RECHECK_INTERVALS.items():
         recent = Capture.objects.filter(finding=OuterRef("pk"), created_at__gte=now - interval)
         due |= Q(status=status) & ~Q(Exists(recent))
@@ -408,7 +404,7 @@ def recheck_due_findings(*, now: datetime | None = None, limit: int | None = Non
             .exclude(Exists(active))
             .select_related("agency")
             .only("pk", "agency", "url", "canonical_url")
-            .order_by("updated_at", "pk")[:limit]
+            .order_by(F("recheck_due_at").asc(nulls_last=True), "updated_at", "pk")[:limit]
         )
         if not findings:
             return []

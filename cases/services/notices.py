@@ -31,6 +31,7 @@ from cases.canonical import host_of
 from cases.models import (
     Agency,
     Capture,
+    CaptureObservation,
     CustodyAction,
     Evidence,
     EvidenceKind,
@@ -715,11 +716,13 @@ def notice_close(
 def notices_close_for_removed_finding(*, finding: Finding, capture: Capture | None) -> list[Notice]:
     """A finding was seen removed: each open notice whose findings are now all removed is
     closed as actioned, with the capture that saw the removal as proof. Without a capture
-    passed in, the finding's latest finished capture is used (the re-check that just ran)."""
+    passed in, the finding's latest removal observation is used (the confirming re-check
+    that just ran); an unreachable or live visit is never proof of a removal, so a finding
+    marked removed by hand without one closes its notices with no proof capture."""
     if capture is None:
         capture = (
-            Capture.objects.filter(finding=finding, finished_at__isnull=False)
-            .order_by("-finished_at", "-id")
+            Capture.objects.filter(finding=finding, observation=CaptureObservation.REMOVED)
+            .order_by("-observed_at", "-id")
             .first()
         )
     closed = []

@@ -9,16 +9,19 @@ from django.db import transaction
 from cases.models import Agency, AuditChain, Membership, Role
 from cases.services.audit import audit_record
 from cases.services.platforms import platforms_seed
+from cases.services.removal_signatures import removal_signatures_seed
 
 User = get_user_model()
 
 
 def agency_create(*, name: str, slug: str) -> Agency:
-    """A new tenant with its audit chain and the seeded platform table."""
+    """A new tenant with its audit chain, the seeded platform table and the platforms'
+    removal signatures."""
     with transaction.atomic():
         agency = Agency.objects.create(name=name, slug=slug)
         AuditChain.objects.create(agency=agency)
         platforms_seed(agency=agency)
+        removal_signatures_seed(agency=agency)
         audit_record(
             agency=agency, actor=None, action="agency.created", obj=agency, data={"name": name}
         )

@@ -27,6 +27,7 @@ from cases.selectors import (
 )
 from cases.services import findings as services
 from cases.services.findings import StatusChangeError
+from cases.services.observations import finding_observation_state
 from cases.views.helpers import (
     HtmxHttpRequest,
     member_required,
@@ -128,6 +129,7 @@ def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "events": audit_events_for_object(user, finding).order_by("seq"),
         "fan_reports": finding.fan_reports.select_related("artist"),
         "linked_cases": finding.cases.order_by("-created_at"),
+        "observation": finding_observation_state(finding),
         "status_form": FindingStatusForm(current=finding.status),
         "update_form": FindingUpdateForm(
             artists=artist_list_for(user), members=membership_list_for(user), finding=finding

@@ -48,6 +48,10 @@ def _tables(user: Any) -> dict[str, Callable[[], tuple[list[str], list[list[Any]
 
     duration_header = [_("group"), _("count"), _("median hours"), _("p90 hours")]
     return {
+        "observations": lambda: (
+            [_("latest observation"), _("findings")],
+            [[value, n] for value, _label, n in stats.latest_observations(user)],
+        ),
         "weekly": weekly,
         "removal_platform": lambda: (
             duration_header,
@@ -134,6 +138,7 @@ def stats_dashboard(request: HtmxHttpRequest) -> HttpResponse:
             [(label, n) for _v, label, n in outcomes], title=_("Notices by outcome")
         ),
         "reappearance": stats.reappearance(user),
+        "observations": stats.latest_observations(user),
         "artists": artists,
         "artists_chart": bar_chart(
             [(r["stage_name"], r["live"]) for r in artists[:15]],

@@ -10,7 +10,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from cases.capture.fetcher import FetchOutcome, FetchResult, Hop
 from cases.capture.media import media_candidates, media_file_name, sniff_media_type
-from cases.capture.pipeline import decode_html, removed_phrase
+from cases.capture.observation import RemovalSignature, removal_signature_match
+from cases.capture.pipeline import decode_html, visible_text
 from cases.capture.warc import CaptureWarc
 
 PAGE = "http://site.test/post/1"
@@ -62,10 +63,24 @@ def test_only_image_and_video_bodies_count_as_media() -> None:
 
 
 def test_removal_pages_are_recognised_in_english_and_korean_but_not_in_scripts() -> None:
-    assert removed_phrase("<h1>This video isn\u2019t available anymore</h1>")
-    assert removed_phrase("<p>삭제된 게시물입니다</p>") == "삭제된 게시물"
-    assert removed_phrase("<script>var s = 'Video unavailable';</script><p>Enjoy</p>") == ""
-    assert removed_phrase("<p>A normal post about a page</p>") == ""
+    signatures = (
+        RemovalSignature("YouTube: gone", ("youtube.com",), "this video isn't available anymore"),
+        RemovalSignature("Naver: deleted", ("naver.com",), r"삭제된 게시(물|글)", is_regex=True),
+    )
+
+    def match(html: str, host: str) -> str:
+        found, _timed_out = removal_signature_match(signatures, host=host, text=visible_text(html))
+        return found.name if found else ""
+
+    assert match("<h1>This video isn\u2019t available anymore</h1>", "www.youtube.com")
+    assert match("<p>삭제된 게시물입니다</p>", "blog.naver.com") == "Naver: deleted"
+    assert (
+        match("<script>var s = 'this video isn\\'t available anymore';</script>", "youtube.com")
+        == ""
+    )
+    assert match("<p>A normal post about a page</p>", "youtube.com") == ""
+    # Only on the platform's own hosts: a lookalike domain proves nothing.
+    assert match("<p>삭제된 게시물입니다</p>", "notnaver.com") == ""
 
 
 def test_html_is_decoded_with_the_declared_charset() -> None:

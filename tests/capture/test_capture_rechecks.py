@@ -1,6 +1,7 @@
-"""Re-checks under a frozen clock: what is due when, "gone" moving a finding to removed
-with the removal captured as evidence, and content coming back reopening it as
-reappeared with an alert to the assignee."""
+"""Re-checks under a frozen clock: what is due when, two removal observations
+CAPTURE_REMOVAL_CONFIRM_MINUTES apart moving a finding to removed with the removal captured
+as evidence, an unreachable host moving nothing, and content seen back twice reopening it
+as reappeared with an alert to the assignee."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from cases.models import AuditEvent, Capture, CaptureStatus, Evidence, FindingSt
 from cases.services.captures import capture_request, capture_run, recheck_due_findings
 from cases.services.findings import finding_set_status, finding_update
 from cases.tasks_capture import recheck_due_task
-from tests.capture.capture_site import site_url
+from tests.capture.capture_site import PUBLIC_IP, site_url
 from tests.factories import make_finding
 
 pytestmark = pytest.mark.django_db
@@ -106,30 +107,44 @@ def test_the_beat_task_is_scheduled_and_queues_due_rechecks(settings, agency, bo
 
 
 @pytest.mark.parametrize(
-    ("path", "reason"),
+    ("url", "reason"),
     [
-        ("/gone", "http_404"),
-        ("/deleted", "http_410"),
-        ("/removed", "removed_page: this video isn't available anymore"),
-        ("/removed-ko", "removed_page: 삭제된 게시물"),
+        ("http://site.test/gone", "http_404"),
+        ("http://site.test/deleted", "http_410"),
+        (
+            "http://www.youtube.com/removed",
+            "removed_page: YouTube: video no longer available",
+        ),
+        ("http://blog.naver.com/removed-ko", "removed_page: Naver: post deleted"),
     ],
 )
-def test_a_recheck_that_finds_the_content_gone_moves_the_finding_to_removed(
-    no_screenshot, agency, bob, network, path, reason
+def test_two_rechecks_that_find_the_content_gone_move_the_finding_to_removed(
+    settings, no_screenshot, agency, bob, network, url, reason
 ) -> None:  # type: ignore[no-untyped-def]
+    settings.CAPTURE_REMOVAL_CONFIRM_MINUTES = 30
+    network.names.update({"www.youtube.com": [PUBLIC_IP], "blog.naver.com": [PUBLIC_IP]})
     with time_machine.travel(T0, tick=False):
-        finding = _finding_in(agency, bob, path, "captured", "notice_sent")
+        finding = make_finding(agency, url, actor=bob)
+        for status in ("captured", "notice_sent"):
+            finding = finding_set_status(finding=finding, status=status, actor=bob)
 
-    (capture,) = _run_due(network, T0 + timedelta(hours=7))
-
-    assert capture.is_recheck and capture.status == CaptureStatus.DONE
-    assert capture.details["gone"] == reason
+    (first,) = _run_due(network, T0 + timedelta(hours=7))
+    assert first.observation == "removed" and first.observation_reason == reason
     finding.refresh_from_db()
-    assert finding.status == FindingStatus.REMOVED
-    assert finding.removed_at == T0 + timedelta(hours=7)
+    # One observation is not a verdict: the confirming re-check is scheduled instead.
+    assert finding.status == FindingStatus.NOTICE_SENT
+    assert finding.recheck_due_at == T0 + timedelta(hours=7, minutes=30)
+    assert _run_due(network, T0 + timedelta(hours=7, minutes=29)) == []
+
+    (capture,) = _run_due(network, T0 + timedelta(hours=7, minutes=30))
+    assert capture.is_recheck and capture.status == CaptureStatus.DONE
+    assert capture.observation == "removed" and capture.observation_reason == reason
+    finding.refresh_from_db()
+    assert finding.status == FindingStatus.REMOVED and finding.recheck_due_at is None
+    assert finding.removed_at == T0 + timedelta(hours=7, minutes=30)
     # The removal page itself is the evidence: its HTML, headers and WARC.
     kinds = set(Evidence.objects.filter(capture=capture).values_list("kind", flat=True))
-    assert {"html", "headers", "warc"} <= kinds
+    assert {"headers", "warc"} <= kinds
     assert "media" not in kinds
     event = AuditEvent.objects.filter(
         action="finding.status_changed", object_id=str(finding.pk)
@@ -138,10 +153,11 @@ def test_a_recheck_that_finds_the_content_gone_moves_the_finding_to_removed(
         event is not None
         and event.data["to"] == "removed"
         and f"#{capture.pk}" in event.data["reason"]
+        and f"#{first.pk}" in event.data["reason"]
     )
 
 
-def test_a_recheck_whose_host_no_longer_resolves_counts_as_gone(
+def test_a_recheck_whose_host_no_longer_resolves_is_unreachable_not_removed(
     no_screenshot, agency, bob, network
 ) -> None:  # type: ignore[no-untyped-def]
     network.names["vanished.test"] = ["93.184.216.34"]
@@ -151,10 +167,13 @@ def test_a_recheck_whose_host_no_longer_resolves_counts_as_gone(
     del network.names["vanished.test"]
 
     (capture,) = _run_due(network, T0 + timedelta(hours=13))
+    (again,) = _run_due(network, T0 + timedelta(hours=26))
 
-    assert capture.status == CaptureStatus.FAILED and capture.outcome == "dns_error"
+    for visit in (capture, again):
+        assert visit.status == CaptureStatus.FAILED and visit.outcome == "dns_error"
+        assert (visit.observation, visit.observation_reason) == ("unreachable", "dns_error")
     finding.refresh_from_db()
-    assert finding.status == FindingStatus.REMOVED
+    assert finding.status == FindingStatus.CAPTURED and finding.recheck_due_at is None
     record = Evidence.objects.get(capture=capture, kind="headers")
     assert record.finding_id == finding.pk
 
@@ -167,17 +186,27 @@ def test_a_live_recheck_keeps_the_status_and_collects_no_media_again(
 
     (capture,) = _run_due(network, T0 + timedelta(hours=7))
 
-    assert capture.status == CaptureStatus.DONE and capture.details["gone"] == ""
+    assert capture.status == CaptureStatus.DONE and capture.observation == "live"
     finding.refresh_from_db()
     assert finding.status == FindingStatus.NOTICE_SENT
     assert "media" not in {item["kind"] for item in capture.details["artefacts"]}
 
 
 def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
-    no_screenshot, agency, bob, alice, network, site, mailoutbox, django_capture_on_commit_callbacks
+    settings,
+    no_screenshot,
+    agency,
+    bob,
+    alice,
+    network,
+    site,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
 ) -> None:  # type: ignore[no-untyped-def]
+    settings.CAPTURE_REMOVAL_CONFIRM_MINUTES = 30
+    network.names["www.youtube.com"] = [PUBLIC_IP]
     with time_machine.travel(T0, tick=False):
-        finding = make_finding(agency, site_url("/toggle"), actor=bob)
+        finding = make_finding(agency, "http://www.youtube.com/toggle", actor=bob)
         finding_update(finding=finding, actor=alice, assignee=bob)
         first = capture_run(
             capture_id=capture_request(finding=finding, actor=bob).pk, **network.kwargs
@@ -186,14 +215,23 @@ def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
     assert first is not None and first.status == CaptureStatus.DONE
 
     site.live = False
-    (removal,) = _run_due(network, T0 + timedelta(hours=7))
+    _run_due(network, T0 + timedelta(hours=7))
+    (removal,) = _run_due(network, T0 + timedelta(hours=7, minutes=30))
     finding.refresh_from_db()
-    assert finding.status == FindingStatus.REMOVED and removal.details["gone"].startswith(
-        "removed_page"
-    )
+    assert finding.status == FindingStatus.REMOVED
+    assert removal.observation_reason.startswith("removed_page: YouTube")
 
     site.live = True
     with time_machine.travel(T0 + timedelta(hours=32), tick=False):
+        (seen_id,) = recheck_due_findings()
+        seen = capture_run(capture_id=seen_id, **network.kwargs)
+    finding.refresh_from_db()
+    # Seen online once: not yet reappeared, the confirming visit is due in 30 minutes.
+    assert seen is not None and seen.observation == "live"
+    assert finding.status == FindingStatus.REMOVED
+    assert finding.recheck_due_at == T0 + timedelta(hours=32, minutes=30)
+    assert mailoutbox == []
+    with time_machine.travel(T0 + timedelta(hours=32, minutes=30), tick=False):
         (back_id,) = recheck_due_findings()
         # The e-mail goes out when the capture's transaction commits.
         with django_capture_on_commit_callbacks(execute=True):
@@ -202,7 +240,7 @@ def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
     assert back is not None and back.status == CaptureStatus.DONE
     finding.refresh_from_db()
     assert finding.status == FindingStatus.REAPPEARED
-    assert finding.reappeared_at == T0 + timedelta(hours=32)
+    assert finding.reappeared_at == T0 + timedelta(hours=32, minutes=30)
     alert = AuditEvent.objects.get(action="finding.reappeared_alert", object_id=str(finding.pk))
     assert alert.data == {"capture": back.pk, "assignee": "bob", "emailed": True}
     assert len(mailoutbox) == 1
@@ -210,6 +248,7 @@ def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
     assert f"#{finding.pk}" in mailoutbox[0].subject and finding.canonical_url in mailoutbox[0].body
     # The returning content is captured in full again: its media too.
     assert "media" in {item["kind"] for item in back.details["artefacts"]}
+    assert "media" in {item["kind"] for item in seen.details["artefacts"]}
 
 
 def test_a_capture_whose_worker_vanished_is_failed_and_the_finding_rechecked(

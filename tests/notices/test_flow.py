@@ -151,11 +151,15 @@ def test_a_notice_goes_from_findings_to_actioned_through_real_smtp_and_a_recheck
         korean = notice_acknowledge(notice=korean, actor=bob, platform_reference="CASE-123")
         english = notice_acknowledge(notice=english, actor=bob, platform_reference="CASE-124")
 
-    # The scheduled re-check of a "notice sent" finding (every 6 h) finds a 404.
-    with time_machine.travel(T0 + timedelta(hours=7), tick=False):
-        (capture_id,) = recheck_due_findings()
-        capture = capture_run(capture_id=capture_id, **network.kwargs)
-    assert capture is not None and capture.http_status == 404 and capture.details["gone"]
+    # The scheduled re-check of a "notice sent" finding (every 6 h) finds a 404, and the
+    # confirming re-check CAPTURE_REMOVAL_CONFIRM_MINUTES later finds it again.
+    confirmed_at = T0 + timedelta(hours=7, minutes=settings.CAPTURE_REMOVAL_CONFIRM_MINUTES)
+    for moment in (T0 + timedelta(hours=7), confirmed_at):
+        with time_machine.travel(moment, tick=False):
+            (capture_id,) = recheck_due_findings()
+            capture = capture_run(capture_id=capture_id, **network.kwargs)
+        assert capture is not None and capture.http_status == 404
+        assert capture.observation == "removed"
 
     hosted_finding.refresh_from_db()
     assert hosted_finding.status == FindingStatus.REMOVED
@@ -163,7 +167,7 @@ def test_a_notice_goes_from_findings_to_actioned_through_real_smtp_and_a_recheck
         notice.refresh_from_db()
         assert notice.status == NoticeStatus.ACTIONED
         assert notice.proof_capture_id == capture.pk
-        assert notice.closed_at == T0 + timedelta(hours=7)
+        assert notice.closed_at == confirmed_at
 
     finding_actions = list(
         AuditEvent.objects.filter(object_type="finding", object_id=str(hosted_finding.pk))
