@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.forms_notices import (
     NoticeForm,
     NoticeStatusForm,
+    NoticeSubmissionForm,
     NoticeTemplateForm,
     SignerProfileForm,
     WebhookForm,
@@ -23,7 +24,6 @@ from cases.forms_notices import (
 from cases.models import (
     LegalBasis,
     Notice,
-    NoticeChannel,
     NoticeLanguage,
     NoticeStatus,
     Role,
@@ -211,6 +211,8 @@ def _detail_context(request: HtmxHttpRequest, notice: Notice) -> dict[str, Any]:
         "attachments": services.notice_attachable(notice),
         "recipient": services.notice_recipient(notice),
         "status_form": NoticeStatusForm(),
+        "submission_form": NoticeSubmissionForm(),
+        "foreign_wording": services.notice_foreign_wording(notice, rendered) if rendered else [],
         "timeline": audit_events_for_object(request.user, notice).order_by("seq"),
         "overdue": notice.is_open and notice.due_at is not None and notice.due_at < timezone.now(),
     }
@@ -232,8 +234,14 @@ def notice_send(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except services.NoticeError as exc:
         messages.error(request, str(exc))
         return redirect(notice)
-    if notice.channel == NoticeChannel.WEB_FORM:
-        messages.success(request, _("The notice text is final. Submit it with the checklist."))
+    if notice.is_awaiting_submission:
+        messages.success(
+            request,
+            _(
+                "The notice text is final but not sent: submit it with the checklist, then "
+                "record the reference number the platform's form returns."
+            ),
+        )
         return redirect("notice_checklist", pk=notice.pk)
     messages.success(
         request, _("Notice sent to %(to)s.") % {"to": notice.recipient or notice.platform.name}
@@ -276,6 +284,34 @@ def notice_checklist(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notice = notice_get_for(request.user, pk)
     context = _detail_context(request, notice)
     context["form_url"] = notice.platform.web_form_url
+    return render(request, "cases/notice_checklist.html", context)
+
+
+@require_POST
+@member_required()
+def notice_submission(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Record that the platform's web form was submitted: only now is the notice sent."""
+    notice = notice_get_for(request.user, pk)
+    form = NoticeSubmissionForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["confirmation"]
+        try:
+            services.notice_record_submission(
+                notice=notice,
+                actor=request.user,
+                platform_reference=form.cleaned_data["platform_reference"],
+                submitted_at=form.cleaned_data["submitted_at"],
+                confirmation=upload or None,
+                confirmation_name=upload.name if upload else "",
+            )
+        except services.NoticeError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Submission recorded: the notice is sent."))
+            return redirect(notice)
+    context = _detail_context(request, notice)
+    context["form_url"] = notice.platform.web_form_url
+    context["submission_form"] = form
     return render(request, "cases/notice_checklist.html", context)
 
 
