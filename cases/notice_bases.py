@@ -13,6 +13,7 @@ and per platform (Platform.notice_due_hours).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -124,6 +125,12 @@ FOREIGN_WORDING: tuple[tuple[str, str, str, Promise], ...] = (
     ("en", "48 hours", LegalBasis.TAKE_IT_DOWN, _("TAKE IT DOWN Act 48-hour removal deadline")),
     ("ko", "48시간", LegalBasis.TAKE_IT_DOWN, _("TAKE IT DOWN Act 48-hour removal deadline")),
 )
+
+
+def template_foreign_statements(basis: str, source: str) -> list[str]:
+    """The {{ statements.<key> }} a template source uses that belong to another basis."""
+    used = set(re.findall(r"statements\.(\w+)", source))
+    return sorted(key for key in used if key in STATEMENTS and key not in STATEMENT_KEYS[basis])
 
 
 def foreign_wording(basis: str, language: str, text: str) -> list[tuple[str, Promise]]:

@@ -30,6 +30,7 @@ from cases.models import (
     SignerProfile,
 )
 from cases.models.notices import OPEN_NOTICE_STATUSES
+from cases.notice_bases import STATEMENT_KEYS, foreign_wording, template_foreign_statements
 from cases.notice_defaults import default_template
 from cases.selectors import (
     audit_events_for_object,
@@ -409,6 +410,11 @@ def notice_template_edit(request: HtmxHttpRequest) -> HttpResponse:
         "language": language,
         "language_label": NoticeLanguage(language).label,
         "default_subject": default_template(basis, language)[0],
+        "basis_statements": ", ".join(f"statements.{key}" for key in STATEMENT_KEYS[basis]),
+        "foreign_statements": [f"statements.{k}" for k in template_foreign_statements(basis, body)],
+        "foreign_wording": [
+            label for _phrase, label in foreign_wording(basis, language, f"{subject}\n{body}")
+        ],
     }
     return render(request, "cases/notice_template_form.html", context)
 

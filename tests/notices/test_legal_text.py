@@ -8,6 +8,7 @@ import hashlib
 import importlib
 
 import pytest
+from django.utils import translation
 
 from cases.models import LegalBasis, NoticeTemplate
 from cases.notice_defaults import default_template
@@ -274,3 +275,62 @@ def test_digest_normalises_line_ends_only() -> None:
     assert MIGRATION.template_digest("s", "a\r\nb\r\n") == MIGRATION.template_digest("s", "a\nb")
     assert MIGRATION.template_digest("s", "a\nb") != MIGRATION.template_digest("s", "a\n\nb")
     assert len(MIGRATION.template_digest("s", "x")) == len(hashlib.sha256().hexdigest())
+
+
+def test_the_migration_puts_unanswered_web_form_notices_back_to_awaiting_submission(
+    make_notice, host_platform
+) -> None:  # type: ignore[no-untyped-def]
+    """Web-form notices the old code marked "sent" on finalising: unanswered ones were never
+    shown to have reached the platform; answered ones did and stay sent."""
+    from datetime import UTC, datetime
+
+    from django.apps import apps
+
+    from cases.models import Notice, NoticeStatus
+
+    then = datetime(2026, 3, 1, tzinfo=UTC)
+    old_rule = {"status": "sent", "sent_at": then, "due_at": then, "rendered_sha256": "0" * 64}
+    unanswered = make_notice(LegalBasis.KCSC, channel="web_form")
+    answered = make_notice(LegalBasis.KCSC, channel="web_form")
+    emailed = make_notice(LegalBasis.KCSC)
+    Notice.objects.filter(pk=unanswered.pk).update(**old_rule)
+    Notice.objects.filter(pk=answered.pk).update(**old_rule, platform_reference="WF-1")
+    Notice.objects.filter(pk=emailed.pk).update(**old_rule)
+
+    MIGRATION.web_form_notices_await_submission(apps, None)
+
+    unanswered.refresh_from_db()
+    assert unanswered.status == NoticeStatus.AWAITING_SUBMISSION
+    assert (unanswered.sent_at, unanswered.due_at, unanswered.finalised_at) == (None, None, then)
+    for notice in (answered, emailed):
+        notice.refresh_from_db()
+        assert notice.status == NoticeStatus.SENT and notice.sent_at == then
+        assert notice.finalised_at == then
+
+
+def test_the_template_editor_flags_another_basis_statement(client, alice, agency) -> None:  # type: ignore[no-untyped-def]
+    url = "/notices/templates/edit/?basis=kr_network_act_44_2&language=ko"
+    client.force_login(alice)
+    clean = client.get(url).content.decode()
+    assert "statements.deletion_request" in clean and "data-foreign-wording" not in clean
+
+    subject, body = default_template(LegalBasis.KR_NETWORK_ACT_44_2, "ko")
+    notice_template_save(
+        agency=agency,
+        legal_basis=LegalBasis.KR_NETWORK_ACT_44_2,
+        language="ko",
+        subject=subject,
+        body=body + "\n{{ statements.accuracy }}\n",
+        actor=alice,
+    )
+    page = client.get(url).content.decode()
+    assert "data-foreign-wording" in page and '<li class="mono">statements.accuracy</li>' in page
+
+
+def test_the_korean_pages_name_the_awaiting_state(client, bob, make_notice, host_platform) -> None:  # type: ignore[no-untyped-def]
+    notice = notice_send(notice=make_notice(LegalBasis.KCSC, "ko", channel="web_form"), actor=None)
+    client.force_login(bob)
+    # override() restores the active language the middleware switches to Korean.
+    with translation.override("en"):
+        page = client.get(f"/notices/{notice.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "제출 대기(준비 완료)" in page and "확정 문안(미발송)" in page
