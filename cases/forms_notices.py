@@ -116,6 +116,27 @@ class NoticeStatusForm(forms.Form):
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
 
 
+class NoticeSubmissionForm(forms.Form):
+    """What a person records after submitting a platform's web form with the notice text."""
+
+    platform_reference = forms.CharField(
+        label=_("Platform reference number"),
+        max_length=200,
+        help_text=_("The reference or case number the platform's form returned."),
+    )
+    submitted_at = forms.DateTimeField(
+        label=_("Submitted at"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=_("Leave empty for now. The platform's deadline starts at this time."),
+    )
+    confirmation = forms.FileField(
+        label=_("Confirmation (screenshot or PDF)"),
+        required=False,
+        help_text=_("The platform's confirmation page or e-mail, kept as evidence."),
+    )
+
+
 class SignerProfileForm(forms.ModelForm):
     class Meta:
         model = SignerProfile

@@ -13,6 +13,7 @@ and per platform (Platform.notice_due_hours).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,9 +34,12 @@ DEFAULT_DUE_HOURS = {
     LegalBasis.PLATFORM_POLICY: 7 * 24,
 }
 
-# The sworn statements, in each notice language. A signer may word the DMCA ones in their
-# own profile; the check below then looks for the signer's wording in the rendered notice.
+# The statements each basis asks of the sender, in each notice language. Each belongs to
+# one basis (STATEMENT_KEYS): the DMCA perjury and exclusive-rights wording is a copyright
+# notice's and has no place in a privacy or defamation request. A signer may word the DMCA
+# ones in their own profile; the check below then looks for the signer's wording.
 STATEMENTS: dict[str, dict[str, str]] = {
+    # 17 U.S.C. § 512(c)(3)(A)(v).
     "good_faith": {
         "en": (
             "I have a good faith belief that use of the material in the manner complained of "
@@ -46,6 +50,7 @@ STATEMENTS: dict[str, dict[str, str]] = {
             "허락되지 않았다고 선의로 믿습니다."
         ),
     },
+    # 17 U.S.C. § 512(c)(3)(A)(vi).
     "accuracy": {
         "en": (
             "The information in this notification is accurate, and under penalty of perjury, "
@@ -57,6 +62,7 @@ STATEMENTS: dict[str, dict[str, str]] = {
             "배타적 권리의 소유자를 대리할 권한이 있음을 진술합니다."
         ),
     },
+    # DSA Art. 16(2)(d).
     "bona_fide": {
         "en": (
             "I confirm my bona fide belief that the information and allegations contained in "
@@ -64,6 +70,7 @@ STATEMENTS: dict[str, dict[str, str]] = {
         ),
         "ko": "본인은 이 신고에 포함된 정보와 주장이 정확하고 완전하다고 선의로 믿음을 확인합니다.",
     },
+    # TAKE IT DOWN Act § 3(a)(2)(C).
     "non_consent": {
         "en": (
             "I have a good faith belief that the intimate visual depiction identified above is "
@@ -75,7 +82,65 @@ STATEMENTS: dict[str, dict[str, str]] = {
             "위조물을 포함하여 동의 없이 게시된 것이라고 선의로 믿습니다."
         ),
     },
+    # TAKE IT DOWN Act § 3(a)(2)(A): the signature is the individual's or an authorised
+    # person's; this says which.
+    "authorised_for_individual": {
+        "en": (
+            "I am the identifiable individual depicted, or I am authorized to act on behalf "
+            "of the identifiable individual."
+        ),
+        "ko": "본인은 위 영상물에 나타난 식별 가능한 당사자 본인이거나 그를 대리할 권한이 있습니다.",
+    },
+    # Network Act Art. 44-2(1) (deletion on a 소명 by the person whose rights are infringed)
+    # and (4) (temporary measure, 임시조치, while the infringement is disputed).
+    "deletion_request": {
+        "en": (
+            "On behalf of the person whose rights are infringed (invasion of privacy, "
+            "defamation), and on the supporting evidence above, I request that you delete the information. If you "
+            "find it hard to judge whether it infringes those rights, or the parties are "
+            "expected to dispute it, I request a temporary measure blocking access to it "
+            "under Article 44-2(4)."
+        ),
+        "ko": (
+            "본인은 위 정보로 사생활 침해 또는 명예훼손 등 권리를 침해받은 사람을 대리하여, 위와 "
+            "같이 침해 사실을 소명하고 해당 정보의 삭제를 요청합니다. 권리 침해 여부를 판단하기 "
+            "어렵거나 이해당사자 간에 다툼이 예상되는 경우에는 같은 조 제4항에 따른 "
+            "임시조치(접근 차단)를 요청합니다."
+        ),
+    },
 }
+
+# Phrases that belong to one basis only, per language: a notice under another basis that
+# carries one (an admin's edited template) is flagged on its page, never rewritten.
+FOREIGN_WORDING: tuple[tuple[str, str, str, Promise], ...] = (
+    (
+        "en",
+        "penalty of perjury",
+        LegalBasis.DMCA_512C3,
+        _("DMCA statement under penalty of perjury"),
+    ),
+    ("en", "exclusive right", LegalBasis.DMCA_512C3, _("DMCA exclusive-rights statement")),
+    ("ko", "위증", LegalBasis.DMCA_512C3, _("DMCA statement under penalty of perjury")),
+    ("ko", "배타적 권리", LegalBasis.DMCA_512C3, _("DMCA exclusive-rights statement")),
+    ("en", "48 hours", LegalBasis.TAKE_IT_DOWN, _("TAKE IT DOWN Act 48-hour removal deadline")),
+    ("ko", "48시간", LegalBasis.TAKE_IT_DOWN, _("TAKE IT DOWN Act 48-hour removal deadline")),
+)
+
+
+def template_foreign_statements(basis: str, source: str) -> list[str]:
+    """The {{ statements.<key> }} a template source uses that belong to another basis."""
+    used = set(re.findall(r"statements\.(\w+)", source))
+    return sorted(key for key in used if key in STATEMENTS and key not in STATEMENT_KEYS[basis])
+
+
+def foreign_wording(basis: str, language: str, text: str) -> list[tuple[str, Promise]]:
+    """(phrase, what it is) of each phrase in `text` that belongs to another basis."""
+    lowered = text.lower()
+    return [
+        (phrase, label)
+        for lang, phrase, owner, label in FOREIGN_WORDING
+        if lang == language and owner != basis and phrase in lowered
+    ]
 
 
 @dataclass(frozen=True)
@@ -92,6 +157,7 @@ class NoticeFacts:
     phone: str
     email: str
     csam_waiver: bool
+    artists: list[str]
     recipient_needed: bool
     recipient: str
     rendered_body: str
@@ -170,6 +236,21 @@ SOMYEONG = Requirement(
     _("supporting statement of the infringement (소명)"),
     lambda f: bool(f.explanation.strip()),
 )
+RIGHTS_HOLDER = Requirement(
+    "rights_holder",
+    _("the person whose rights are infringed (an artist linked to the findings)"),
+    lambda f: bool(f.artists),
+)
+DELETION_REQUEST = Requirement(
+    "deletion_request_statement",
+    _("request for deletion or a temporary measure (임시조치)"),
+    _statement("deletion_request"),
+)
+AUTHORISED_FOR_INDIVIDUAL = Requirement(
+    "authorised_statement",
+    _("statement that the signer is the individual or authorised to act for them"),
+    _statement("authorised_for_individual"),
+)
 REQUESTER = Requirement(
     "requester_identity",
     _("requester's identity (name and organisation)"),
@@ -196,17 +277,24 @@ REQUIREMENTS: dict[str, tuple[Requirement, ...]] = {
         ACCURACY,
     ),
     LegalBasis.EU_DSA_16: (EXPLANATION_DSA, URLS, NOTIFIER_NAME, NOTIFIER_EMAIL, BONA_FIDE),
-    LegalBasis.TAKE_IT_DOWN: (SIGNATURE, URLS, NON_CONSENT, CONTACT),
-    LegalBasis.KR_NETWORK_ACT_44_2: (URLS, SOMYEONG, REQUESTER, CONTACT),
+    LegalBasis.TAKE_IT_DOWN: (SIGNATURE, AUTHORISED_FOR_INDIVIDUAL, URLS, NON_CONSENT, CONTACT),
+    LegalBasis.KR_NETWORK_ACT_44_2: (
+        RIGHTS_HOLDER,
+        URLS,
+        SOMYEONG,
+        DELETION_REQUEST,
+        REQUESTER,
+        CONTACT,
+    ),
     LegalBasis.KCSC: (URLS, EXPLANATION),
     LegalBasis.PLATFORM_POLICY: (URLS,),
 }
-# Statements each basis puts in its default templates (and therefore in the context).
+# The statements each basis needs: its default templates carry these and no others.
 STATEMENT_KEYS: dict[str, tuple[str, ...]] = {
     LegalBasis.DMCA_512C3: ("good_faith", "accuracy"),
     LegalBasis.EU_DSA_16: ("bona_fide",),
-    LegalBasis.TAKE_IT_DOWN: ("non_consent", "accuracy"),
-    LegalBasis.KR_NETWORK_ACT_44_2: ("accuracy",),
+    LegalBasis.TAKE_IT_DOWN: ("non_consent", "authorised_for_individual"),
+    LegalBasis.KR_NETWORK_ACT_44_2: ("deletion_request",),
     LegalBasis.KCSC: (),
     LegalBasis.PLATFORM_POLICY: (),
 }

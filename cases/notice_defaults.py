@@ -2,11 +2,19 @@
 
 Django template syntax, rendered by cases.services.notices.notice_render with a context of
 plain strings and lists (no model objects, so a template cannot reach anything else):
-  agency, platform, basis, date, notice_id, urls, works, artists, explanation,
+  agency, platform, basis, date, notice_id, urls, works, artists, explanation, evidence,
   signer.{full_name,title,organisation,postal_address,phone,email,signature},
-  statements.{good_faith,accuracy,bona_fide,non_consent}.
+  statements.{good_faith,accuracy,bona_fide,non_consent,authorised_for_individual,
+  deletion_request}.
+Each basis's default carries only the statements that basis asks for
+(cases.notice_bases.STATEMENT_KEYS): the DMCA perjury and exclusive-rights statements only
+in DMCA notices, the 48-hour deadline only in TAKE IT DOWN requests, 임시조치 only in
+Network Act requests; tests/notices/test_legal_text.py holds them to it.
 Agency admins override them per basis and language (NoticeTemplate); legal staff should
-review the wording before relying on it.
+review the wording before relying on it. When a default changes, the data migration that
+ships it resets only the agency rows that still hold an old default word for word
+(cases/migrations/0009_notice_submission.py); edited rows are kept, and a notice whose
+text carries another basis's wording says so on its page.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from cases.models.notices import LegalBasis
 URLS_EN = "{% for url in urls %}  {{ forloop.counter }}. {{ url }}\n{% endfor %}"
 URLS_KO = URLS_EN
 WORKS_EN = "{% for work in works %}  - {{ work }}\n{% endfor %}"
+EVIDENCE_EN = "{% for item in evidence %}  - {{ item }}\n{% endfor %}"
 SIGNATURE_EN = """{{ signer.signature }}
 {{ signer.full_name }}{% if signer.title %}, {{ signer.title }}{% endif %}
 {{ signer.organisation }}
@@ -75,15 +84,16 @@ Person(s) depicted: {{{{ artists|join:", " }}}}
         "TAKE IT DOWN Act removal request: {{ platform }}",
         f"""To {{{{ platform }}}},
 
-This is a removal request under the TAKE IT DOWN Act for non-consensual intimate imagery, including digital forgeries, made on behalf of {{{{ agency }}}}{{% if artists %}} and {{{{ artists|join:", " }}}}{{% endif %}}. The Act requires removal within 48 hours of a valid request.
+This is a removal request under the TAKE IT DOWN Act for non-consensual intimate imagery, including digital forgeries, made by {{{{ agency }}}} on behalf of the identifiable individual{{% if artists %}} ({{{{ artists|join:", " }}}}){{% endif %}}. The Act requires removal within 48 hours of a valid request, and reasonable efforts to remove identical copies.
 
-Identification and location of the content:
+Identification and location of the intimate visual depiction:
 {URLS_EN}{{% if explanation %}}
+Information showing that it was published without consent:
 {{{{ explanation }}}}
 {{% endif %}}
 {{{{ statements.non_consent }}}}
 
-{{{{ statements.accuracy }}}}
+{{{{ statements.authorised_for_individual }}}}
 
 {SIGNATURE_EN}
 """,
@@ -92,16 +102,20 @@ Identification and location of the content:
         "Request for deletion under Korean Network Act Art. 44-2: {{ platform }}",
         f"""To {{{{ platform }}}},
 
-Under Article 44-2 of the Act on Promotion of Information and Communications Network Utilization and Information Protection, {{{{ agency }}}} requests the deletion of the following information, which infringes the rights of {{{{ artists|join:", "|default:"our artist" }}}}.
+Under Article 44-2 of the Act on Promotion of Information and Communications Network Utilization and Information Protection, {{{{ agency }}}}, acting for the person whose rights are infringed, requests the deletion of the following information.
+
+Person whose rights are infringed: {{{{ artists|join:", "|default:"our artist" }}}}
 
 Information to be deleted:
 {URLS_EN}
-Statement of supporting evidence:
+Statement of supporting evidence (소명):
 {{{{ explanation }}}}
+{{% if evidence %}}
+Supporting evidence attached:
+{EVIDENCE_EN}{{% endif %}}
+{{{{ statements.deletion_request }}}}
 
-{{{{ statements.accuracy }}}}
-
-Requester:
+Requester (agent of the person whose rights are infringed):
 {SIGNATURE_EN}
 """,
     ),
@@ -178,15 +192,16 @@ KO: dict[str, tuple[str, str]] = {
         "TAKE IT DOWN 법에 따른 삭제 요청: {{ platform }}",
         f"""{{{{ platform }}}} 귀하
 
-본 요청은 {{{{ agency }}}}{{% if artists %}} 및 {{{{ artists|join:", " }}}}{{% endif %}}을(를) 대리하여 미국 TAKE IT DOWN 법에 따라 디지털 위조물을 포함한 비동의 친밀 영상물의 삭제를 요청하는 것입니다. 같은 법은 유효한 요청을 받은 때부터 48시간 이내의 삭제를 요구합니다.
+본 요청은 {{{{ agency }}}}이(가) 식별 가능한 당사자{{% if artists %}}({{{{ artists|join:", " }}}}){{% endif %}}를 대리하여 미국 TAKE IT DOWN 법에 따라 디지털 위조물을 포함한 비동의 친밀 영상물의 삭제를 요청하는 것입니다. 같은 법은 유효한 요청을 받은 때부터 48시간 이내의 삭제와 동일한 사본을 삭제하기 위한 합리적인 노력을 요구합니다.
 
-콘텐츠의 특정 및 위치:
+친밀 영상물의 특정 및 위치:
 {URLS_KO}{{% if explanation %}}
+동의 없이 게시되었음을 보여 주는 정보:
 {{{{ explanation }}}}
 {{% endif %}}
 {{{{ statements.non_consent }}}}
 
-{{{{ statements.accuracy }}}}
+{{{{ statements.authorised_for_individual }}}}
 
 {SIGNATURE_KO}
 """,
@@ -195,16 +210,20 @@ KO: dict[str, tuple[str, str]] = {
         "정보통신망법 제44조의2에 따른 정보 삭제 요청: {{ platform }}",
         f"""{{{{ platform }}}} 귀중
 
-{{{{ agency }}}}은(는) 「정보통신망 이용촉진 및 정보보호 등에 관한 법률」 제44조의2에 따라 {{{{ artists|join:", "|default:"소속 아티스트" }}}}의 권리를 침해하는 아래 정보의 삭제를 요청합니다.
+{{{{ agency }}}}은(는) 「정보통신망 이용촉진 및 정보보호 등에 관한 법률」 제44조의2에 따라, 권리를 침해받은 사람을 대리하여 아래 정보의 삭제를 요청합니다.
+
+권리를 침해받은 사람: {{{{ artists|join:", "|default:"소속 아티스트" }}}}
 
 삭제 요청 정보:
 {URLS_KO}
 침해 사실의 소명:
 {{{{ explanation }}}}
+{{% if evidence %}}
+첨부 소명 자료:
+{EVIDENCE_EN}{{% endif %}}
+{{{{ statements.deletion_request }}}}
 
-{{{{ statements.accuracy }}}}
-
-요청인:
+요청인(권리를 침해받은 사람의 대리인):
 {SIGNATURE_KO}
 """,
     ),

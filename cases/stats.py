@@ -153,10 +153,11 @@ def removal_times_by_platform(user: AnyUser) -> list[DurationRow]:
 
 def removal_times_by_basis(user: AnyUser) -> list[DurationRow]:
     """Time from discovery to removal of findings that were in a sent notice, per legal
-    basis (a finding in notices under two bases counts under both)."""
+    basis (a finding in notices under two bases counts under both). Drafts and web-form
+    notices awaiting submission never reached the platform and do not count."""
     pairs = (
         _notices(user)
-        .exclude(status=NoticeStatus.DRAFT)
+        .filter(sent_at__isnull=False)
         .filter(findings__removed_at__isnull=False)
         .values_list("legal_basis", "findings__pk", "findings__created_at", "findings__removed_at")
         .distinct()
@@ -168,9 +169,29 @@ def removal_times_by_basis(user: AnyUser) -> list[DurationRow]:
 
 
 def notice_outcomes(user: AnyUser) -> list[tuple[str, str, int]]:
-    """(status, label, count) for every notice status, drafts included."""
+    """(status, label, count) for every notice status, drafts and web-form notices awaiting
+    submission included, each under its own status (never under "sent")."""
     counts = dict(_notices(user).values_list("status").annotate(n=Count("id")).order_by())
     return [(s.value, str(s.label), counts.get(s.value, 0)) for s in NoticeStatus]
+
+
+@dataclass(frozen=True)
+class NoticeCounts:
+    """Notices that reached the platform (sent at a known time, whatever happened next)
+    apart from those not sent yet."""
+
+    sent: int
+    awaiting_submission: int
+    drafts: int
+
+
+def notice_counts(user: AnyUser) -> NoticeCounts:
+    counts = _notices(user).aggregate(
+        sent=Count("id", filter=Q(sent_at__isnull=False)),
+        awaiting=Count("id", filter=Q(status=NoticeStatus.AWAITING_SUBMISSION)),
+        drafts=Count("id", filter=Q(status=NoticeStatus.DRAFT)),
+    )
+    return NoticeCounts(counts["sent"], counts["awaiting"], counts["drafts"])
 
 
 @dataclass(frozen=True)
@@ -297,7 +318,9 @@ class TransparencyRow:
 
 def transparency_report(user: AnyUser, year: int) -> list[TransparencyRow]:
     """Notices sent in `year` (site time zone) by provider, type of content and action
-    taken, with the median time to the decision: what a DSA trusted flagger publishes."""
+    taken, with the median time to the decision: what a DSA trusted flagger publishes.
+    A web-form notice counts from its recorded submission; one awaiting submission has no
+    sent_at and is not in the report."""
     start = timezone.make_aware(datetime(year, 1, 1))
     end = timezone.make_aware(datetime(year + 1, 1, 1))
     sent = (

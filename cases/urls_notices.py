@@ -18,6 +18,7 @@ urlpatterns = [
     path("notices/<int:pk>/send/", notices.notice_send, name="notice_send"),
     path("notices/<int:pk>/status/", notices.notice_status, name="notice_status"),
     path("notices/<int:pk>/checklist/", notices.notice_checklist, name="notice_checklist"),
+    path("notices/<int:pk>/submission/", notices.notice_submission, name="notice_submission"),
     path("notices/<int:pk>/download/", notices.notice_download, name="notice_download"),
     path("webhooks/", notices.webhook_list, name="webhook_list"),
     path("webhooks/new/", notices.webhook_create, name="webhook_create"),

@@ -118,6 +118,8 @@ CONTRACT = {
     "api:case-list",
     "api:case-detail",
     "api:case-findings",
+    "notice_submission",
+    "api:notice-submission",
 }
 
 

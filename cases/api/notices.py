@@ -78,6 +78,7 @@ class NoticeSerializer(serializers.ModelSerializer):
             "findings",
             "recipient",
             "due_at",
+            "finalised_at",
             "sent_at",
             "acknowledged_at",
             "closed_at",
@@ -98,6 +99,7 @@ class NoticeDetailSerializer(NoticeSerializer):
             "rendered_subject",
             "rendered_body",
             "outcome_note",
+            "submission_confirmation",
         ]
         read_only_fields = fields
 
@@ -111,6 +113,27 @@ class NoticeCreateSerializer(serializers.Serializer):
     explanation = serializers.CharField(required=False, allow_blank=True, default="")
     original_work_description = serializers.CharField(required=False, allow_blank=True, default="")
     reference_media = ScopedIdListField(selector=reference_media_list_for, required=False)
+
+
+class NoticeSubmissionSerializer(serializers.Serializer):
+    """A web-form notice was submitted on the platform's form: what the form returned."""
+
+    platform_reference = serializers.CharField(
+        max_length=200, help_text="The reference or case number the platform's form returned."
+    )
+    submitted_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When the form was submitted (default: now). The deadline starts here.",
+    )
+    confirmation = serializers.FileField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="The platform's confirmation page or e-mail: a screenshot or a PDF "
+        "(multipart requests only).",
+    )
 
 
 class NoticeStatusSerializer(serializers.Serializer):
@@ -144,6 +167,7 @@ class NoticeViewSet(
             "list": NoticeSerializer,
             "create": NoticeCreateSerializer,
             "set_status": NoticeStatusSerializer,
+            "submission": NoticeSubmissionSerializer,
             "send": serializers.Serializer,
         }.get(self.action, NoticeDetailSerializer)
 
@@ -179,6 +203,11 @@ class NoticeViewSet(
 
     @extend_schema(
         request=None,
+        description=(
+            "E-mail and trusted-flagger notices are sent (`status` `sent`). A web-form notice "
+            "is only made final (`status` `awaiting_submission`, `sent_at` null) until its "
+            "submission is recorded with the `submission` action."
+        ),
         responses={
             200: NoticeDetailSerializer,
             400: OpenApiResponse(description="Required fields missing; `missing` names them."),
@@ -213,6 +242,44 @@ class NoticeViewSet(
                 notice = services.notice_close(
                     notice=notice, actor=request.user, outcome=data["action"], note=data["note"]
                 )
+        except services.NoticeError as exc:
+            raise serializers.ValidationError({"detail": str(exc)}) from exc
+        return self._detail(notice)
+
+    @extend_schema(
+        request={
+            "application/json": NoticeSubmissionSerializer,
+            "multipart/form-data": NoticeSubmissionSerializer,
+        },
+        description=(
+            "Record that a web-form notice awaiting submission was submitted on the "
+            "platform's form. The notice becomes `sent` with `sent_at` = `submitted_at`, "
+            "and its deadline starts then."
+        ),
+        responses={
+            200: NoticeDetailSerializer,
+            400: OpenApiResponse(
+                description="Not awaiting submission, no reference number, a submission "
+                "time in the future or before the text was final, or a refused file."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="submission", url_name="submission")
+    def submission(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        notice = self.get_object()
+        serializer = NoticeSubmissionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data["confirmation"]
+        try:
+            notice = services.notice_record_submission(
+                notice=notice,
+                actor=request.user,
+                platform_reference=data["platform_reference"],
+                submitted_at=data["submitted_at"],
+                confirmation=upload,
+                confirmation_name=upload.name if upload else "",
+            )
         except services.NoticeError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return self._detail(notice)

@@ -36,6 +36,9 @@ class NoticeLanguage(models.TextChoices):
 
 class NoticeStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
+    # A web-form notice whose text is final but that nobody has submitted yet: it is not
+    # sent until a person records the submission with the platform's reference number.
+    AWAITING_SUBMISSION = "awaiting_submission", _("Ready, awaiting submission")
     SENT = "sent", _("Sent")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     ACTIONED = "actioned", _("Actioned")
@@ -43,6 +46,8 @@ class NoticeStatus(models.TextChoices):
     NO_RESPONSE = "no_response", _("No response")
 
 
+# The text is fixed from these statuses on (see Notice.save).
+UNSENT_NOTICE_STATUSES = (NoticeStatus.DRAFT, NoticeStatus.AWAITING_SUBMISSION)
 # Still waiting for the platform: these count towards deadlines and reminders.
 OPEN_NOTICE_STATUSES = (NoticeStatus.SENT, NoticeStatus.ACKNOWLEDGED)
 CLOSED_NOTICE_STATUSES = (NoticeStatus.ACTIONED, NoticeStatus.REJECTED, NoticeStatus.NO_RESPONSE)
@@ -50,6 +55,7 @@ CLOSED_NOTICE_STATUSES = (NoticeStatus.ACTIONED, NoticeStatus.REJECTED, NoticeSt
 
 STATUS_BADGES = {
     NoticeStatus.DRAFT: "status-dismissed",
+    NoticeStatus.AWAITING_SUBMISSION: "status-new",
     NoticeStatus.SENT: "status-notice_sent",
     NoticeStatus.ACKNOWLEDGED: "status-triaged",
     NoticeStatus.ACTIONED: "status-removed",
@@ -142,7 +148,7 @@ class Notice(models.Model):
         _("channel"), max_length=20, choices=NoticeChannel.choices, default=NoticeChannel.EMAIL
     )
     status = models.CharField(
-        _("status"), max_length=14, choices=NoticeStatus.choices, default=NoticeStatus.DRAFT
+        _("status"), max_length=20, choices=NoticeStatus.choices, default=NoticeStatus.DRAFT
     )
     findings = models.ManyToManyField(Finding, related_name="notices")
     reference_media = models.ManyToManyField(ReferenceMedia, related_name="notices", blank=True)
@@ -171,7 +177,27 @@ class Notice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    # When the text became final: the moment of sending for e-mail, of "Finalise for web
+    # form" for a web form (sent_at is then the submission time a person recorded).
+    finalised_at = models.DateTimeField(_("text final"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submitted by"),
+    )
+    # The platform's confirmation page or e-mail, uploaded when the submission was recorded.
+    submission_confirmation = models.ForeignKey(
+        Evidence,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("submission confirmation"),
+    )
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
@@ -192,7 +218,19 @@ class Notice(models.Model):
             models.CheckConstraint(
                 condition=models.Q(status="draft") | ~models.Q(rendered_sha256=""),
                 name="notice_sent_has_hash",
-            )
+            ),
+            # Nothing counts as sent without the moment it was sent (or submitted).
+            models.CheckConstraint(
+                condition=models.Q(status__in=["draft", "awaiting_submission"])
+                | models.Q(sent_at__isnull=False),
+                name="notice_sent_has_sent_at",
+            ),
+            # Not sent: no sending time, no deadline.
+            models.CheckConstraint(
+                condition=~models.Q(status="awaiting_submission")
+                | models.Q(sent_at__isnull=True, due_at__isnull=True),
+                name="notice_awaiting_not_sent",
+            ),
         ]
         indexes = [
             models.Index(fields=["agency", "status", "due_at"], name="notice_agency_status_due"),
@@ -224,6 +262,10 @@ class Notice(models.Model):
     @property
     def is_draft(self) -> bool:
         return self.status == NoticeStatus.DRAFT
+
+    @property
+    def is_awaiting_submission(self) -> bool:
+        return self.status == NoticeStatus.AWAITING_SUBMISSION
 
     @property
     def is_open(self) -> bool:

@@ -1,7 +1,10 @@
 """Takedown notices: create, render, check, send, and follow them to an outcome.
 
 Lifecycle: draft → sent → acknowledged → actioned | rejected | no_response (a sent notice
-may also close directly). Every change writes an audit event, and status changes after
+may also close directly). A web-form notice goes draft → awaiting_submission when its text
+is made final, and only becomes sent when a person records the submission of the platform's
+form with the reference number it returned (notice_record_submission); its sending time and
+deadline start from that submission. Every change writes an audit event, and status changes after
 sending tell the agency's webhooks (cases.webhooks). The text of a sent notice is frozen:
 subject and body exactly as sent, with their SHA-256 (Notice.save refuses later edits).
 """
@@ -12,8 +15,8 @@ import hashlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -48,19 +51,20 @@ from cases.models import (
 )
 from cases.models.notices import OPEN_NOTICE_STATUSES, WebhookEvent
 from cases.notice_bases import (
-    STATEMENT_KEYS,
     STATEMENTS,
     NoticeFacts,
     Requirement,
     due_after,
+    foreign_wording,
     missing_requirements,
 )
 from cases.notice_defaults import default_template
 from cases.services.audit import AuditEntry, audit_record, audit_record_many
-from cases.services.evidence import custody_record
+from cases.services.evidence import custody_record, evidence_ingest
 from cases.services.findings import finding_set_status
 from cases.services.platforms import PlatformIndex
 from cases.storage import blob_open
+from cases.uploads import UploadRefused, upload_validate
 
 log = logging.getLogger(__name__)
 
@@ -420,12 +424,32 @@ def notice_context(notice: Notice, *, when: datetime | None = None) -> dict[str,
             "email": signer.email if signer else "",
             "signature": signer.signature_text if signer else "",
         },
-        "statements": {
-            key: value
-            for key, value in _statements(notice).items()
-            if key in STATEMENT_KEYS[notice.legal_basis]
-        },
+        "evidence": _evidence_lines(notice),
+        # Every statement stays available so that an admin's edited template renders as
+        # written; the defaults use only their basis's (STATEMENT_KEYS), and a notice with
+        # another basis's wording is flagged (notice_foreign_wording).
+        "statements": _statements(notice),
     }
+
+
+def _evidence_lines(notice: Notice) -> list[str]:
+    """The attached evidence as the notice lists it (the 소명 자료 of a Network Act request)."""
+    with override(notice.language):
+        return [
+            f"#{item.pk} {item.get_kind_display()} · SHA-256 {item.sha256}"
+            for item in notice_attachable(notice)
+        ]
+
+
+def notice_foreign_wording(notice: Notice, rendered: RenderedNotice | None = None) -> list[Any]:
+    """What the notice's text carries that belongs to another legal basis (e.g. the DMCA
+    perjury statement in a Network Act request): labels for the notice page."""
+    try:
+        rendered = rendered or notice_render(notice)
+    except NoticeError:
+        return []
+    text = f"{rendered.subject}\n{rendered.body}"
+    return [label for _phrase, label in foreign_wording(notice.legal_basis, notice.language, text)]
 
 
 def notice_render(notice: Notice, *, when: datetime | None = None) -> RenderedNotice:
@@ -476,6 +500,7 @@ def notice_missing(notice: Notice, rendered: RenderedNotice | None = None) -> li
         phone=signer["phone"],
         email=signer["email"],
         csam_waiver=notice.csam_waiver,
+        artists=context["artists"],
         recipient_needed=notice.channel != NoticeChannel.WEB_FORM,
         recipient=notice_recipient(notice),
         rendered_body=rendered.body,
@@ -556,11 +581,15 @@ def _email(
 
 def notice_send(*, notice: Notice, actor: Actor) -> Notice:
     """Check the notice against its legal basis, then send it (e-mail and trusted-flagger
-    channels) or freeze it for a web form, and record it exactly as sent.
+    channels) or make its text final for a web form, and record it exactly as sent.
 
     The e-mail goes out inside the transaction that records it: if the mail server refuses,
     nothing is recorded and the notice stays a draft; the rare commit failure after a
-    successful send is logged with the Message-ID so it can be recorded by hand."""
+    successful send is logged with the Message-ID so it can be recorded by hand.
+
+    A web-form notice is not sent by this: nobody has submitted the platform's form yet. It
+    becomes "ready, awaiting submission" with its text frozen, and is sent when a person
+    records the submission (notice_record_submission)."""
     with transaction.atomic():
         notice = (
             Notice.objects.select_for_update(of=("self",))
@@ -574,51 +603,34 @@ def notice_send(*, notice: Notice, actor: Actor) -> Notice:
         missing = notice_missing(notice, rendered)
         if missing:
             raise NoticeSendRefused(missing)
-        by_email = notice.channel != NoticeChannel.WEB_FORM
-        recipient = notice_recipient(notice) if by_email else ""
-        domain = settings.NOTICE_MESSAGE_ID_DOMAIN or None
-        message_id = make_msgid(idstring=f"notice{notice.pk}", domain=domain) if by_email else ""
-        attached = notice_attachable(notice) if by_email else []
-        if by_email:
-            message = _email(notice, rendered, recipient, message_id)
-            try:
-                get_connection().send_messages([message])
-            except Exception as exc:
-                log.exception("sending notice %s failed", notice.pk)
-                raise NoticeError(
-                    _("The mail server did not accept the notice: %(error)s") % {"error": exc}
-                ) from exc
-        notice.status = NoticeStatus.SENT
         notice.rendered_subject, notice.rendered_body = rendered.subject, rendered.body
-        notice.rendered_sha256, notice.message_id = rendered.sha256, message_id
-        notice.recipient, notice.sent_at = recipient, now
-        notice.due_at = now + due_after(notice.legal_basis, notice.platform.notice_due_hours)
-        notice.save()
-        findings = list(notice.findings.all())
-        audit_record(
-            agency=notice.agency,
-            actor=actor,
+        notice.rendered_sha256, notice.finalised_at = rendered.sha256, now
+        if notice.channel == NoticeChannel.WEB_FORM:
+            return _finalise_for_web_form(notice, actor)
+        recipient = notice_recipient(notice)
+        domain = settings.NOTICE_MESSAGE_ID_DOMAIN or None
+        message_id = make_msgid(idstring=f"notice{notice.pk}", domain=domain)
+        attached = notice_attachable(notice)
+        message = _email(notice, rendered, recipient, message_id)
+        try:
+            get_connection().send_messages([message])
+        except Exception as exc:
+            log.exception("sending notice %s failed", notice.pk)
+            raise NoticeError(
+                _("The mail server did not accept the notice: %(error)s") % {"error": exc}
+            ) from exc
+        notice.message_id, notice.recipient = message_id, recipient
+        _mark_sent(
+            notice,
+            actor,
+            sent_at=now,
             action="notice.sent",
-            obj=notice,
-            data={
-                "channel": notice.channel,
+            extra={
                 "recipient": recipient,
                 "message_id": message_id,
-                "sha256": rendered.sha256,
-                "due_at": notice.due_at.isoformat(),
-                "findings": [f.pk for f in findings],
                 "attachments": [item.sha256 for item in attached],
             },
         )
-        reason = _("Notice #%(id)s sent (%(basis)s).") % {
-            "id": notice.pk,
-            "basis": LegalBasis(notice.legal_basis).label,
-        }
-        for finding in findings:
-            if finding.status in NOTICEABLE:
-                finding_set_status(
-                    finding=finding, status=FindingStatus.NOTICE_SENT, actor=actor, reason=reason
-                )
         for item in attached:
             custody_record(
                 evidence=item,
@@ -627,7 +639,150 @@ def notice_send(*, notice: Notice, actor: Actor) -> Notice:
                 reason=_("Attached to notice #%(id)s sent to %(to)s")
                 % {"id": notice.pk, "to": recipient},
             )
-        _emit(notice, WebhookEvent.NOTICE_SENT)
+    return notice
+
+
+def _finalise_for_web_form(notice: Notice, actor: Actor) -> Notice:
+    # Inside notice_send's transaction: the text is frozen (Notice.save refuses later edits)
+    # but nothing was sent, so no sending time, no deadline, no finding status change.
+    notice.status = NoticeStatus.AWAITING_SUBMISSION
+    notice.save()
+    audit_record(
+        agency=notice.agency,
+        actor=actor,
+        action="notice.finalised",
+        obj=notice,
+        data={
+            "channel": notice.channel,
+            "sha256": notice.rendered_sha256,
+            "findings": list(notice.findings.values_list("pk", flat=True)),
+        },
+    )
+    return notice
+
+
+def _mark_sent(
+    notice: Notice, actor: Actor, *, sent_at: datetime, action: str, extra: dict[str, Any]
+) -> None:
+    """The notice reached the platform at `sent_at`: its deadline starts, its findings move to
+    "notice sent", the audit event and the webhooks say so. Inside the caller's transaction."""
+    notice.status = NoticeStatus.SENT
+    notice.sent_at = sent_at
+    notice.due_at = sent_at + due_after(notice.legal_basis, notice.platform.notice_due_hours)
+    notice.save()
+    findings = list(notice.findings.all())
+    audit_record(
+        agency=notice.agency,
+        actor=actor,
+        action=action,
+        obj=notice,
+        data={
+            "channel": notice.channel,
+            "sha256": notice.rendered_sha256,
+            "sent_at": sent_at.isoformat(),
+            "due_at": notice.due_at.isoformat(),
+            "findings": [f.pk for f in findings],
+            **extra,
+        },
+    )
+    reason = _("Notice #%(id)s sent (%(basis)s).") % {
+        "id": notice.pk,
+        "basis": LegalBasis(notice.legal_basis).label,
+    }
+    for finding in findings:
+        if finding.status in NOTICEABLE:
+            finding_set_status(
+                finding=finding, status=FindingStatus.NOTICE_SENT, actor=actor, reason=reason
+            )
+    _emit(notice, WebhookEvent.NOTICE_SENT)
+
+
+# A recorded submission time may run this far ahead of the server clock (a person's watch).
+SUBMISSION_CLOCK_SKEW = timedelta(minutes=5)
+CONFIRMATION_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf")
+
+
+def _confirmation_ingest(notice: Notice, actor: Actor, fileobj: IO[bytes], name: str) -> Evidence:
+    # Validated like any upload (size, magic bytes, allowlist), and only screenshots or PDFs.
+    try:
+        validated = upload_validate(fileobj, name=name or "confirmation")
+    except UploadRefused as refused:
+        raise NoticeError(refused.message) from refused
+    if validated.file_type.media_type not in CONFIRMATION_TYPES:
+        raise NoticeError(
+            _("The confirmation must be a screenshot or a PDF (this file is %(label)s).")
+            % {"label": validated.file_type.label}
+        )
+    fileobj.seek(0)
+    evidence, _created = evidence_ingest(
+        agency=notice.agency,
+        data=fileobj,
+        kind=EvidenceKind.UPLOAD,
+        collected_by=actor,
+        original_name=validated.display_name,
+        media_type=validated.file_type.media_type,
+    )
+    return evidence
+
+
+def notice_record_submission(
+    *,
+    notice: Notice,
+    actor: Actor,
+    platform_reference: str,
+    submitted_at: datetime | None = None,
+    confirmation: IO[bytes] | None = None,
+    confirmation_name: str = "",
+) -> Notice:
+    """A person submitted the platform's web form with the notice's final text: record the
+    reference number the form returned, when it was submitted (default: now) and optionally
+    the confirmation screenshot or PDF. Only now is the notice sent; its deadline starts at
+    the submission. Raises NoticeError with a message for the user."""
+    reference = (platform_reference or "").strip()
+    if not reference:
+        raise NoticeError(_("Enter the reference number the platform's form returned."))
+    if len(reference) > 200:
+        raise NoticeError(_("The reference number is longer than 200 characters."))
+    now = timezone.now()
+    submitted_at = submitted_at or now
+    if timezone.is_naive(submitted_at):
+        submitted_at = timezone.make_aware(submitted_at)
+    if submitted_at > now + SUBMISSION_CLOCK_SKEW:
+        raise NoticeError(_("The submission time is in the future."))
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update(of=("self",))
+            .select_related("agency", "platform")
+            .get(pk=notice.pk)
+        )
+        if not notice.is_awaiting_submission:
+            raise NoticeError(_("Only a web-form notice awaiting submission can be recorded."))
+        if notice.finalised_at and submitted_at < notice.finalised_at:
+            raise NoticeError(
+                _(
+                    "The submission time is before the text was final (%(final)s): the text "
+                    "submitted may not be the text stored."
+                )
+                % {"final": timezone.localtime(notice.finalised_at).isoformat(timespec="minutes")}
+            )
+        evidence = None
+        if confirmation is not None:
+            evidence = _confirmation_ingest(notice, actor, confirmation, confirmation_name)
+        notice.platform_reference = reference
+        notice.submitted_by = actor if actor is not None and actor.is_authenticated else None
+        notice.submission_confirmation = evidence
+        _mark_sent(
+            notice,
+            actor,
+            sent_at=submitted_at,
+            action="notice.submitted",
+            extra={
+                "platform_reference": reference,
+                "submitted_at": submitted_at.isoformat(),
+                "recorded_at": now.isoformat(),
+                "confirmation_sha256": evidence.sha256 if evidence else None,
+            },
+        )
     return notice
 
 
@@ -658,7 +813,8 @@ def notice_acknowledge(*, notice: Notice, actor: Actor, platform_reference: str 
             raise NoticeError(_("Only a sent notice can be acknowledged."))
         notice.status = NoticeStatus.ACKNOWLEDGED
         notice.acknowledged_at = timezone.now()
-        notice.platform_reference = platform_reference.strip()[:200]
+        # A blank answer keeps the reference recorded with a web-form submission.
+        notice.platform_reference = platform_reference.strip()[:200] or notice.platform_reference
         notice.save()
         audit_record(
             agency=notice.agency,

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.forms_notices import (
     NoticeForm,
     NoticeStatusForm,
+    NoticeSubmissionForm,
     NoticeTemplateForm,
     SignerProfileForm,
     WebhookForm,
@@ -23,13 +24,13 @@ from cases.forms_notices import (
 from cases.models import (
     LegalBasis,
     Notice,
-    NoticeChannel,
     NoticeLanguage,
     NoticeStatus,
     Role,
     SignerProfile,
 )
 from cases.models.notices import OPEN_NOTICE_STATUSES
+from cases.notice_bases import STATEMENT_KEYS, foreign_wording, template_foreign_statements
 from cases.notice_defaults import default_template
 from cases.selectors import (
     audit_events_for_object,
@@ -211,6 +212,8 @@ def _detail_context(request: HtmxHttpRequest, notice: Notice) -> dict[str, Any]:
         "attachments": services.notice_attachable(notice),
         "recipient": services.notice_recipient(notice),
         "status_form": NoticeStatusForm(),
+        "submission_form": NoticeSubmissionForm(),
+        "foreign_wording": services.notice_foreign_wording(notice, rendered) if rendered else [],
         "timeline": audit_events_for_object(request.user, notice).order_by("seq"),
         "overdue": notice.is_open and notice.due_at is not None and notice.due_at < timezone.now(),
     }
@@ -232,8 +235,14 @@ def notice_send(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except services.NoticeError as exc:
         messages.error(request, str(exc))
         return redirect(notice)
-    if notice.channel == NoticeChannel.WEB_FORM:
-        messages.success(request, _("The notice text is final. Submit it with the checklist."))
+    if notice.is_awaiting_submission:
+        messages.success(
+            request,
+            _(
+                "The notice text is final but not sent: submit it with the checklist, then "
+                "record the reference number the platform's form returns."
+            ),
+        )
         return redirect("notice_checklist", pk=notice.pk)
     messages.success(
         request, _("Notice sent to %(to)s.") % {"to": notice.recipient or notice.platform.name}
@@ -276,6 +285,34 @@ def notice_checklist(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notice = notice_get_for(request.user, pk)
     context = _detail_context(request, notice)
     context["form_url"] = notice.platform.web_form_url
+    return render(request, "cases/notice_checklist.html", context)
+
+
+@require_POST
+@member_required()
+def notice_submission(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Record that the platform's web form was submitted: only now is the notice sent."""
+    notice = notice_get_for(request.user, pk)
+    form = NoticeSubmissionForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["confirmation"]
+        try:
+            services.notice_record_submission(
+                notice=notice,
+                actor=request.user,
+                platform_reference=form.cleaned_data["platform_reference"],
+                submitted_at=form.cleaned_data["submitted_at"],
+                confirmation=upload or None,
+                confirmation_name=upload.name if upload else "",
+            )
+        except services.NoticeError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, _("Submission recorded: the notice is sent."))
+            return redirect(notice)
+    context = _detail_context(request, notice)
+    context["form_url"] = notice.platform.web_form_url
+    context["submission_form"] = form
     return render(request, "cases/notice_checklist.html", context)
 
 
@@ -373,6 +410,11 @@ def notice_template_edit(request: HtmxHttpRequest) -> HttpResponse:
         "language": language,
         "language_label": NoticeLanguage(language).label,
         "default_subject": default_template(basis, language)[0],
+        "basis_statements": ", ".join(f"statements.{key}" for key in STATEMENT_KEYS[basis]),
+        "foreign_statements": [f"statements.{k}" for k in template_foreign_statements(basis, body)],
+        "foreign_wording": [
+            label for _phrase, label in foreign_wording(basis, language, f"{subject}\n{body}")
+        ],
     }
     return render(request, "cases/notice_template_form.html", context)
 

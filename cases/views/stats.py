@@ -46,6 +46,12 @@ def _tables(user: Any) -> dict[str, Callable[[], tuple[list[str], list[list[Any]
             [data.removed_ever, data.reappeared, rate]
         ]
 
+    def notice_counts() -> tuple[list[str], list[list[Any]]]:
+        data = stats.notice_counts(user)
+        return [_("sent"), _("awaiting submission"), _("drafts")], [
+            [data.sent, data.awaiting_submission, data.drafts]
+        ]
+
     duration_header = [_("group"), _("count"), _("median hours"), _("p90 hours")]
     return {
         "observations": lambda: (
@@ -66,6 +72,7 @@ def _tables(user: Any) -> dict[str, Callable[[], tuple[list[str], list[list[Any]
             [_("status"), _("count")],
             [[value, n] for value, _label, n in stats.notice_outcomes(user)],
         ),
+        "notice_counts": notice_counts,
         "reappearance": reappearance,
         "artists": lambda: (
             [_("artist"), _("Hangul"), _("findings"), _("online"), _("removed"), _("reappeared")],
@@ -134,6 +141,7 @@ def stats_dashboard(request: HtmxHttpRequest) -> HttpResponse:
         ),
         "response": stats.platform_response_times(user),
         "outcomes": outcomes,
+        "notice_counts": stats.notice_counts(user),
         "outcomes_chart": bar_chart(
             [(label, n) for _v, label, n in outcomes], title=_("Notices by outcome")
         ),

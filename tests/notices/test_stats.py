@@ -138,6 +138,7 @@ def test_notices_by_outcome_reappearance_and_response_times(world, bob) -> None:
     outcomes = {value: n for value, _label, n in stats.notice_outcomes(bob)}
     assert outcomes == {
         "draft": 1,
+        "awaiting_submission": 0,
         "sent": 1,
         "acknowledged": 0,
         "actioned": 2,
@@ -242,6 +243,7 @@ def test_the_dashboard_renders_its_charts(client, world, carol) -> None:  # type
         "removal_basis",
         "platform_response",
         "outcomes",
+        "notice_counts",
         "reappearance",
         "artists",
     ],

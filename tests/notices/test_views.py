@@ -80,17 +80,20 @@ def test_a_web_form_notice_becomes_a_checklist_with_reference_number(
     assert mailoutbox == []  # staff submit the form by hand
     page = client.get(response["Location"]).content.decode()
     notice.refresh_from_db()
-    assert notice.status == NoticeStatus.SENT and notice.message_id == ""
+    # Final, but not sent: nobody has submitted the platform's form yet (issue 9).
+    assert notice.status == NoticeStatus.AWAITING_SUBMISSION and notice.message_id == ""
+    assert notice.sent_at is None
     assert "https://site.test/report" in page and "data-copy-target" in page
     assert f"/notices/{notice.pk}/download/" in page
     download = client.get(f"/notices/{notice.pk}/download/?file=text")
     assert notice.rendered_body in download.content.decode()
 
-    client.post(
-        f"/notices/{notice.pk}/status/", {"action": "acknowledge", "platform_reference": "WF-777"}
-    )
+    client.post(f"/notices/{notice.pk}/submission/", {"platform_reference": "WF-777"})
     notice.refresh_from_db()
-    assert notice.status == NoticeStatus.ACKNOWLEDGED and notice.platform_reference == "WF-777"
+    assert notice.status == NoticeStatus.SENT and notice.platform_reference == "WF-777"
+    client.post(f"/notices/{notice.pk}/status/", {"action": "acknowledge"})
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.ACKNOWLEDGED
 
 
 def test_the_list_filters_and_highlights_overdue_notices(client, carol, make_notice) -> None:  # type: ignore[no-untyped-def]

@@ -168,7 +168,11 @@ def test_deliveries_never_carry_another_agencys_data(
         agency=other_agency, actor=mallory, url=receiver.url + "?nebula", events=["notice.sent"]
     )
     nebula_platform = Platform.objects.create(
-        agency=other_agency, name="Nebula Host", domains=["site.test"], abuse_email="a@site.test"
+        agency=other_agency,
+        name="Nebula Host",
+        domains=["site.test"],
+        abuse_email="a@site.test",
+        channel=Platform.Channel.EMAIL,  # a web-form notice is not sent until submitted
     )
     nebula_finding = make_finding(other_agency, "http://site.test/nebula-secret", actor=mallory)
     assert nebula_finding.platform_id == nebula_platform.pk
