@@ -29,7 +29,8 @@ from importlib import metadata
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from cases.capture.browser import BrowserOptions, BrowserResult, browser_capture, stamp_screenshot
+from cases.capture.banner import stamp_screenshot
+from cases.capture.browser import BrowserOptions, BrowserResult, browser_capture
 from cases.capture.fetcher import (
     REDIRECT_STATUSES,
     Connector,

@@ -18,7 +18,8 @@ import threading
 
 import pytest
 
-from cases.capture.browser import BrowserOptions, browser_capture, stamp_screenshot
+from cases.capture.banner import stamp_screenshot
+from cases.capture.browser import BrowserOptions, browser_capture
 from cases.capture.netpolicy import Policy
 from cases.models import CaptureStatus, Evidence
 from cases.services.captures import capture_request, capture_run
