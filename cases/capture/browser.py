@@ -78,6 +78,10 @@ CHROMIUM_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # Frames of other sites in the page's own renderer process: the page-wide switch that
+    # stops scripts before the screenshot (Emulation.setScriptExecutionDisabled) does not
+    # reach out-of-process frames. The capture browser holds no data of ours to isolate.
+    "--disable-site-isolation-trials",
 )
 # Hop-by-hop and coding headers describe the bytes on the wire, not the decoded body that
 # Chromium receives from us.
@@ -122,6 +126,7 @@ class BrowserRequest:
     reason: str = ""
     status: int | None = None
     result: FetchResult | None = None  # the fetcher's exchange, for the WARC
+    after_freeze: bool = False  # asked for after scripts were stopped (e.g. a late image)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +136,7 @@ class BrowserRequest:
             "action": self.action,
             "reason": self.reason,
             "status": self.status,
+            "after_freeze": self.after_freeze,
         }
 
 
@@ -302,7 +308,11 @@ class _Session:
     async def handle(self, route: Any) -> None:
         request = route.request
         entry = BrowserRequest(
-            url=request.url, method=request.method, resource_type=request.resource_type, action=""
+            url=request.url,
+            method=request.method,
+            resource_type=request.resource_type,
+            action="",
+            after_freeze=self.frozen,
         )
         self.requests.append(entry)
         target = self._navigation_target(request)
@@ -488,8 +498,8 @@ class _BrowserHost:
     async def _freeze(self, cdp: Any, context: Any, session: _Session) -> None:
         """Stop the page: no more script (timers, handlers, animation frames), no pending
         load, no navigation, no other window. What is on screen now is what is shot."""
-        session.frozen = True
         await cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})
+        session.frozen = True
         with contextlib.suppress(Exception):
             await cdp.send("Page.stopLoading")
         for other in context.pages:

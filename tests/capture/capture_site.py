@@ -196,6 +196,16 @@ HOSTILE_PAGES: dict[str, bytes] = {
         "<script>addEventListener('load', () => "
         "setTimeout(() => { location.href = 'about:blank'; }, 300));</script>",
     ),
+    # Holds its content in a frame of another site, whose script keeps running in a
+    # process of its own (an out-of-process iframe) and keeps asking for /tick.
+    "/framed": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<iframe src='http://other.test/ticking-frame' width=400 height=200></iframe>",
+    ),
+    "/ticking-frame": b"""<!doctype html><html><body><p>frame</p><script>
+let n = 0; setInterval(() => { n += 1; fetch('/tick?n=' + n).catch(() => {}); }, 20);
+</script></body></html>""",
     "/substitute": _coloured(OTHER_COLOUR, OTHER_MARKER),
 }
 
@@ -279,6 +289,8 @@ class SuspectSite:
             h.redirect(302, f"http://127.0.0.1:{self.internal_port}/secret-redirect")
         elif path == "/style.css":
             h.send_body(200, b"body { background: #fff url(/img/bg.png) repeat-x; }", "text/css")
+        elif path == "/tick":
+            h.send_body(200, b"tick", "text/plain")
         elif path == "/api/ping":
             h.send_body(200, b"pong", "text/plain")
         elif path == "/media/clip.mp4":
@@ -390,6 +402,7 @@ class FakeNetwork:
         self.names = {
             SITE_HOST: [PUBLIC_IP],
             f"cdn.{SITE_HOST}": [PUBLIC_IP],
+            "other.test": [PUBLIC_IP],  # another site on the same server (cross-site frames)
             "rebind.test": ["127.0.0.1"],
             **self.names,
         }

@@ -14,6 +14,8 @@ import io
 import pytest
 from PIL import Image
 
+from cases.capture.browser import BrowserOptions, browser_capture
+from cases.capture.netpolicy import Policy
 from cases.capture.pipeline import visible_text
 from cases.models import Capture, CaptureStatus, Evidence
 from cases.services.captures import capture_request, capture_run
@@ -173,3 +175,18 @@ def test_a_page_that_leaves_for_a_document_that_cannot_be_blocked_is_refused(
     assert not Evidence.objects.filter(capture=capture, kind="dom").exists()
     committed = [n for n in capture.details["browser"]["navigations"] if n["action"] == "left"]
     assert [n["url"] for n in committed] == ["about:blank"]
+
+
+def test_scripts_in_frames_of_other_sites_are_stopped_too(chromium, network, site) -> None:  # type: ignore[no-untyped-def]
+    # The frame (from other.test) asks for /tick every 20 ms for as long as its script runs.
+    result = browser_capture(
+        site_url("/framed"), policy=Policy(), options=BrowserOptions(settle_ms=1000),
+        **network.kwargs,
+    )  # fmt: skip
+
+    assert result.ok, result.error or result.integrity_error
+    ticks = [r for r in result.requests if "/tick" in r.url]
+    assert sum(not r.after_freeze for r in ticks) >= 5  # it was ticking while the page was live
+    # After the freeze at most the requests already on their way arrive; a running frame
+    # would add one every 20 ms while the screenshot is taken.
+    assert sum(r.after_freeze for r in ticks) <= 5, [r.url for r in ticks if r.after_freeze]
