@@ -41,11 +41,11 @@ def _wrap(text: str, width: int, font: Any, draw: Any) -> list[str]:
 
 
 def stamp_screenshot(
-    png: bytes, *, taken_at: datetime, url: str, tool: str, requested_url: str = ""
+    png: bytes, *, taken_at: datetime, url: str, tool: str, loaded_url: str = ""
 ) -> tuple[bytes, int]:
     """The screenshot with a banner above it that states when (UTC and KST), what (the URL
-    displayed in the address bar, and the requested one when the page changed it) and
-    with which tool it was taken. The page's pixels are not touched: they sit below
+    displayed in the address bar, and the one the page was loaded from when the page
+    changed it) and with which tool it was taken. The page's pixels are not touched: they sit below
     the banner exactly as Chromium rendered them (returns the PNG and the banner height,
     which the capture records so the alteration is documented)."""
     from PIL import Image, ImageDraw
@@ -59,7 +59,7 @@ def stamp_screenshot(
     lines = [
         f"Captured {utc:%Y-%m-%d %H:%M:%S} UTC  ·  {utc.astimezone(KST):%Y-%m-%d %H:%M:%S} KST",
         *_wrap(f"URL: {url}", width - 24, font, probe),
-        *(_wrap(f"Requested: {requested_url}", width - 24, font, probe) if requested_url else []),
+        *(_wrap(f"Loaded from: {loaded_url}", width - 24, font, probe) if loaded_url else []),
         tool,
     ]
     line_height = 22

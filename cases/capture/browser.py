@@ -150,7 +150,7 @@ class BrowserResult:
     cut_at_height: int | None = None
     load_timed_out: bool = False
     requests: list[BrowserRequest] = field(default_factory=list)
-    # What happened to the page while it was open (see _Session.note_*), and the address
+    # What happened to the page while it was open (see _Session.note), and the address
     # bar's URL at the moment of the screenshot.
     navigations: list[dict[str, Any]] = field(default_factory=list)
     windows_opened: list[dict[str, Any]] = field(default_factory=list)
@@ -264,10 +264,10 @@ class _Session:
 
     def note(self, action: str, url: str, **extra: Any) -> None:
         """One entry of the navigation record: "loaded" (the captured document), "blocked"
-        (refused before any request), "requested" (what Chromium said the page asked
-        for, with its reason), "same_document" (history API or fragment: the address
-        changed, the document did not), "left" (the main frame committed another
-        document)."""
+        (refused before any request, with Chromium's reason for the attempt when it gave
+        one), "same_document" (history API or fragment: the address changed, the document
+        did not), "document_opened" (document.open/write replaced the content), "left"
+        (the main frame committed another document)."""
         if len(self.navigations) < 200:
             self.navigations.append({"action": action, "url": url, "at_ms": self._at_ms(), **extra})
 

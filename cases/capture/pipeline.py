@@ -492,7 +492,7 @@ class CapturePipeline:
         if result.ok and result.taken_at is not None:
             tool = f"{TOOL_NAME} {tool_version(result.chromium_version)} · {label}"
             # The banner names the URL in the address bar at the moment of the screenshot
-            # (a page may change it with history.pushState), and the requested one too
+            # (a page may change it with history.pushState), and the one it was loaded from
             # when they differ.
             shown = result.displayed_url or main.final_url
             stamped, banner = stamp_screenshot(
@@ -500,7 +500,7 @@ class CapturePipeline:
                 taken_at=result.taken_at,
                 url=shown,
                 tool=tool,
-                requested_url=main.final_url if shown != main.final_url else "",
+                loaded_url=main.final_url if shown != main.final_url else "",
             )
             info.update(
                 {
