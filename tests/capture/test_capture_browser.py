@@ -153,3 +153,18 @@ def test_the_screenshot_banner_states_date_time_and_url_above_the_unchanged_page
     original = Image.open(BytesIO(page)).convert("RGB")
     assert image.crop((0, banner, 800, 600 + banner)).tobytes() == original.tobytes()
     assert image.getpixel((2, 2)) != original.getpixel((2, 2))  # the banner is there
+
+
+def test_the_banner_names_the_loaded_url_too_only_when_the_page_changed_the_address() -> None:
+    from datetime import UTC, datetime
+
+    page = png_bytes((800, 600), (10, 20, 30))
+    moment = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+    _, same = stamp_screenshot(page, taken_at=moment, url="http://site.test/x", tool="t")
+    _, changed = stamp_screenshot(
+        page, taken_at=moment, url="http://site.test/pushed", tool="t",
+        loaded_url="http://site.test/x",
+    )  # fmt: skip
+
+    assert changed == same + 22  # one more line: "Loaded from: ..."
