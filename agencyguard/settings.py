@@ -326,6 +326,10 @@ CAPTURE_BROWSER_TIMEOUT_S = envint("CAPTURE_BROWSER_TIMEOUT_S", "30")
 CAPTURE_MEDIA_MAX_ITEMS = envint("CAPTURE_MEDIA_MAX_ITEMS", "10")
 CAPTURE_MEDIA_MAX_BYTES = envint("CAPTURE_MEDIA_MAX_BYTES", str(50 * 1024 * 1024))
 CAPTURE_MEDIA_TOTAL_BYTES = envint("CAPTURE_MEDIA_TOTAL_BYTES", str(200 * 1024 * 1024))
+# Each capture's WARC is also packaged as a WACZ (docs/capture.md). With an ECDSA private
+# key (PEM file) the WACZ is signed per the WACZ signing recommendation; without, it is not.
+CAPTURE_WACZ = envbool("CAPTURE_WACZ", "1")
+CAPTURE_WACZ_SIGNING_KEY_FILE = os.getenv("CAPTURE_WACZ_SIGNING_KEY_FILE", "")
 # The collecting machine's public address as the operator knows it (behind NAT the socket
 # only knows its private one); recorded next to it on every capture when set.
 CAPTURE_COLLECTOR_PUBLIC_IP = os.getenv("CAPTURE_COLLECTOR_PUBLIC_IP", "")

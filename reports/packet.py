@@ -42,6 +42,7 @@ EXTENSIONS = {
     "video/quicktime": "mov",
     "text/html": "html",
     "application/warc": "warc",
+    "application/wacz": "wacz",
     "application/json": "json",
     "text/plain": "txt",
     "application/pdf": "pdf",

@@ -55,6 +55,44 @@ def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
+@pytest.fixture(autouse=True)
+def _every_capture_passes_wacz_validate(monkeypatch, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Every capture this test makes (in this process) must come with a WACZ that passes
+    `wacz validate`: the pipeline is wrapped to keep each capture's WACZ, and they are
+    validated when the test ends (a capture without one fails the test too)."""
+    from cases.capture.pipeline import CapturePipeline, artefact_bytes
+
+    made: list[tuple[str, bytes | None, str]] = []
+    real_run = CapturePipeline.run
+
+    def run(self, url: str, *, label: str):  # type: ignore[no-untyped-def]
+        output = real_run(self, url, label=label)
+        package = next((a for a in output.artefacts if a.kind == "wacz"), None)
+        error = str(output.details.get("wacz", {}).get("error", ""))
+        made.append((label, artefact_bytes(package) if package else None, error))
+        return output
+
+    monkeypatch.setattr(CapturePipeline, "run", run)
+    yield
+    if not made:
+        return
+    from cases.capture.wacz import WaczError, wacz_validate
+
+    folder = tmp_path_factory.mktemp("wacz")
+    problems = []
+    for index, (label, data, error) in enumerate(made):
+        if data is None:
+            problems.append(f"{label}: no WACZ ({error or 'not built'})")
+            continue
+        path = folder / f"{index}-{label}.wacz"
+        path.write_bytes(data)
+        try:
+            wacz_validate(path)
+        except WaczError as exc:
+            problems.append(f"{label}: {exc}")
+    assert not problems, problems
+
+
 @pytest.fixture
 def agency(db):  # type: ignore[no-untyped-def]
     return make_agency("Aurora Entertainment", "aurora")

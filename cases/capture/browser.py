@@ -21,6 +21,16 @@ outside interception): the fetcher follows and re-checks redirects and Chromium 
 final answer. The main document is requested at the final URL the pipeline's visit
 ended on, so relative links resolve as they did for the visitor.
 
+One frozen state of one document. The page is held on the document served for the URL:
+every later main-frame navigation it attempts (a script changing `location`, a meta
+refresh, a form, a reload) is refused at the route, and windows it opens are closed; each
+attempt is recorded with its target and Chromium's reason. After load and settle, script
+execution is switched off (CDP `Emulation.setScriptExecutionDisabled`) and loading
+stopped, so that the screenshot and the rendered DOM snapshot show the same state; the DOM
+is read before and after the screenshot and must not have changed. A page that left its
+document anyway (for one that needs no request, such as about:blank) is refused: no
+screenshot of another document is taken. docs/capture.md explains the choices.
+
 No ORM in here: Playwright runs its own event loop, and this module runs it in a thread
 of its own (with one browser kept per worker process, a fresh context per capture), so
 the caller's Django connection never sees a running loop.
@@ -31,15 +41,13 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import io
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -70,13 +78,16 @@ CHROMIUM_ARGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
+    # Frames of other sites in the page's own renderer process: the page-wide switch that
+    # stops scripts before the screenshot (Emulation.setScriptExecutionDisabled) does not
+    # reach out-of-process frames. The capture browser holds no data of ours to isolate.
+    "--disable-site-isolation-trials",
 )
 # Hop-by-hop and coding headers describe the bytes on the wire, not the decoded body that
 # Chromium receives from us.
 _DROPPED_HEADERS = frozenset(
     {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive"}
 )
-KST = ZoneInfo("Asia/Seoul")
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,7 @@ class BrowserRequest:
     reason: str = ""
     status: int | None = None
     result: FetchResult | None = None  # the fetcher's exchange, for the WARC
+    after_freeze: bool = False  # asked for after scripts were stopped (e.g. a late image)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,6 +136,7 @@ class BrowserRequest:
             "action": self.action,
             "reason": self.reason,
             "status": self.status,
+            "after_freeze": self.after_freeze,
         }
 
 
@@ -137,10 +150,24 @@ class BrowserResult:
     cut_at_height: int | None = None
     load_timed_out: bool = False
     requests: list[BrowserRequest] = field(default_factory=list)
+    # What happened to the page while it was open (see _Session.note), and the address
+    # bar's URL at the moment of the screenshot.
+    navigations: list[dict[str, Any]] = field(default_factory=list)
+    windows_opened: list[dict[str, Any]] = field(default_factory=list)
+    document_rewritten: bool = False
+    displayed_url: str = ""
+    # The document as rendered at the screenshot's moment (DOM serialised by Chromium).
+    dom_html: bytes = b""
+    frozen: bool = False
+    dom_sha256_before: str = ""
+    dom_sha256_after: str = ""
+    # Set when the capture must not be used: the page left the document it was loaded with,
+    # or changed between the screenshot and the DOM snapshot.
+    integrity_error: str = ""
 
     @property
     def ok(self) -> bool:
-        return bool(self.png)
+        return bool(self.png) and not self.integrity_error
 
     @property
     def refused(self) -> list[BrowserRequest]:
@@ -187,7 +214,93 @@ class _Session:
         self.pool = concurrent.futures.ThreadPoolExecutor(
             options.fetch_workers, thread_name_prefix="capture-fetch"
         )
-        self.deadline = time.monotonic() + options.session_timeout_s
+        self.started = time.monotonic()
+        self.deadline = self.started + options.session_timeout_s
+        # The page under capture; its first main-frame document request is the visit
+        # itself, every later one is refused.
+        self.page: Any = None
+        self.document_requested = False
+        self.frozen = False
+        self.navigations: list[dict[str, Any]] = []
+        self.windows_opened: list[dict[str, Any]] = []
+        self.document_rewritten = False
+        self.main_frame_id = ""
+        self.requested_reasons: dict[str, str] = {}
+
+    # -- what Chromium reports about the page (CDP Page domain events) ---------------------
+
+    def on_requested_navigation(self, event: dict[str, Any]) -> None:
+        if event.get("frameId") == self.main_frame_id:
+            self.requested_reasons[event.get("url", "")] = event.get("reason", "")
+
+    def on_frame_navigated(self, event: dict[str, Any]) -> None:
+        frame = event.get("frame") or {}
+        if frame.get("parentId") or frame.get("id") != self.main_frame_id:
+            return
+        url = frame.get("url", "")
+        loaded = [n for n in self.navigations if n["action"] in ("loaded", "left")]
+        action = "left" if loaded else "loaded"
+        self.note(action, url, reason=self.requested_reasons.get(url, ""))
+
+    def on_same_document(self, event: dict[str, Any]) -> None:
+        if event.get("frameId") == self.main_frame_id:
+            self.note("same_document", event.get("url", ""), kind=event.get("navigationType", ""))
+
+    def on_document_opened(self, event: dict[str, Any]) -> None:
+        frame = event.get("frame") or {}
+        if frame.get("id") == self.main_frame_id:
+            self.document_rewritten = True
+            self.note("document_opened", frame.get("url", ""))
+
+    def on_window_open(self, event: dict[str, Any]) -> None:
+        if len(self.windows_opened) < 50:
+            self.windows_opened.append(
+                {"url": event.get("url", ""), "name": event.get("windowName", ""),
+                 "at_ms": self._at_ms()}
+            )  # fmt: skip
+
+    def _at_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def note(self, action: str, url: str, **extra: Any) -> None:
+        """One entry of the navigation record: "loaded" (the captured document), "blocked"
+        (refused before any request, with Chromium's reason for the attempt when it gave
+        one), "same_document" (history API or fragment: the address changed, the document
+        did not), "document_opened" (document.open/write replaced the content), "left"
+        (the main frame committed another document)."""
+        if len(self.navigations) < 200:
+            self.navigations.append({"action": action, "url": url, "at_ms": self._at_ms(), **extra})
+
+    def _navigation_target(self, request: Any) -> str:
+        """For a navigation request: "main" (the page's own frame), "window" (the top frame
+        of another page, i.e. a popup) or "frame" (an iframe); "" for other requests."""
+        try:
+            if not request.is_navigation_request():
+                return ""
+        except Exception:
+            return ""
+        try:
+            frame = request.frame
+        except Exception:
+            # Playwright has no frame yet for the first navigation of a window that is
+            # being opened: never the page's own frame, which exists from the start.
+            return "window"
+        if frame.parent_frame is not None:
+            return "frame"
+        return "main" if frame.page is self.page else "window"
+
+    def _refuse_navigation(self, request: Any, target: str) -> str:
+        """Why this navigation request is refused, or "" to let it through."""
+        if target == "main":
+            if not self.document_requested:
+                self.document_requested = True
+                return ""
+            return "The page tried to replace the captured document."
+        if target == "window":
+            return "The page tried to open another window."
+        if target == "frame" and self.frozen:
+            return "A frame tried to navigate after the page was frozen for the screenshot."
+        return ""
 
     def _fetch(self, url: str) -> FetchResult:
         return fetch(url, self.policy, resolver=self.resolver, connector=self.connector)
@@ -195,9 +308,24 @@ class _Session:
     async def handle(self, route: Any) -> None:
         request = route.request
         entry = BrowserRequest(
-            url=request.url, method=request.method, resource_type=request.resource_type, action=""
+            url=request.url,
+            method=request.method,
+            resource_type=request.resource_type,
+            action="",
+            after_freeze=self.frozen,
         )
         self.requests.append(entry)
+        target = self._navigation_target(request)
+        refusal = self._refuse_navigation(request, target) if target else ""
+        if refusal:
+            # ERR_ABORTED cancels the navigation without an error page: the frame keeps
+            # the document it has.
+            entry.action, entry.reason = "blocked", refusal
+            reason = self.requested_reasons.get(request.url, "") if target == "main" else ""
+            self.note("blocked", request.url, target=target, reason=reason, why=refusal)
+            with contextlib.suppress(Exception):
+                await route.abort("aborted")
+            return
         result = await self._answer(entry)
         # The page may be gone by now (the screenshot was taken, the context closed): an
         # answer nobody waits for is not an error.
@@ -311,6 +439,13 @@ class _BrowserHost:
         try:
             await context.route("**/*", session.handle)
             page = await context.new_page()
+            session.page = page
+            # Any other page of the context is a window the page opened: closed at once.
+            context.on(
+                "page",
+                lambda other: None if other is page else asyncio.ensure_future(_close_page(other)),
+            )
+            cdp = await self._watch(context, page, session)
             try:
                 await page.goto(url, wait_until="load", timeout=options.page_timeout_s * 1000)
             except PlaywrightTimeoutError:
@@ -319,23 +454,76 @@ class _BrowserHost:
                 out.load_timed_out = True
             with contextlib.suppress(Exception):  # a page that keeps polling is shot as is
                 await page.wait_for_load_state("networkidle", timeout=options.settle_ms)
-            # The layout size from the browser itself (CDP), not from page script that a
-            # hostile page could override.
-            cdp = await context.new_cdp_session(page)
-            metrics = await cdp.send("Page.getLayoutMetrics")
-            size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
-            out.page_height = int(size.get("height", options.viewport_height))
-            shot: dict[str, Any] = {"full_page": True, "animations": "disabled", "timeout": 30_000}
-            if out.page_height > options.max_height:
-                out.cut_at_height = options.max_height
-                width = max(int(size.get("width", options.viewport_width)), 1)
-                shot["clip"] = {"x": 0, "y": 0, "width": width, "height": options.max_height}
-            out.png = await page.screenshot(type="png", **shot)
-            out.taken_at = datetime.now(UTC)
+            await self._freeze(cdp, context, session)
+            out.frozen = True
+            before = await _dom(cdp)
+            out.displayed_url = await _displayed_url(cdp)
+            out.integrity_error = _left_document(session)
+            if not out.integrity_error:
+                await self._shoot(cdp, page, options, out)
+                after = await _dom(cdp)
+                out.dom_html = after
+                out.dom_sha256_before = hashlib.sha256(before).hexdigest()
+                out.dom_sha256_after = hashlib.sha256(after).hexdigest()
+                if before != after or await _displayed_url(cdp) != out.displayed_url:
+                    out.integrity_error = (
+                        "The page changed between the screenshot and the DOM snapshot "
+                        "although its scripts were stopped."
+                    )
+                out.integrity_error = out.integrity_error or _left_document(session)
         finally:
+            out.navigations = list(session.navigations)
+            out.windows_opened = list(session.windows_opened)
+            out.document_rewritten = session.document_rewritten
             with contextlib.suppress(Exception):
                 await context.close()
+        if out.integrity_error:
+            out.png, out.dom_html = b"", b""  # never hand over a picture of another document
         return out
+
+    async def _watch(self, context: Any, page: Any, session: _Session) -> Any:
+        """A CDP session on the page that reports every navigation Chromium sees, before
+        the visit starts."""
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Page.enable")
+        tree = await cdp.send("Page.getFrameTree")
+        session.main_frame_id = tree["frameTree"]["frame"]["id"]
+        cdp.on("Page.frameRequestedNavigation", session.on_requested_navigation)
+        cdp.on("Page.frameNavigated", session.on_frame_navigated)
+        cdp.on("Page.navigatedWithinDocument", session.on_same_document)
+        cdp.on("Page.documentOpened", session.on_document_opened)
+        cdp.on("Page.windowOpen", session.on_window_open)
+        return cdp
+
+    async def _freeze(self, cdp: Any, context: Any, session: _Session) -> None:
+        """Stop the page: no more script (timers, handlers, animation frames), no pending
+        load, no navigation, no other window. What is on screen now is what is shot."""
+        await cdp.send("Emulation.setScriptExecutionDisabled", {"value": True})
+        session.frozen = True
+        with contextlib.suppress(Exception):
+            await cdp.send("Page.stopLoading")
+        for other in context.pages:
+            if other is not session.page:
+                await _close_page(other)
+        # Let events already on their way (a navigation committed just before the freeze)
+        # arrive before the state is read.
+        await asyncio.sleep(0.05)
+
+    async def _shoot(
+        self, cdp: Any, page: Any, options: BrowserOptions, out: BrowserResult
+    ) -> None:
+        # The layout size from the browser itself (CDP), not from page script that a
+        # hostile page could override.
+        metrics = await cdp.send("Page.getLayoutMetrics")
+        size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}
+        out.page_height = int(size.get("height", options.viewport_height))
+        shot: dict[str, Any] = {"full_page": True, "animations": "disabled", "timeout": 30_000}
+        if out.page_height > options.max_height:
+            out.cut_at_height = options.max_height
+            width = max(int(size.get("width", options.viewport_width)), 1)
+            shot["clip"] = {"x": 0, "y": 0, "width": width, "height": options.max_height}
+        out.png = await page.screenshot(type="png", **shot)
+        out.taken_at = datetime.now(UTC)
 
     def visit(self, session: _Session, url: str) -> BrowserResult:
         timeout = session.options.session_timeout_s
@@ -352,6 +540,40 @@ class _BrowserHost:
                 with contextlib.suppress(Exception):
                     asyncio.run_coroutine_threadsafe(self._close(), loop).result(30)
                 raise
+
+
+async def _close_page(page: Any) -> None:
+    with contextlib.suppress(Exception):
+        await page.close()
+
+
+async def _dom(cdp: Any) -> bytes:
+    """The document as Chromium holds it now, serialised by the browser (no page script
+    runs for it, so it works with scripts off and a page cannot fake it)."""
+    root = await cdp.send("DOM.getDocument", {"depth": 0})
+    html = await cdp.send("DOM.getOuterHTML", {"nodeId": root["root"]["nodeId"]})
+    return str(html.get("outerHTML", "")).encode("utf-8")
+
+
+async def _displayed_url(cdp: Any) -> str:
+    """The URL in the address bar: the current entry of the tab's history, from the
+    browser (a page can change it with history.pushState, never fake it)."""
+    history = await cdp.send("Page.getNavigationHistory")
+    entries = history.get("entries") or []
+    index = int(history.get("currentIndex", len(entries) - 1))
+    return str(entries[index].get("url", "")) if entries else ""
+
+
+def _left_document(session: _Session) -> str:
+    """Why the page is no longer the document that was loaded, or ""."""
+    left = [n for n in session.navigations if n["action"] == "left"]
+    if not left:
+        return ""
+    return (
+        f"The page replaced the captured document with {left[0]['url']} "
+        f"{left[0]['at_ms']} ms into the visit; a screenshot would show another document "
+        "than the one stored, so none was taken."
+    )
 
 
 _HOST = _BrowserHost()
@@ -386,63 +608,3 @@ def browser_capture(
         session.pool.shutdown(wait=False, cancel_futures=True)
     result.requests = list(session.requests)
     return result
-
-
-# --- the date/time banner ----------------------------------------------------------------
-
-_FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-)
-
-
-def _font(size: int) -> Any:
-    from PIL import ImageFont
-
-    for candidate in _FONT_CANDIDATES:
-        if Path(candidate).exists():
-            return ImageFont.truetype(candidate, size)
-    return ImageFont.load_default(size=size)
-
-
-def _wrap(text: str, width: int, font: Any, draw: Any) -> list[str]:
-    lines, current = [], ""
-    for char in text:
-        if draw.textlength(current + char, font=font) > width and current:
-            lines.append(current)
-            current = ""
-        current += char
-    lines.append(current)
-    return lines[:4]
-
-
-def stamp_screenshot(png: bytes, *, taken_at: datetime, url: str, tool: str) -> tuple[bytes, int]:
-    """The screenshot with a banner above it that states when (UTC and KST), what (URL)
-    and with which tool it was taken. The page's pixels are not touched: they sit below
-    the banner exactly as Chromium rendered them (returns the PNG and the banner height,
-    which the capture records so the alteration is documented)."""
-    from PIL import Image, ImageDraw
-
-    page = Image.open(io.BytesIO(png), formats=["PNG"])
-    page.load()
-    width = max(page.width, 600)
-    font = _font(15)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    utc = taken_at.astimezone(UTC)
-    lines = [
-        f"Captured {utc:%Y-%m-%d %H:%M:%S} UTC  ·  {utc.astimezone(KST):%Y-%m-%d %H:%M:%S} KST",
-        *_wrap(f"URL: {url}", width - 24, font, probe),
-        tool,
-    ]
-    line_height = 22
-    banner = 12 + line_height * len(lines)
-    out = Image.new("RGB", (width, banner + page.height), (255, 255, 255))
-    draw = ImageDraw.Draw(out)
-    draw.rectangle([0, 0, width, banner - 1], fill=(20, 24, 32))
-    for index, line in enumerate(lines):
-        draw.text((12, 6 + index * line_height), line, fill=(255, 255, 255), font=font)
-    out.paste(page.convert("RGB"), (0, banner))
-    buffer = io.BytesIO()
-    out.save(buffer, format="PNG", optimize=False, compress_level=6)
-    return buffer.getvalue(), banner

@@ -8,7 +8,8 @@ Steps (each reports progress through a callback):
 4. what the visit observed (cases.capture.observation): live, removed (404/410/451 or the
    platform's own removed-content page) or unreachable (anything on our side of the wire);
 5. the main media the page embeds, within count and size caps;
-6. a WARC of every exchange of the visit, with the screenshot and the capture's details.
+6. a WARC of every exchange of the visit, with the screenshot and the capture's details;
+7. the same WARC packaged as a WACZ (signed when a key is configured).
 
 The service (cases.services.captures) turns the artefacts into Evidence in one
 transaction, so that a crash anywhere in here leaves no evidence behind and a re-run
@@ -29,7 +30,8 @@ from importlib import metadata
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from cases.capture.browser import BrowserOptions, BrowserResult, browser_capture, stamp_screenshot
+from cases.capture.banner import stamp_screenshot
+from cases.capture.browser import BrowserOptions, BrowserResult, browser_capture
 from cases.capture.fetcher import (
     REDIRECT_STATUSES,
     Connector,
@@ -51,6 +53,8 @@ from cases.capture.observation import (
     classify,
     removal_signature_match,
 )
+from cases.capture.wacz import MEDIA_TYPE as WACZ_MEDIA_TYPE
+from cases.capture.wacz import WaczError, WaczSigner, wacz_build
 from cases.capture.warc import CaptureWarc, WarcScreenshot
 
 TOOL_NAME = "AgencyGuard capture"
@@ -68,6 +72,7 @@ class Step:
     SCREENSHOT = "screenshot"
     MEDIA = "media"
     WARC = "warc"
+    WACZ = "wacz"
     STORING = "storing"
     DONE = "done"
 
@@ -83,6 +88,9 @@ class PipelineOptions:
     browser: BrowserOptions = field(default_factory=BrowserOptions)
     # The agency's active removal signatures (the service reads them from the database).
     removal_signatures: tuple[RemovalSignature, ...] = ()
+    # The WARC packaged as a WACZ too, signed when a key is configured.
+    wacz: bool = True
+    wacz_signer: WaczSigner | None = None
 
     def as_settings(self, policy: Policy) -> dict[str, Any]:
         return {
@@ -109,6 +117,12 @@ class PipelineOptions:
                 {"name": sig.name, "pattern": sig.pattern, "regex": sig.is_regex}
                 for sig in self.removal_signatures
             ],
+            "wacz": {
+                "build": self.wacz,
+                "signing": "anonymous ECDSA (WACZ signing 0.1.0)"
+                if self.wacz_signer is not None
+                else "not signed",
+            },
         }
 
 
@@ -282,6 +296,7 @@ class CapturePipeline:
         self.warc_info = warc_info or {}
         self.timings: dict[str, float] = {}
         self._raw_screenshot: WarcScreenshot | None = None
+        self._dom: tuple[str, bytes, datetime] | None = None
 
     def _fetch(self, url: str, policy: Policy | None = None) -> FetchResult:
         return fetch(url, policy or self.policy, resolver=self.resolver, connector=self.connector)
@@ -350,6 +365,10 @@ class CapturePipeline:
         out.artefacts.append(
             Artefact("warc", warc, f"{label}.warc.gz", "application/warc", main.final_url)
         )
+        if self.options.wacz:
+            self.progress(90, Step.WACZ)
+            with self._timed("wacz"):
+                self._wacz(out, warc, main, label)
         out.tool_version = tool_version(browser.chromium_version if browser else "")
         self.timings["total"] = time.monotonic() - started
         out.details["timings_s"] = {key: round(value, 3) for key, value in self.timings.items()}
@@ -446,34 +465,66 @@ class CapturePipeline:
         )
         info: dict[str, Any] = {
             "chromium": result.chromium_version,
-            "error": result.error,
+            "error": result.error or result.integrity_error,
             "page_height": result.page_height,
             "cut_at_height": result.cut_at_height,
             "load_timed_out": result.load_timed_out,
             "requests": [r.as_dict() for r in result.requests[:300]],
             "request_count": len(result.requests),
             "refused": [{"url": r.url, "reason": r.reason} for r in result.refused[:100]],
+            # What the page did while it was open, and what was on screen when it was shot.
+            "navigations": result.navigations,
+            "windows_opened": result.windows_opened,
+            "document_rewritten": result.document_rewritten,
+            "displayed_url": result.displayed_url,
+            "frozen": result.frozen,
+            "dom_sha256_before": result.dom_sha256_before,
+            "dom_sha256_after": result.dom_sha256_after,
         }
+        if result.integrity_error:
+            # The page would not hold still on the document that was fetched: nothing the
+            # browser saw is kept, and the capture says why.
+            out.status, out.error = "failed", result.integrity_error
         if result.ok and result.taken_at is not None:
             tool = f"{TOOL_NAME} {tool_version(result.chromium_version)} · {label}"
+            # The banner names the URL in the address bar at the moment of the screenshot
+            # (a page may change it with history.pushState), and the one it was loaded from
+            # when they differ.
+            shown = result.displayed_url or main.final_url
             stamped, banner = stamp_screenshot(
-                result.png, taken_at=result.taken_at, url=main.final_url, tool=tool
+                result.png,
+                taken_at=result.taken_at,
+                url=shown,
+                tool=tool,
+                loaded_url=main.final_url if shown != main.final_url else "",
             )
             info.update(
                 {
                     "taken_at": result.taken_at.isoformat(),
                     "banner_height": banner,
+                    "banner_url": shown,
                     "raw_png_sha256": hashlib.sha256(result.png).hexdigest(),
+                    "dom_sha256": hashlib.sha256(result.dom_html).hexdigest(),
                     "note": "The banner above the page (banner_height px) was added by the tool; "
                     "the page's pixels below it are as Chromium rendered them.",
                 }
             )
             out.artefacts.append(
+                Artefact("screenshot", stamped, f"{label}-screenshot.png", "image/png", shown)
+            )
+            # The document the screenshot shows, as Chromium held it at that moment (the
+            # HTML as served is the "html" artefact; scripts may have changed the page).
+            out.artefacts.append(
                 Artefact(
-                    "screenshot", stamped, f"{label}-screenshot.png", "image/png", main.final_url
+                    "dom",
+                    result.dom_html,
+                    f"{label}-rendered-dom.html",
+                    "text/html",
+                    shown,
                 )
             )
-            self._raw_screenshot = WarcScreenshot(main.final_url, result.png, result.taken_at)
+            self._raw_screenshot = WarcScreenshot(shown, result.png, result.taken_at)
+            self._dom = (shown, result.dom_html, result.taken_at)
         out.details["browser"] = info
         out.details["refused_urls"] = [r.url for r in result.refused[:100]]
         return result
@@ -573,6 +624,8 @@ class CapturePipeline:
         warc.add_exchanges(exchanges)
         if self._raw_screenshot is not None:
             warc.add_screenshot(self._raw_screenshot)
+        if self._dom is not None:
+            warc.add_rendered_dom(*self._dom)
         warc.add_metadata(
             out.final_url or out.requested_url,
             {
@@ -589,6 +642,48 @@ class CapturePipeline:
             now,
         )
         return warc.finish()
+
+    def _wacz(self, out: CaptureOutput, warc: IO[bytes], main: FetchResult, label: str) -> None:
+        """The WARC as a WACZ for replay tools. Its failure is recorded, never fatal: the
+        WARC it packages is stored either way."""
+        # The page list names the captured page when the WARC holds its response: not for
+        # a visit that failed, was refused, or ended on a redirect whose target was refused.
+        has_page = (
+            out.status == "done"
+            and main.final is not None
+            and main.final.url == main.final_url
+            and bool(urlsplit(main.final_url).path)
+        )
+        info: dict[str, Any] = {"signed": False, "signature": "not signed"}
+        try:
+            package = wacz_build(
+                warc=warc,
+                warc_name=f"{label}.warc.gz",
+                main_url=main.final_url if has_page else "",
+                title=f"{label}: {out.requested_url}"[:300],
+                description=f"Evidence capture of {out.requested_url} ({out.status}) by "
+                f"{TOOL_NAME}"[:500],
+                signer=self.options.wacz_signer,
+            )
+        except WaczError as exc:
+            info["error"] = str(exc)[:1000]
+            out.details["wacz"] = info
+            return
+        info.update(
+            {
+                "datapackage_sha256": package.datapackage_sha256,
+                "pages": package.pages,
+                "signed": package.signed,
+                "signature": "anonymous ECDSA (WACZ signing 0.1.0)"
+                if package.signed
+                else "not signed",
+                "public_key": package.public_key,
+            }
+        )
+        out.details["wacz"] = info
+        out.artefacts.append(
+            Artefact("wacz", package.file, f"{label}.wacz", WACZ_MEDIA_TYPE, main.final_url)
+        )
 
 
 class _Timer:

@@ -162,6 +162,20 @@ class CaptureWarc:
         )
         self.writer.write_record(record)
 
+    def add_rendered_dom(self, url: str, html: bytes, moment: datetime) -> None:
+        """The DOM as rendered at the screenshot's moment, next to the responses as served
+        (a `resource` record, like the screenshot, so replay tools never take it for
+        the page's HTTP response)."""
+        record = self.writer.create_warc_record(
+            f"urn:rendered-dom:{url}",
+            "resource",
+            payload=io.BytesIO(html),
+            length=len(html),
+            warc_content_type="text/html; charset=utf-8",
+            warc_headers_dict={"WARC-Date": _warc_date(moment)},
+        )
+        self.writer.write_record(record)
+
     def add_metadata(self, url: str, data: dict[str, Any], moment: datetime) -> None:
         payload = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode()
         record = self.writer.create_warc_record(

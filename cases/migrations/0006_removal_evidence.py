@@ -57,7 +57,7 @@ def backfill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0004_notices"),
+        ("cases", "0005_capture_integrity"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

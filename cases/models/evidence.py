@@ -104,6 +104,11 @@ class EvidenceKind(models.TextChoices):
     SCREENSHOT = "screenshot", _("Screenshot")
     HTML = "html", _("HTML source")
     WARC = "warc", _("WARC record")
+    # The WARC packaged as a WACZ (indexes, page list, hashed datapackage) for replay tools.
+    WACZ = "wacz", _("Web archive (WACZ)")
+    # The document as Chromium rendered it when the screenshot was taken (the HTML as
+    # served is HTML; scripts may have changed the page since).
+    DOM = "dom", _("Rendered DOM snapshot")
     HEADERS = "headers", _("HTTP headers")
     MEDIA = "media", _("Embedded media")
     UPLOAD = "upload", _("Uploaded file")

@@ -40,6 +40,7 @@ from cases.capture.pipeline import (
     PipelineOptions,
     Step,
 )
+from cases.capture.wacz import signer_from_file
 from cases.models import Capture, CaptureStatus, Finding, FindingStatus
 from cases.services.audit import AuditEntry, audit_record, audit_record_many
 from cases.services.evidence import evidence_ingest
@@ -92,6 +93,8 @@ def capture_options(
             page_timeout_s=float(settings.CAPTURE_BROWSER_TIMEOUT_S),
             max_height=settings.CAPTURE_SCREENSHOT_MAX_HEIGHT,
         ),
+        wacz=settings.CAPTURE_WACZ,
+        wacz_signer=signer_from_file(settings.CAPTURE_WACZ_SIGNING_KEY_FILE),
     )
 
 

@@ -32,8 +32,18 @@ STEP_LABELS = {
     "screenshot": gettext_lazy("Taking the full-page screenshot"),
     "media": gettext_lazy("Collecting the embedded media"),
     "warc": gettext_lazy("Writing the WARC file"),
+    "wacz": gettext_lazy("Packaging the WACZ web archive"),
     "storing": gettext_lazy("Storing the evidence"),
     "done": gettext_lazy("Finished"),
+}
+
+# What the page did while it was open (cases.capture.browser, _Session.note).
+NAVIGATION_LABELS = {
+    "loaded": gettext_lazy("Loaded (the captured document)"),
+    "blocked": gettext_lazy("Navigation blocked"),
+    "same_document": gettext_lazy("Address changed by the page (same document)"),
+    "document_opened": gettext_lazy("Document rewritten by the page (document.open/write)"),
+    "left": gettext_lazy("Left the captured document"),
 }
 
 
@@ -111,6 +121,11 @@ def capture_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "browser": details.get("browser") or {},
         "media_log": details.get("media") or [],
         "refused": (details.get("browser") or {}).get("refused") or [],
+        "navigations": [
+            {**item, "label": NAVIGATION_LABELS.get(item.get("action", ""), item.get("action"))}
+            for item in (details.get("browser") or {}).get("navigations") or []
+        ],
+        "wacz": details.get("wacz") or {},
         "header_items": sorted((capture.headers or {}).items()),
         "settings_json": json.dumps(capture.tool_settings, indent=2, ensure_ascii=False),
         "can_write": can_write(request.user),

@@ -46,6 +46,7 @@ EXTENSIONS = {
     **{file_type.media_type: file_type.extensions[0] for file_type in FILE_TYPES.values()},
     "text/html": "html",
     "application/warc": "warc",
+    "application/wacz": "wacz",
     "application/json": "json",
     "text/plain": "txt",
 }

@@ -120,6 +120,96 @@ new EventSource("http://127.0.0.1:{p}/secret-sse");
 </body></html>""".encode()
 
 
+# Hostile pages that change what they show after load. Each shows a solid background
+# colour and a marker word, so that a test can read from the screenshot's pixels which
+# document Chromium displayed and look for the same marker in the stored HTML and DOM.
+ORIGINAL_COLOUR = (200, 30, 30)  # red: the document served at the requested URL
+OTHER_COLOUR = (30, 60, 200)  # blue: whatever the page turns itself into
+ORIGINAL_MARKER = "ORIGINAL-CONTENT-MARKER"
+OTHER_MARKER = "SUBSTITUTED-CONTENT-MARKER"
+
+
+def _coloured(colour: tuple[int, int, int], marker: str, extra: str = "") -> bytes:
+    r, g, b = colour
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{marker}</title>
+<style>html, body {{ margin: 0; background: rgb({r}, {g}, {b}); min-height: 100%; }}</style>
+{extra}</head><body><h1 style="color: white">{marker}</h1></body></html>""".encode()
+
+
+def _other_js() -> str:
+    r, g, b = OTHER_COLOUR
+    return (
+        f"document.documentElement.innerHTML = '<head><title>{OTHER_MARKER}</title>"
+        f"<style>html, body {{ margin: 0; background: rgb({r}, {g}, {b}); }}</style></head>"
+        f'<body><h1 style="color: white">{OTHER_MARKER}</h1></body>\';'
+    )
+
+
+HOSTILE_PAGES: dict[str, bytes] = {
+    # The page of the finding: changes its own location 300 ms after load.
+    "/self-navigating": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>addEventListener('load', () => "
+        "setTimeout(() => { location.href = '/substitute'; }, 300));</script>",
+    ),
+    # A meta refresh to another page.
+    "/meta-refresh": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        '<meta http-equiv="refresh" content="0; url=/substitute">',
+    ),
+    # Rewrites itself with document.open()/write() after load (same URL, new content).
+    "/document-write": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>addEventListener('load', () => setTimeout(() => { document.open(); "
+        f"document.write({_coloured(OTHER_COLOUR, OTHER_MARKER).decode()!r}); "
+        "document.close(); }, 300));</script>",
+    ),
+    # Changes the address bar with history.pushState and swaps its content.
+    "/push-state": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>addEventListener('load', () => setTimeout(() => { "
+        f"history.pushState({{}}, '', '/pushed-url'); {_other_js()} }}, 300));</script>",
+    ),
+    # Opens a window (a popup) and then navigates itself to it.
+    "/window-open": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>addEventListener('load', () => setTimeout(() => { "
+        "window.open('/substitute', 'other'); "
+        "setTimeout(() => { location.replace('/substitute'); }, 100); }, 200));</script>",
+    ),
+    # Keeps rewriting itself for ever (no frozen state unless scripts are stopped).
+    "/flicker": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>let n = 0; setInterval(() => { n += 1; document.title = 'flicker ' + n; "
+        "document.body.dataset.n = n; }, 20);</script>",
+    ),
+    # Leaves for a document that never passes through the network (no request to block).
+    "/blank-out": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<script>addEventListener('load', () => "
+        "setTimeout(() => { location.href = 'about:blank'; }, 300));</script>",
+    ),
+    # Holds its content in a frame of another site, whose script keeps running in a
+    # process of its own (an out-of-process iframe) and keeps asking for /tick.
+    "/framed": _coloured(
+        ORIGINAL_COLOUR,
+        ORIGINAL_MARKER,
+        "<iframe src='http://other.test/ticking-frame' width=400 height=200></iframe>",
+    ),
+    "/ticking-frame": b"""<!doctype html><html><body><p>frame</p><script>
+let n = 0; setInterval(() => { n += 1; fetch('/tick?n=' + n).catch(() => {}); }, 20);
+</script></body></html>""",
+    "/substitute": _coloured(OTHER_COLOUR, OTHER_MARKER),
+}
+
+
 REMOVED_HTML = b"""<!doctype html><html><head><title>Video</title></head><body>
 <div class="error"><h1>This video isn't available anymore</h1></div></body></html>"""
 REMOVED_HTML_KO = """<!doctype html><html><head><meta charset="utf-8"><title>블로그</title></head>
@@ -199,6 +289,8 @@ class SuspectSite:
             h.redirect(302, f"http://127.0.0.1:{self.internal_port}/secret-redirect")
         elif path == "/style.css":
             h.send_body(200, b"body { background: #fff url(/img/bg.png) repeat-x; }", "text/css")
+        elif path == "/tick":
+            h.send_body(200, b"tick", "text/plain")
         elif path == "/api/ping":
             h.send_body(200, b"pong", "text/plain")
         elif path == "/media/clip.mp4":
@@ -218,6 +310,8 @@ class SuspectSite:
                 h.send_body(200, page_html(), "text/html; charset=utf-8")
             else:
                 h.send_body(200, REMOVED_HTML, "text/html; charset=utf-8")
+        elif path in HOSTILE_PAGES:
+            h.send_body(200, HOSTILE_PAGES[path], "text/html; charset=utf-8")
         elif path in IMAGES:
             if path == "/img/slow.png" and self.slow_seconds:
                 time.sleep(self.slow_seconds)
@@ -308,6 +402,7 @@ class FakeNetwork:
         self.names = {
             SITE_HOST: [PUBLIC_IP],
             f"cdn.{SITE_HOST}": [PUBLIC_IP],
+            "other.test": [PUBLIC_IP],  # another site on the same server (cross-site frames)
             "rebind.test": ["127.0.0.1"],
             **self.names,
         }

@@ -55,7 +55,7 @@ def test_capture_of_the_local_site_stores_every_kind_of_evidence_with_correct_ha
     assert capture is not None
     assert capture.status == CaptureStatus.DONE, capture.error
     evidence = {e.kind: e for e in Evidence.objects.filter(capture=capture)}
-    assert set(evidence) == {"screenshot", "html", "warc", "headers", "media"}
+    assert set(evidence) == {"screenshot", "dom", "html", "warc", "wacz", "headers", "media"}
     media = Evidence.objects.filter(capture=capture, kind="media")
     # The video, the og:image and the two content images; never the 1x1 tracking pixel.
     assert {m.sha256 for m in media} == {
@@ -139,10 +139,18 @@ def test_warcio_reads_back_every_exchange_of_the_capture(
     assert page.rec_headers.get_header("WARC-IP-Address") == PUBLIC_IP
     assert responses[site_url("/img/hero.png")][1] == IMAGES["/img/hero.png"]
     assert responses["http://cdn.site.test/img/second.jpg"][1] == IMAGES["/img/second.jpg"]
-    shots = [r for r in records if r[0] == "resource"]
-    assert len(shots) == 1 and shots[0][1] == f"urn:screenshot:{site_url('/page')}"
-    assert shots[0][2].rec_headers.get_header("Content-Type") == "image/png"
-    assert _sha(shots[0][3]) == capture.details["browser"]["raw_png_sha256"]
+    resources = {r[1]: r for r in records if r[0] == "resource"}
+    assert set(resources) == {
+        f"urn:screenshot:{site_url('/page')}",
+        f"urn:rendered-dom:{site_url('/page')}",
+    }
+    shot = resources[f"urn:screenshot:{site_url('/page')}"]
+    assert shot[2].rec_headers.get_header("Content-Type") == "image/png"
+    assert _sha(shot[3]) == capture.details["browser"]["raw_png_sha256"]
+    # The rendered DOM of the same moment, as stored next to the HTML as served.
+    dom = resources[f"urn:rendered-dom:{site_url('/page')}"]
+    assert _sha(dom[3]) == capture.details["browser"]["dom_sha256"]
+    assert _sha(dom[3]) == Evidence.objects.get(capture=capture, kind="dom").sha256
     metadata = [json.loads(body) for kind, _uri, _rec, body in records if kind == "metadata"]
     assert metadata and metadata[0]["final_url"] == site_url("/page")
 
@@ -215,7 +223,7 @@ def test_a_crash_while_storing_leaves_no_evidence_and_the_rerun_completes_once(
     assert done.details["attempts"] == 2
     assert Capture.objects.filter(finding=page_finding).count() == 1
     kinds = list(Evidence.objects.filter(capture=capture).values_list("kind", flat=True))
-    assert sorted(set(kinds)) == ["headers", "html", "media", "warc"]
+    assert sorted(set(kinds)) == ["headers", "html", "media", "wacz", "warc"]
     shas = list(Evidence.objects.values_list("sha256", flat=True))
     assert len(shas) == len(set(shas))
     _assert_every_blob_is_whole()
@@ -234,10 +242,12 @@ def test_a_url_the_policy_refuses_is_recorded_as_refused_with_the_reason(
     assert capture is not None and capture.status == CaptureStatus.REFUSED
     assert capture.outcome == "refused" and "loopback" in capture.error
     assert internal.hits == []
-    # The refusal itself is documented: the visit record, and the WARC with its warcinfo.
+    # The refusal itself is documented: the visit record, and the WARC with its warcinfo
+    # (also as a WACZ, without a page).
     assert set(Evidence.objects.filter(capture=capture).values_list("kind", flat=True)) == {
         "headers",
         "warc",
+        "wacz",
     }
     finding.refresh_from_db()
     assert finding.status == FindingStatus.NEW

@@ -138,3 +138,49 @@ def test_anonymous_visitors_are_sent_to_log_in(client, bob, page_finding) -> Non
     response = client.get(reverse("capture_detail", args=[capture.pk]))
 
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def _finished_capture(finding, **browser):  # type: ignore[no-untyped-def]
+    return Capture.objects.create(
+        agency=finding.agency,
+        finding=finding,
+        requested_url=finding.url,
+        final_url=finding.url,
+        status=CaptureStatus.DONE,
+        progress=100,
+        details={"browser": {"chromium": "1", "request_count": 1, "frozen": True, **browser}},
+    )
+
+
+def test_the_capture_page_lists_what_the_page_did_and_the_address_it_showed(
+    client, bob, page_finding
+) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(bob)
+    pushed = _finished_capture(
+        page_finding,
+        displayed_url=site_url("/pushed"),
+        document_rewritten=True,
+        navigations=[
+            {"action": "loaded", "url": site_url("/page"), "at_ms": 900, "reason": ""},
+            {"action": "blocked", "url": site_url("/elsewhere"), "at_ms": 1300,
+             "reason": "metaTagRefresh"},
+            {"action": "same_document", "url": site_url("/pushed"), "at_ms": 1400},
+        ],
+    )  # fmt: skip
+    plain = _finished_capture(
+        page_finding,
+        displayed_url=site_url("/page"),
+        document_rewritten=False,
+        navigations=[{"action": "loaded", "url": site_url("/page"), "at_ms": 900}],
+    )
+
+    body = client.get(reverse("capture_detail", args=[pushed.pk])).content.decode()
+    assert f"data-displayed-url>{site_url('/pushed')}<" in body
+    assert "data-address-changed" in body and "data-document-rewritten" in body
+    assert 'data-action="blocked"' in body and site_url("/elsewhere") in body
+    assert "metaTagRefresh" in body and "Navigation blocked" in body
+    # The contrary case: a page that stayed put gets no such statement.
+    body = client.get(reverse("capture_detail", args=[plain.pk])).content.decode()
+    assert f"data-displayed-url>{site_url('/page')}<" in body
+    assert "data-address-changed" not in body and "data-document-rewritten" not in body
+    assert 'data-action="blocked"' not in body

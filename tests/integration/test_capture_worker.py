@@ -32,8 +32,10 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from agencyguard.celery import app as celery_app
+from cases.capture.wacz import wacz_validate
 from cases.models import AuditEvent, Capture, CaptureStatus, Evidence
 from cases.services.captures import capture_request
+from cases.services.evidence import evidence_open
 from cases.storage import blob_hash
 from tests.capture.capture_site import IMAGES, SuspectSite
 from tests.conftest import require_service
@@ -189,6 +191,19 @@ def _assert_no_duplicate_or_partial_evidence(media_root: Path) -> None:
         assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name, blob
 
 
+def _assert_every_capture_has_a_valid_wacz(folder: Path) -> None:
+    """The workers' captures, like every capture of the suite, come with a WACZ that passes
+    `wacz validate` (in-process captures are checked by tests/conftest.py)."""
+    finished = Capture.objects.exclude(status__in=(CaptureStatus.QUEUED, CaptureStatus.RUNNING))
+    assert finished.exists()
+    for capture in finished:
+        package = Evidence.objects.get(capture=capture, kind="wacz")
+        path = folder / f"capture-{capture.pk}.wacz"
+        with evidence_open(package) as handle:
+            path.write_bytes(handle.read())
+        wacz_validate(path)
+
+
 def test_a_worker_killed_mid_capture_is_replaced_and_the_capture_completes_once(
     workers, broker, shared_media, slow_site, agency, bob
 ) -> None:  # type: ignore[no-untyped-def]
@@ -228,6 +243,7 @@ def test_a_worker_killed_mid_capture_is_replaced_and_the_capture_completes_once(
     assert Evidence.objects.filter(sha256=slow, kind="media").count() == 1
     assert AuditEvent.objects.filter(action="capture.finished", object_id=str(done.pk)).count() == 1
     _assert_no_duplicate_or_partial_evidence(shared_media / "media")
+    _assert_every_capture_has_a_valid_wacz(shared_media)
 
 
 def test_two_workers_running_the_same_capture_at_once_record_it_once(
@@ -265,3 +281,4 @@ def test_two_workers_running_the_same_capture_at_once_record_it_once(
         {item["sha256"] for item in done.details["artefacts"]}
     )
     _assert_no_duplicate_or_partial_evidence(shared_media / "media")
+    _assert_every_capture_has_a_valid_wacz(shared_media)
