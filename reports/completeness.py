@@ -90,11 +90,11 @@ def capture_sections_build(
             continue
         for capture in makers:
             if item.is_record:
-                entry = AttemptFile(item.evidence, record_label(item.evidence.kind))
-                entry.record_number = item.number
+                label = record_label(item.evidence.kind)
+                entry = AttemptFile(item.evidence, label, record_number=item.number)
             else:
-                entry = AttemptFile(item.evidence, str(item.evidence.get_kind_display()))
-                entry.number = item.number
+                label = str(item.evidence.get_kind_display())
+                entry = AttemptFile(item.evidence, label, number=item.number)
             files.setdefault(capture.pk, []).append(entry)
     by_finding: dict[int, list[CaptureAttempt]] = {}
     for capture in captures:

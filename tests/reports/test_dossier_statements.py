@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from pypdf import PdfReader
 
 from cases.models import Capture, CaptureStatus, Evidence, EvidenceKind
@@ -366,7 +367,7 @@ def test_the_manifest_lists_every_attempt_and_flags_files_by_their_capture_statu
 
 
 def test_the_pdf_hashes_are_the_packet_files_hashes_and_the_counts_match_the_manifest(
-    agency, bob, quiet_capture, tmp_path, django_capture_on_commit_callbacks
+    client, agency, bob, quiet_capture, tmp_path, django_capture_on_commit_callbacks
 ) -> None:
     found = finding(agency, bob, "https://www.youtube.com/watch?v=counts")
     done_capture(found, bob, seed=5)
@@ -396,6 +397,11 @@ def test_the_pdf_hashes_are_the_packet_files_hashes_and_the_counts_match_the_man
         f"This dossier covers 2 findings and {len(evidence)} evidence items, "
         f"plus {len(records)} records of unsuccessful capture attempts" in text
     )
+    # The case page's panel counts what was exported: files, not "evidence items".
+    client.force_login(bob)
+    panel = client.get(reverse("case_dossier_panel", args=[case.pk])).content.decode()
+    assert f"{len(files)} stored files exported" in panel
+    assert "evidence item" not in panel
 
 
 def test_a_packet_is_called_signed_only_with_a_signature(
