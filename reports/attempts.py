@@ -88,7 +88,9 @@ class CaptureAttempt:
     @property
     def reason(self) -> str:
         """Why this attempt captured nothing, for the completeness check ("" when done)."""
-        values = {"id": self.capture.pk, "why": self.error or self.outcome_label}
+        # The sentence around it ends itself; the recorded error often ends with a period.
+        why = (self.error or self.outcome_label).strip().rstrip(".")
+        values = {"id": self.capture.pk, "why": why}
         if self.state == FAILED:
             return _("capture #%(id)s failed: %(why)s") % values
         if self.state == REFUSED:

@@ -181,6 +181,8 @@ def test_a_failed_capture_is_listed_as_a_failed_attempt_never_as_captured_eviden
         assert f"evidence #{record.pk}" not in text  # no evidence item of its own
     assert "Captured" not in text.replace("Capture attempts", "")
     assert "This dossier covers 1 finding and 0 evidence items" in text
+    assert f"Records of unsuccessful capture attempts {len(records)}" in text  # the cover
+    assert dossier_context_build(case).findings[0].evidence_count == 0  # findings table
     completeness = chapter(text, "Completeness check", "Verification appendix")
     assert f"Finding #{found.pk} is missing" in completeness
     assert f"no successful capture (capture #{capture.pk} failed: " in completeness
@@ -393,6 +395,7 @@ def test_the_pdf_hashes_are_the_packet_files_hashes_and_the_counts_match_the_man
     assert {item["sha256"] for item in manifest["items"]} == set(files)
     assert manifest["evidence_count"] == len(evidence) == 2
     assert manifest["attempt_record_count"] == len(records) >= 4
+    assert f"Evidence items {len(evidence)} Records of unsuccessful capture attempts" in text
     assert (
         f"This dossier covers 2 findings and {len(evidence)} evidence items, "
         f"plus {len(records)} records of unsuccessful capture attempts" in text
@@ -451,3 +454,41 @@ def test_a_dossier_is_called_timestamped_only_with_a_token(
     assert "not timestamped" not in requested
     assert "is timestamped" not in requested
     assert "requestedfromhttp://tsa.invalid/" in flat(requested)
+
+
+def test_bytes_a_failed_attempt_stored_first_count_once_a_successful_capture_gets_them(
+    agency, bob, django_capture_on_commit_callbacks
+) -> None:
+    """Evidence is content-addressed: when a later successful capture produces the same
+    bytes, the row still points at the failed attempt, yet it is evidence captured by the
+    successful one (at its time), found through that capture's artefact list."""
+    found = finding(agency, bob, "https://www.youtube.com/watch?v=same")
+    failed = done_capture(found, bob, seed=8, at=DONE_AT - timedelta(days=1))
+    Capture.objects.filter(pk=failed.pk).update(status=CaptureStatus.FAILED, error="navigated")
+    later = done_capture(found, bob, seed=9)
+    shared = list(Evidence.objects.filter(capture=failed))
+    Capture.objects.filter(pk=later.pk).update(
+        details={"artefacts": [{"evidence": e.pk, "reused": True} for e in shared]}
+    )
+    case = case_of(agency, bob, found)
+
+    context = dossier_context_build(case)
+
+    assert context.records == []
+    by_id = {item.evidence.pk: item for item in context.items}
+    for evidence in shared:
+        item = by_id[evidence.pk]
+        assert item.capture.pk == later.pk and item.captured_utc == DONE_AT_TEXT
+    [row] = context.completeness
+    assert row.complete and row.based_on == [f"Capture #{later.pk}"]
+    [section] = context.capture_sections
+    failed_attempt = next(a for a in section.attempts if a.capture.pk == failed.pk)
+    assert {f.number for f in failed_attempt.files} == {by_id[e.pk].number for e in shared}
+
+    text = pdf_text(build(case, bob, "dossier", django_capture_on_commit_callbacks))
+    evidence = chapter(text, "Evidence items", "Notices and responses")
+    # Its own two files and the two it shares with the failed attempt.
+    assert evidence.count(f"Captured (capture #{later.pk}) {DONE_AT_TEXT}") == 4
+    assert f"Captured (capture #{failed.pk})" not in text
+    attempts = chapter(text, "Capture attempts", "Evidence items")
+    assert attempts.count("the same bytes as evidence item") == 2
