@@ -120,7 +120,8 @@ def _item_json(item: EvidenceItem) -> dict[str, Any]:
     verdict = item.verdict
     captured = not item.is_record and item.origin == ORIGIN_CAPTURE
     return {
-        "number": item.label,
+        "number": item.number,
+        "label": item.label,  # "3" for evidence item 3, "R2" for the second attempt record
         "role": item.role,
         "origin": item.origin,
         "evidence_id": evidence.pk,
