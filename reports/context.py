@@ -7,7 +7,6 @@ log, detection runs and reviews. Nothing here renders or writes."""
 
 from __future__ import annotations
 
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,25 +15,31 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import AuditEvent, Case, CustodyAction, CustodyEvent, Evidence, EvidenceKind
+from cases.models import (
+    AuditEvent,
+    Capture,
+    CaptureStatus,
+    Case,
+    CustodyAction,
+    CustodyEvent,
+    Evidence,
+)
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
+from reports.attempts import (
+    FindingCaptures,
+    case_captures,
+    case_evidence_queryset,
+    is_content,
+    producers,
+)
+from reports.completeness import Completeness, capture_sections_build, completeness_build
+from reports.times import utc_and_kst
 
-KST = zoneinfo.ZoneInfo("Asia/Seoul")
 # A dossier is for people: past these, the packet's manifest.json has the rest.
 MAX_HEADERS_SHOWN = 40
 MAX_TIMELINE_EVENTS = 2000
 MAX_CUSTODY_SHOWN = 50
 NO_DETECTOR = "no trained detector installed"
-
-
-def utc_and_kst(moment: datetime | None) -> tuple[str, str]:
-    """ISO-like UTC and KST renderings of one instant ("" when unknown)."""
-    if moment is None:
-        return "", ""
-    utc = moment.astimezone(zoneinfo.ZoneInfo("UTC"))
-    return utc.strftime("%Y-%m-%d %H:%M:%S UTC"), moment.astimezone(KST).strftime(
-        "%Y-%m-%d %H:%M:%S KST"
-    )
 
 
 @dataclass
@@ -74,9 +79,20 @@ class DetectionSummary:
         }
 
 
+# What a stored file is in a dossier: evidence of content, or the record of a capture
+# attempt that captured nothing (listed under that attempt, never as evidence).
+ROLE_EVIDENCE = "evidence"
+ROLE_RECORD = "record_of_unsuccessful_attempt"
+# Where an evidence item came from: a successful capture, or an upload by a person (or
+# another way in without a capture record: a fan report, an import).
+ORIGIN_CAPTURE, ORIGIN_UPLOAD, ORIGIN_OTHER = "capture", "upload", "other"
+
+
 @dataclass
 class EvidenceItem:
-    """One evidence item as the dossier and the manifest describe it."""
+    """One stored file as the dossier and the manifest describe it. `capture` is the
+    capture the item is described from: its first successful one for evidence, the
+    unsuccessful attempt for a record, None for an upload."""
 
     number: int
     evidence: Evidence
@@ -103,40 +119,29 @@ class EvidenceItem:
     custody_total: int
     missing: list[str]
     hash_at_collection: bool
+    role: str = ROLE_EVIDENCE
+    origin: str = ORIGIN_CAPTURE
+    capture: Capture | None = None
+    uploaded_by: str = ""
+    # Other successful captures that produced the very same bytes (an unchanged re-check).
+    also_captured_by: list[int] = field(default_factory=list)
 
     @property
     def anchor(self) -> str:
         return f"ev-{self.evidence.pk}"
 
-
-@dataclass
-class Completeness:
-    """The Berkeley Protocol minimum for one web item (a finding): URL, HTML source, a
-    dated full-page screenshot and a hash taken at collection."""
-
-    finding_id: int
-    url: str
-    has_url: bool
-    has_html: bool
-    has_screenshot: bool
-    has_hash: bool
+    @property
+    def is_record(self) -> bool:
+        return self.role == ROLE_RECORD
 
     @property
-    def missing(self) -> list[str]:
-        labels = []
-        if not self.has_url:
-            labels.append(_("URL"))
-        if not self.has_html:
-            labels.append(_("HTML source"))
-        if not self.has_screenshot:
-            labels.append(_("dated full-page screenshot"))
-        if not self.has_hash:
-            labels.append(_("hash at collection"))
-        return labels
+    def label(self) -> str:
+        """ "3" for evidence item 3, "R2" for the second record of an unsuccessful attempt."""
+        return f"R{self.number}" if self.is_record else str(self.number)
 
     @property
-    def complete(self) -> bool:
-        return not self.missing
+    def capture_status(self) -> str | None:
+        return self.capture.status if self.capture is not None else None
 
 
 @dataclass
@@ -155,7 +160,10 @@ class DossierContext:
     agency_name: str
     artists: list[Any]
     findings: list[Any]
+    # Evidence of content, numbered 1..n; records of unsuccessful capture attempts, R1..Rk.
     items: list[EvidenceItem]
+    records: list[EvidenceItem]
+    capture_sections: list[FindingCaptures]
     completeness: list[Completeness]
     notices: list[NoticeRow]
     notices_available: bool
@@ -167,8 +175,14 @@ class DossierContext:
     generated_kst: str
 
     @property
+    def files(self) -> list[EvidenceItem]:
+        """Every stored file the dossier names and a packet holds: evidence, then records."""
+        return [*self.items, *self.records]
+
+    @property
     def evidence_hashes(self) -> list[str]:
-        return [item.evidence.sha256 for item in self.items]
+        """The SHA-256 of every file exported (custody is logged for each, records too)."""
+        return [item.evidence.sha256 for item in self.files]
 
     @property
     def incomplete_count(self) -> int:
@@ -220,13 +234,14 @@ def _detection(runs: list[DetectionRun], installed: bool) -> DetectionSummary | 
 
 def _missing_fields(evidence: Evidence, item: dict[str, Any]) -> list[str]:
     missing = []
-    if evidence.capture_id is None:
+    captured = item["origin"] == ORIGIN_CAPTURE
+    if not captured:
         missing.append(_("capture record (uploaded file)"))
     if not item["url"]:
         missing.append(_("URL"))
     if not item["collector"]:
         missing.append(_("collector"))
-    if evidence.capture_id is not None:
+    if captured:
         if not item["tool"]:
             missing.append(_("tool and version"))
         if not item["collector_ip"]:
@@ -240,15 +255,12 @@ def _missing_fields(evidence: Evidence, item: dict[str, Any]) -> list[str]:
     return missing
 
 
-def _evidence_queryset(case: Case) -> Any:
-    finding_ids = list(case.findings.values_list("pk", flat=True))
+def _evidence_queryset(case: Case, finding_ids: list[int], captures: list[Capture]) -> Any:
     runs = DetectionRun.objects.select_related("detector_version").order_by("-created_at", "-id")
     reviews = DetectionReview.objects.order_by("-created_at", "-id")
     custody = CustodyEvent.objects.order_by("created_at", "id")
     return (
-        Evidence.objects.filter(agency_id=case.agency_id)
-        .filter(Q(finding_id__in=finding_ids) | Q(capture__finding_id__in=finding_ids))
-        .exclude(kind=EvidenceKind.REFERENCE)
+        case_evidence_queryset(case, finding_ids, captures)
         .select_related("capture", "capture__collector", "uploaded_by", "finding")
         .prefetch_related(
             Prefetch("detection_runs", queryset=runs, to_attr="runs_sorted"),
@@ -256,27 +268,36 @@ def _evidence_queryset(case: Case) -> Any:
             Prefetch("custody_events", queryset=custody, to_attr="custody_sorted"),
         )
         .order_by("finding_id", "collected_at", "id")
-    ), finding_ids
+    )
 
 
-def _item(number: int, evidence: Evidence, installed: bool) -> EvidenceItem:
-    capture = evidence.capture
+def _item(
+    number: int, evidence: Evidence, installed: bool, made_by: list[Capture], role: str
+) -> EvidenceItem:
+    """Describe one stored file. Evidence from captures is described from its first
+    successful capture (the time it was captured); a record from its unsuccessful attempt,
+    with no capture time at all."""
+    done = [capture for capture in made_by if capture.status == CaptureStatus.DONE]
+    capture = done[0] if done else (made_by[0] if made_by else None)
     finding = evidence.finding
     url = (capture.requested_url if capture else "") or (finding.canonical_url if finding else "")
+    uploaded_by = evidence.uploaded_by.get_username() if evidence.uploaded_by else ""
+    origin = ORIGIN_CAPTURE if capture else (ORIGIN_UPLOAD if uploaded_by else ORIGIN_OTHER)
     collector = ""
     if capture is not None and capture.collector is not None:
         collector = capture.collector.get_username()
-    elif evidence.uploaded_by is not None:
-        collector = evidence.uploaded_by.get_username()
+    elif uploaded_by:
+        collector = uploaded_by
     custody: list[CustodyEvent] = evidence.custody_sorted  # type: ignore[attr-defined]
     if not collector:
         collected = [c for c in custody if c.action == CustodyAction.COLLECTED]
         collector = collected[0].actor_label if collected else ""
     hash_at_collection = any(c.action == CustodyAction.COLLECTED for c in custody)
     headers = _header_pairs(capture.headers) if capture else []
-    captured_at = (capture.started_at or capture.created_at) if capture else None
+    captured_at = (capture.started_at or capture.created_at) if done and capture else None
     values: dict[str, Any] = {
         "url": url,
+        "origin": origin,
         "collector": collector,
         "tool": capture.tool_name if capture else "",
         "collector_ip": (capture.collector_ip or "") if capture else "",
@@ -305,39 +326,20 @@ def _item(number: int, evidence: Evidence, installed: bool) -> EvidenceItem:
         http_status=values["http_status"],
         headers=headers[:MAX_HEADERS_SHOWN],
         headers_total=len(headers),
-        has_preview=has_image_preview(evidence),
+        # A record of a failed attempt is never shown as a picture of the content.
+        has_preview=role == ROLE_EVIDENCE and has_image_preview(evidence),
         detection=_detection(evidence.runs_sorted, installed),  # type: ignore[attr-defined]
         verdict=reviews[0] if reviews else None,
         custody=custody[-MAX_CUSTODY_SHOWN:],
         custody_total=len(custody),
         missing=_missing_fields(evidence, values),
         hash_at_collection=hash_at_collection,
+        role=role,
+        origin=origin,
+        capture=capture,
+        uploaded_by=uploaded_by,
+        also_captured_by=[c.pk for c in done[1:]],
     )
-
-
-def _completeness(findings: list[Any], items: list[EvidenceItem]) -> list[Completeness]:
-    by_finding: dict[int, list[EvidenceItem]] = {}
-    for item in items:
-        if item.finding_id is not None:
-            by_finding.setdefault(item.finding_id, []).append(item)
-    rows = []
-    for finding in findings:
-        own = by_finding.get(finding.pk, [])
-        kinds = {item.evidence.kind for item in own}
-        rows.append(
-            Completeness(
-                finding_id=finding.pk,
-                url=finding.canonical_url,
-                has_url=bool(finding.canonical_url),
-                has_html=EvidenceKind.HTML in kinds,
-                has_screenshot=any(
-                    item.evidence.kind == EvidenceKind.SCREENSHOT and item.evidence.collected_at
-                    for item in own
-                ),
-                has_hash=bool(own) and all(item.hash_at_collection for item in own),
-            )
-        )
-    return rows
 
 
 def _notices(case: Case, finding_ids: list[int]) -> tuple[list[NoticeRow], bool]:
@@ -396,11 +398,21 @@ def _timeline(case: Case, finding_ids: list[int]) -> tuple[list[AuditEvent], boo
 
 def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) -> DossierContext:
     """Gather a case's dossier content. `evidence_ids` narrows the items (the annex)."""
-    queryset, finding_ids = _evidence_queryset(case)
+    finding_ids = list(case.findings.values_list("pk", flat=True))
+    captures = case_captures(case, finding_ids)
+    stored = list(_evidence_queryset(case, finding_ids, captures))
+    made = producers(captures, stored)
     if evidence_ids is not None:
-        queryset = queryset.filter(pk__in=evidence_ids)
+        stored = [evidence for evidence in stored if evidence.pk in set(evidence_ids)]
     installed = DetectorVersion.objects.filter(active=True).exists()
-    items = [_item(n, ev, installed) for n, ev in enumerate(queryset, start=1)]
+    items: list[EvidenceItem] = []
+    records: list[EvidenceItem] = []
+    for evidence in stored:
+        makers = made.get(evidence.pk, [])
+        if is_content(evidence, makers):
+            items.append(_item(len(items) + 1, evidence, installed, makers, ROLE_EVIDENCE))
+        else:
+            records.append(_item(len(records) + 1, evidence, installed, makers, ROLE_RECORD))
     findings = list(case.findings.select_related("platform").order_by("pk").defer("notes"))
     counts: dict[int, int] = {}
     for item in items:
@@ -408,6 +420,8 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
             counts[item.finding_id] = counts.get(item.finding_id, 0) + 1
     for finding in findings:
         finding.evidence_count = counts.get(finding.pk, 0)
+    by_id = {item.evidence.pk: item for item in [*items, *records]}
+    sections = capture_sections_build(findings, captures, made, by_id)
     notices, notices_available = _notices(case, finding_ids)
     timeline, truncated = _timeline(case, finding_ids)
     now = timezone.now()
@@ -418,7 +432,9 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         artists=list(case.artists.order_by("stage_name")),
         findings=findings,
         items=items,
-        completeness=_completeness(findings, items),
+        records=records,
+        capture_sections=sections,
+        completeness=completeness_build(sections, by_id),
         notices=notices,
         notices_available=notices_available,
         timeline=timeline,

@@ -3,7 +3,9 @@
 Layout:
     dossier.pdf                 the dossier (blurred previews only)
     evidence/<sha256>.<ext>     every original, byte for byte, named by its SHA-256
-    manifest.json               every item: metadata, capture record, custody, detection
+    manifest.json               every file: metadata, role (evidence, or the record of an
+                                unsuccessful capture attempt), custody, detection; every
+                                capture attempt of every finding with its outcome
     manifest.json.tsr           RFC 3161 token over manifest.json (when a TSA is configured)
     README.txt                  how to verify, for people
     signing-key.pub             the deployment's Ed25519 public key (when packets are signed)
@@ -25,10 +27,14 @@ from typing import IO, Any
 from django.conf import settings
 
 from cases.services.evidence import evidence_open
-from reports.context import DossierContext, EvidenceItem, utc_and_kst
+from reports.attempts import CaptureAttempt
+from reports.context import ORIGIN_CAPTURE, DossierContext, EvidenceItem
+from reports.packet_readme import readme_text
+from reports.times import utc_and_kst
 from reports.timestamp import TimestampError, timestamp_manifest
 
-MANIFEST_SCHEMA = "agencyguard.evidence-packet/1"
+# /2: items carry their role and capture status; capture_attempts lists every attempt.
+MANIFEST_SCHEMA = "agencyguard.evidence-packet/2"
 CHUNK = 1024 * 1024
 # Already-compressed media go in stored; text compresses well.
 STORED_PREFIXES = ("image/", "video/", "audio/", "application/pdf", "application/zip")
@@ -79,28 +85,33 @@ def _iso(moment: Any) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _capture_json(item: EvidenceItem) -> dict[str, Any] | None:
-    capture = item.evidence.capture
-    if capture is None:
-        return None
+def _attempt_json(attempt: CaptureAttempt) -> dict[str, Any]:
+    capture = attempt.capture
     return {
         "id": capture.pk,
+        "finding_id": capture.finding_id,
+        "is_recheck": capture.is_recheck,
+        "status": capture.status,
+        "succeeded": attempt.succeeded,
+        "outcome": capture.outcome or None,
+        "outcome_label": attempt.outcome_label or None,
+        "error": capture.error or None,
         "requested_url": capture.requested_url,
-        "final_url": capture.final_url,
+        "final_url": capture.final_url or None,
         "redirect_chain": capture.redirect_chain,
         "http_status": capture.http_status,
         "headers": capture.headers,
         "resolved_ip": capture.resolved_ip,
         "collector_ip": capture.collector_ip,
-        "collector": capture.collector.get_username() if capture.collector else None,
+        "collector": attempt.collector or None,
         "tool_name": capture.tool_name,
         "tool_version": capture.tool_version,
         "tool_settings": capture.tool_settings,
-        "outcome": capture.outcome,
-        "is_recheck": capture.is_recheck,
         "started_at_utc": _iso(capture.started_at),
         "finished_at_utc": _iso(capture.finished_at),
-        "captured_at_kst": item.captured_kst or None,
+        # Files a successful attempt captured; files an unsuccessful one left as its record.
+        "evidence": [f.evidence.sha256 for f in attempt.files if f.number is not None],
+        "records": [f.evidence.sha256 for f in attempt.files if f.record_number is not None],
     }
 
 
@@ -108,8 +119,12 @@ def _item_json(item: EvidenceItem) -> dict[str, Any]:
     evidence = item.evidence
     custody = evidence.custody_sorted  # type: ignore[attr-defined]  # the full log, not the page
     verdict = item.verdict
+    captured = not item.is_record and item.origin == ORIGIN_CAPTURE
     return {
         "number": item.number,
+        "label": item.label,  # "3" for evidence item 3, "R2" for the second attempt record
+        "role": item.role,
+        "origin": item.origin,
         "evidence_id": evidence.pk,
         "sha256": evidence.sha256,
         "path": evidence_path(item),
@@ -125,10 +140,18 @@ def _item_json(item: EvidenceItem) -> dict[str, Any]:
         "collected_at_utc": _iso(evidence.collected_at),
         "collected_at_kst": item.collected_kst,
         "collector": item.collector or None,
+        "uploaded_by": item.uploaded_by or None,
         "finding_id": item.finding_id,
         "url": item.url or None,
         "missing": [str(label) for label in item.missing],
-        "capture": _capture_json(item),
+        # The capture this file is described from (see capture_attempts for its record):
+        # the first successful one for evidence, the unsuccessful attempt for a record.
+        "capture_id": item.capture.pk if item.capture else None,
+        "capture_status": item.capture_status,
+        "captured_at_utc": _iso(item.capture.started_at or item.capture.created_at)
+        if captured and item.capture
+        else None,
+        "also_captured_by": item.also_captured_by,
         "custody": [
             {
                 "action": event.action,
@@ -172,15 +195,24 @@ def manifest_build(
         "dossier_pdf": {"path": "dossier.pdf", "sha256": pdf_sha256},
         "timestamp": tsa,
         "evidence_count": len(context.items),
-        "items": [_item_json(item) for item in context.items],
+        "attempt_record_count": len(context.records),
+        "items": [_item_json(item) for item in context.files],
+        "capture_attempts": [
+            _attempt_json(attempt)
+            for section in context.capture_sections
+            for attempt in section.attempts
+        ],
         "completeness": [
             {
                 "finding_id": row.finding_id,
                 "url": row.url,
+                "complete": row.complete,
                 "url_present": row.has_url,
                 "html": row.has_html,
                 "dated_screenshot": row.has_screenshot,
                 "hash_at_collection": row.has_hash,
+                "based_on_captures": row.based_on,
+                "reason": row.reason or None,
             }
             for row in context.completeness
         ],
@@ -218,6 +250,23 @@ class _Writer:
         return hexdigest
 
 
+@dataclass
+class PacketTrust:
+    """What a packet will carry, known before its dossier PDF is rendered: the PDF is
+    written first and cannot hold a token asked for afterwards, so it states only this."""
+
+    signing_key_sha256: str  # SHA-256 of signing-key.pub; "" when packets are not signed
+    tsa_url: str  # "" when no Time-Stamp Authority is configured
+
+
+def packet_trust() -> PacketTrust:
+    key = _signing_key()
+    return PacketTrust(
+        signing_key_sha256=hashlib.sha256(_public_pem(key)).hexdigest() if key else "",
+        tsa_url=str(getattr(settings, "TSA_URL", "") or ""),
+    )
+
+
 def _signing_key() -> Any:
     path = getattr(settings, "PACKET_SIGNING_KEY", "")
     if not path:
@@ -237,90 +286,6 @@ def _public_pem(key: Any) -> bytes:
     return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def readme_text(
-    *,
-    context: DossierContext,
-    identifier: str,
-    timestamp_note: str,
-    timestamped: bool,
-    signed: bool,
-) -> str:
-    lines = [
-        "AgencyGuard evidence packet",
-        "===========================",
-        "",
-        f"Dossier identifier: {identifier}",
-        f"Case: {context.case.reference}",
-        f"Generated (UTC): {context.generated_utc}",
-        f"Evidence items: {len(context.items)}",
-        "",
-        "What is in here",
-        "---------------",
-        "dossier.pdf              the dossier (screenshots blurred)",
-        "evidence/<sha256>.<ext>  each original file exactly as collected, named by the",
-        "                         SHA-256 computed when it was collected",
-        "manifest.json            every item: metadata, capture record (URL, times in UTC",
-        "                         and KST, collector, tool and version, IP addresses, HTTP",
-        "                         status and headers), chain of custody, detection results",
-        "SHA256SUMS               the SHA-256 of every file in this packet except itself",
-        "                         (and except SHA256SUMS.sig, which signs it)",
-        "",
-        "1. Check every file",
-        "-------------------",
-        "Unpack the ZIP, go into the folder and run:",
-        "",
-        "    sha256sum --strict -c SHA256SUMS",
-        "",
-        "(macOS: shasum -a 256 -c SHA256SUMS). Every line must say OK. One changed byte in",
-        "any file makes its line FAILED. The name of each file under evidence/ is its own",
-        "SHA-256, which must also equal the sha256 of that item in manifest.json and in the",
-        "dossier.",
-        "",
-        "2. Trusted timestamp",
-        "--------------------",
-    ]
-    if timestamped:
-        lines += [
-            timestamp_note,
-            "manifest.json.tsr is an RFC 3161 time-stamp response over manifest.json. With",
-            "the TSA's certificate chain (tsa-chain.pem, from the TSA) run:",
-            "",
-            "    openssl ts -verify -in manifest.json.tsr -data manifest.json -CAfile tsa-chain.pem",
-            "",
-            "It proves manifest.json (and so every hash listed in it) existed at the time",
-            "shown by: openssl ts -reply -in manifest.json.tsr -text",
-        ]
-    else:
-        lines += [f"This packet is NOT timestamped. {timestamp_note}".rstrip()]
-    lines += ["", "3. Signature", "------------"]
-    if signed:
-        lines += [
-            "SHA256SUMS.sig is an Ed25519 signature over SHA256SUMS made with the deployment's",
-            "packet key; signing-key.pub is its public key. Compare the key's fingerprint",
-            "with the one the sending agency gives you by another channel, then run:",
-            "",
-            "    openssl pkeyutl -verify -pubin -inkey signing-key.pub -rawin \\",
-            "        -in SHA256SUMS -sigfile SHA256SUMS.sig",
-            "",
-            'It must print "Signature Verified Successfully".',
-        ]
-    else:
-        lines += ["This packet is not signed."]
-    lines += [
-        "",
-        "4. Perceptual hashes",
-        "--------------------",
-        "pdq_hash values in manifest.json are PDQ perceptual hashes: they identify the same",
-        "picture after resizing or re-encoding (31 or fewer differing bits of 256). They do",
-        "not prove integrity; SHA-256 does.",
-        "",
-        "Explicit media: the originals under evidence/ are unblurred. Open them only when",
-        "needed.",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def packet_write(
@@ -352,8 +317,8 @@ def packet_write(
         writer = _Writer(archive)
         writer.add_bytes("dossier.pdf", pdf, "application/pdf")
         seen: set[str] = set()
-        total = max(1, len(context.items))
-        for index, item in enumerate(context.items, start=1):
+        total = max(1, len(context.files))
+        for index, item in enumerate(context.files, start=1):
             path = evidence_path(item)
             if path in seen:
                 continue

@@ -6,7 +6,7 @@ names, notes, headers) is text in the PDF, never markup, CSS or a resource to lo
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -14,6 +14,9 @@ from django.utils import translation
 from reports.context import DossierContext
 from reports.fetcher import LockedFetcher, PreviewSource
 from reports.weasy import HTML
+
+if TYPE_CHECKING:
+    from reports.packet import PacketTrust
 
 log = logging.getLogger(__name__)
 # WeasyPrint logs every layout step at INFO; a 100-page dossier would flood worker logs.
@@ -31,6 +34,7 @@ def dossier_html(
     generated_by: str,
     language: str,
     reason: str = "",
+    trust: PacketTrust | None = None,
 ) -> str:
     values: dict[str, Any] = {
         "kind": kind,
@@ -44,6 +48,9 @@ def dossier_html(
         "artists": context.artists,
         "findings": context.findings,
         "items": context.items,
+        "records": context.records,
+        "capture_sections": context.capture_sections,
+        "trust": trust,
         "completeness": context.completeness,
         "incomplete_count": context.incomplete_count,
         "notices": context.notices,

@@ -72,26 +72,15 @@ def _require_writer(case: Case, actor: Actor) -> Membership:
 
 
 def annex_candidates(case: Case) -> list[Evidence]:
-    """Evidence items of the case that have an image an annex can show unblurred."""
+    """Evidence items of the case that have an image an annex can show unblurred: evidence
+    of content only, never a file of a failed or refused capture attempt."""
     from cases.previews import has_image_preview
+    from reports.attempts import content_evidence_ids
 
-    context_ids = _case_evidence_ids(case)
-    items = Evidence.objects.filter(pk__in=context_ids).order_by("finding_id", "collected_at", "id")
-    return [evidence for evidence in items if has_image_preview(evidence)]
-
-
-def _case_evidence_ids(case: Case) -> list[int]:
-    from django.db.models import Q
-
-    from cases.models import EvidenceKind
-
-    finding_ids = list(case.findings.values_list("pk", flat=True))
-    return list(
-        Evidence.objects.filter(agency_id=case.agency_id)
-        .filter(Q(finding_id__in=finding_ids) | Q(capture__finding_id__in=finding_ids))
-        .exclude(kind=EvidenceKind.REFERENCE)
-        .values_list("pk", flat=True)
+    items = Evidence.objects.filter(pk__in=content_evidence_ids(case)).order_by(
+        "finding_id", "collected_at", "id"
     )
+    return [evidence for evidence in items if has_image_preview(evidence)]
 
 
 def dossier_request(
@@ -227,6 +216,7 @@ def _preview_source(context: DossierContext, unblurred: bool) -> Any:
 
 
 def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes:
+    from reports.packet import packet_trust
     from reports.render import dossier_html, fetcher_for, pdf_render
 
     html = dossier_html(
@@ -237,6 +227,8 @@ def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes
         generated_by=dossier.generated_by_label,
         language=dossier.language,
         reason=dossier.reason if dossier.kind == DossierKind.ANNEX else "",
+        # What the packet will carry, known before the PDF inside it is rendered.
+        trust=packet_trust() if dossier.kind == DossierKind.PACKET else None,
     )
     return pdf_render(html, fetcher=fetcher_for(context, _preview_source(context, unblurred)))
 
@@ -317,10 +309,13 @@ def _build(dossier: Dossier) -> None:
     annex = dossier.kind == DossierKind.ANNEX
     _progress(dossier, 5, _("Gathering the case record"))
     context = dossier_context_build(case, evidence_ids=dossier.requested_ids if annex else None)
-    if len(context.items) > settings.REPORTS_MAX_ITEMS:
+    if len(context.files) > settings.REPORTS_MAX_ITEMS:
         raise DossierRefused(
-            _("This case has %(n)s evidence items; a dossier holds at most %(max)s.")
-            % {"n": len(context.items), "max": settings.REPORTS_MAX_ITEMS}
+            _(
+                "This case has %(n)s stored files (evidence and records of capture "
+                "attempts); a dossier holds at most %(max)s."
+            )
+            % {"n": len(context.files), "max": settings.REPORTS_MAX_ITEMS}
         )
     _progress(dossier, 20, _("Rendering the PDF"))
     pdf = _render(dossier, context, unblurred=annex)
@@ -354,7 +349,7 @@ def _build(dossier: Dossier) -> None:
         dossier.zip_sha256, dossier.zip_size = digest.hexdigest(), size
         dossier.timestamped, dossier.signed = result.timestamped, result.signed
     _progress(dossier, 95, _("Recording custody"))
-    evidence = [item.evidence for item in context.items]
+    evidence = [item.evidence for item in context.files]
     reasons = {
         DossierKind.DOSSIER: "dossier %(id)s (blurred previews and metadata)",
         DossierKind.PACKET: "evidence packet %(id)s (originals)",
