@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 if TYPE_CHECKING:
     from detection.models import DetectionRun, DetectorVersion
@@ -44,10 +45,10 @@ def score_kind_label(calibrated: bool) -> str:
 
 
 GATE_LABELS = {
-    "held_out_per_class": "held-out items per class",
-    "auc_ci_lower": "lower bound of the AUC's 95% interval",
-    "score_spread": "spread of raw scores (standard deviation)",
-    "calibration_slope": "calibration slope fitted on held-out data",
+    "held_out_per_class": gettext_noop("held-out items per class"),
+    "auc_ci_lower": gettext_noop("lower bound of the AUC's 95% interval"),
+    "score_spread": gettext_noop("spread of raw scores (standard deviation)"),
+    "calibration_slope": gettext_noop("calibration slope fitted on held-out data"),
 }
 
 

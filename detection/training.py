@@ -32,7 +32,7 @@ from detection.evaluation import (
     summarise,
 )
 from detection.faces import FaceDetectorUnavailable, centre_crop, crop_faces, detect_faces
-from detection.gates import GateThresholds, gates_report
+from detection.gates import GateThresholds, calibration_fitted, gates_report
 from detection.registry import DetectorSpec, LoadedDetector, load_detector, write_card
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -426,8 +426,10 @@ def evaluate_detector(
     n_boot: int = 1000,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Score every image of a labelled folder with calibrated probabilities; print and save
-    the metrics (metrics.json) with roc.png and reliability.png."""
+    """Score every image of a labelled folder through the card's calibration (a calibrated
+    probability only when it was fitted on held-out data, else the raw score); print and save
+    the metrics (metrics.json, which says which of the two it measured) with roc.png and
+    reliability.png."""
     import json
 
     out_dir = Path(out_dir)
@@ -439,7 +441,9 @@ def evaluate_detector(
         raise TrainingDataError("evaluation needs readable images of both classes")
     _raw, probabilities = detector.score(crops.images)
     metrics = summarise(crops.labels, probabilities, n_boot=n_boot)
+    calibrated = calibration_fitted({"calibration": spec.calibration})
     metrics.update(
+        score_kind="calibrated_probability" if calibrated else "raw_model_score",
         detector=spec.label,
         checkpoint_sha256=spec.checkpoint_sha256,
         folder=str(Path(data_dir).resolve()),

@@ -152,3 +152,49 @@ def test_stricter_thresholds_take_an_active_model_out_of_use_on_activation(setti
         detector_activate(version=version)
     version.refresh_from_db()
     assert not version.gates_passed and version.card["gates"]["thresholds"]["min_per_class"] == 1000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_retires_an_active_meso4_and_names_its_old_numbers_raw() -> None:
+    """A deployment that ran import_meso4 before issue 9 has Meso-4 active and runs whose
+    numbers were shown as calibrated: after the migration it is legacy and inactive, the
+    results of its gates are on its card, and its runs' numbers are raw scores."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from cases.models import Agency, Evidence
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("detection", "0001_initial")])
+    old = executor.loader.project_state([("detection", "0001_initial")]).apps
+    agency = Agency.objects.create(name="Old Agency", slug="old-agency")
+    evidence = Evidence.objects.create(
+        agency=agency, sha256="12" * 32, size=3, media_type="image/png", kind="screenshot"
+    )
+    OldVersion = old.get_model("detection", "DetectorVersion")
+    OldRun = old.get_model("detection", "DetectionRun")
+    meso = OldVersion.objects.create(
+        key="meso4_df",
+        version="keras-036ed30d04ff",
+        architecture="meso4",
+        checkpoint_path="/m.safetensors",
+        checkpoint_sha256="cd" * 32,
+        card={"calibration": {"method": "none"}, "training_data": {"source_sha256": "03" * 32}},
+        active=True,
+    )
+    OldRun.objects.create(
+        agency_id=agency.pk,
+        evidence_id=evidence.pk,
+        detector_version=meso,
+        status="done",
+        item_probability=0.97,
+        checkpoint_sha256="cd" * 32,
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    version = DetectorVersion.objects.get(pk=meso.pk)
+    assert version.legacy and not version.active and not version.gates_passed
+    assert version.card["gates"]["passed"] is False
+    run = version.runs.get()
+    assert run.score_calibrated is False and run.item_probability == 0.97

@@ -139,6 +139,7 @@ def test_evaluate_detector_prints_auc_with_ci_eer_ece_and_saves_plots(trained):
         assert Image.open(path).size[0] >= 300
     metrics = json.loads((trained["eval_out"] / "metrics.json").read_text())
     assert metrics["n_eval"] == 16 and metrics["n_fake"] == 8
+    assert metrics["score_kind"] == "calibrated_probability"  # Platt fitted on held-out data
     assert metrics["auc_ci"][0] <= metrics["auc"] <= metrics["auc_ci"][1]
 
 
