@@ -356,6 +356,14 @@ C2PA_TRUST_ANCHORS_PEM = os.getenv("C2PA_TRUST_ANCHORS_PEM", "")
 # Which registered detector key new runs use ("" = the most recently registered active one).
 DETECTION_DETECTOR_KEY = os.getenv("DETECTION_DETECTOR_KEY", "")
 DETECTION_MAX_BYTES = envint("DETECTION_MAX_BYTES", str(1024 * 1024 * 1024))
+# Quality gates a detector must pass to become active (detection/gates.py, docs/detection.md):
+# held-out items per class, the AUC interval's lower bound, the spread of raw scores (a
+# constant model fails) and the slope of the Platt calibration fitted on held-out data.
+DETECTION_GATE_MIN_PER_CLASS = envint("DETECTION_GATE_MIN_PER_CLASS", "50")
+DETECTION_GATE_AUC_CI_FLOOR = float(os.getenv("DETECTION_GATE_AUC_CI_FLOOR", "0.7"))
+DETECTION_GATE_MIN_SCORE_STD = float(os.getenv("DETECTION_GATE_MIN_SCORE_STD", "0.01"))
+DETECTION_GATE_SLOPE_MIN = float(os.getenv("DETECTION_GATE_SLOPE_MIN", "0.05"))
+DETECTION_GATE_SLOPE_MAX = float(os.getenv("DETECTION_GATE_SLOPE_MAX", "20"))
 
 # E-mail. Dev: each message is written as a file under var/mail (nothing leaves the
 # machine). Production: SMTP from EMAIL_HOST etc. (docs/deploy.md).

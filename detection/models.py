@@ -2,7 +2,10 @@
 
 A score is advice; the latest DetectionReview of an evidence item is the verdict. A run
 never holds a probability unless a registered detector produced it (a database constraint),
-so "no trained detector installed" can never turn into a number by accident."""
+so "no trained detector installed" can never turn into a number by accident. A detector is
+active only when it passes the quality gates written on its card and is not a legacy model
+(also a database constraint), and a number is called a calibrated probability only when the
+card holds a calibration fitted on held-out data (detection.gates, detection.statements)."""
 
 from __future__ import annotations
 
@@ -33,6 +36,10 @@ class DetectorVersion(models.Model):
     # The model card as registered (detection.registry.DetectorSpec fields).
     card = models.JSONField(_("model card"), default=dict)
     active = models.BooleanField(_("active"), default=False)
+    # A baseline kept for comparison (Meso-4): never active, never a headline score.
+    legacy = models.BooleanField(_("legacy model"), default=False)
+    # The verdict of detection.gates at registration (the results are in card["gates"]).
+    gates_passed = models.BooleanField(_("passes its quality gates"), default=False)
     registered_at = models.DateTimeField(_("registered at"), default=timezone.now)
 
     class Meta:
@@ -46,10 +53,48 @@ class DetectorVersion(models.Model):
                 condition=Q(checkpoint_sha256__regex=r"^[0-9a-f]{64}$"),
                 name="detector_sha256_is_hex",
             ),
+            # Whatever writes the row (service, admin, shell, raw SQL): a legacy or
+            # gate-failing model never becomes the one new runs use.
+            models.CheckConstraint(
+                condition=Q(active=False) | (Q(gates_passed=True) & Q(legacy=False)),
+                name="detector_active_only_if_gates_pass",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.key} {self.version}"
+
+    @property
+    def calibrated(self) -> bool:
+        from detection.gates import calibration_fitted
+
+        return calibration_fitted(self.card or {})
+
+    @property
+    def headline_eligible(self) -> bool:
+        """May its scores head a page and rank the triage queue?"""
+        return self.gates_passed and not self.legacy and self.calibrated
+
+    @property
+    def gate_results(self) -> list[dict[str, Any]]:
+        gates = (self.card or {}).get("gates") or {}
+        return [r for r in gates.get("results") or [] if isinstance(r, dict)]
+
+    @property
+    def gate_failures(self) -> list[str]:
+        return [str(r.get("name")) for r in self.gate_results if not r.get("passed")]
+
+    @property
+    def small_sample_warning(self) -> str:
+        from detection.statements import small_sample_warning
+
+        return small_sample_warning(self)
+
+    @property
+    def caveats(self) -> list[str]:
+        from detection.statements import detector_caveats
+
+        return detector_caveats(self)
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -112,7 +157,11 @@ class DetectionRun(models.Model):
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
     step = models.CharField(_("current step"), max_length=200, blank=True)
     message = models.TextField(_("message"), blank=True)
-    item_probability = models.FloatField(_("calibrated probability of fake"), null=True, blank=True)
+    # P(fake) when score_calibrated, else the model's raw score in [0, 1] (not a probability).
+    item_probability = models.FloatField(_("score of fake (0-1)"), null=True, blank=True)
+    # Whether the detector's card held a calibration fitted on held-out data when this run
+    # scored the item: only then is the number a calibrated probability.
+    score_calibrated = models.BooleanField(_("calibrated score"), default=False)
     faces = models.JSONField(_("faces"), default=list, blank=True)
     provenance = models.JSONField(_("provenance signals"), default=list, blank=True)
     device = models.CharField(_("device"), max_length=50, blank=True)
@@ -164,6 +213,22 @@ class DetectionRun(models.Model):
     @property
     def is_pending(self) -> bool:
         return not self.is_finished
+
+    @property
+    def has_score(self) -> bool:
+        return self.item_probability is not None and self.detector_version_id is not None
+
+    @property
+    def is_headline(self) -> bool:
+        """A calibrated score of a gate-passing, non-legacy detector: the only kind of
+        number that heads the evidence page, the dossier entry and the API's headline."""
+        version = self.detector_version
+        return (
+            self.has_score
+            and self.score_calibrated
+            and version is not None
+            and version.headline_eligible
+        )
 
 
 class ReviewVerdict(models.TextChoices):

@@ -49,7 +49,8 @@ class Status(StrEnum):
 @dataclass
 class FaceResult:
     """One face. `bbox` is (x, y, w, h) in pixels of the original (upright) frame;
-    `raw_score` is the model's uncalibrated P(fake), `probability` the calibrated one."""
+    `raw_score` is the model's raw score of fake, `probability` the score after the card's
+    calibration: a calibrated probability only when AnalysisResult.score_calibrated."""
 
     frame_index: int
     bbox: tuple[int, int, int, int]
@@ -64,6 +65,9 @@ class AnalysisResult:
     message: str = ""
     faces: list[FaceResult] = field(default_factory=list)
     item_probability: float | None = None
+    # True only when the card's calibration was fitted on held-out data (detection.gates);
+    # otherwise the numbers are the model's raw scores, never to be called probabilities.
+    score_calibrated: bool = False
     detector_key: str = ""
     detector_version: str = ""
     checkpoint_sha256: str = ""
@@ -234,9 +238,14 @@ def _run(
         result.timings["classify"] = _elapsed_ms(step)
     for face, raw_score, probability in zip(result.faces, raw, calibrated, strict=True):
         face.raw_score, face.probability = round(float(raw_score), 6), round(float(probability), 6)
+    from detection.gates import calibration_fitted
+
     result.item_probability = round(aggregate(calibrated), 6)
+    result.score_calibrated = calibration_fitted({"calibration": detector.spec.calibration})
     result.aggregation = AGGREGATION
-    result.message = (
-        f"{len(result.faces)} face(s) scored by {detector.spec.label}; "
+    result.message = f"{len(result.faces)} face(s) scored by {detector.spec.label}; " + (
         "a calibrated probability is advice, the human review is the verdict"
+        if result.score_calibrated
+        else "raw model scores, not probabilities (no calibration fitted on held-out "
+        "data); the human review is the verdict"
     )

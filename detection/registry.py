@@ -77,6 +77,10 @@ class DetectorSpec:
     crop_margin: float = 1.3
     created_at: str = ""
     notes: str = ""
+    # A baseline kept for comparison (Meso-4): registered inactive, never a headline score.
+    legacy: bool = False
+    # detection.gates.gates_report as last evaluated (the registry re-evaluates on register).
+    gates: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -133,6 +137,10 @@ def spec_from_dict(card: dict[str, Any], *, base_dir: str | Path | None = None) 
     checkpoint = Path(card["checkpoint_path"])
     if not checkpoint.is_absolute() and base_dir is not None:
         checkpoint = Path(base_dir) / checkpoint
+    if not isinstance(card.get("legacy", False), bool):
+        raise CardError("model card field 'legacy' must be true or false")
+    if not isinstance(card.get("gates") or {}, dict):
+        raise CardError("model card field 'gates' must be an object")
     known = {f.name for f in fields(DetectorSpec)}
     extra = {k: v for k, v in card.items() if k in known}
     extra.update(
@@ -142,6 +150,7 @@ def spec_from_dict(card: dict[str, Any], *, base_dir: str | Path | None = None) 
         std=std,
         calibration=calibration,
         crop_margin=float(card.get("crop_margin", 1.3)),
+        gates=dict(card.get("gates") or {}),
     )
     return DetectorSpec(**extra)
 
@@ -247,14 +256,17 @@ class LoadedDetector:
             return logits.float().reshape(-1).cpu().numpy()
 
     def calibrate(self, fake_logits: np.ndarray) -> np.ndarray:
-        """Calibrated P(fake) from fake logits (Platt: sigmoid(a * z + b))."""
+        """P(fake) from fake logits through the card's Platt calibration (sigmoid(a * z + b)),
+        or the raw sigmoid without one. Only a calibration fitted on held-out data makes the
+        result a calibrated probability (detection.gates.calibration_fitted)."""
         calibration = self.spec.calibration
         if calibration.get("method") == "platt":
             return _sigmoid(calibration["a"] * fake_logits + calibration["b"])
         return _sigmoid(fake_logits)
 
     def score(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(raw P(fake), calibrated P(fake)) per crop."""
+        """(raw score of fake, score after the card's calibration) per crop; the two are the
+        same when the card has no calibration."""
         logits = self.fake_logits(crops)
         return _sigmoid(logits), self.calibrate(logits)
 

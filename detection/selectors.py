@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
 
 from cases.models import Agency, Evidence
-from cases.selectors import AnyUser, _scoped, can_write, get_or_404
+from cases.selectors import AnyUser, _scoped, agency_for, can_write, get_or_404
 from detection.models import (
     DetectionReview,
     DetectionRun,
@@ -43,8 +43,22 @@ def detection_reviews_for(user: AnyUser, evidence: Evidence) -> QuerySet[Detecti
     )
 
 
-def detector_version_list() -> QuerySet[DetectorVersion]:
-    return DetectorVersion.objects.order_by("-active", "key", "-registered_at", "-id")
+def detector_version_list_for(user: AnyUser) -> QuerySet[DetectorVersion]:
+    """The detectors a member may read: the active ones (they score the agency's new
+    evidence) and any that produced a run on the agency's evidence. A card names its
+    training folder and counts, so a model only another agency used stays out of sight."""
+    agency = agency_for(user)
+    if agency is None:
+        return DetectorVersion.objects.none()
+    used = DetectionRun.objects.filter(agency=agency, detector_version=OuterRef("pk"))
+    return DetectorVersion.objects.filter(Q(active=True) | Q(Exists(used))).order_by(
+        "-active", "key", "-registered_at", "-id"
+    )
+
+
+def detector_version_get_for(user: AnyUser, pk: Any) -> DetectorVersion:
+    """One detector's card, for a member who may read it (see above); 404 otherwise."""
+    return get_or_404(detector_version_list_for(user), pk=pk)
 
 
 def latest_verdicts_for_agency(agency: Agency) -> list[DetectionReview]:
@@ -62,15 +76,19 @@ def latest_verdicts_for_agency(agency: Agency) -> list[DetectionReview]:
 
 
 def finding_detection_score() -> Subquery:
-    """The highest calibrated probability of any finished run, by a currently active
-    detector, on any evidence item of the finding (an expression for annotate/order_by).
-    Runs of retired detector versions no longer rank a finding."""
+    """The highest calibrated probability of any finished run, by a currently active,
+    gate-passing, non-legacy detector, on any evidence item of the finding (an expression
+    for annotate/order_by). Raw scores of legacy or gate-failing models and runs of retired
+    versions never rank a finding."""
     return Subquery(
         DetectionRun.objects.filter(
             evidence__finding=OuterRef("pk"),
             status=DetectionStatus.DONE,
             item_probability__isnull=False,
+            score_calibrated=True,
             detector_version__active=True,
+            detector_version__gates_passed=True,
+            detector_version__legacy=False,
         )
         .order_by(F("item_probability").desc())
         .values("item_probability")[:1]
@@ -92,6 +110,8 @@ class DetectionPanel:
     can_review: bool
     detectable: bool
     history_limit: int = 5
+    # Whether a gate-passing detector is active: what "no trained detector installed" says.
+    detector_installed: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,7 +134,8 @@ class DetectionPanel:
 
 def detection_panel_for(user: AnyUser, evidence: Evidence, history: int = 5) -> DetectionPanel:
     """The panel of one evidence item: its runs (latest first, a few older ones), its reviews
-    (latest is the verdict) and whether the user may review and re-run. Two queries."""
+        (latest is the verdict), whether the user may review and re-run, and whether a
+    gate-passing detector is installed. Three queries."""
     runs = list(detection_runs_for(user, evidence)[: history + 1])
     reviews = list(detection_reviews_for(user, evidence)[:20])
     return DetectionPanel(
@@ -124,4 +145,7 @@ def detection_panel_for(user: AnyUser, evidence: Evidence, history: int = 5) -> 
         can_review=can_write(user),
         detectable=evidence.media_type.startswith(("image/", "video/")),
         history_limit=history + 1,
+        detector_installed=DetectorVersion.objects.filter(
+            active=True, gates_passed=True, legacy=False
+        ).exists(),
     )

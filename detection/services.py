@@ -63,11 +63,21 @@ def _actor_obj(actor: Actor) -> Any:
 # ---------------------------------------------------------------------------- detectors
 
 
-def detector_register(*, card_path: str | Path, activate: bool = True) -> DetectorVersion:
+def detector_register(
+    *, card_path: str | Path, activate: bool = True, force: bool = False
+) -> DetectorVersion:
     """Register the detector a model card describes, after checking that the checkpoint on
-    disk has the SHA-256 the card states. Activating it deactivates the other versions of
-    the same key. Registering the same (key, version, hash) again only refreshes the card."""
+    disk has the SHA-256 the card states, and evaluate its quality gates (detection.gates,
+    thresholds from settings); the results are stored on the version's card.
+
+    A model that fails a gate is refused unless `force`, and then registered inactive with
+    its failures on its card: it is never activated, whatever `activate` says (the caller
+    reads `version.active`). A legacy model (Meso-4) is registered inactive, without `force`.
+    Activating a version deactivates the other versions of the same key. Registering the
+    same (key, version, hash) again refreshes the card and re-evaluates the gates."""
+    from detection.gates import gates_report
     from detection.registry import sha256_file, spec_from_card
+    from detection.statements import gate_thresholds
 
     card_path = Path(card_path)
     if not card_path.is_file():
@@ -83,6 +93,15 @@ def detector_register(*, card_path: str | Path, activate: bool = True) -> Detect
             f"{spec.checkpoint_sha256}: refusing to register it"
         )
     card = _card_dict(spec)
+    card["gates"] = gates_report(card, gate_thresholds())
+    passed = bool(card["gates"]["passed"])
+    if not passed and not spec.legacy and not force:
+        raise DetectorRegistrationError(
+            f"{spec.key} {spec.version} fails its quality gates "
+            f"({gate_failure_text(card['gates'])}): not registered. Pass --force to register "
+            "it inactive with the failures on its card (it can never be activated)."
+        )
+    activate = activate and passed and not spec.legacy
     with transaction.atomic():
         version = (
             DetectorVersion.objects.select_for_update()
@@ -105,10 +124,30 @@ def detector_register(*, card_path: str | Path, activate: bool = True) -> Detect
         version.checkpoint_sha256 = spec.checkpoint_sha256
         version.card_path = str(card_path.resolve())
         version.card = card
-        version.active = activate or version.active
+        version.legacy = spec.legacy
+        version.gates_passed = passed
+        # A refreshed card that now fails (stricter thresholds) takes the version out of use.
+        version.active = (activate or version.active) and passed and not spec.legacy
         version.save()
-    log.info("registered detector %s %s (%s)", spec.key, spec.version, spec.checkpoint_sha256)
+    log.info(
+        "registered detector %s %s (%s), gates %s",
+        spec.key,
+        spec.version,
+        spec.checkpoint_sha256,
+        "passed" if passed else "failed: " + gate_failure_text(card["gates"]),
+    )
     return version
+
+
+def gate_failure_text(gates: dict[str, Any]) -> str:
+    """ "score_spread 0.0 (needs > 0.01), ..." for a gates report; "" when all passed."""
+    parts = []
+    for result in gates.get("results") or []:
+        if not result.get("passed"):
+            value = result.get("value")
+            shown = "not measured" if value is None else f"{value:.4g}"
+            parts.append(f"{result['name']} {shown} (needs {result['threshold']})")
+    return ", ".join(parts)
 
 
 def _card_dict(spec: Any) -> dict[str, Any]:
@@ -119,12 +158,50 @@ def _card_dict(spec: Any) -> dict[str, Any]:
 
 def detector_active() -> DetectorVersion | None:
     """The detector new runs use: DETECTION_DETECTOR_KEY's active version when that setting
-    names one, else the most recently registered active version."""
-    active = DetectorVersion.objects.filter(active=True)
+    names one, else the most recently registered active version. Active implies gate-passing
+    and not legacy (a database constraint), so a legacy model is never picked."""
+    active = DetectorVersion.objects.filter(active=True, gates_passed=True, legacy=False)
     key = getattr(settings, "DETECTION_DETECTOR_KEY", "")
     if key:
         active = active.filter(key=key)
     return active.order_by("-registered_at", "-id").first()
+
+
+class DetectorActivationError(DetectorRegistrationError):
+    """Activation refused: the model is legacy or fails its quality gates."""
+
+
+def detector_activate(*, version: DetectorVersion) -> DetectorVersion:
+    """Make a registered version the one its key uses, after re-evaluating its gates against
+    today's thresholds (stored on its card). A legacy or gate-failing model is refused: the
+    same rule as registration, the admin and the database constraint."""
+    from detection.gates import gates_report
+    from detection.statements import gate_thresholds
+
+    refusal = ""
+    with transaction.atomic():
+        version = DetectorVersion.objects.select_for_update().get(pk=version.pk)
+        card = dict(version.card or {})
+        card["gates"] = gates_report(card, gate_thresholds())
+        version.card = card
+        version.gates_passed = bool(card["gates"]["passed"])
+        if version.legacy or not version.gates_passed:
+            # The fresh gate results stay on the card (committed), the refusal follows.
+            version.active = False
+            refusal = (
+                "it is a legacy model"
+                if version.legacy
+                else f"it fails its quality gates ({gate_failure_text(card['gates'])})"
+            )
+        else:
+            DetectorVersion.objects.filter(key=version.key, active=True).exclude(
+                pk=version.pk
+            ).update(active=False)
+            version.active = True
+        version.save(update_fields=["card", "gates_passed", "active"])
+    if refusal:
+        raise DetectorActivationError(f"{version} cannot be activated: {refusal}")
+    return version
 
 
 def detector_deactivate(*, version: DetectorVersion) -> DetectorVersion:
@@ -415,6 +492,8 @@ def _analyse(run: DetectionRun) -> dict[str, Any]:
         "message": result.message
         or (NO_DETECTOR_MESSAGE if status == DetectionStatus.NO_DETECTOR else ""),
         "item_probability": probability,
+        # What the numbers went through, as the pipeline applied the card's calibration.
+        "score_calibrated": bool(probability is not None and result.score_calibrated),
         "faces": data_dict.get("faces") or [],
         "device": result.device or "",
         "timings": {**(result.timings or {}), "provenance": provenance_ms},
@@ -447,10 +526,13 @@ def _finish(run: DetectionRun, fields: dict[str, Any]) -> DetectionRun:
     run.progress, run.step, run.finished_at = 100, "finished", timezone.now()
     if run.status != DetectionStatus.DONE or run.detector_version_id is None:
         run.item_probability = None
+    if run.item_probability is None:
+        run.score_calibrated = False
     update = [
         "status",
         "message",
         "item_probability",
+        "score_calibrated",
         "faces",
         "provenance",
         "device",
@@ -476,6 +558,7 @@ def _finish(run: DetectionRun, fields: dict[str, Any]) -> DetectionRun:
                 "run": run.pk,
                 "status": run.status,
                 "item_probability": run.item_probability,
+                "score_calibrated": run.score_calibrated,
                 "detector": str(run.detector_version) if run.detector_version_id else None,
                 "checkpoint_sha256": run.checkpoint_sha256 or None,
                 "faces": len(run.faces or []),

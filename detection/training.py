@@ -32,6 +32,7 @@ from detection.evaluation import (
     summarise,
 )
 from detection.faces import FaceDetectorUnavailable, centre_crop, crop_faces, detect_faces
+from detection.gates import GateThresholds, calibration_fitted, gates_report
 from detection.registry import DetectorSpec, LoadedDetector, load_detector, write_card
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -131,6 +132,32 @@ def prepare_crops(folder: LabelledFolder, *, size: int, margin: float, log: Log 
     return crops
 
 
+def held_out_size(count: int, held_out: float) -> int:
+    """How many of a class's `count` images stratified_split holds out."""
+    return min(count - 1, max(1, round(count * held_out)))
+
+
+def check_size(counts: dict[str, int], *, held_out: float, min_per_class: int) -> None:
+    """Refuse, before any training, a folder whose held-out split cannot reach the gate's
+    number of items per class: a model measured on fewer can never be activated."""
+    short = {
+        name: held_out_size(count, held_out)
+        for name, count in counts.items()
+        if held_out_size(count, held_out) < min_per_class
+    }
+    if not short:
+        return
+    needed = math.ceil(min_per_class / held_out)
+    raise TrainingDataError(
+        f"the folder is too small: {counts['real']} real and {counts['fake']} fake images; "
+        f"holding out {held_out:.0%} leaves "
+        + ", ".join(f"{n} {name}" for name, n in short.items())
+        + f" held-out images, and the quality gates need at least {min_per_class} of each "
+        f"(about {needed} images per class). Add images, or pass --force to train an "
+        "experimental model that is registered inactive and can never be activated."
+    )
+
+
 def stratified_split(
     labels: np.ndarray, *, held_out: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +172,7 @@ def stratified_split(
             name = dict((v, k) for k, v in CLASSES)[cls]
             raise TrainingDataError(f"need at least 2 readable {name} images to hold one out")
         rng.shuffle(members)
-        n_test = min(len(members) - 1, max(1, round(len(members) * held_out)))
+        n_test = held_out_size(len(members), held_out)
         test.extend(members[:n_test].tolist())
         train.extend(members[n_test:].tolist())
     return np.asarray(sorted(train)), np.asarray(sorted(test))
@@ -166,6 +193,10 @@ class TrainConfig:
     key: str = ""
     version: str = ""
     device: str | None = None
+    gates: GateThresholds = field(default_factory=GateThresholds)
+    # Train even when the folder cannot pass the held-out gate (an experiment: the card
+    # records the failures and the model can never be activated).
+    force: bool = False
 
 
 @dataclass
@@ -191,6 +222,61 @@ def _augment(x: Any, generator: Any) -> Any:
     return x.clamp_(0, 1)
 
 
+def held_out_measurements(
+    logits: np.ndarray, labels: np.ndarray, *, seed: int = 0, min_per_class: int = 50
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(calibration, metrics) of a model from its raw fake logits on held-out items: Platt
+    fitted on them, AUC with its bootstrap interval, EER, cross-fitted ECE, the counts per
+    class, the spread of the raw scores (a constant model is caught by a gate instead of
+    being calibrated into plausible "probabilities") and a warning naming the counts when
+    a class has fewer than `min_per_class` items."""
+    a, b = platt_fit(logits, labels)
+    calibrated = 1 / (1 + np.exp(-(a * logits + b)))
+    metrics: dict[str, Any] = summarise(labels, calibrated, seed=seed)
+    metrics["raw_score_std"] = round(float(np.std(1 / (1 + np.exp(-logits)))), 6)
+    ece = cross_fitted_ece(logits, labels, seed=seed)
+    metrics["ece"] = None if ece is None else round(float(ece), 4)
+    metrics["note"] = (
+        "AUC and EER on the held-out split; ECE cross-fitted (Platt fitted on one half of the "
+        "held-out split, measured on the other)"
+    )
+    n_fake, n_real = int(labels.sum()), int(len(labels) - labels.sum())
+    if min(n_fake, n_real) < min_per_class:
+        metrics["warning"] = (
+            f"only {len(labels)} held-out images ({n_fake} fake, {n_real} real): these "
+            "numbers are very uncertain"
+        )
+    calibration = {
+        "method": "platt",
+        "a": round(a, 6),
+        "b": round(b, 6),
+        "fitted_on": "held_out",
+        "n_fit": len(labels),
+    }
+    return calibration, metrics
+
+
+def optimizer_steps(n_train: int, config: TrainConfig) -> int:
+    """Optimizer steps the loop below takes: batches of at least 2 images (BatchNorm cannot
+    train on one), per epoch."""
+    full, rest = divmod(n_train, config.batch_size)
+    return (full + (1 if rest >= 2 else 0)) * config.epochs
+
+
+def learning_rate_schedule(optimizer: Any, *, lr: float, total_steps: int) -> Any:
+    """One-cycle schedule when there are enough steps for its warm-up and decay phases;
+    a constant rate otherwise. OneCycleLR divides by the length of its warm-up phase
+    (pct_start * steps - 1), which is zero at 5 steps: a small folder crashed with
+    ZeroDivisionError."""
+    import torch
+
+    if total_steps < 10:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=total_steps, pct_start=0.2
+    )
+
+
 def train_detector(
     data_dir: str | Path, out_dir: str | Path, config: TrainConfig, *, log: Log = print
 ) -> TrainResult:
@@ -204,6 +290,10 @@ def train_detector(
     out_dir = Path(out_dir)
     folder = list_folder(data_dir)
     log(f"{folder.counts['real']} real and {folder.counts['fake']} fake images in {data_dir}")
+    if not config.force:
+        check_size(
+            folder.counts, held_out=config.held_out, min_per_class=config.gates.min_per_class
+        )
     crops = prepare_crops(folder, size=config.input_size, margin=config.margin, log=log)
     log(f"crops: {crops.faces} faces, {crops.centre} centre crops, {len(crops.skipped)} unreadable")
     train_idx, test_idx = stratified_split(crops.labels, held_out=config.held_out, seed=config.seed)
@@ -230,12 +320,8 @@ def train_detector(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    steps_per_epoch = math.ceil(len(train_idx) / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=config.lr,
-        total_steps=max(1, steps_per_epoch * config.epochs),
-        pct_start=0.2,
+    scheduler = learning_rate_schedule(
+        optimizer, lr=config.lr, total_steps=optimizer_steps(len(train_idx), config)
     )
     generator = torch.Generator().manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -275,26 +361,16 @@ def train_detector(
     loaded = load_detector(uncalibrated, device)
     held_logits = loaded.fake_logits(crops.images[test_idx])
     held_labels = crops.labels[test_idx]
-    a, b = platt_fit(held_logits, held_labels)
-    calibrated = 1 / (1 + np.exp(-(a * held_logits + b)))
-    metrics = summarise(held_labels, calibrated, seed=config.seed)
-    metrics["ece"] = cross_fitted_ece(held_logits, held_labels, seed=config.seed)
-    metrics["ece"] = None if metrics["ece"] is None else round(float(metrics["ece"]), 4)
+    calibration, metrics = held_out_measurements(
+        held_logits, held_labels, seed=config.seed, min_per_class=config.gates.min_per_class
+    )
     metrics["split"] = (
         f"stratified held-out {config.held_out:.0%} of the training folder (seed {config.seed})"
     )
-    metrics["note"] = (
-        "AUC and EER on the held-out split; ECE cross-fitted (Platt fitted on one half of the "
-        "held-out split, measured on the other)"
-    )
-    if len(test_idx) < 50:
-        metrics["warning"] = (
-            f"only {len(test_idx)} held-out images: these numbers are very uncertain"
-        )
     spec = replace(
         uncalibrated,
         **{
-            "calibration": {"method": "platt", "a": round(a, 6), "b": round(b, 6)},
+            "calibration": calibration,
             "metrics": metrics,
             "training_data": {
                 "folder": str(Path(data_dir).resolve()),
@@ -330,8 +406,14 @@ def train_detector(
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
+    spec = replace(spec, gates=gates_report(spec.to_card(), config.gates))
     card_path = write_card(spec, out_dir / "card.json")
     log(f"held-out: {format_metrics(metrics)}")
+    for gate in spec.gates["results"]:
+        log(
+            f"gate {gate['name']}: {gate['value']} (needs {gate['threshold']}) "
+            + ("pass" if gate["passed"] else "FAIL")
+        )
     log(f"wrote {checkpoint} (SHA-256 {checkpoint_sha}) and {card_path}")
     return TrainResult(card_path=card_path, spec=spec, metrics=metrics)
 
@@ -344,8 +426,10 @@ def evaluate_detector(
     n_boot: int = 1000,
     log: Log = print,
 ) -> dict[str, Any]:
-    """Score every image of a labelled folder with calibrated probabilities; print and save
-    the metrics (metrics.json) with roc.png and reliability.png."""
+    """Score every image of a labelled folder through the card's calibration (a calibrated
+    probability only when it was fitted on held-out data, else the raw score); print and save
+    the metrics (metrics.json, which says which of the two it measured) with roc.png and
+    reliability.png."""
     import json
 
     out_dir = Path(out_dir)
@@ -357,7 +441,9 @@ def evaluate_detector(
         raise TrainingDataError("evaluation needs readable images of both classes")
     _raw, probabilities = detector.score(crops.images)
     metrics = summarise(crops.labels, probabilities, n_boot=n_boot)
+    calibrated = calibration_fitted({"calibration": spec.calibration})
     metrics.update(
+        score_kind="calibrated_probability" if calibrated else "raw_model_score",
         detector=spec.label,
         checkpoint_sha256=spec.checkpoint_sha256,
         folder=str(Path(data_dir).resolve()),

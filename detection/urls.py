@@ -1,5 +1,6 @@
 """URLs of detection. Evidence-scoped ones take the evidence id (checked against the user's
-agency by a selector); detector versions are global and listed, never addressed by id."""
+agency by a selector). Detector versions are global software, but a member reads only the
+cards of active detectors and of those that scored the agency's evidence (a selector)."""
 
 from __future__ import annotations
 
@@ -20,5 +21,6 @@ urlpatterns = [
         name="evidence_detection_review",
     ),
     path("detectors/", views.detector_list, name="detector_list"),
+    path("detectors/<int:pk>/", views.detector_detail, name="detector_detail"),
     path("detectors/rerun-all/", views.detection_rerun_all, name="detection_rerun_all"),
 ]

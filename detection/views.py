@@ -1,5 +1,5 @@
 """Detection pages: the evidence panel (htmx-polled while a run is in progress), the
-re-run and review actions, and the list of detector versions with their model cards."""
+re-run and review actions, and the detector versions with their model cards."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from detection.selectors import (
     detection_evidence_get_for,
     detection_panel_for,
     detection_runs_for,
-    detector_version_list,
+    detector_version_get_for,
+    detector_version_list_for,
 )
 from detection.services import DetectionError
 
@@ -102,11 +103,24 @@ def evidence_detection_review(request: HtmxHttpRequest, pk: int) -> HttpResponse
 @require_GET
 @member_required()
 def detector_list(request: HtmxHttpRequest) -> HttpResponse:
-    versions = list(detector_version_list())
+    versions = list(detector_version_list_for(request.user))
     return render(
         request,
         "detection/detector_list.html",
         {"versions": versions, "active": services.detector_active()},
+    )
+
+
+@require_GET
+@member_required()
+def detector_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """One model card: what the model is, its quality gates (value, threshold, pass or fail),
+    whether its numbers are calibrated, and the caveats that go with every number it shows."""
+    version = detector_version_get_for(request.user, pk)
+    return render(
+        request,
+        "detection/detector_detail.html",
+        {"version": version, "active": services.detector_active()},
     )
 
 

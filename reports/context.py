@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +27,7 @@ from cases.models import (
     Evidence,
 )
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
+from detection.statements import score_kind_label
 from reports.attempts import (
     FindingCaptures,
     case_captures,
@@ -44,12 +47,25 @@ NO_DETECTOR = "no trained detector installed"
 
 @dataclass
 class DetectionSummary:
-    """The latest detection run of an item, honestly: a probability only when a registered
-    detector produced it, with that detector's card and measured AUC."""
+    """The latest detection run of an item, honestly: a number only when a registered
+    detector produced it, called a calibrated probability only when the detector's card
+    holds a calibration fitted on held-out data (else the model's raw score), a headline
+    only from a gate-passing, non-legacy detector, and always with the detector's card,
+    measured AUC, caveats and small-sample warning (detection.statements)."""
 
     status: str
     status_label: str
     probability: float | None = None
+    calibrated: bool = False
+    score_label: str = ""
+    headline: bool = False
+    legacy: bool = False
+    gates_passed: bool = False
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    caveats: list[str] = field(default_factory=list)
+    small_sample_warning: str = ""
+    card_url: str = ""
+    auc_ci: list[float] | None = None
     detector: str = ""
     architecture: str = ""
     checkpoint_sha256: str = ""
@@ -64,9 +80,26 @@ class DetectionSummary:
     no_detector: bool = False
 
     def as_json(self) -> dict[str, Any]:
+        has_score = self.probability is not None
         return {
             "status": self.status,
-            "calibrated_probability_fake": self.probability,
+            # Named for what it is: a calibrated probability only with a fitted calibration.
+            "score_fake": self.probability,
+            "score_kind": (
+                ("calibrated_probability" if self.calibrated else "raw_model_score")
+                if has_score
+                else None
+            ),
+            "calibrated_probability_fake": self.probability if self.calibrated else None,
+            "raw_model_score_fake": self.probability if has_score and not self.calibrated else None,
+            "headline_score": self.headline,
+            "legacy_model": self.legacy,
+            "quality_gates_passed": self.gates_passed,
+            "quality_gates": self.gates,
+            "caveats": self.caveats,
+            "small_sample_warning": self.small_sample_warning or None,
+            "model_card_url": self.card_url or None,
+            "measured_auc_ci": self.auc_ci,
             "detector": self.detector or None,
             "architecture": self.architecture or None,
             "checkpoint_sha256": self.checkpoint_sha256 or None,
@@ -226,9 +259,20 @@ def _detection(runs: list[DetectionRun], installed: bool) -> DetectionSummary | 
     )
     summary.licence = str(card.get("licence") or "")
     summary.limits = str(card.get("limits") or "")
+    summary.legacy = version.legacy
+    summary.gates_passed = version.gates_passed
+    summary.gates = version.gate_results
+    summary.caveats = version.caveats
+    summary.small_sample_warning = version.small_sample_warning
+    summary.card_url = settings.SITE_URL.rstrip("/") + reverse("detector_detail", args=[version.pk])
+    ci = version.metrics.get("auc_ci")
+    summary.auc_ci = list(ci) if isinstance(ci, list | tuple) and len(ci) == 2 else None
     # Only a finished run of a registered detector carries a number (a DB constraint too).
-    if run.status == DetectionStatus.DONE:
+    if run.status == DetectionStatus.DONE and run.item_probability is not None:
         summary.probability = run.item_probability
+        summary.calibrated = run.score_calibrated
+        summary.score_label = score_kind_label(run.score_calibrated)
+        summary.headline = run.is_headline
     return summary
 
 
@@ -404,7 +448,10 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     made = producers(captures, stored)
     if evidence_ids is not None:
         stored = [evidence for evidence in stored if evidence.pk in set(evidence_ids)]
-    installed = DetectorVersion.objects.filter(active=True).exists()
+    # Active implies gate-passing and not legacy (a constraint); said explicitly all the same.
+    installed = DetectorVersion.objects.filter(
+        active=True, gates_passed=True, legacy=False
+    ).exists()
     items: list[EvidenceItem] = []
     records: list[EvidenceItem] = []
     for evidence in stored:

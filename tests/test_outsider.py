@@ -70,6 +70,7 @@ PK_BY_PREFIX = {
     "capture": "capture",
     "notice": "notice",
     "webhook": "webhook",
+    "detector": "detector",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -120,6 +121,10 @@ CONTRACT = {
     "api:case-findings",
     "notice_submission",
     "api:notice-submission",
+    "detector_detail",
+    "api:detector-list",
+    "api:detector-detail",
+    "api:evidence-detections",
 }
 
 
@@ -271,6 +276,7 @@ class Objects:
     webhook: Any
     dossier: Any
     removal_signature: Any
+    detector: Any
 
 
 @dataclass
@@ -313,6 +319,33 @@ def _done_dossier(case: Any, actor: Any, text: str) -> Any:
     return dossier
 
 
+def _detector_used_by(evidence: Any, text: str) -> Any:
+    """A detector version (inactive, so only its users may read its card) that scored one
+    evidence item of the agency; `text` is in its card (a training folder of the agency)."""
+    import hashlib
+
+    from detection.models import DetectionRun, DetectionStatus, DetectorVersion
+
+    version = DetectorVersion.objects.create(
+        key=f"{text}-detector",
+        version="1",
+        architecture="meso4",
+        checkpoint_path="/models/m.safetensors",
+        checkpoint_sha256=hashlib.sha256(text.encode()).hexdigest(),
+        card={"training_data": {"folder": f"/data/{text}"}, "limits": text},
+    )
+    DetectionRun.objects.create(
+        agency=evidence.agency,
+        evidence=evidence,
+        detector_version=version,
+        status=DetectionStatus.DONE,
+        item_probability=0.5,
+        checkpoint_sha256=version.checkpoint_sha256,
+        progress=100,
+    )
+    return version
+
+
 def _nebula(agency: Agency, mallory: Any) -> Objects:
     """Mallory has a life of her own, so her pages render rows, not only empty states."""
     group = GroupFactory(agency=agency, name="Nebula Group")
@@ -321,6 +354,13 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         agency, "https://www.tiktok.com/@nebula/video/1", actor=mallory, artists=[artist]
     )
     case = case_create(agency=agency, actor=mallory, title="Nebula case", findings=[finding])
+    evidence = evidence_ingest(
+        agency=agency,
+        data=b"nebula evidence bytes",
+        kind=EvidenceKind.UPLOAD,
+        collected_by=mallory,
+        finding=finding,
+    )[0]
     return Objects(
         agency=agency,
         group=group,
@@ -335,13 +375,7 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         ),
         platform=Platform.objects.get(agency=agency, name="YouTube"),
         membership=mallory.membership,
-        evidence=evidence_ingest(
-            agency=agency,
-            data=b"nebula evidence bytes",
-            kind=EvidenceKind.UPLOAD,
-            collected_by=mallory,
-            finding=finding,
-        )[0],
+        evidence=evidence,
         capture=capture_request(finding=finding, actor=mallory),
         notice=notice_create(
             agency=agency, actor=mallory, findings=[finding], legal_basis="platform_policy"
@@ -354,6 +388,7 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         ),
         dossier=_done_dossier(case, mallory, "nebula dossier"),
         removal_signature=RemovalSignature.objects.filter(agency=agency).first(),
+        detector=_detector_used_by(evidence, "nebula"),
     )
 
 
@@ -444,6 +479,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         removal_signature=RemovalSignature.objects.create(
             agency=agency, platform=platform, name="aurora-secret signature", pattern="x"
         ),
+        detector=_detector_used_by(evidence, "aurora-secret"),
         alice=alice,
         bob=bob,
         carol=carol,

@@ -46,7 +46,7 @@ def _sort_labels() -> list[tuple[str, str]]:
         "oldest": _("Oldest first"),
         "updated": _("Recently updated"),
         "host": _("Host name"),
-        "score": _("Highest detection score"),
+        "score": _("Highest calibrated detection score"),
     }
     return [(key, labels.get(key, key)) for key in SORTS]
 

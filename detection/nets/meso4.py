@@ -177,5 +177,6 @@ def meso4_import(h5_path: str | Path, out_dir: str | Path, *, key: str = "") -> 
         crop_margin=1.3,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         notes="PyTorch port of the Keras model; output 1 = real (the pipeline reports P(fake)).",
+        legacy=True,
     )
     return write_card(spec, out_dir / "card.json")

@@ -1,5 +1,6 @@
 """Template helpers of detection: the evidence panel, signal texts in the reader's language,
-and scores worded as calibrated probabilities with the model's measured AUC."""
+and scores worded for what they are (a calibrated probability only with a calibration fitted
+on held-out data, else the model's raw score) with the model's measured AUC."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from detection import statements
 from detection.forms import DetectionReviewForm
 from detection.selectors import detection_panel_for
 
@@ -117,33 +119,52 @@ def badge_class(value: str) -> str:
 
 @register.filter
 def probability(value: Any) -> str:
-    """0.8734 → '0.87' (two decimals: the calibration is not finer than that)."""
+    """0.8734 → '0.87' (two decimals: no calibration is finer than that)."""
     if value is None:
         return "—"
     return f"{float(value):.2f}"
 
 
+@register.filter
+def score_kind_label(run: Any) -> str:
+    """What a run's number is: a calibrated probability, or the model's raw score."""
+    return statements.score_kind_label(bool(run is not None and run.score_calibrated))
+
+
+@register.filter
+def gate_label(name: str) -> str:
+    return statements.gate_label(name)
+
+
 @register.simple_tag
 def score_sentence(run: Any) -> str:
-    """'calibrated probability 0.87 (model AUC 0.91 on 412 held-out items)': a score, never
-    a verdict, always with how good the model measured."""
+    """'calibrated probability 0.87 (model AUC 0.91, 95% CI 0.88-0.94, on 412 held-out
+    items)', or 'raw model score 0.87, not a probability (...)': a score, never a verdict,
+    named for what it is, always with how good the model measured."""
     if run is None or run.item_probability is None:
         return ""
     version = run.detector_version
     auc = version.auc if version is not None else None
     n_eval = version.n_eval if version is not None else None
-    score = probability(run.item_probability)
+    ci = version.metrics.get("auc_ci") if version is not None else None
+    params: dict[str, Any] = {"score": probability(run.item_probability)}
     if auc is None:
-        return _("calibrated probability %(score)s (model accuracy not measured)") % {
-            "score": score
+        measured = _("model accuracy not measured")
+    else:
+        params.update(auc=f"{auc:.2f}", n=n_eval or "?")
+        if isinstance(ci, list | tuple) and len(ci) == 2 and None not in ci:
+            params.update(low=f"{float(ci[0]):.2f}", high=f"{float(ci[1]):.2f}")
+            measured = (
+                _("model AUC %(auc)s, 95%% CI %(low)s-%(high)s, on %(n)s held-out items") % params
+            )
+        else:
+            measured = _("model AUC %(auc)s on %(n)s held-out items") % params
+    if run.score_calibrated:
+        return _("calibrated probability %(score)s (%(measured)s)") % {
+            **params,
+            "measured": measured,
         }
-    if n_eval:
-        return _("calibrated probability %(score)s (model AUC %(auc)s on %(n)s held-out items)") % {
-            "score": score,
-            "auc": f"{auc:.2f}",
-            "n": n_eval,
-        }
-    return _("calibrated probability %(score)s (model AUC %(auc)s)") % {
-        "score": score,
-        "auc": f"{auc:.2f}",
+    return _("raw model score %(score)s, not a probability (%(measured)s)") % {
+        **params,
+        "measured": measured,
     }

@@ -110,9 +110,10 @@ def test_import_meso4_command_writes_the_checkpoint_and_registers_the_detector(
     printed = capsys.readouterr().out
     spec = spec_from_card(out / "card.json")
     assert spec.checkpoint_sha256 in printed
-    assert "registered meso4_df" in printed
+    assert "registered legacy meso4_df" in printed and "(inactive)" in printed
     version = DetectorVersion.objects.get(key="meso4_df", version=spec.version)
-    assert version.active
+    # A legacy baseline: registered for comparison, never the active detector.
+    assert version.legacy and not version.active and not version.gates_passed
     assert version.checkpoint_sha256 == spec.checkpoint_sha256
 
 

@@ -73,17 +73,23 @@ def test_detect_command_samples_a_video_and_scores_its_faces(
 
 
 @pytest.mark.django_db
-def test_detect_command_without_a_card_uses_the_active_registered_detector(
+def test_detect_command_never_picks_a_legacy_detector_and_names_its_raw_score(
     capsys, meso4_card, meso4, tmp_path, obama_jpeg
 ):
     from detection.services import detector_register
 
-    detector_register(card_path=meso4_card)
+    version = detector_register(card_path=meso4_card)
+    assert version.legacy and not version.active
     path = tmp_path / "obama.jpg"
     path.write_bytes(obama_jpeg)
-    result = _detect(capsys, str(path))
+    # Without --card: the active detector, and a legacy one never is.
+    assert _detect(capsys, str(path))["status"] == "no_detector"
+    # Asked for explicitly, its number is named for what it is.
+    result = _detect(capsys, str(path), "--card", str(meso4_card))
     assert result["status"] == "ok"
     assert result["checkpoint_sha256"] == meso4.spec.checkpoint_sha256
+    assert result["score_kind"] == "raw_model_score" and result["score_calibrated"] is False
+    assert "not probabilities" in result["message"]
 
 
 @pytest.mark.django_db

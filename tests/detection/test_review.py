@@ -1,5 +1,6 @@
 """The human review is the verdict: legal staff and admins record it (audited, latest wins),
-viewers read it. Scores are shown as calibrated probabilities with the model's AUC."""
+viewers read it. Scores are shown for what they are (calibrated probability or raw model
+score) with the model's AUC."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from detection.models import (
 )
 from tests.detection import workflow_fixtures
 from tests.detection.detection_samples import png_of, textured_rgb
+from tests.detection.factories import detector_version, passing_card_fields
 from tests.detection.workflow_fixtures import ingest
 
 pytestmark = pytest.mark.django_db
@@ -36,16 +38,10 @@ def evidence(agency: Any, finding: Any, bob: Any, django_capture_on_commit_callb
 
 
 def _version(auc: float | None = 0.91, n_eval: int = 412) -> DetectorVersion:
-    metrics = {} if auc is None else {"auc": auc, "n_eval": n_eval, "auc_ci": [0.88, 0.94]}
-    return DetectorVersion.objects.create(
-        key="effnet",
-        version="2026.11",
-        architecture="efficientnet_lite0",
-        checkpoint_path="/models/effnet.safetensors",
-        checkpoint_sha256="ab" * 32,
-        card={"metrics": metrics, "licence": "internal", "limits": "faces only"},
-        active=True,
-    )
+    """Measured (and so gate-passing, active) with `auc`; unmeasured without."""
+    if auc is None:
+        return detector_version(card={"licence": "internal", "limits": "faces only"})
+    return detector_version(card=passing_card_fields(n_per_class=n_eval // 2, auc=auc))
 
 
 def _done_run(evidence: Any, version: DetectorVersion, probability: float = 0.8734) -> DetectionRun:
@@ -55,6 +51,7 @@ def _done_run(evidence: Any, version: DetectorVersion, probability: float = 0.87
         detector_version=version,
         status=DetectionStatus.DONE,
         item_probability=probability,
+        score_calibrated=version.calibrated,
         checkpoint_sha256=version.checkpoint_sha256,
         faces=[
             {
@@ -156,17 +153,22 @@ def test_a_score_is_shown_as_a_calibrated_probability_with_the_model_auc(
     _done_run(evidence, _version())
     client.force_login(carol)
     page = client.get(reverse("evidence_detection", args=[evidence.pk])).content.decode()
-    assert "calibrated probability 0.87 (model AUC 0.91 on 412 held-out items)" in page
+    assert (
+        "calibrated probability 0.87 (model AUC 0.91, 95% CI 0.88-0.94, on 412 held-out items)"
+        in page
+    )
     assert "not a verdict" in page
     assert "ab" * 32 in page  # the checkpoint hash that produced it
-    assert f'href="{reverse("detector_list")}#detector-' in page
+    assert f'href="{reverse("detector_detail", args=[run_version_pk(evidence)])}"' in page
 
 
 def test_a_score_of_an_unmeasured_model_says_so(client: Any, carol: Any, evidence: Any) -> None:
     _done_run(evidence, _version(auc=None))
     client.force_login(carol)
     page = client.get(reverse("evidence_detection", args=[evidence.pk])).content.decode()
-    assert "calibrated probability 0.87 (model accuracy not measured)" in page
+    assert "raw model score 0.87, not a probability (model accuracy not measured)" in page
+    assert "calibrated probability" not in page
+    assert "Not measured on held-out data" in page
 
 
 def test_provenance_signals_are_shown_with_what_they_mean(
@@ -216,17 +218,14 @@ def test_a_pending_run_is_polled_and_shows_progress(client: Any, carol: Any, evi
     )
 
 
-def test_detector_page_lists_versions_with_their_model_cards(client: Any, carol: Any) -> None:
+def test_detector_page_lists_versions_with_their_model_cards(
+    client: Any, carol: Any, evidence: Any
+) -> None:
     _version()
-    DetectorVersion.objects.create(
-        key="meso4",
-        version="legacy",
-        architecture="meso4",
-        checkpoint_path="/m.safetensors",
-        checkpoint_sha256="cd" * 32,
-        card={},
-        active=True,
+    legacy = detector_version(
+        key="meso4", version="legacy", architecture="meso4", sha="cd" * 32, card={}, legacy=True
     )
+    _done_run(evidence, legacy)  # a legacy model that scored this agency's evidence
     client.force_login(carol)
     page = client.get(reverse("detector_list")).content.decode()
     assert "effnet" in page and "AUC 0.910" in page and "on 412 held-out items" in page
@@ -281,3 +280,7 @@ def test_checks_that_could_not_run_are_named_not_passed_off_as_no_signal(
     client.force_login(carol)
     page = client.get(reverse("evidence_detection", args=[evidence.pk])).content.decode()
     assert "Not checked on this server" in page and "C2PA manifest (c2pa-python)" in page
+
+
+def run_version_pk(evidence: Any) -> int:
+    return DetectionRun.objects.filter(evidence=evidence).latest("id").detector_version_id

