@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.models import AuditEvent, Case, CustodyAction, CustodyEvent, Evidence, EvidenceKind
+from cases.services.audit import AnchorOutcome
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
 
 KST = zoneinfo.ZoneInfo("Asia/Seoul")
@@ -165,6 +166,8 @@ class DossierContext:
     generated_at: datetime
     generated_utc: str
     generated_kst: str
+    # Set by the export (reports.services): the chain head anchored for this dossier.
+    audit_anchor: AnchorOutcome | None = None
 
     @property
     def evidence_hashes(self) -> list[str]:
