@@ -257,3 +257,20 @@ def test_the_schedule_anchors_every_agency_through_the_same_service(agency, bob)
     [ref] = anchor_list(agency.pk)
     assert ref.seq == events_of(agency)[-1].seq
     assert anchor_read(ref).content["reason"] == "schedule"
+
+
+def test_the_audit_page_says_which_anchors_the_chain_was_checked_against(
+    client, alice, agency, bob
+) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    _findings(agency, bob, 2)
+    client.force_login(alice)
+    content = client.post(reverse("audit_list")).content.decode()
+    assert "Chain intact." in content and "No anchor has been written yet" in content
+    head = audit_anchor(agency=agency, reason="test").record.ref.seq
+    content = client.post(reverse("audit_list")).content.decode()
+    assert (
+        f"Checked against 1 anchor in write-once storage, the latest at event #{head}." in content
+    )
+    assert "No anchor has been written yet" not in content
