@@ -65,7 +65,7 @@ def event_hash(event: AuditEvent, key: bytes | None) -> str:
     body = (event.prev_hash + canonical_json(payload)).encode("utf-8")
     if key is None:
         return hashlib.sha256(body).hexdigest()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return hmac.digest(key, body, "sha256").hex()
 
 
 @dataclass(frozen=True)
