@@ -118,3 +118,14 @@ def test_chains_of_two_agencies_are_independent(agency, other_agency, chain) -> 
         AuditChain.objects.get(agency=other_agency).last_seq
         == AuditEvent.objects.filter(agency=other_agency).count()
     )
+
+
+def test_the_admin_offers_no_way_to_delete_an_event(admin_client, chain) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    event = chain.first()
+    url = reverse("admin:cases_auditevent_delete", args=[event.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(reverse("admin:cases_auditevent_changelist"))
+    assert changelist.status_code == 200 and "delete_selected" not in changelist.content.decode()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
