@@ -314,7 +314,14 @@ def audit_chain_verify(*, agency: Agency, batch_size: int = 5000) -> ChainReport
     or a chain shorter than its head or an anchor), inserted or reordered rows (a broken
     link), a chain rewritten with the key up to an anchor (anchored hash differs), and
     unkeyed rows where only keyed ones may be."""
-    return _chain_walk(agency, anchors=anchor_list(agency.pk), batch_size=batch_size)
+    try:
+        anchors = anchor_list(agency.pk)
+    except Exception as exc:  # any storage backend's error: said, not raised as a 500
+        log.exception("audit anchors of agency %s unreadable", agency.pk)
+        return ChainReport(
+            agency.pk, 0, False, None, f"the anchors could not be read from storage: {exc}"
+        )
+    return _chain_walk(agency, anchors=anchors, batch_size=batch_size)
 
 
 # ------------------------------------------------------------------------------ anchor

@@ -172,11 +172,6 @@ def test_the_system_check_refuses_production_without_a_proper_key(
     assert [error.id for error in audit_keys_check()] == errors
 
 
-def test_development_settings_key_the_chain_with_the_public_dev_key() -> None:
-    # Tests run with the development settings (DEBUG on when they were read).
-    assert django_settings.AUDIT_HMAC_KEY_ID == "dev"
-
-
 # --- events from before keying -----------------------------------------------------------------
 
 
@@ -274,3 +269,25 @@ def test_the_audit_page_says_which_anchors_the_chain_was_checked_against(
         f"Checked against 1 anchor in write-once storage, the latest at event #{head}." in content
     )
     assert "No anchor has been written yet" not in content
+
+
+def test_unreadable_anchors_are_reported_not_raised(
+    client, alice, agency, bob, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    import cases.services.audit as audit_service
+
+    def unreachable(agency_id: int) -> list[object]:
+        raise OSError("bucket unreachable")
+
+    monkeypatch.setattr(audit_service, "anchor_list", unreachable)
+    report = audit_chain_verify(agency=agency)
+    assert not report.ok and report.broken_seq is None and "bucket unreachable" in report.reason
+    client.force_login(alice)
+    content = client.post(reverse("audit_list")).content.decode()
+    assert "The chain could not be verified." in content and "Chain broken!" not in content
+    out = StringIO()
+    with pytest.raises(CommandError, match="broken or unverifiable for: aurora"):
+        call_command("audit_verify", "--agency", "aurora", stdout=out)
+    assert "FAILED  aurora: the anchors could not be read" in out.getvalue()

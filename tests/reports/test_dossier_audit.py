@@ -4,6 +4,7 @@ prints that anchor; a chain that does not verify is said to, and is not anchored
 from __future__ import annotations
 
 from cases.audit_anchors import anchor_list
+from cases.audit_keys import audit_current_key
 from cases.models import AuditEvent
 from reports.models import DossierStatus
 from reports.services import dossier_request
@@ -27,7 +28,7 @@ def test_the_export_anchors_the_head_and_the_appendix_prints_it(
     assert f"#{ref.seq}" in text
     assert ref.hash[:32] in text.replace(" ", "")
     assert ref.name in text.replace(" ", "")
-    assert "Key id dev" in text
+    assert f"Key id {anchored.key_id}" in text and anchored.key_id == audit_current_key()[0]
     assert "no Time-Stamp Authority configured" in text
     assert "did not verify" not in text
 

@@ -36,6 +36,9 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"OK      {agency.slug}: {report.checked} events verified; {anchored}"
                 )
+            elif report.broken_seq is None:  # not checked at all (anchors unreadable)
+                broken.append(agency.slug)
+                self.stdout.write(f"FAILED  {agency.slug}: {report.reason}")
             else:
                 broken.append(agency.slug)
                 self.stdout.write(
@@ -44,4 +47,4 @@ class Command(BaseCommand):
                 )
         if broken:
             # CommandError makes manage.py exit with status 1 and print the message on stderr.
-            raise CommandError(f"Audit chain broken for: {', '.join(broken)}")
+            raise CommandError(f"Audit chain broken or unverifiable for: {', '.join(broken)}")
