@@ -39,6 +39,7 @@ lint: setup
 check-deploy: setup
 	DEBUG=0 \
 	SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+	AUDIT_HMAC_KEYS="ci=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))')" \
 	ALLOWED_HOSTS=example.org \
 	CSRF_TRUSTED_ORIGINS=https://example.org \
 	SITE_URL=https://example.org \

@@ -261,6 +261,11 @@ CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_BEAT_SCHEDULE = {
     "audit-chain-verify": {"task": "cases.tasks.audit_chain_verify_all", "schedule": 6 * 3600.0},
+    # Every agency's chain head goes to write-once storage (cases.services.audit_anchors).
+    "audit-anchor": {
+        "task": "cases.tasks.audit_anchor_all_task",
+        "schedule": 60.0 * envint("AUDIT_ANCHOR_INTERVAL_MIN", "60"),
+    },
     # Queues the re-checks that are due (CAPTURE_RECHECK_INTERVALS); cheap when none are.
     "capture-recheck-due": {"task": "cases.tasks_capture.recheck_due_task", "schedule": 600.0},
     # Re-hash every evidence original once a day; problems go to the log and the audit trail.
@@ -410,6 +415,35 @@ REPORTS_MAX_ITEMS = envint("REPORTS_MAX_ITEMS", "2000")
 TSA_URL = os.getenv("TSA_URL", "")
 TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
+
+# Audit chain keys (cases.audit_keys): AUDIT_HMAC_KEYS="id=secret,id2=secret2" lists every key
+# whose events must still verify; new events use AUDIT_HMAC_KEY_ID (default: the last listed).
+# Never stored in the database. With DEBUG on and no key, a public development key (id "dev")
+# is used; with DEBUG off a missing, short or "dev" key is a system check error.
+AUDIT_HMAC_KEYS = {
+    key_id.strip(): secret.strip()
+    for key_id, secret in (item.split("=", 1) for item in envlist("AUDIT_HMAC_KEYS", ""))
+}
+if not AUDIT_HMAC_KEYS and DEBUG:
+    AUDIT_HMAC_KEYS = {"dev": "agencyguard-development-audit-key-not-a-secret"}
+AUDIT_HMAC_KEY_ID = os.getenv("AUDIT_HMAC_KEY_ID", "") or next(reversed(AUDIT_HMAC_KEYS), "")
+# Chain-head anchors go to the STORAGES alias "audit_anchors" when a bucket is named for them
+# (best: its own bucket with S3 Object Lock, credentials the database host does not hold);
+# otherwise to the default storage under audit/anchors/.
+AUDIT_ANCHOR_BUCKET = os.getenv("AUDIT_ANCHOR_BUCKET", "")
+if AUDIT_ANCHOR_BUCKET:
+    STORAGES["audit_anchors"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AUDIT_ANCHOR_BUCKET,
+            "endpoint_url": os.getenv("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.getenv("AWS_S3_REGION_NAME") or None,
+            "access_key": os.getenv("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.getenv("AWS_SECRET_ACCESS_KEY") or None,
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
 
 LOGGING = {
     "version": 1,

@@ -8,4 +8,4 @@ class CasesConfig(AppConfig):
     verbose_name = "Cases"
 
     def ready(self) -> None:
-        from cases import signals  # noqa: F401  (login auditing)
+        from cases import audit_keys, signals  # noqa: F401  (system check; login auditing)

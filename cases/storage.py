@@ -195,6 +195,13 @@ def derived_put(name: str, data: bytes, *, storage: Storage | None = None) -> st
     return name
 
 
+def record_put(name: str, data: bytes, *, storage: Storage) -> bool:
+    """Store a small record (an audit anchor) once under `name`, by the same write-once path
+    as originals; True if written, False if something was already there (never replaced)."""
+    with blob_spool(data, storage=storage) as spooled:
+        return _put_once(spooled.path, name, storage)
+
+
 def derived_read(name: str, *, storage: Storage | None = None) -> bytes | None:
     storage = storage or evidence_storage()
     if not storage.exists(name):

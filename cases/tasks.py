@@ -7,7 +7,7 @@ import logging
 from celery import shared_task
 
 from cases.models import Agency
-from cases.services.audit import audit_chain_verify
+from cases.services.audit import audit_anchor_all, audit_chain_verify
 from cases.services.imports import import_job_fail, import_job_run
 
 log = logging.getLogger(__name__)
@@ -38,3 +38,9 @@ def audit_chain_verify_all() -> list[dict[str, object]]:
             )
         results.append({"agency": agency.pk, "ok": report.ok, "checked": report.checked})
     return results
+
+
+@shared_task
+def audit_anchor_all_task() -> None:
+    """The schedule's anchor of every agency's chain head (same as manage.py audit_anchor)."""
+    audit_anchor_all(reason="schedule")

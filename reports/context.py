@@ -26,6 +26,7 @@ from cases.models import (
     CustodyEvent,
     Evidence,
 )
+from cases.services.audit import AnchorOutcome
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
 from detection.statements import score_kind_label
 from reports.attempts import (
@@ -206,6 +207,8 @@ class DossierContext:
     generated_at: datetime
     generated_utc: str
     generated_kst: str
+    # Set by the export (reports.services): the chain head anchored for this dossier.
+    audit_anchor: AnchorOutcome | None = None
 
     @property
     def files(self) -> list[EvidenceItem]:

@@ -59,6 +59,7 @@ def dossier_html(
         "detector_installed": context.detector_installed,
         "generated_utc": context.generated_utc,
         "generated_kst": context.generated_kst,
+        "audit_anchor": context.audit_anchor,
     }
     with translation.override(language):
         return render_to_string("reports/dossier.html", values)

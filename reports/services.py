@@ -33,7 +33,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.models import Case, CustodyAction, CustodyEvent, Evidence, Membership, Role
-from cases.services.audit import AuditEntry, audit_record, audit_record_many
+from cases.services.audit import AuditEntry, audit_anchor, audit_record, audit_record_many
 from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
 
@@ -309,6 +309,8 @@ def _build(dossier: Dossier) -> None:
     annex = dossier.kind == DossierKind.ANNEX
     _progress(dossier, 5, _("Gathering the case record"))
     context = dossier_context_build(case, evidence_ids=dossier.requested_ids if annex else None)
+    # The audit chain head as of this export, anchored outside the database; the appendix prints it.
+    context.audit_anchor = audit_anchor(agency=case.agency, reason=f"dossier {dossier.identifier}")
     if len(context.files) > settings.REPORTS_MAX_ITEMS:
         raise DossierRefused(
             _(

@@ -31,6 +31,35 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture
+def pg(db):  # type: ignore[no-untyped-def]
+    """A test about PostgreSQL itself (its triggers): skipped on SQLite, failed in CI."""
+    from django.db import connection
+
+    require_service(
+        connection.vendor == "postgresql",
+        "needs PostgreSQL (DATABASE_URL=postgres://...): the tested triggers exist only there",
+    )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """On PostgreSQL the append-only tables refuse TRUNCATE unless the session sets
+    agencyguard.allow_truncate (cases migration 0007). pytest-django empties the test
+    database with TRUNCATE after transactional tests, so the test database, and only it,
+    allows it for every session."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql":
+                continue
+            with connection.cursor() as cursor:
+                name = connection.ops.quote_name(connection.settings_dict["NAME"])
+                cursor.execute(f"ALTER DATABASE {name} SET agencyguard.allow_truncate = 'on'")
+                cursor.execute("SET agencyguard.allow_truncate = 'on'")
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery(request):  # type: ignore[no-untyped-def]
     """Unit tests run tasks inline; integration tests use a real worker instead."""

@@ -84,7 +84,7 @@ def web_form_notices_await_submission(apps, schema_editor) -> None:  # type: ign
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0006_removal_evidence"),
+        ("cases", "0007_audit_anchors"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

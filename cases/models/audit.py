@@ -24,7 +24,9 @@ class AuditChain(models.Model):
 class AuditEvent(AppendOnlyModel):
     """An append-only, hash-chained record of a create, change, sensitive view, export or login.
 
-    hash = SHA-256(prev_hash + canonical JSON of the event); see cases.services.audit."""
+    hash = HMAC-SHA256(key, prev_hash + canonical JSON of the event), the key named by key_id
+    and held outside the database (cases.audit_keys); key_id "" marks an event written before
+    the chain was keyed (plain SHA-256). See cases.services.audit and docs/audit.md."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="audit_events")
     seq = models.PositiveBigIntegerField()
@@ -40,6 +42,8 @@ class AuditEvent(AppendOnlyModel):
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Which key made `hash`; the default "" is what rows written before keying get.
+    key_id = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["agency", "seq"]

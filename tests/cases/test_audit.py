@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from cases.models import AuditChain, AuditEvent
-from cases.services.audit import audit_chain_verify, audit_record
+from cases.services.audit import audit_chain_verify, audit_record, event_hash
 from cases.services.findings import finding_set_status
+from tests.audit_helpers import EVENTS, as_db_owner, sql
 from tests.factories import make_finding
 
 
@@ -53,7 +54,8 @@ def test_events_cannot_be_changed_or_deleted_through_the_orm(chain) -> None:  # 
 
 def test_verifier_catches_an_edited_event(agency, chain) -> None:  # type: ignore[no-untyped-def]
     target = chain[2]
-    AuditEvent.objects.filter(pk=target.pk).update(data={"url": "https://forged.example/"})
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", ['{"url": "forged"}', target.pk])
     report = audit_chain_verify(agency=agency)
     assert not report.ok
     assert report.broken_seq == target.seq
@@ -61,12 +63,15 @@ def test_verifier_catches_an_edited_event(agency, chain) -> None:  # type: ignor
 
 
 def test_verifier_catches_an_edit_that_also_rehashes_the_row(agency, chain) -> None:  # type: ignore[no-untyped-def]
-    # A forger who recomputes the edited row's hash still breaks the next row's link.
-    from cases.services.audit import event_hash
+    # A forger who recomputes the edited row's hash (even with the key) still breaks the
+    # next row's link.
+    from cases.audit_keys import audit_current_key
 
     target = AuditEvent.objects.get(pk=chain[2].pk)
     target.action = "forged"
-    AuditEvent.objects.filter(pk=target.pk).update(action="forged", hash=event_hash(target))
+    forged = event_hash(target, audit_current_key()[1])
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET action = 'forged', hash = %s WHERE id = %s", [forged, target.pk])
     report = audit_chain_verify(agency=agency)
     assert not report.ok
     assert report.broken_seq == target.seq + 1
@@ -74,8 +79,8 @@ def test_verifier_catches_an_edit_that_also_rehashes_the_row(agency, chain) -> N
 
 def test_verifier_catches_a_deleted_event(agency, chain) -> None:  # type: ignore[no-untyped-def]
     target = chain[3]
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [target.pk])
+    with as_db_owner():
+        sql(f"DELETE FROM {EVENTS} WHERE id = %s", [target.pk])
     report = audit_chain_verify(agency=agency)
     assert not report.ok
     assert report.broken_seq == target.seq
@@ -84,8 +89,8 @@ def test_verifier_catches_a_deleted_event(agency, chain) -> None:  # type: ignor
 
 def test_verifier_catches_a_deleted_last_event(agency, chain) -> None:  # type: ignore[no-untyped-def]
     last = AuditEvent.objects.filter(agency=agency).order_by("-seq").first()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {AuditEvent._meta.db_table} WHERE id = %s", [last.pk])
+    with as_db_owner():
+        sql(f"DELETE FROM {EVENTS} WHERE id = %s", [last.pk])
     report = audit_chain_verify(agency=agency)
     assert not report.ok
     assert report.broken_seq == last.seq
@@ -94,10 +99,10 @@ def test_verifier_catches_a_deleted_last_event(agency, chain) -> None:  # type: 
 
 def test_verifier_catches_reordered_events(agency, chain) -> None:  # type: ignore[no-untyped-def]
     a, b = chain[1], chain[2]
-    with transaction.atomic():
-        AuditEvent.objects.filter(pk=a.pk).update(seq=10_000)
-        AuditEvent.objects.filter(pk=b.pk).update(seq=a.seq)
-        AuditEvent.objects.filter(pk=a.pk).update(seq=b.seq)
+    with transaction.atomic(), as_db_owner():
+        sql(f"UPDATE {EVENTS} SET seq = 10000 WHERE id = %s", [a.pk])
+        sql(f"UPDATE {EVENTS} SET seq = %s WHERE id = %s", [a.seq, b.pk])
+        sql(f"UPDATE {EVENTS} SET seq = %s WHERE id = %s", [b.seq, a.pk])
     report = audit_chain_verify(agency=agency)
     assert not report.ok
     assert report.broken_seq == a.seq
@@ -105,10 +110,22 @@ def test_verifier_catches_reordered_events(agency, chain) -> None:  # type: igno
 
 def test_chains_of_two_agencies_are_independent(agency, other_agency, chain) -> None:  # type: ignore[no-untyped-def]
     make_finding(other_agency, "https://example.com/nebula/1")
-    AuditEvent.objects.filter(pk=chain[1].pk).update(action="forged")
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET action = 'forged' WHERE id = %s", [chain[1].pk])
     assert not audit_chain_verify(agency=agency).ok
     assert audit_chain_verify(agency=other_agency).ok
     assert (
         AuditChain.objects.get(agency=other_agency).last_seq
         == AuditEvent.objects.filter(agency=other_agency).count()
     )
+
+
+def test_the_admin_offers_no_way_to_delete_an_event(admin_client, chain) -> None:  # type: ignore[no-untyped-def]
+    from django.urls import reverse
+
+    event = chain.first()
+    url = reverse("admin:cases_auditevent_delete", args=[event.pk])
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    changelist = admin_client.get(reverse("admin:cases_auditevent_changelist"))
+    assert changelist.status_code == 200 and "delete_selected" not in changelist.content.decode()
+    assert AuditEvent.objects.filter(pk=event.pk).exists()

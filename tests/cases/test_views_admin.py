@@ -11,6 +11,7 @@ from rest_framework.authtoken.models import Token
 
 from cases.models import Artist, AuditEvent, Group, Membership, Platform, Role
 from cases.services.findings import finding_record
+from tests.audit_helpers import EVENTS, as_db_owner, sql
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -283,9 +284,12 @@ def test_admin_sees_the_audit_trail_and_verifies_the_chain(client, alice, findin
 
 def test_a_tampered_chain_is_reported(client, alice, agency, finding):
     # Edit an event behind the application's back, as an attacker with database access would.
-    AuditEvent.objects.filter(agency=agency, action="finding.recorded").update(
-        action="finding.forged"
-    )
+    with as_db_owner():
+        sql(
+            f"UPDATE {EVENTS} SET action = 'finding.forged' "
+            "WHERE agency_id = %s AND action = 'finding.recorded'",
+            [agency.pk],
+        )
     client.force_login(alice)
     content = client.post(reverse("audit_list")).content.decode()
     assert "Chain broken!" in content

@@ -1,4 +1,5 @@
-"""Verify the hash-chained audit trail of every agency (or one) and name the first broken link."""
+"""Verify the keyed audit chain of every agency (or one) against its anchors in write-once
+storage, and name the first broken link."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from cases.services.audit import audit_chain_verify
 
 
 class Command(BaseCommand):
-    help = "Walk each agency's audit chain; exit 1 at the first broken link."
+    help = "Walk each agency's audit chain against its anchors; exit 1 at the first broken link."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--agency", metavar="SLUG", help="Verify only this agency's chain.")
@@ -26,7 +27,18 @@ class Command(BaseCommand):
         for agency in agencies:
             report = audit_chain_verify(agency=agency)
             if report.ok:
-                self.stdout.write(f"OK      {agency.slug}: {report.checked} events verified")
+                anchor = report.last_anchor
+                anchored = (
+                    f"{report.anchors_matched} anchors matched, latest at #{anchor.seq}"
+                    if anchor
+                    else "no anchor yet (run manage.py audit_anchor)"
+                )
+                self.stdout.write(
+                    f"OK      {agency.slug}: {report.checked} events verified; {anchored}"
+                )
+            elif report.broken_seq is None:  # not checked at all (anchors unreadable)
+                broken.append(agency.slug)
+                self.stdout.write(f"FAILED  {agency.slug}: {report.reason}")
             else:
                 broken.append(agency.slug)
                 self.stdout.write(
@@ -35,4 +47,4 @@ class Command(BaseCommand):
                 )
         if broken:
             # CommandError makes manage.py exit with status 1 and print the message on stderr.
-            raise CommandError(f"Audit chain broken for: {', '.join(broken)}")
+            raise CommandError(f"Audit chain broken or unverifiable for: {', '.join(broken)}")
