@@ -85,11 +85,8 @@ STATEMENTS: dict[str, dict[str, str]] = {
     # TAKE IT DOWN Act § 3(a)(2)(A): the signature is the individual's or an authorised
     # person's; this says which.
     "authorised_for_individual": {
-        "en": (
-            "I am the identifiable individual depicted, or I am authorized to act on behalf "
-            "of the identifiable individual."
-        ),
-        "ko": "본인은 위 영상물에 나타난 식별 가능한 당사자 본인이거나 그를 대리할 권한이 있습니다.",
+        "en": "I am authorized to act on behalf of the identifiable individual depicted.",
+        "ko": "본인은 위 영상물에 나타난 식별 가능한 당사자를 대리할 권한이 있습니다.",
     },
     # Network Act Art. 44-2(1) (deletion on a 소명 by the person whose rights are infringed)
     # and (4) (temporary measure, 임시조치, while the infringement is disputed).

@@ -49,7 +49,15 @@ def template_digest(subject: str, body: str) -> str:
     return hashlib.sha256(f"{subject.strip()}\n\n{body}".encode()).hexdigest()
 
 
+def _check_constraints_now(schema_editor) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL refuses the CREATE INDEX that Django runs at the end of the migration while
+    # deferred foreign-key checks of the rows changed here are pending: run them now.
+    if schema_editor is not None and schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def reset_untouched_defaults(apps, schema_editor, digests=None) -> int:  # type: ignore[no-untyped-def]
+    _check_constraints_now(schema_editor)
     NoticeTemplate = apps.get_model("cases", "NoticeTemplate")
     digests = OLD_DEFAULT_DIGESTS if digests is None else digests
     untouched = [
@@ -63,6 +71,7 @@ def reset_untouched_defaults(apps, schema_editor, digests=None) -> int:  # type:
 
 
 def web_form_notices_await_submission(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+    _check_constraints_now(schema_editor)
     Notice = apps.get_model("cases", "Notice")
     Notice.objects.filter(finalised_at__isnull=True, sent_at__isnull=False).update(
         finalised_at=models.F("sent_at")
@@ -136,8 +145,6 @@ class Migration(migrations.Migration):
                 verbose_name="status",
             ),
         ),
-        migrations.RunPython(web_form_notices_await_submission, migrations.RunPython.noop),
-        migrations.RunPython(reset_untouched_defaults, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="notice",
             constraint=models.CheckConstraint(
@@ -160,4 +167,7 @@ class Migration(migrations.Migration):
                 name="notice_awaiting_not_sent",
             ),
         ),
+        # Data last: on PostgreSQL no ALTER TABLE may follow row changes in one transaction.
+        migrations.RunPython(web_form_notices_await_submission, migrations.RunPython.noop),
+        migrations.RunPython(reset_untouched_defaults, migrations.RunPython.noop),
     ]

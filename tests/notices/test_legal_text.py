@@ -197,6 +197,9 @@ def test_an_edited_template_with_foreign_wording_is_kept_and_flagged(
     client, alice, make_notice, agency
 ) -> None:  # type: ignore[no-untyped-def]
     """An admin's own wording is never rewritten; the product says what does not belong."""
+    client.force_login(alice)
+    plain = make_notice(LegalBasis.KR_NETWORK_ACT_44_2, "en")
+    assert "data-foreign-wording" not in client.get(f"/notices/{plain.pk}/").content.decode()
     subject, body = default_template(LegalBasis.KR_NETWORK_ACT_44_2, "en")
     edited = body + "\nUnder penalty of perjury, I own the exclusive right.\n"
     notice_template_save(
@@ -212,7 +215,6 @@ def test_an_edited_template_with_foreign_wording_is_kept_and_flagged(
     assert "Under penalty of perjury" in notice_render(notice).body
     labels = [str(label) for label in notice_foreign_wording(notice)]
     assert labels and all("DMCA" in label for label in labels)
-    client.force_login(alice)
     page = client.get(f"/notices/{notice.pk}/").content.decode()
     assert "data-foreign-wording" in page and "penalty of perjury" in page
 
@@ -334,3 +336,26 @@ def test_the_korean_pages_name_the_awaiting_state(client, bob, make_notice, host
     with translation.override("en"):
         page = client.get(f"/notices/{notice.pk}/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "제출 대기(준비 완료)" in page and "확정 문안(미발송)" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "heading"), [("en", "Supporting evidence attached"), ("ko", "첨부 소명 자료")]
+)
+def test_a_network_act_request_lists_the_evidence_it_attaches(
+    make_notice, agency, hosted_finding, language, heading
+) -> None:  # type: ignore[no-untyped-def]
+    from cases.models import EvidenceKind
+    from cases.services.evidence import evidence_ingest
+
+    bare = notice_render(make_notice(LegalBasis.KR_NETWORK_ACT_44_2, language)).body
+    assert heading not in bare
+
+    shot, _ = evidence_ingest(
+        agency=agency,
+        data=b"\x89PNG screenshot",
+        kind=EvidenceKind.SCREENSHOT,
+        finding=hosted_finding,
+    )
+    notice = make_notice(LegalBasis.KR_NETWORK_ACT_44_2, language, attachments=[shot])
+    body = notice_render(notice).body
+    assert heading in body and shot.sha256 in body
