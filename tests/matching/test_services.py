@@ -395,3 +395,32 @@ def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
     )  # fmt: skip
     assert evidence_pdq_run(evidence_id=broken.pk) is None
     assert not PdqFingerprint.objects.filter(evidence=broken).exists()
+
+
+def test_pdq_rehash_gives_items_hashed_before_trimming_their_trimmed_hash(
+    agency, finding, second_finding, bob
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.matching.edits import letterbox
+
+    boxed = store_image(agency, letterbox(scene(60)), finding=finding, actor=bob)
+    # As an item hashed before issue 9 was stored: no trimmed hash anywhere.
+    fingerprint = PdqFingerprint.objects.get(evidence=boxed)
+    old = bytes(fingerprint.hashes)[:-32]
+    fingerprint.delete()
+    PdqFingerprint.objects.create(
+        agency=agency, evidence=boxed, source="image", hashes=old, count=len(old) // 32, quality=90
+    )
+    type(boxed).objects.filter(pk=boxed.pk).update(pdq_hash_trimmed="")
+    plain = store_image(agency, scene(60), finding=second_finding, actor=bob)
+    assert evidence_matches_for(evidence=plain) == []
+
+    out = StringIO()
+    call_command("pdq_rehash", stdout=out)
+    boxed.refresh_from_db()
+    assert boxed.pdq_hash_trimmed != ""
+    assert [m.evidence for m in evidence_matches_for(evidence=plain)] == [boxed]
+    assert "2 items re-hashed, 1 new matches" in out.getvalue()
