@@ -86,7 +86,11 @@ def _signal(
 ) -> Signal:
     params = {k: str(v) for k, v in params.items()}
     details = {**(details or {}), "message": message, "params": params}
-    return Signal(kind=kind, strength=strength, summary=message % params, details=details)
+    # Further sentences (a C2PA manifest's validity), each a message with its own params.
+    summary = " ".join(
+        [message % params, *(s["message"] % s["params"] for s in details.get("statements", []))]
+    )
+    return Signal(kind=kind, strength=strength, summary=summary, details=details)
 
 
 # ---------------------------------------------------------------------------- vocabularies
@@ -254,13 +258,185 @@ def c2pa_signals(
     finally:
         reader.close()
 
+    return [_c2pa_signal(store, state)]
+
+
+# What each C2PA validation failure means, by the codes of the C2PA specification (section
+# "Validation", status codes) and of the CAWG identity assertion. A code is sorted by what a
+# reader must be told; anything not listed is reported as an "other failure" with its code.
+C2PA_CONTENT_CODES = frozenset(
+    {
+        "assertion.dataHash.mismatch",
+        "assertion.bmffHash.mismatch",
+        "assertion.boxesHash.mismatch",
+        "assertion.collectionHash.mismatch",
+    }
+)
+C2PA_SIGNATURE_CODES = frozenset(
+    {"claimSignature.mismatch", "claimSignature.missing", "signingCredential.invalid"}
+)
+C2PA_UNTRUSTED_CODE = "signingCredential.untrusted"
+
+
+class C2paFailure:
+    """Categories of a C2PA validation failure (stored in a signal's details)."""
+
+    CONTENT_ALTERED = "content_altered"
+    SIGNATURE_INVALID = "signature_invalid"
+    SIGNER_UNTRUSTED = "signer_untrusted"
+    IDENTITY_UNTRUSTED = "identity_untrusted"
+    OTHER = "other"
+
+
+def _is_identity(item: dict[str, Any]) -> bool:
+    # A CAWG identity assertion is checked with the C2PA certificate rules, so an untrusted
+    # identity credential can carry the plain signingCredential.untrusted code: only the
+    # URL (pointing into the cawg.identity assertion, not at the claim signature) tells.
+    return str(item.get("code", "")).startswith("cawg.") or "cawg.identity" in str(
+        item.get("url", "")
+    )
+
+
+def c2pa_failure_category(item: dict[str, Any]) -> str:
+    """The category of one validation status entry ({"code", "url", ...})."""
+    code = str(item.get("code", ""))
+    if _is_identity(item):
+        return C2paFailure.IDENTITY_UNTRUSTED if "untrusted" in code else C2paFailure.OTHER
+    if code in C2PA_CONTENT_CODES:
+        return C2paFailure.CONTENT_ALTERED
+    if code in C2PA_SIGNATURE_CODES:
+        return C2paFailure.SIGNATURE_INVALID
+    if code == C2PA_UNTRUSTED_CODE:
+        return C2paFailure.SIGNER_UNTRUSTED
+    return C2paFailure.OTHER
+
+
+def _validation_entries(store: dict[str, Any]) -> tuple[list[dict[str, Any]], set[str]]:
+    """(failures, success codes) of the active manifest: from validation_results where the
+    reader gives them (with the URL of the part each code is about), else the flat
+    validation_status list."""
+    results = (store.get("validation_results") or {}).get("activeManifest")
+    if isinstance(results, dict):
+        failures = [item for item in results.get("failure") or [] if isinstance(item, dict)]
+        successes = {
+            str(item.get("code", ""))
+            for item in results.get("success") or []
+            if isinstance(item, dict) and not _is_identity(item)
+        }
+        return failures, successes
+    failures = [item for item in store.get("validation_status") or [] if isinstance(item, dict)]
+    return failures, set()
+
+
+# One sentence per finding about the manifest's validity; each is translated on its own.
+_STATEMENTS = {
+    C2paFailure.SIGNATURE_INVALID: gettext_noop(
+        "The manifest's claim signature is broken (%(codes)s): the manifest was changed after "
+        "it was signed, or was not signed with the certificate it carries, so who signed it "
+        "is unknown and its statements cannot be relied on."
+    ),
+    C2paFailure.CONTENT_ALTERED: gettext_noop(
+        "The file's content no longer matches the hash recorded in the manifest (%(codes)s): "
+        "the pixels or other content were altered after signing."
+    ),
+    C2paFailure.SIGNER_UNTRUSTED: gettext_noop(
+        "The claim signature is valid, but its signer (%(signer)s) is not on the configured "
+        "trust list (%(codes)s)."
+    ),
+    C2paFailure.IDENTITY_UNTRUSTED: gettext_noop(
+        "The credential of a CAWG identity assertion is not on the identity trust list "
+        "(%(codes)s): the person or organisation it names is not verified. This is about the "
+        "identity assertion, not the manifest's signer."
+    ),
+    C2paFailure.OTHER: gettext_noop("Other validation failure: %(codes)s."),
+}
+_SIGNED_TRUSTED = gettext_noop(
+    "The claim signature is valid and its signer (%(signer)s) is on the configured trust list."
+)
+_SIGNED_UNCHECKED = gettext_noop(
+    "The claim signature is valid (signer: %(signer)s); the signer was not checked against a "
+    "trust list."
+)
+_STATEMENT_ORDER = [
+    C2paFailure.SIGNATURE_INVALID,
+    C2paFailure.CONTENT_ALTERED,
+    C2paFailure.SIGNER_UNTRUSTED,
+    C2paFailure.IDENTITY_UNTRUSTED,
+    C2paFailure.OTHER,
+]
+
+
+def _statement(message: str, **params: str) -> dict[str, Any]:
+    return {"message": message, "params": params}
+
+
+def c2pa_assessment(store: dict[str, Any], state: str) -> dict[str, Any]:
+    """What the validation of the active manifest says, sorted by failure category, with
+    one statement (sentence) per category. The signer is named only when the claim
+    signature is valid: with a broken signature the certificate proves nothing."""
+    failures, successes = _validation_entries(store)
+    by_category: dict[str, list[str]] = {}
+    for item in failures:
+        codes = by_category.setdefault(c2pa_failure_category(item), [])
+        code = str(item.get("code", "")) or "?"
+        if code not in codes:
+            codes.append(code)
+    manifests: dict[str, Any] = store.get("manifests") or {}
+    active = manifests.get(store.get("active_manifest") or "") or {}
+    signature = active.get("signature_info") or {}
+    signature_valid = C2paFailure.SIGNATURE_INVALID not in by_category and (
+        "claimSignature.validated" in successes or state in ("Valid", "Trusted")
+    )
+    signer = ""
+    if signature_valid:
+        name = str(signature.get("common_name") or "")
+        issuer = str(signature.get("issuer") or "")
+        # The certificate's common name, with the organisation c2pa reports for it.
+        signer = f"{name} ({issuer})" if name and issuer and name != issuer else name or issuer
+    signer_trusted = (
+        signature_valid
+        and C2paFailure.SIGNER_UNTRUSTED not in by_category
+        and ("signingCredential.trusted" in successes or state == "Trusted")
+    )
+    statements = []
+    if signature_valid and C2paFailure.SIGNER_UNTRUSTED not in by_category:
+        statements.append(
+            _statement(
+                _SIGNED_TRUSTED if signer_trusted else _SIGNED_UNCHECKED, signer=signer or "?"
+            )
+        )
+    for category in _STATEMENT_ORDER:
+        if category not in by_category:
+            continue
+        if category == C2paFailure.SIGNER_UNTRUSTED and not signature_valid:
+            # With a broken signature, whether its certificate is trusted says nothing.
+            continue
+        params = {"codes": ", ".join(by_category[category])}
+        if category == C2paFailure.SIGNER_UNTRUSTED:
+            params["signer"] = signer or "?"
+        statements.append(_statement(_STATEMENTS[category], **params))
+    return {
+        "failure_categories": [c for c in _STATEMENT_ORDER if c in by_category],
+        "failures": [
+            {"code": str(item.get("code", "")), "category": c2pa_failure_category(item)}
+            for item in failures[:20]
+        ],
+        "signature_valid": signature_valid,
+        "content_intact": C2paFailure.CONTENT_ALTERED not in by_category,
+        "trusted": signer_trusted,
+        "signer": signer,
+        "signed_at": str(signature.get("time") or "") if signature_valid else "",
+        "statements": statements,
+    }
+
+
+def _c2pa_signal(store: dict[str, Any], state: str) -> Signal:
+    """The one C2PA signal of a manifest store: what it declares, then its validity."""
     manifests: dict[str, Any] = store.get("manifests") or {}
     active_label = store.get("active_manifest") or ""
     active = manifests.get(active_label) or {}
-    failures = [str(item.get("code", "")) for item in store.get("validation_status") or []]
-    untrusted = any("untrusted" in code for code in failures)
-    signature = active.get("signature_info") or {}
     generator = _claim_generator(active)
+    assessment = c2pa_assessment(store, state)
 
     ai_types: list[tuple[str, str]] = []  # (code, manifest title or label)
     all_actions = []
@@ -276,13 +452,11 @@ def c2pa_signals(
             if code in AI_SOURCE_TYPES:
                 ai_types.append((code, label))
     named = generator_named_in(" ".join([generator, *(a["software_agent"] for a in all_actions)]))
-
-    if state == "Trusted":
-        trust = gettext_noop("signed by a trusted signer")
-    elif state == "Valid":
-        trust = gettext_noop("signature valid, but the signer is not on the configured trust list")
-    else:
-        trust = gettext_noop("the manifest failed validation (it may have been altered)")
+    # What the manifest declares is reliable only if its signature holds and the content is
+    # the one signed; an untrusted signer or identity does not change what was declared.
+    reliable = assessment["signature_valid"] and not (
+        {C2paFailure.CONTENT_ALTERED, C2paFailure.OTHER} & set(assessment["failure_categories"])
+    )
 
     details = {
         "claim_generator": generator,
@@ -291,57 +465,45 @@ def c2pa_signals(
         "actions": all_actions[:50],
         "digital_source_types": sorted({code for code, _ in ai_types}),
         "validation_state": state,
-        "validation_failures": failures[:20],
-        "trusted": state == "Trusted",
-        "signer_untrusted": untrusted,
-        "signer": str(signature.get("issuer") or signature.get("common_name") or ""),
-        "signed_at": str(signature.get("time") or ""),
-        "trust": trust,
+        "validation_failures": [item["code"] for item in assessment["failures"]],
+        **assessment,
+        "signer_untrusted": C2paFailure.SIGNER_UNTRUSTED in assessment["failure_categories"],
     }
     if ai_types:
         codes = ", ".join(sorted({code for code, _ in ai_types}))
         strength = max((AI_SOURCE_TYPES[code] for code, _ in ai_types), key=_rank)
-        if state not in ("Trusted", "Valid"):
+        if not reliable:
             strength = Strength.WEAK
-        return [
-            _signal(
-                Kind.C2PA,
-                strength,
-                gettext_noop(
-                    "A C2PA manifest (generator: %(generator)s) declares an AI/algorithmic source: %(types)s; %(trust)s."
-                ),
-                details,
-                generator=generator or "?",
-                types=codes,
-                trust=trust,
-            )
-        ]
-    if named:
-        return [
-            _signal(
-                Kind.C2PA,
-                Strength.STRONG if state in ("Trusted", "Valid") else Strength.WEAK,
-                gettext_noop(
-                    "A C2PA manifest names the AI generator %(name)s (claim generator: %(generator)s); %(trust)s."
-                ),
-                {**details, "generator_name": named},
-                name=named,
-                generator=generator or "?",
-                trust=trust,
-            )
-        ]
-    return [
-        _signal(
+        return _signal(
             Kind.C2PA,
-            Strength.INFO,
+            strength,
             gettext_noop(
-                "A C2PA manifest is present (generator: %(generator)s) and declares no AI source; %(trust)s."
+                "A C2PA manifest (generator: %(generator)s) declares an AI/algorithmic source: %(types)s."
             ),
             details,
             generator=generator or "?",
-            trust=trust,
+            types=codes,
         )
-    ]
+    if named:
+        return _signal(
+            Kind.C2PA,
+            Strength.STRONG if reliable else Strength.WEAK,
+            gettext_noop(
+                "A C2PA manifest names the AI generator %(name)s (claim generator: %(generator)s)."
+            ),
+            {**details, "generator_name": named},
+            name=named,
+            generator=generator or "?",
+        )
+    return _signal(
+        Kind.C2PA,
+        Strength.INFO,
+        gettext_noop(
+            "A C2PA manifest is present (generator: %(generator)s) and declares no AI source."
+        ),
+        details,
+        generator=generator or "?",
+    )
 
 
 def _rank(strength: str) -> int:
@@ -721,6 +883,25 @@ def provenance_unavailable() -> list[dict[str, str]]:
         except Exception as exc:  # e.g. OpenCV present but broken
             missing.append({"kind": kind, "package": f"{package} ({type(exc).__name__})"})
     return missing
+
+
+def c2pa_manifest_absent(data: bytes, media_type: str, signals: Iterable[Signal]) -> bool:
+    """True only when the C2PA reader parsed the file and found no manifest in it; False
+    when there is one (a C2PA signal), when the reader is missing, or when it could not
+    parse the file or does not support its type (then nothing can be said). Recorded on a
+    detection run so that "no manifest" is stated only when it was checked."""
+    if any(signal.kind == Kind.C2PA for signal in signals):
+        return False
+    try:
+        import c2pa
+    except ImportError:  # pragma: no cover - declared dependency
+        return False
+    try:
+        reader = c2pa.Reader(media_type or None, io.BytesIO(data), context=_c2pa_context(None))
+    except Exception as exc:
+        return "ManifestNotFound" in type(exc).__name__ or "ManifestNotFound" in str(exc)
+    reader.close()
+    return False
 
 
 def has_ai_signal(signals: Iterable[Signal | dict[str, Any]]) -> bool:

@@ -31,7 +31,11 @@ from detection.models import (
     DetectorVersion,
     ReviewVerdict,
 )
-from detection.provenance import provenance_signals, provenance_unavailable
+from detection.provenance import (
+    c2pa_manifest_absent,
+    provenance_signals,
+    provenance_unavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -434,7 +438,10 @@ def _analyse(run: DetectionRun) -> dict[str, Any]:
     provenance_ms = round((time.perf_counter() - t0) * 1000, 1)
     fields: dict[str, Any] = {
         "provenance": [signal.to_dict() for signal in signals],
-        "details": {"provenance_unavailable": provenance_unavailable()},
+        "details": {
+            "provenance_unavailable": provenance_unavailable(),
+            "c2pa_manifest_absent": c2pa_manifest_absent(data, evidence.media_type, signals),
+        },
     }
 
     version = detector_active()

@@ -79,6 +79,8 @@ class DetectionSummary:
     finished_utc: str = ""
     signals: list[dict[str, Any]] = field(default_factory=list)
     no_detector: bool = False
+    # The C2PA reader parsed the file and found no manifest (detection run details).
+    c2pa_absent: bool = False
 
     def as_json(self) -> dict[str, Any]:
         has_score = self.probability is not None
@@ -242,6 +244,7 @@ def _detection(runs: list[DetectionRun], installed: bool) -> DetectionSummary | 
         status=run.status,
         status_label=str(run.get_status_display()),
         signals=[s for s in (run.provenance or []) if isinstance(s, dict)],
+        c2pa_absent=bool((run.details or {}).get("c2pa_manifest_absent")),
         device=run.device,
         finished_utc=utc_and_kst(run.finished_at)[0],
     )

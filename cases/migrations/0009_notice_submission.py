@@ -93,7 +93,7 @@ def web_form_notices_await_submission(apps, schema_editor) -> None:  # type: ign
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0007_audit_anchors"),
+        ("cases", "0008_pdq_trimmed"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -143,6 +143,9 @@ class Evidence(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     pdq_hash = models.CharField(_("PDQ hash"), max_length=64, blank=True)
+    # The PDQ hash of the picture without its plain borders and caption bars (cases.borders),
+    # blank when it has none: a letterboxed or captioned re-upload matches through it.
+    pdq_hash_trimmed = models.CharField(_("PDQ hash without borders"), max_length=64, blank=True)
     pdq_quality = models.PositiveSmallIntegerField(_("PDQ quality"), null=True, blank=True)
     explicit = models.BooleanField(_("may be explicit"), default=True)
     uploaded_by = models.ForeignKey(

@@ -61,7 +61,8 @@ class FingerprintSource(models.TextChoices):
 class PdqFingerprint(models.Model):
     """The PDQ hashes the matcher keeps for one evidence item, as packed 32-byte hashes:
     for an image the whole picture first, then its standard crops (cases.matching.
-    STORED_CROPS); for a video one hash per distinct keyframe. One row per item, so an
+    STORED_CROPS), then the picture without its borders and caption bars when it has any;
+    for a video one or two hashes (whole, without borders) per distinct keyframe. One row per item, so an
     agency's index is built from one row per item. Derived data: it may be recomputed
     (replaced by a new row), never edited in place, so the newest id keys the index cache."""
 

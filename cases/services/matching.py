@@ -4,9 +4,9 @@ reference_media; the per-agency index: services.matching_index).
 
 Flow for a new image evidence item (cases.tasks_matching.evidence_pdq_task, queued after the
 ingest commits):
-1. evidence_compute_pdq hashes the image once (whole picture + standard crops for storage,
-   rotations/mirrors of crops for querying), sets Evidence.pdq_hash/pdq_quality and stores a
-   PdqFingerprint, and commits;
+1. evidence_compute_pdq hashes the image once (whole picture + standard crops + the picture
+   without letterbox/caption bars for storage, rotations/mirrors of those for querying),
+   sets Evidence.pdq_hash/pdq_hash_trimmed/pdq_quality, stores a PdqFingerprint, commits;
 2. then matching_link_new_evidence asks the agency's index, records an EvidenceMatch per
    matching item, and, where one side is reference media and the other belongs to a finding,
    links the reference's artists to that finding; each step writes its audit event.
@@ -69,9 +69,16 @@ def _is_matched_kind(evidence: Evidence) -> bool:
 
 
 def _fingerprint_store(
-    *, evidence: Evidence, source: str, hashes: Sequence[str], quality: int, pdq_hash: str
+    *,
+    evidence: Evidence,
+    source: str,
+    hashes: Sequence[str],
+    quality: int,
+    pdq_hash: str,
+    pdq_hash_trimmed: str,
 ) -> PdqFingerprint:
-    """Set Evidence.pdq_hash/pdq_quality and (re)place the fingerprint, in one transaction.
+    """Set Evidence.pdq_hash/pdq_hash_trimmed/pdq_quality and (re)place the fingerprint, in
+    one transaction.
     An identical fingerprint is kept as is, so re-running never invalidates the cache."""
     packed = b"".join(hash_to_bytes(h) for h in hashes)
     with transaction.atomic():
@@ -89,9 +96,11 @@ def _fingerprint_store(
                 count=len(hashes),
                 quality=quality,
             )
-        if evidence.pdq_hash != pdq_hash or evidence.pdq_quality != quality:
-            evidence.pdq_hash, evidence.pdq_quality = pdq_hash, quality
-            evidence.save(update_fields=["pdq_hash", "pdq_quality"])
+        current_values = (evidence.pdq_hash, evidence.pdq_hash_trimmed, evidence.pdq_quality)
+        if current_values != (pdq_hash, pdq_hash_trimmed, quality):
+            evidence.pdq_hash, evidence.pdq_hash_trimmed = pdq_hash, pdq_hash_trimmed
+            evidence.pdq_quality = quality
+            evidence.save(update_fields=["pdq_hash", "pdq_hash_trimmed", "pdq_quality"])
     return fingerprint
 
 
@@ -115,6 +124,7 @@ def evidence_compute_pdq(*, evidence: Evidence) -> list[EvidenceMatch] | None:
         hashes=analysis.stored,
         quality=analysis.quality,
         pdq_hash=analysis.hex,
+        pdq_hash_trimmed=analysis.trimmed_hex,
     )
     return matching_link_new_evidence(evidence=evidence, queries=analysis.queries)
 
@@ -123,22 +133,26 @@ def evidence_record_video_frames(
     *, evidence: Evidence, frames: Iterable[bytes | IO[bytes] | Image.Image]
 ) -> list[EvidenceMatch] | None:
     """Store the PDQ hashes of a video's keyframes (decoded by the caller, e.g. the capture
-    pipeline) and match them: a screenshot of an official MV then finds the MV. The item's
-    pdq_hash is its first distinct keyframe's. None when no frame could be hashed."""
+    pipeline) and match them: a screenshot of an official MV then finds the MV. Each frame
+    is hashed whole and without its letterbox or caption bars, as images are. The item's
+    pdq_hash (and pdq_hash_trimmed) is its first distinct keyframe's. None when no frame
+    could be hashed."""
     if not _is_matched_kind(evidence):
         return None
     frame_hashes = pdq_hash_frames(frames)
     if not frame_hashes:
         return None
-    quality = max(q for _h, q in frame_hashes)
+    quality = max(frame.quality for frame in frame_hashes)
+    hashes = list(dict.fromkeys(h for frame in frame_hashes for h in frame.hashes))
     _fingerprint_store(
         evidence=evidence,
         source=FingerprintSource.VIDEO,
-        hashes=[h for h, _q in frame_hashes],
+        hashes=hashes,
         quality=quality,
-        pdq_hash=frame_hashes[0][0],
+        pdq_hash=frame_hashes[0].hex,
+        pdq_hash_trimmed=frame_hashes[0].trimmed_hex,
     )
-    return matching_link_new_evidence(evidence=evidence, queries=[h for h, _q in frame_hashes])
+    return matching_link_new_evidence(evidence=evidence, queries=hashes)
 
 
 VIDEO_KEYFRAMES = 8

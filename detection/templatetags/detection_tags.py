@@ -67,17 +67,64 @@ def detection_panel(context: template.Context, evidence: Any) -> dict[str, Any]:
     }
 
 
+def _translated(message: Any, params: Any) -> str | None:
+    if not isinstance(message, str) or not isinstance(params, dict):
+        return None
+    try:
+        return _(message) % {key: _(str(value)) for key, value in params.items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @register.filter
 def signal_summary(signal: dict[str, Any]) -> str:
-    """The signal's summary in the reader's language (stored with its template and params)."""
+    """The signal's summary in the reader's language (stored with its template and params),
+    followed by its further statements (a C2PA manifest's validity), each translated."""
     details = signal.get("details") or {}
-    message, params = details.get("message"), details.get("params")
-    if isinstance(message, str) and isinstance(params, dict):
-        try:
-            return _(message) % {key: _(str(value)) for key, value in params.items()}
-        except (KeyError, TypeError, ValueError):
-            pass
-    return str(signal.get("summary", ""))
+    main = _translated(details.get("message"), details.get("params"))
+    if main is None:
+        return str(signal.get("summary", ""))
+    statements = [
+        _translated(item.get("message"), item.get("params"))
+        for item in details.get("statements") or []
+        if isinstance(item, dict)
+    ]
+    return " ".join([main, *(text for text in statements if text)])
+
+
+# What each category of C2PA validation failure means (detection.provenance.C2paFailure).
+C2PA_FAILURE_LABELS = {
+    "content_altered": gettext_lazy("content altered after signing"),
+    "signature_invalid": gettext_lazy("claim signature broken"),
+    "signer_untrusted": gettext_lazy("signer not on the trust list"),
+    "identity_untrusted": gettext_lazy("identity credential not trusted"),
+    "other": gettext_lazy("other failure"),
+}
+
+
+@register.filter
+def c2pa_failures(signal: dict[str, Any]) -> list[dict[str, str]]:
+    """[{code, label}] of a C2PA signal's validation failures, for listing their codes."""
+    details = signal.get("details") or {}
+    return [
+        {
+            "code": str(item.get("code", "")),
+            "label": str(C2PA_FAILURE_LABELS.get(str(item.get("category", "")), "")),
+        }
+        for item in details.get("failures") or []
+        if isinstance(item, dict)
+    ]
+
+
+@register.filter
+def no_c2pa_manifest(run: Any) -> bool:
+    """True when the C2PA reader parsed the file and found no manifest. Takes a DetectionRun
+    (evidence panel) or the dossier's DetectionSummary (`c2pa_absent`)."""
+    absent = getattr(run, "c2pa_absent", None)
+    if absent is None:
+        details = getattr(run, "details", None)
+        absent = isinstance(details, dict) and details.get("c2pa_manifest_absent") is True
+    return bool(absent)
 
 
 @register.filter

@@ -25,6 +25,14 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+TEST_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def data_file(*parts: str) -> Path:
+    """A file of tests/data (small, licensed files kept in the repository)."""
+    return TEST_DATA.joinpath(*parts)
+
+
 def gradient_png(size: tuple[int, int] = (512, 512)) -> bytes:
     """Pillow's plain gradient: no metadata, no watermark, nothing to find."""
     image = Image.linear_gradient("L").resize(size).convert("RGB")

@@ -13,6 +13,7 @@ from PIL import Image, PngImagePlugin
 from detection.provenance import SDXL_MESSAGE, Signal, provenance_signals
 from tests.detection.detection_samples import (
     c2pa_signed_jpeg,
+    data_file,
     gradient_png,
     png_of,
     shared_data,
@@ -27,7 +28,7 @@ def kinds(signals: list[Signal]) -> list[tuple[str, str]]:
 
 
 def test_c2pa_fixture_c_jpg_declares_an_algorithmic_source() -> None:
-    data = shared_data("provenance", "c2pa", "C.jpg").read_bytes()
+    data = data_file("provenance", "c2pa", "C.jpg").read_bytes()
     signals = provenance_signals(data, "image/jpeg")
     c2pa = [s for s in signals if s.kind == "c2pa"]
     assert len(c2pa) == 1
@@ -51,7 +52,7 @@ def test_a_c2pa_signer_is_trusted_only_when_its_anchor_is_configured() -> None:
     assert "signingCredential.untrusted" in untrusted.details["validation_failures"]
     assert trusted.details["trusted"] is True
     assert trusted.details["validation_state"] == "Trusted"
-    assert "signed by a trusted signer" in trusted.summary
+    assert "is on the configured trust list" in trusted.summary
     assert trusted.details["digital_source_types"] == ["trainedAlgorithmicMedia"]
 
 
@@ -64,7 +65,7 @@ def test_an_altered_file_with_an_ai_manifest_is_only_a_hint() -> None:
     signals = [s for s in provenance_signals(bytes(tampered), "image/jpeg") if s.kind == "c2pa"]
     assert kinds(signals) == [("c2pa", "weak")]
     assert signals[0].details["validation_state"] == "Invalid"
-    assert "failed validation" in signals[0].summary
+    assert "altered after signing" in signals[0].summary
 
 
 def test_a_camera_manifest_is_provenance_without_an_ai_claim() -> None:
@@ -76,10 +77,10 @@ def test_a_camera_manifest_is_provenance_without_an_ai_claim() -> None:
 
 def test_files_without_a_manifest_or_with_a_remote_one_fetch_nothing() -> None:
     assert not provenance_signals(
-        shared_data("provenance", "c2pa", "A.jpg").read_bytes(), "image/jpeg"
+        data_file("provenance", "c2pa", "A.jpg").read_bytes(), "image/jpeg"
     )
     remote = provenance_signals(
-        shared_data("provenance", "c2pa", "cloud.jpg").read_bytes(), "image/jpeg"
+        data_file("provenance", "c2pa", "cloud.jpg").read_bytes(), "image/jpeg"
     )
     assert kinds(remote) == [("c2pa", "info")]
     assert remote[0].details["remote_url"].startswith("https://")
@@ -122,7 +123,7 @@ def test_an_image_with_nothing_reports_no_provenance_signal() -> None:
 
 
 def test_a_real_photo_has_no_ai_signal() -> None:
-    data = shared_data("faces", "real", "obama.jpg").read_bytes()
+    data = data_file("faces", "real", "obama.jpg").read_bytes()
     assert not [s for s in provenance_signals(data, "image/jpeg") if s.indicates_ai]
 
 

@@ -1,6 +1,6 @@
-"""Images for matching tests: two public-domain portraits and the 32 synthetic faces of the
-SFHQ sample grid from ../shared/data (tests using them skip when it is absent), plus scenes
-drawn with Pillow that need no file."""
+"""Images for matching tests: two public-domain portraits (tests/data), the 32 synthetic
+faces of the SFHQ sample grid from ../shared/data (tests using them skip when it is absent),
+plus scenes drawn with Pillow that need no file."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ def require_faces() -> None:
         pytest.skip(f"test images not found under {FACES} (set AG_SHARED_DATA to the data folder)")
 
 
+TEST_FACES = ROOT / "tests" / "data" / "faces"
+
+
 def portrait(name: str) -> Image.Image:
-    require_faces()
-    with Image.open(FACES / "real" / f"{name}.jpg") as img:
+    """obama or biden (US government works, public domain; tests/data/faces/real)."""
+    with Image.open(TEST_FACES / "real" / f"{name}.jpg") as img:
         return img.convert("RGB")
 
 

@@ -14,7 +14,6 @@ from PIL import Image
 from cases.matching import (
     LOW_QUALITY,
     MATCH_DISTANCE,
-    STORED_CROPS,
     HashError,
     PdqIndex,
     hamming,
@@ -52,7 +51,8 @@ class Library:
     def __init__(self, images: dict[str, Image.Image]) -> None:
         self.names = list(images)
         self.analyses = {name: pdq_analyse(png_bytes(img)) for name, img in images.items()}
-        ids = np.repeat(np.arange(len(self.names)), len(STORED_CROPS))
+        counts = [len(self.analyses[name].stored) for name in self.names]
+        ids = np.repeat(np.arange(len(self.names)), counts)
         hashes = hashes_from_hex(h for name in self.names for h in self.analyses[name].stored)
         self.index = PdqIndex.build(ids, hashes)
 
@@ -192,4 +192,53 @@ def test_video_frames_drop_repeats_of_the_same_shot():
     shot_a, shot_b = scene(10), scene(11)
     frames = [png_bytes(shot_a), jpeg_bytes(shot_a, 80), b"not a frame", png_bytes(shot_b)]
     hashes = pdq_hash_frames(frames)
-    assert [h for h, _q in hashes] == [pdq_hash_image(shot_a)[0], pdq_hash_image(shot_b)[0]]
+    assert [f.hex for f in hashes] == [pdq_hash_image(shot_a)[0], pdq_hash_image(shot_b)[0]]
+    # Frames without borders get no second hash.
+    assert [f.trimmed_hex for f in hashes] == ["", ""]
+
+
+def _letterboxed(img: Image.Image, bar: int) -> Image.Image:
+    out = Image.new("RGB", (img.width, img.height + 2 * bar), "black")
+    out.paste(img, (0, bar))
+    return out
+
+
+def _captioned(img: Image.Image, bar: int) -> Image.Image:
+    from PIL import ImageDraw
+
+    out = Image.new("RGB", (img.width, img.height + bar), "white")
+    out.paste(img, (0, bar))
+    ImageDraw.Draw(out).text((20, bar // 3), "so true #lol", fill="black", font_size=bar // 3)
+    return out
+
+
+def test_the_border_box_is_the_picture_inside_letterbox_bars_and_caption_bars():
+    from cases.borders import border_box
+
+    picture = scene(12, size=(400, 300))
+    left, top, right, bottom = border_box(_letterboxed(picture, 60))
+    assert abs(top - 60) <= 2 and abs(bottom - 360) <= 2 and (left, right) == (0, 400)
+    left, top, right, bottom = border_box(_captioned(picture, 60))
+    assert abs(top - 60) <= 2 and bottom == 360
+    # A picture without bars is left whole.
+    assert border_box(picture) is None
+
+
+def test_a_letterboxed_copy_hashes_apart_whole_and_together_trimmed():
+    """The finding: bars move PDQ far past 31; trimming brings the copy back."""
+    picture = scene(13, size=(400, 300))
+    boxed = pdq_analyse(jpeg_bytes(_letterboxed(picture, 70), 90))
+    plain = pdq_analyse(jpeg_bytes(picture, 90))
+    assert hamming(boxed.hex, plain.hex) > MATCH_DISTANCE
+    assert boxed.trimmed_hex and hamming(boxed.trimmed_hex, plain.hex) <= 10
+    assert boxed.trimmed_hex in boxed.stored
+    assert plain.trimmed_hex == "" and len(plain.stored) == len(boxed.stored) - 1
+
+
+def test_video_frames_are_trimmed_by_the_same_routine():
+    picture = scene(14, size=(400, 300))
+    frames = pdq_hash_frames([_letterboxed(picture, 50), _captioned(scene(15), 70)])
+    assert len(frames) == 2
+    assert hamming(frames[0].trimmed_hex, pdq_hash_image(picture)[0]) <= 10
+    assert hamming(frames[1].trimmed_hex, pdq_hash_image(scene(15))[0]) <= 10
+    assert frames[0].hashes == [frames[0].hex, frames[0].trimmed_hex]

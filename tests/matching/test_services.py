@@ -51,8 +51,30 @@ def test_image_evidence_gets_its_pdq_hash_and_fingerprint(agency, finding, bob, 
     assert len(evidence.pdq_hash) == 64
     assert evidence.pdq_quality is not None and evidence.pdq_quality >= 50
     fingerprint = PdqFingerprint.objects.get(evidence=evidence)
-    assert fingerprint.count == 10  # the whole picture and nine standard crops
+    # The whole picture, ten standard crops, and the picture without the plain dark
+    # background at its sides (the trimmed variant, last).
+    assert fingerprint.count == 12
     assert bytes(fingerprint.hashes)[:32].hex() == evidence.pdq_hash
+    assert bytes(fingerprint.hashes)[-32:].hex() == evidence.pdq_hash_trimmed != ""
+
+
+def test_a_captioned_reupload_matches_the_original_and_the_reverse(
+    agency, finding, second_finding, bob
+):
+    from tests.matching.edits import caption_bar, letterbox
+
+    original = scene(30)
+    first = store_image(agency, original, finding=finding, actor=bob)
+    assert first.pdq_hash_trimmed == ""
+    captioned = store_image(
+        agency, caption_bar(original, where="top"), finding=second_finding, actor=bob
+    )
+    assert captioned.pdq_hash_trimmed != ""
+    assert [m.evidence for m in evidence_matches_for(evidence=captioned)] == [first]
+    # The other order: the letterboxed copy was stored first, the original comes later.
+    boxed = store_image(agency, letterbox(scene(31)), finding=finding, actor=bob)
+    later = store_image(agency, scene(31), finding=second_finding, actor=bob)
+    assert [m.evidence for m in evidence_matches_for(evidence=later)] == [boxed]
 
 
 def test_a_cropped_reencoded_reupload_links_to_the_earlier_finding(
@@ -222,10 +244,10 @@ def test_the_index_is_cached_until_a_fingerprint_is_added(agency, finding, bob, 
     store_image(agency, obama, finding=finding, actor=bob)
     first = matching_index_for(agency_id=agency.pk)
     assert matching_index_for(agency_id=agency.pk) is first
-    assert len(first) == 10
+    assert len(first) == 12  # whole, ten crops, trimmed (the portrait has plain sides)
     store_image(agency, scene(1), finding=finding, actor=bob)
     second = matching_index_for(agency_id=agency.pk)
-    assert second is not first and len(second) == 20
+    assert second is not first and len(second) == 12 + 11  # a scene has no border
 
 
 def test_a_video_keyframe_is_found_from_a_screenshot_of_it(
@@ -344,6 +366,24 @@ def test_a_video_is_hashed_by_its_keyframes_and_a_still_of_it_matches(
     assert [match.evidence for match in evidence_matches_for(evidence=still)] == [video]
 
 
+def test_a_letterboxed_video_frame_matches_a_still_without_the_bars(
+    agency, finding, second_finding, bob
+):
+    from cases.services.evidence import evidence_ingest
+    from tests.matching.edits import letterbox
+
+    picture = scene(43)
+    video, _ = evidence_ingest(
+        agency=agency, data=b"\x00\x00\x00\x18ftypmp42 pretend boxed video", kind=EvidenceKind.UPLOAD,
+        collected_by=bob, finding=finding, original_name="boxed.mp4", media_type="video/mp4",
+    )  # fmt: skip
+    evidence_record_video_frames(evidence=video, frames=[letterbox(picture), scene(44)])
+    video.refresh_from_db()
+    assert video.pdq_hash_trimmed != ""
+    still = store_image(agency, picture, finding=second_finding, actor=bob)
+    assert [match.evidence for match in evidence_matches_for(evidence=still)] == [video]
+
+
 def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
     from cases.services.evidence import evidence_ingest
     from cases.services.matching import evidence_pdq_run
@@ -355,3 +395,32 @@ def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
     )  # fmt: skip
     assert evidence_pdq_run(evidence_id=broken.pk) is None
     assert not PdqFingerprint.objects.filter(evidence=broken).exists()
+
+
+def test_pdq_rehash_gives_items_hashed_before_trimming_their_trimmed_hash(
+    agency, finding, second_finding, bob
+):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.matching.edits import letterbox
+
+    boxed = store_image(agency, letterbox(scene(60)), finding=finding, actor=bob)
+    # As an item hashed before issue 9 was stored: no trimmed hash anywhere.
+    fingerprint = PdqFingerprint.objects.get(evidence=boxed)
+    old = bytes(fingerprint.hashes)[:-32]
+    fingerprint.delete()
+    PdqFingerprint.objects.create(
+        agency=agency, evidence=boxed, source="image", hashes=old, count=len(old) // 32, quality=90
+    )
+    type(boxed).objects.filter(pk=boxed.pk).update(pdq_hash_trimmed="")
+    plain = store_image(agency, scene(60), finding=second_finding, actor=bob)
+    assert evidence_matches_for(evidence=plain) == []
+
+    out = StringIO()
+    call_command("pdq_rehash", stdout=out)
+    boxed.refresh_from_db()
+    assert boxed.pdq_hash_trimmed != ""
+    assert [m.evidence for m in evidence_matches_for(evidence=plain)] == [boxed]
+    assert "2 items re-hashed, 1 new matches" in out.getvalue()

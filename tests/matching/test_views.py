@@ -121,3 +121,19 @@ def test_matches_panel_is_empty_for_an_outsider(agency, bob, mallory, finding):
     html = _panel(mallory, later)
     assert "data-match-evidence-id" not in html
     assert "No matches" in html
+
+
+def test_the_evidence_page_shows_the_trimmed_hash_only_when_there_are_borders(
+    client, agency, bob, finding
+):
+    from tests.matching.conftest import store_image
+    from tests.matching.edits import letterbox
+    from tests.matching.images import scene
+
+    boxed = store_image(agency, letterbox(scene(50)), finding=finding, actor=bob)
+    plain = store_image(agency, scene(51), finding=finding, actor=bob, name="plain.jpg")
+    client.force_login(bob)
+    page = client.get(reverse("evidence_detail", args=[boxed.pk])).content.decode()
+    assert "PDQ hash without borders" in page and boxed.pdq_hash_trimmed in page
+    page = client.get(reverse("evidence_detail", args=[plain.pk])).content.decode()
+    assert plain.pdq_hash_trimmed == "" and "data-pdq-trimmed" not in page
