@@ -204,3 +204,41 @@ def test_the_event_has_a_label_in_both_languages() -> None:
         )
     with translation.override("ko"):
         assert action_label(RECLASSIFIED) == "통지를 제출 대기 상태로 되돌림(제출 기록 없음)"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_upgrading_from_before_0009_reclassifies_with_an_event(agency, alice) -> None:  # type: ignore[no-untyped-def]
+    """The real upgrade: a row the old code wrote at migration 0007, then `migrate`. The
+    migration itself changes no status; the post_migrate step does, with an audit event."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = ("cases", "0007_audit_anchors")
+    call_command("migrate", *before, verbosity=0)  # post_migrate: skipped, 0009 pending
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    platform = old.get_model("cases", "Platform").objects.create(
+        agency_id=agency.pk, name="Old Host", domains=["old.test"], channel="web_form"
+    )
+    fields = {
+        "agency_id": agency.pk,
+        "platform_id": platform.pk,
+        "legal_basis": LegalBasis.KCSC,
+        "language": "en",
+        "channel": "web_form",
+        "rendered_sha256": "1" * 64,
+        "status": "sent",
+        "sent_at": THEN,
+        "due_at": THEN,
+    }
+    OldNotice = old.get_model("cases", "Notice")
+    unanswered = OldNotice.objects.create(**fields)
+    answered = OldNotice.objects.create(**fields, platform_reference="WF-7")
+
+    call_command("migrate", verbosity=0)
+
+    notice = Notice.objects.get(pk=unanswered.pk)
+    assert notice.status == NoticeStatus.AWAITING_SUBMISSION and notice.finalised_at == THEN
+    assert (notice.sent_at, notice.due_at) == (None, None)
+    assert len(_events(notice)) == 1
+    kept = Notice.objects.get(pk=answered.pk)
+    assert kept.status == NoticeStatus.SENT and kept.finalised_at == THEN
+    assert audit_chain_verify(agency=agency).ok
