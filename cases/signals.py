@@ -1,15 +1,18 @@
-"""Logins and logouts go into the audit trail of the user's agency."""
+"""Logins and logouts go into the audit trail of the user's agency; after `migrate`, notices
+wrongly marked sent by old code are reclassified through it."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.dispatch import receiver
 
 from cases.models import Membership
 from cases.services.audit import audit_record
+from cases.services.notice_reclassify import migrations_complete, notices_reclassify_unsubmitted
 
 
 def _record(user: Any, action: str, request: Any) -> None:
@@ -31,3 +34,16 @@ def on_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 @receiver(user_logged_out)
 def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     _record(user, "user.logout", request)
+
+
+def reclassify_after_migrate(sender: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    """post_migrate of the cases app (connected in CasesConfig.ready): put the notices the old
+    code wrongly marked sent back to awaiting submission, through the audit trail. A no-op
+    once done; skipped until the database is fully migrated."""
+    # The audit service writes to the default database only.
+    if using != DEFAULT_DB_ALIAS or not migrations_complete(using):
+        return
+    moved = notices_reclassify_unsubmitted()
+    if moved and kwargs.get("verbosity", 1) >= 1:
+        stdout = kwargs.get("stdout") or sys.stdout
+        stdout.write(f"  Put {moved} unsubmitted web-form notice(s) back to awaiting submission.\n")

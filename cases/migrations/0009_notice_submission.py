@@ -3,11 +3,11 @@ carries only its own statements.
 
 Data steps:
 - finalised_at of every notice already sent is its sent_at (the text became final then).
-- A web-form notice that the old code marked "sent" when it was only finalised, and that
-  got no answer since (not acknowledged, no platform reference, not closed), goes back to
-  "ready, awaiting submission": nobody recorded that the platform's form was submitted.
-  Its sent_at becomes its finalised_at and its deadline is cleared; recording the
-  submission starts the deadline again. Answered ones did reach the platform and stay.
+- No notice's status is changed here: a migration cannot write audit events (historical
+  models, no audit key). Web-form notices the old code marked "sent" when they were only
+  finalised, and that got no answer since, are put back to "ready, awaiting submission"
+  after migrating, one audit event each, by cases.services.notice_reclassify (run from a
+  post_migrate receiver and by `manage.py notices_reclassify`).
 - An agency's stored template that is still an old shipped default word for word
   (compared by digest, line ends normalised) is removed, so the agency gets the new
   default; any template an admin changed is left exactly as it is.
@@ -70,24 +70,11 @@ def reset_untouched_defaults(apps, schema_editor, digests=None) -> int:  # type:
     return len(untouched)
 
 
-def web_form_notices_await_submission(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
+def finalised_at_from_sent_at(apps, schema_editor) -> None:  # type: ignore[no-untyped-def]
     _check_constraints_now(schema_editor)
     Notice = apps.get_model("cases", "Notice")
     Notice.objects.filter(finalised_at__isnull=True, sent_at__isnull=False).update(
         finalised_at=models.F("sent_at")
-    )
-    Notice.objects.filter(
-        channel="web_form",
-        status="sent",
-        acknowledged_at__isnull=True,
-        closed_at__isnull=True,
-        platform_reference="",
-    ).update(
-        status="awaiting_submission",
-        sent_at=None,
-        due_at=None,
-        reminder_sent_at=None,
-        escalated_at=None,
     )
 
 
@@ -168,6 +155,6 @@ class Migration(migrations.Migration):
             ),
         ),
         # Data last: on PostgreSQL no ALTER TABLE may follow row changes in one transaction.
-        migrations.RunPython(web_form_notices_await_submission, migrations.RunPython.noop),
+        migrations.RunPython(finalised_at_from_sent_at, migrations.RunPython.noop),
         migrations.RunPython(reset_untouched_defaults, migrations.RunPython.noop),
     ]

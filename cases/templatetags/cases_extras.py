@@ -49,6 +49,9 @@ ACTION_LABELS = {
     "detection.rerun_all": gettext_lazy("Detection re-run on all media"),
     "detection.reviewed": gettext_lazy("Detection verdict recorded"),
     "detection.training_exported": gettext_lazy("Reviewed media exported for training"),
+    "notice.reclassified_awaiting_submission": gettext_lazy(
+        "Notice put back to awaiting submission (no submission recorded)"
+    ),
 }
 
 OBJECT_LABELS = {
