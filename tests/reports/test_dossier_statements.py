@@ -25,6 +25,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from pypdf import PdfReader
 
+from cases.audit_anchors import anchor_list, anchor_read
 from cases.models import Capture, CaptureStatus, Evidence, EvidenceKind
 from cases.services.captures import capture_request, capture_run
 from cases.services.evidence import evidence_ingest
@@ -389,7 +390,12 @@ def test_the_pdf_hashes_are_the_packet_files_hashes_and_the_counts_match_the_man
     }
     assert all(name.startswith(sha) for sha, name in files.items())
     assert all(sha in flat(text) for sha in files)
-    assert set(HEX64.findall(text)) <= set(files)  # no other hash printed
+    # No other hash printed, except the audit chain head anchored at export and the SHA-256
+    # of its anchor record (the verification appendix), which are checked against storage.
+    [*_, anchor] = anchor_list(agency.pk)
+    anchored = {anchor.hash, anchor_read(anchor).sha256}
+    assert anchored <= set(HEX64.findall(text))
+    assert set(HEX64.findall(text)) <= set(files) | anchored
     evidence = [item for item in manifest["items"] if item["role"] == "evidence"]
     records = [item for item in manifest["items"] if item["role"] != "evidence"]
     assert {item["sha256"] for item in manifest["items"]} == set(files)
@@ -451,7 +457,9 @@ def test_a_dossier_is_called_timestamped_only_with_a_token(
     # that one is requested, never that it was granted.
     settings.TSA_URL = "http://tsa.invalid/"
     requested = pdf_text(build(case, bob, "packet", django_capture_on_commit_callbacks))
-    assert "not timestamped" not in requested
+    assert "This packet is not timestamped" not in requested
+    # The audit anchor taken at export asked the same (unreachable) TSA and says it failed.
+    assert "Not timestamped: the TSA could not be reached" in requested
     assert "is timestamped" not in requested
     assert "requestedfromhttp://tsa.invalid/" in flat(requested)
 
