@@ -389,7 +389,11 @@ def test_the_pdf_hashes_are_the_packet_files_hashes_and_the_counts_match_the_man
     }
     assert all(name.startswith(sha) for sha, name in files.items())
     assert all(sha in flat(text) for sha in files)
-    assert set(HEX64.findall(text)) <= set(files)  # no other hash printed
+    # No other hash printed, but for the audit chain head anchored for this dossier (the
+    # event's hash and the anchor record's SHA-256), which are not files of the packet.
+    anchor = chapter(text, "Chain head anchored for this dossier", "Time-stamps and signatures")
+    assert len(set(HEX64.findall(anchor))) == 2
+    assert set(HEX64.findall(text.replace(anchor, ""))) <= set(files)
     evidence = [item for item in manifest["items"] if item["role"] == "evidence"]
     records = [item for item in manifest["items"] if item["role"] != "evidence"]
     assert {item["sha256"] for item in manifest["items"]} == set(files)
@@ -451,6 +455,9 @@ def test_a_dossier_is_called_timestamped_only_with_a_token(
     # that one is requested, never that it was granted.
     settings.TSA_URL = "http://tsa.invalid/"
     requested = pdf_text(build(case, bob, "packet", django_capture_on_commit_callbacks))
+    # (The audit anchor above it says truly that the anchor itself was not timestamped:
+    # tsa.invalid does not answer. This is about the packet.)
+    requested = chapter(requested, "Time-stamps and signatures", "README.txt in the packet")
     assert "not timestamped" not in requested
     assert "is timestamped" not in requested
     assert "requestedfromhttp://tsa.invalid/" in flat(requested)
