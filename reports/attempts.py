@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from cases.models import Capture, CaptureStatus, Case, Evidence, EvidenceKind
+
+if TYPE_CHECKING:
+    from reports.capture_record import Navigation, RemovalBasis, WaczRecord
 
 # Which of the four things a capture attempt can have come to.
 DONE, FAILED, REFUSED, UNFINISHED = "done", "failed", "refused", "unfinished"
@@ -41,6 +44,8 @@ def record_label(kind: str) -> str:
         EvidenceKind.SCREENSHOT: _("screenshot taken before the attempt failed"),
         EvidenceKind.HTML: _("HTML received before the attempt failed"),
         EvidenceKind.MEDIA: _("media fetched before the attempt failed"),
+        EvidenceKind.WACZ: _("web archive (WACZ) of the visit"),
+        EvidenceKind.DOM: _("rendered DOM taken before the attempt failed"),
     }
     return str(labels.get(kind, _("file of the attempt")))
 
@@ -74,10 +79,54 @@ class CaptureAttempt:
     tool_version: str
     collector: str
     files: list[AttemptFile] = field(default_factory=list)
+    observed_utc: str = ""
+    # How the page behaved in the browser and the WACZ of the visit (reports.capture_record);
+    # None when the attempt recorded none.
+    navigation: Navigation | None = None
+    wacz: WaczRecord | None = None
+    # One of the two removal observations the dossier names for a Removed finding.
+    confirms_removal: bool = False
 
     @property
     def succeeded(self) -> bool:
         return self.state == DONE
+
+    def file_number(self, kind: str) -> int | None:
+        """The evidence item number of this attempt's file of `kind`, if it has one."""
+        return next((f.number for f in self.files if f.evidence.kind == kind and f.number), None)
+
+    @property
+    def dom_statement(self) -> str:
+        """When the page changed after it was served: which file the screenshot matches."""
+        if (
+            not self.succeeded
+            or self.navigation is None
+            or not self.navigation.screenshot_is_of_dom
+        ):
+            return ""
+        numbers = {
+            "screenshot": self.file_number(EvidenceKind.SCREENSHOT),
+            "dom": self.file_number(EvidenceKind.DOM),
+            "html": self.file_number(EvidenceKind.HTML),
+        }
+        if numbers["screenshot"] is None or numbers["dom"] is None:
+            return ""
+        if numbers["html"] is None:
+            return (
+                _(
+                    "The screenshot (evidence item %(screenshot)s) corresponds to the rendered DOM "
+                    "snapshot (evidence item %(dom)s), not to the HTML as served."
+                )
+                % numbers
+            )
+        return (
+            _(
+                "The screenshot (evidence item %(screenshot)s) corresponds to the rendered DOM "
+                "snapshot (evidence item %(dom)s), not to the HTML as served (evidence item "
+                "%(html)s)."
+            )
+            % numbers
+        )
 
     @property
     def number_label(self) -> str:
@@ -106,6 +155,8 @@ class FindingCaptures:
 
     finding: Any
     attempts: list[CaptureAttempt]
+    # Why the finding is Removed, when its status is (reports.capture_record).
+    removal: RemovalBasis | None = None
 
     @property
     def successful(self) -> list[CaptureAttempt]:

@@ -16,6 +16,7 @@ from reports.attempts import (
     attempt_state,
     record_label,
 )
+from reports.capture_record import navigation_of, wacz_of
 from reports.times import utc_and_kst
 
 if TYPE_CHECKING:
@@ -72,6 +73,9 @@ def attempt_build(capture: Capture, files: list[AttemptFile]) -> CaptureAttempt:
         tool_version=capture.tool_version,
         collector=capture.collector.get_username() if capture.collector else "",
         files=files,
+        observed_utc=utc_and_kst(capture.observed_at)[0],
+        navigation=navigation_of(capture),
+        wacz=wacz_of(capture, files),
     )
 
 

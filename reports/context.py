@@ -25,6 +25,7 @@ from cases.models import (
     CustodyAction,
     CustodyEvent,
     Evidence,
+    FindingStatus,
 )
 from cases.services.audit import AnchorOutcome
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
@@ -36,6 +37,7 @@ from reports.attempts import (
     is_content,
     producers,
 )
+from reports.capture_record import RemovalBasis, removal_bases
 from reports.completeness import Completeness, capture_sections_build, completeness_build
 from reports.times import utc_and_kst
 
@@ -200,6 +202,8 @@ class DossierContext:
     items: list[EvidenceItem]
     records: list[EvidenceItem]
     capture_sections: list[FindingCaptures]
+    # Why each finding whose status is Removed is (confirming observations, or who set it).
+    removals: list[RemovalBasis]
     completeness: list[Completeness]
     notices: list[NoticeRow]
     notices_available: bool
@@ -446,6 +450,30 @@ def _timeline(case: Case, finding_ids: list[int]) -> tuple[list[AuditEvent], boo
     return events[:MAX_TIMELINE_EVENTS], len(events) > MAX_TIMELINE_EVENTS
 
 
+def _removals(
+    findings: list[Any], captures: list[Capture], sections: list[FindingCaptures]
+) -> list[RemovalBasis]:
+    """Each Removed finding's basis, also marked on its section and confirming attempts."""
+    removed = [str(f.pk) for f in findings if f.status == FindingStatus.REMOVED]
+    events = list(
+        AuditEvent.objects.filter(
+            agency_id=findings[0].agency_id if findings else None,
+            object_type="finding",
+            object_id__in=removed,
+            action="finding.status_changed",
+        ).order_by("seq")
+        if removed
+        else []
+    )
+    bases = removal_bases(findings, captures, events)
+    for section in sections:
+        section.removal = bases.get(section.finding.pk)
+        if section.removal is not None:
+            for attempt in section.attempts:
+                attempt.confirms_removal = attempt.capture.pk in section.removal.confirm_ids
+    return list(bases.values())
+
+
 def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) -> DossierContext:
     """Gather a case's dossier content. `evidence_ids` narrows the items (the annex)."""
     finding_ids = list(case.findings.values_list("pk", flat=True))
@@ -475,6 +503,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         finding.evidence_count = counts.get(finding.pk, 0)
     by_id = {item.evidence.pk: item for item in [*items, *records]}
     sections = capture_sections_build(findings, captures, made, by_id)
+    removals = _removals(findings, captures, sections)
     notices, notices_available = _notices(case, finding_ids)
     timeline, truncated = _timeline(case, finding_ids)
     now = timezone.now()
@@ -487,6 +516,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         items=items,
         records=records,
         capture_sections=sections,
+        removals=removals,
         completeness=completeness_build(sections, by_id),
         notices=notices,
         notices_available=notices_available,

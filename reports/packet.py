@@ -33,7 +33,8 @@ from reports.packet_readme import readme_text
 from reports.times import utc_and_kst
 from reports.timestamp import TimestampError, timestamp_manifest
 
-# /2: items carry their role and capture status; capture_attempts lists every attempt.
+# /2: items carry their role and capture status; capture_attempts lists every attempt
+# with its observation, navigation record and WACZ.
 MANIFEST_SCHEMA = "agencyguard.evidence-packet/2"
 CHUNK = 1024 * 1024
 # Already-compressed media go in stored; text compresses well.
@@ -109,6 +110,16 @@ def _attempt_json(attempt: CaptureAttempt) -> dict[str, Any]:
         "tool_settings": capture.tool_settings,
         "started_at_utc": _iso(capture.started_at),
         "finished_at_utc": _iso(capture.finished_at),
+        # What the visit says about the content: only "removed" is evidence of a removal;
+        # "unreachable" is about the network (cases.capture.observation).
+        "observation": capture.observation or None,
+        "observation_reason": capture.observation_reason or None,
+        "observed_at_utc": _iso(capture.observed_at),
+        # One of the two removal observations confirming a Removed finding's status.
+        "confirms_removal": attempt.confirms_removal,
+        # The browser's record (None when no screenshot was attempted) and the WACZ.
+        "navigation": attempt.navigation.as_json() if attempt.navigation else None,
+        "wacz": attempt.wacz.as_json() if attempt.wacz else None,
         # Files a successful attempt captured; files an unsuccessful one left as its record.
         "evidence": [f.evidence.sha256 for f in attempt.files if f.number is not None],
         "records": [f.evidence.sha256 for f in attempt.files if f.record_number is not None],

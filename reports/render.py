@@ -50,6 +50,7 @@ def dossier_html(
         "items": context.items,
         "records": context.records,
         "capture_sections": context.capture_sections,
+        "removals": context.removals,
         "trust": trust,
         "completeness": context.completeness,
         "incomplete_count": context.incomplete_count,
