@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -416,14 +417,26 @@ TSA_URL = os.getenv("TSA_URL", "")
 TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
 
+
 # Audit chain keys (cases.audit_keys): AUDIT_HMAC_KEYS="id=secret,id2=secret2" lists every key
 # whose events must still verify; new events use AUDIT_HMAC_KEY_ID (default: the last listed).
 # Never stored in the database. With DEBUG on and no key, a public development key (id "dev")
 # is used; with DEBUG off a missing, short or "dev" key is a system check error.
-AUDIT_HMAC_KEYS = {
-    key_id.strip(): secret.strip()
-    for key_id, secret in (item.split("=", 1) for item in envlist("AUDIT_HMAC_KEYS", ""))
-}
+def _audit_keys(items: list[str]) -> dict[str, str]:
+    keys = {}
+    for number, item in enumerate(items, start=1):
+        key_id, sep, secret = item.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            # Said at start-up, without echoing the secret: a malformed entry is fatal.
+            raise ImproperlyConfigured(
+                "AUDIT_HMAC_KEYS must be a comma-separated list of id=secret entries; "
+                f"entry {number} has no id or no secret"
+            )
+        keys[key_id.strip()] = secret.strip()
+    return keys
+
+
+AUDIT_HMAC_KEYS = _audit_keys(envlist("AUDIT_HMAC_KEYS", ""))
 if not AUDIT_HMAC_KEYS and DEBUG:
     AUDIT_HMAC_KEYS = {"dev": "agencyguard-development-audit-key-not-a-secret"}
 AUDIT_HMAC_KEY_ID = os.getenv("AUDIT_HMAC_KEY_ID", "") or next(reversed(AUDIT_HMAC_KEYS), "")

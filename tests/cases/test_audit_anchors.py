@@ -291,3 +291,22 @@ def test_unreadable_anchors_are_reported_not_raised(
     with pytest.raises(CommandError, match="broken or unverifiable for: aurora"):
         call_command("audit_verify", "--agency", "aurora", stdout=out)
     assert "FAILED  aurora: the anchors could not be read" in out.getvalue()
+
+
+@pytest.mark.parametrize("value", ["a-pasted-secret-without-an-id", "k1=", "=secret-without-id"])
+def test_a_malformed_audit_key_list_stops_start_up_without_echoing_it(value: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AUDIT_HMAC_KEYS": value, "DJANGO_SETTINGS_MODULE": "agencyguard.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "AUDIT_HMAC_KEYS must be a comma-separated list of id=secret entries" in result.stderr
+    assert "pasted-secret" not in result.stderr and "secret-without-id" not in result.stderr
