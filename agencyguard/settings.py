@@ -88,7 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "cases.context_processors.membership",
+                "cases.kernel.context_processors.membership",
             ],
         },
     },
@@ -145,7 +145,7 @@ MEDIA_ROOT = VAR_DIR / "media"
 # No MEDIA_URL on purpose: nothing stored is ever served from a public URL.
 # Evidence originals and derived previews go to the default storage: a directory under
 # MEDIA_ROOT, or an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (needs the `s3`
-# extra: django-storages[s3]). Objects are private and never overwritten (cases.storage).
+# extra: django-storages[s3]). Objects are private and never overwritten (cases.kernel.storage).
 AWS_STORAGE_BUCKET_NAME = os.getenv("AWS_STORAGE_BUCKET_NAME", "")
 DEFAULT_STORAGE: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 if AWS_STORAGE_BUCKET_NAME:
@@ -203,10 +203,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["cases.api.permissions.IsAgencyMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["cases.kernel.api.IsAgencyMember"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "cases.api.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "cases.kernel.api.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"anon": "30/min", "user": "600/min"},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -222,9 +222,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Findings and cases both have a `status`: name their enums instead of hashing them.
     "ENUM_NAME_OVERRIDES": {
-        "FindingStatusEnum": "cases.models.findings.FindingStatus",
-        "CaseStatusEnum": "cases.models.legal_case.CaseStatus",
-        "NoticeStatusEnum": "cases.models.notices.NoticeStatus",
+        "FindingStatusEnum": "cases.intake.models.FindingStatus",
+        "CaseStatusEnum": "cases.legal.models.CaseStatus",
+        "NoticeStatusEnum": "cases.notices.models.NoticeStatus",
     },
 }
 
@@ -252,8 +252,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queues by module (the per-task `queue=` attribute is deprecated in Celery 5.5+).
 CELERY_TASK_ROUTES = {
-    "cases.capture.*": {"queue": "capture"},
-    "cases.tasks_capture.*": {"queue": "capture"},  # before "cases.*": the first match wins
+    # Before "cases.*": the first match wins.
+    "cases.evidence.tasks.capture_*": {"queue": "capture"},
+    "cases.evidence.tasks.recheck_*": {"queue": "capture"},
     "detection.*": {"queue": "detection"},
     "reports.*": {"queue": "reports"},
     "cases.*": {"queue": "default"},
@@ -261,17 +262,20 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_SOFT_TIME_LIMIT = 600
 CELERY_TASK_TIME_LIMIT = 660
 CELERY_BEAT_SCHEDULE = {
-    "audit-chain-verify": {"task": "cases.tasks.audit_chain_verify_all", "schedule": 6 * 3600.0},
-    # Every agency's chain head goes to write-once storage (cases.services.audit_anchors).
+    "audit-chain-verify": {
+        "task": "cases.kernel.audit.tasks.audit_chain_verify_all",
+        "schedule": 6 * 3600.0,
+    },
+    # Every agency's chain head goes to write-once storage (cases.kernel.audit.anchors).
     "audit-anchor": {
-        "task": "cases.tasks.audit_anchor_all_task",
+        "task": "cases.kernel.audit.tasks.audit_anchor_all_task",
         "schedule": 60.0 * envint("AUDIT_ANCHOR_INTERVAL_MIN", "60"),
     },
     # Queues the re-checks that are due (CAPTURE_RECHECK_INTERVALS); cheap when none are.
-    "capture-recheck-due": {"task": "cases.tasks_capture.recheck_due_task", "schedule": 600.0},
+    "capture-recheck-due": {"task": "cases.evidence.tasks.recheck_due_task", "schedule": 600.0},
     # Re-hash every evidence original once a day; problems go to the log and the audit trail.
     "evidence-verify": {
-        "task": "cases.tasks_evidence.evidence_verify_all",
+        "task": "cases.evidence.tasks.evidence_verify_all",
         "schedule": 24 * 3600.0,
     },
     # Detection runs left "running" by a worker that died are marked failed.
@@ -279,18 +283,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "detection.tasks.detection_fail_stale_task",
         "schedule": 1800.0,
     },
-    # Notice deadlines: reminders before, escalations after (cases.services.notices).
+    # Notice deadlines: reminders before, escalations after (cases.notices.services.deadlines).
     "notice-deadlines-check": {
-        "task": "cases.tasks_notices.notice_deadlines_check",
+        "task": "cases.notices.tasks.notice_deadlines_check",
         "schedule": 900.0,
     },
 }
-# Task modules outside autodiscovery's `<app>.tasks`.
+# The cases app keeps its tasks per context (autodiscovery finds only `<app>.tasks`).
 CELERY_IMPORTS = [
-    "cases.tasks_capture",
-    "cases.tasks_evidence",
-    "cases.tasks_matching",
-    "cases.tasks_notices",
+    "cases.kernel.audit.tasks",
+    "cases.intake.tasks",
+    "cases.evidence.tasks",
+    "cases.matching.tasks",
+    "cases.notices.tasks",
 ]
 # Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
 # died mid-task) after this many seconds. Keep it above the longest task's time limit.
@@ -389,10 +394,10 @@ EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "AgencyGuard <noreply@localhost>")
 
-# Takedown notices (cases.services.notices, cases.notice_bases).
+# Takedown notices (cases.notices.services.notices, cases.notices.bases).
 NOTICE_FROM_EMAIL = os.getenv("NOTICE_FROM_EMAIL", "")  # "" = DEFAULT_FROM_EMAIL
 NOTICE_MESSAGE_ID_DOMAIN = os.getenv("NOTICE_MESSAGE_ID_DOMAIN", "")  # "" = this host's name
-# Hours a platform has per legal basis, over the defaults in cases/notice_bases.py, e.g.
+# Hours a platform has per legal basis, over the defaults in cases/notices/bases.py, e.g.
 # NOTICE_DUE_HOURS="dmca_512c3=48,eu_dsa_16=120". TAKE IT DOWN never exceeds 48.
 NOTICE_DUE_HOURS = {
     key.strip(): int(value)
@@ -418,7 +423,7 @@ TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
 
 
-# Audit chain keys (cases.audit_keys): AUDIT_HMAC_KEYS="id=secret,id2=secret2" lists every key
+# Audit chain keys (cases.kernel.audit.keys): AUDIT_HMAC_KEYS="id=secret,id2=secret2" lists every key
 # whose events must still verify; new events use AUDIT_HMAC_KEY_ID (default: the last listed).
 # Never stored in the database. With DEBUG on and no key, a public development key (id "dev")
 # is used; with DEBUG off a missing, short or "dev" key is a system check error.

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
-from cases.api import urls as cases_api
+from cases import urls as cases_urls
 from detection import api as detection_api
 
 urlpatterns = [
@@ -13,7 +13,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),
     # One "api" namespace: the cases resources and detection's (runs and model cards).
-    path("api/", include(([*detection_api.urlpatterns, *cases_api.urlpatterns], "api"))),
+    path("api/", include(([*detection_api.urlpatterns, *cases_urls.api_urlpatterns], "api"))),
     path("admin/", admin.site.urls),
     path("", include("detection.urls")),
     path("", include("reports.urls")),

@@ -25,10 +25,11 @@ setup_django()
 from django.conf import settings  # noqa: E402
 
 from agencyguard.celery import app as celery_app  # noqa: E402
-from cases.models import CaptureStatus, Evidence, Role  # noqa: E402
-from cases.services.captures import capture_request, capture_run  # noqa: E402
-from cases.services.findings import finding_record  # noqa: E402
-from cases.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.evidence.models import CaptureStatus, Evidence  # noqa: E402
+from cases.evidence.services.captures import capture_request, capture_run  # noqa: E402
+from cases.intake.services.findings import finding_record  # noqa: E402
+from cases.kernel.models import Role  # noqa: E402
 from tests.capture.capture_site import FakeNetwork, SuspectSite, site_url  # noqa: E402
 
 WITH_SCREENSHOT = int(os.getenv("BENCH_CAPTURES", "12"))

@@ -189,7 +189,7 @@ def end_to_end(detector, files, *, seconds: float) -> tuple[str, float, dict[str
 
 
 def _decode_and_classify(detector, files, *, seconds: float) -> tuple[float, dict[str, float]]:  # type: ignore[no-untyped-def]
-    from detection.decode import decode_media
+    from cases.kernel.decode import decode_media
     from detection.faces import centre_crop
 
     def once(data: bytes) -> None:

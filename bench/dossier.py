@@ -20,8 +20,8 @@ setup_django()
 from django.db import transaction  # noqa: E402
 from django.test import override_settings  # noqa: E402
 
-from cases.models import Role  # noqa: E402
-from cases.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.kernel.models import Role  # noqa: E402
 from reports.models import DossierStatus  # noqa: E402
 from reports.services import dossier_build, dossier_request  # noqa: E402
 from tests.factories import ArtistFactory  # noqa: E402

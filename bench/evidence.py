@@ -18,10 +18,10 @@ setup_django()
 
 from django.test import override_settings  # noqa: E402
 
-from cases.models import Role  # noqa: E402
-from cases.services.evidence import evidence_ingest  # noqa: E402
-from cases.services.tenancy import agency_create, membership_create  # noqa: E402
-from cases.storage import blob_spool  # noqa: E402
+from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.evidence.services.evidence import evidence_ingest  # noqa: E402
+from cases.kernel.models import Role  # noqa: E402
+from cases.kernel.storage import blob_spool  # noqa: E402
 
 FILES, SIZE = 64, 4 * 1024 * 1024
 

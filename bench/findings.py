@@ -18,11 +18,13 @@ from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from cases.canonical import canonical_hash, canonicalize_url, host_of  # noqa: E402
-from cases.models import Artist, Finding, FindingSource, FindingStatus, Role  # noqa: E402
-from cases.services.platforms import PlatformIndex  # noqa: E402
-from cases.services.roster import artist_save, group_save  # noqa: E402
-from cases.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.agency.models import Artist  # noqa: E402
+from cases.agency.services.platforms import PlatformIndex  # noqa: E402
+from cases.agency.services.roster import artist_save, group_save  # noqa: E402
+from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.intake.canonical import canonical_hash, canonicalize_url, host_of  # noqa: E402
+from cases.intake.models import Finding, FindingSource, FindingStatus  # noqa: E402
+from cases.kernel.models import Role  # noqa: E402
 
 SMALL, LARGE = 1_000, 100_000
 REPEAT = 5  # per request kind; 6 kinds -> 30 requests per size

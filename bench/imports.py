@@ -12,16 +12,11 @@ setup_django()
 from django.db import transaction  # noqa: E402
 
 from agencyguard.celery import app as celery_app  # noqa: E402
-from cases.models import (  # noqa: E402
-    AuditEvent,
-    Finding,
-    ImportJob,
-    ImportJobStatus,
-    Role,
-)
-from cases.services.audit import audit_anchor, audit_chain_verify  # noqa: E402
-from cases.services.imports import decode_upload, import_job_create  # noqa: E402
-from cases.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
+from cases.intake.models import Finding, ImportJob, ImportJobStatus  # noqa: E402
+from cases.intake.services.imports import decode_upload, import_job_create  # noqa: E402
+from cases.kernel.audit.services import audit_anchor, audit_chain_verify  # noqa: E402
+from cases.kernel.models import AuditEvent, Role  # noqa: E402
 
 ROWS = 100_000
 HOSTS = [

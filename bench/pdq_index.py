@@ -21,7 +21,7 @@ setup_django()
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from cases.matching import (  # noqa: E402
+from cases.matching.pdq import (  # noqa: E402
     HASH_BYTES,
     MATCH_DISTANCE,
     STORED_CROPS,
@@ -256,9 +256,10 @@ def db_build(rng: np.random.Generator) -> None:
     building its index from the database takes, and the cache check that usually replaces it."""
     from django.db import transaction
 
-    from cases.models import Evidence, EvidenceKind, FingerprintSource, PdqFingerprint
-    from cases.services.matching_index import matching_index_build, matching_index_for
-    from cases.services.tenancy import agency_create
+    from cases.agency.services.tenancy import agency_create
+    from cases.evidence.models import Evidence, EvidenceKind
+    from cases.matching.models import FingerprintSource, PdqFingerprint
+    from cases.matching.services.index import matching_index_build, matching_index_for
 
     with transaction.atomic():
         agency = agency_create(name="Bench PDQ Agency", slug="bench-pdq")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from cases.models import Agency, AuditEvent, Membership, Platform
+from cases.agency.models import Platform
+from cases.kernel.models import Agency, AuditEvent, Membership
 
 admin.site.has_permission = lambda request: bool(  # type: ignore[method-assign]
     request.user.is_active and request.user.is_superuser

@@ -8,10 +8,8 @@ class CasesConfig(AppConfig):
     verbose_name = "Cases"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        # The composition root: the one place that wires the contexts' hooks together, so
+        # that no context imports a context above it (docs/architecture.md).
+        from cases import wiring
 
-        from cases import audit_keys, signals  # noqa: F401  (system check; login auditing)
-
-        post_migrate.connect(
-            signals.reclassify_after_migrate, sender=self, dispatch_uid="cases_reclassify"
-        )
+        wiring.connect(self)

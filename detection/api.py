@@ -1,6 +1,6 @@
 """REST API of detection: an evidence item's detection runs, and the detectors' model cards.
 
-Same rules as cases/api: reads go through selectors (another agency's evidence, or a detector
+Same rules as the cases API (cases/kernel/api.py): reads go through selectors (another agency's evidence, or a detector
 that never scored the caller's agency and is not active, is a 404), every member reads,
 nothing here writes. Every number comes with what it is (a calibrated probability only with
 a calibration fitted on held-out data, else the model's raw score), whether it may headline,
@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from cases.api.permissions import IsAgencyMember
+from cases.kernel.api import IsAgencyMember
 from detection import statements
 from detection.models import DetectionRun, DetectorVersion
 from detection.selectors import (

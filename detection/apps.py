@@ -22,9 +22,14 @@ class DetectionConfig(AppConfig):
     verbose_name = "Detection"
 
     def ready(self) -> None:
-        from cases.models import Evidence
+        from cases.evidence.models import Evidence
+        from cases.intake.filters import finding_sort_register
+        from detection.selectors import finding_score_ordering
 
         # Decoupled from evidence_ingest: the evidence code need not know detection exists.
         post_save.connect(
             _on_evidence_saved, sender=Evidence, dispatch_uid="detection_on_new_evidence"
         )
+        # Highest calibrated probability by an active detector on any of the finding's
+        # evidence; one correlated subquery (indexed), unscored findings last.
+        finding_sort_register("score", finding_score_ordering())

@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Agency, Evidence
-from cases.models.base import AppendOnlyModel
+from cases.evidence.models import Evidence
+from cases.kernel.models import Agency, AppendOnlyModel
 
 
 class DetectorVersion(models.Model):

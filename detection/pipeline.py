@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from detection.decode import DecodeError, UnsupportedMedia, decode_media
+from cases.kernel.decode import DecodeError, UnsupportedMedia, decode_media
 from detection.faces import (
     MAX_FACES_PER_FRAME,
     FaceBox,

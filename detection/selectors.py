@@ -1,4 +1,4 @@
-"""Reads of the detection app, scoped to the user's agency like cases.selectors.
+"""Reads of the detection app, scoped to the user's agency like the cases selectors.
 
 Detector versions are global (software, not agency data) and readable by every member."""
 
@@ -10,8 +10,9 @@ from typing import Any
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import OrderBy
 
-from cases.models import Agency, Evidence
-from cases.selectors import AnyUser, _scoped, agency_for, can_write, get_or_404
+from cases.evidence.models import Evidence
+from cases.kernel.models import Agency
+from cases.kernel.tenancy import AnyUser, agency_for, can_write, get_or_404, scoped
 from detection.models import (
     DetectionReview,
     DetectionRun,
@@ -22,13 +23,13 @@ from detection.models import (
 
 def detection_evidence_get_for(user: AnyUser, pk: Any) -> Evidence:
     """One evidence item of the user's agency; 404 for anyone else's."""
-    return get_or_404(_scoped(Evidence.objects.select_related("agency", "finding"), user), pk=pk)
+    return get_or_404(scoped(Evidence.objects.select_related("agency", "finding"), user), pk=pk)
 
 
 def detection_runs_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionRun]:
     """An evidence item's runs, newest first."""
     return (
-        _scoped(DetectionRun.objects.select_related("detector_version", "requested_by"), user)
+        scoped(DetectionRun.objects.select_related("detector_version", "requested_by"), user)
         .filter(evidence=evidence)
         .order_by("-created_at", "-id")
     )
@@ -37,7 +38,7 @@ def detection_runs_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionR
 def detection_reviews_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionReview]:
     """An evidence item's reviews, newest first: the first one is the verdict."""
     return (
-        _scoped(DetectionReview.objects.select_related("reviewer", "run"), user)
+        scoped(DetectionReview.objects.select_related("reviewer", "run"), user)
         .filter(evidence=evidence)
         .order_by("-created_at", "-id")
     )

@@ -21,8 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import Agency, CustodyAction, Evidence, EvidenceKind
-from cases.services.audit import audit_record
+from cases.evidence.models import CustodyAction, Evidence, EvidenceKind
+from cases.kernel.audit.services import audit_record
+from cases.kernel.models import Agency
 from detection.models import (
     FINISHED_STATUSES,
     DetectionReview,
@@ -366,7 +367,7 @@ def trust_anchors_pem() -> str | None:
 
 
 def _read_evidence(evidence: Evidence) -> bytes:
-    from cases.services.evidence import evidence_open
+    from cases.evidence.services.evidence import evidence_open
 
     with evidence_open(evidence) as handle:
         return handle.read()
@@ -648,7 +649,7 @@ def detection_training_export(
     "exported"; one audit event records the export as a whole."""
     import json
 
-    from cases.services.evidence import custody_record
+    from cases.evidence.services.evidence import custody_record
     from detection.selectors import latest_verdicts_for_agency
 
     out = Path(out_dir)

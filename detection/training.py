@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from detection.decode import DecodeError, UnsupportedMedia, decode_image
+from cases.kernel.decode import DecodeError, UnsupportedMedia, decode_image
 from detection.evaluation import (
     cross_fitted_ece,
     format_metrics,

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.models import Role
-from cases.views.helpers import HtmxHttpRequest, member_required, redirect_back
+from cases.kernel.models import Role
+from cases.kernel.web import HtmxHttpRequest, member_required, redirect_back
 from detection import services
 from detection.forms import DetectionReviewForm
 from detection.selectors import (

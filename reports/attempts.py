@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from cases.models import Capture, CaptureStatus, Case, Evidence, EvidenceKind
+from cases.evidence.models import Capture, CaptureStatus, Evidence, EvidenceKind
+from cases.legal.models import Case
 
 if TYPE_CHECKING:
     from reports.capture_record import Navigation, RemovalBasis, WaczRecord

@@ -1,7 +1,7 @@
 """What a dossier and a manifest say about one capture attempt beyond its outcome: how the
-page behaved in the browser (cases.capture.browser, `details["browser"]`), the WACZ the
+page behaved in the browser (cases.evidence.capture.browser, `details["browser"]`), the WACZ the
 visit was packaged as (`details["wacz"]`), and, per finding whose status is Removed, the
-two removal observations that confirm it (cases.services.observations).
+two removal observations that confirm it (cases.evidence.services.observations).
 
 Everything here is read from what the capture recorded; nothing is inferred. A removal
 is stated only when two removal observations, with no online observation between them,
@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
-from cases.capture.observation import Observation
-from cases.models import Capture, FindingStatus
-from cases.services.observations import confirm_interval
-from cases.views.captures import NAVIGATION_LABELS
+from cases.evidence.capture.observation import Observation
+from cases.evidence.models import Capture
+from cases.evidence.services.observations import confirm_interval
+from cases.evidence.views.captures import NAVIGATION_LABELS
+from cases.intake.models import FindingStatus
 from reports.times import utc_and_kst
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 
-from cases.models import Capture, EvidenceKind
+from cases.evidence.models import Capture, EvidenceKind
 from reports.attempts import (
     AttemptFile,
     CaptureAttempt,

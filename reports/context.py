@@ -17,17 +17,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import (
-    AuditEvent,
-    Capture,
-    CaptureStatus,
-    Case,
-    CustodyAction,
-    CustodyEvent,
-    Evidence,
-    FindingStatus,
-)
-from cases.services.audit import AnchorOutcome
+from cases.evidence.models import Capture, CaptureStatus, CustodyAction, CustodyEvent, Evidence
+from cases.intake.models import FindingStatus
+from cases.kernel.audit.services import AnchorOutcome
+from cases.kernel.models import AuditEvent
+from cases.legal.models import Case
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
 from detection.statements import score_kind_label
 from reports.attempts import (
@@ -359,7 +353,7 @@ def _item(
         "hash_at_collection": hash_at_collection,
     }
     reviews: list[DetectionReview] = evidence.reviews_sorted  # type: ignore[attr-defined]
-    from cases.previews import has_image_preview
+    from cases.evidence.previews import has_image_preview
 
     return EvidenceItem(
         number=number,

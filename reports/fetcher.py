@@ -25,7 +25,7 @@ from pathlib import Path
 
 from django.contrib.staticfiles import finders
 
-from reports.weasy import URLFetcher, URLFetcherResponse
+from cases.kernel.pdf import URLFetcher, URLFetcherResponse
 
 STATIC_SCHEME = "agstatic:"
 PREVIEW_SCHEME = "evidence-preview:"

@@ -10,7 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Agency, Case
+from cases.kernel.models import Agency
+from cases.legal.models import Case
 
 
 class DossierKind(models.TextChoices):

@@ -26,12 +26,12 @@ from typing import IO, Any
 
 from django.conf import settings
 
-from cases.services.evidence import evidence_open
+from cases.evidence.services.evidence import evidence_open
+from cases.kernel.audit.timestamp import TimestampError, timestamp_manifest
 from reports.attempts import CaptureAttempt
 from reports.context import ORIGIN_CAPTURE, DossierContext, EvidenceItem
 from reports.packet_readme import readme_text
 from reports.times import utc_and_kst
-from reports.timestamp import TimestampError, timestamp_manifest
 
 # /2: items carry their role and capture status; capture_attempts lists every attempt
 # with its observation, navigation record and WACZ.
@@ -74,7 +74,7 @@ def evidence_path(item: EvidenceItem) -> str:
     extension = EXTENSIONS.get(item.evidence.media_type)
     if extension is None:
         try:
-            from cases.views.evidence import EXTENSIONS as VIEW_EXTENSIONS
+            from cases.evidence.views.evidence import EXTENSIONS as VIEW_EXTENSIONS
 
             extension = VIEW_EXTENSIONS.get(item.evidence.media_type, "bin")
         except ImportError:  # pragma: no cover - the views module always exists
@@ -111,7 +111,7 @@ def _attempt_json(attempt: CaptureAttempt) -> dict[str, Any]:
         "started_at_utc": _iso(capture.started_at),
         "finished_at_utc": _iso(capture.finished_at),
         # What the visit says about the content: only "removed" is evidence of a removal;
-        # "unreachable" is about the network (cases.capture.observation).
+        # "unreachable" is about the network (cases.evidence.capture.observation).
         "observation": capture.observation or None,
         "observation_reason": capture.observation_reason or None,
         "observed_at_utc": _iso(capture.observed_at),

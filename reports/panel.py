@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cases.models import Case
-from cases.selectors import can_write
+from cases.kernel.tenancy import can_write
+from cases.legal.models import Case
 from reports.selectors import PANEL_LIMIT, dossier_list_for
 from reports.services import annex_candidates
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from cases.kernel.pdf import HTML
 from reports.context import DossierContext
 from reports.fetcher import LockedFetcher, PreviewSource
-from reports.weasy import HTML
 
 if TYPE_CHECKING:
     from reports.packet import PacketTrust

@@ -1,4 +1,4 @@
-"""Reads of the reports app, scoped to the user's agency (see cases.selectors)."""
+"""Reads of the reports app, scoped to the user's agency (see cases.kernel.tenancy)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from cases.models import Case
-from cases.selectors import AnyUser, _scoped, get_or_404
+from cases.kernel.tenancy import AnyUser, get_or_404, scoped
+from cases.legal.models import Case
 from reports.models import Dossier
 
 PANEL_LIMIT = 20
@@ -15,11 +15,11 @@ PANEL_LIMIT = 20
 
 def dossier_list_for(user: AnyUser, case: Case) -> QuerySet[Dossier]:
     """A case's dossiers, newest first."""
-    return _scoped(Dossier.objects.all(), user).filter(case=case).order_by("-created_at", "-id")
+    return scoped(Dossier.objects.all(), user).filter(case=case).order_by("-created_at", "-id")
 
 
 def dossier_get_for(user: AnyUser, case: Case, pk: Any) -> Dossier:
     """One dossier of this case of the user's agency; 404 otherwise (another case's id too)."""
     return get_or_404(
-        _scoped(Dossier.objects.select_related("agency", "case"), user).filter(case=case), pk=pk
+        scoped(Dossier.objects.select_related("agency", "case"), user).filter(case=case), pk=pk
     )

@@ -32,8 +32,10 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases.models import Case, CustodyAction, CustodyEvent, Evidence, Membership, Role
-from cases.services.audit import AuditEntry, audit_anchor, audit_record, audit_record_many
+from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
+from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
+from cases.kernel.models import Membership, Role
+from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
 
@@ -74,7 +76,7 @@ def _require_writer(case: Case, actor: Actor) -> Membership:
 def annex_candidates(case: Case) -> list[Evidence]:
     """Evidence items of the case that have an image an annex can show unblurred: evidence
     of content only, never a file of a failed or refused capture attempt."""
-    from cases.previews import has_image_preview
+    from cases.evidence.previews import has_image_preview
     from reports.attempts import content_evidence_ids
 
     items = Evidence.objects.filter(pk__in=content_evidence_ids(case)).order_by(
@@ -202,7 +204,7 @@ def _titles(kind: str) -> str:
 
 
 def _preview_source(context: DossierContext, unblurred: bool) -> Any:
-    from cases.previews import blurred_preview, revealed_preview
+    from cases.evidence.previews import blurred_preview, revealed_preview
 
     by_id = {item.evidence.pk: item.evidence for item in context.items}
 

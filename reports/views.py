@@ -9,9 +9,9 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.models import Role
-from cases.selectors import case_get_for
-from cases.views.helpers import HtmxHttpRequest, member_required, parse_ids
+from cases.kernel.models import Role
+from cases.kernel.web import HtmxHttpRequest, member_required, parse_ids
+from cases.legal.selectors import case_get_for
 from reports.models import DossierKind, DossierStatus
 from reports.panel import panel_context
 from reports.selectors import dossier_get_for

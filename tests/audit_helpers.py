@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db import connection
 
-from cases.models import AuditChain, AuditEvent, CustodyEvent
-from cases.services.audit import event_hash
+from cases.evidence.models import CustodyEvent
+from cases.kernel.audit.services import event_hash
+from cases.kernel.models import AuditChain, AuditEvent
 from detection.models import DetectionReview
 
 EVENTS = AuditEvent._meta.db_table

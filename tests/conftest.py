@@ -9,7 +9,7 @@ import os
 import pytest
 
 from agencyguard.celery import app as celery_app
-from cases.models import Role
+from cases.kernel.models import Role
 from tests.factories import (
     ArtistFactory,
     GroupFactory,
@@ -89,7 +89,7 @@ def _every_capture_passes_wacz_validate(monkeypatch, tmp_path_factory):  # type:
     """Every capture this test makes (in this process) must come with a WACZ that passes
     `wacz validate`: the pipeline is wrapped to keep each capture's WACZ, and they are
     validated when the test ends (a capture without one fails the test too)."""
-    from cases.capture.pipeline import CapturePipeline, artefact_bytes
+    from cases.evidence.capture.pipeline import CapturePipeline, artefact_bytes
 
     made: list[tuple[str, bytes | None, str]] = []
     real_run = CapturePipeline.run
@@ -105,7 +105,7 @@ def _every_capture_passes_wacz_validate(monkeypatch, tmp_path_factory):  # type:
     yield
     if not made:
         return
-    from cases.capture.wacz import WaczError, wacz_validate
+    from cases.evidence.capture.wacz import WaczError, wacz_validate
 
     folder = tmp_path_factory.mktemp("wacz")
     problems = []

@@ -6,9 +6,10 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from cases.models import Agency, Artist, Group, Membership, Role
-from cases.services.findings import finding_record
-from cases.services.tenancy import agency_create
+from cases.agency.models import Artist, Group
+from cases.agency.services.tenancy import agency_create
+from cases.intake.services.findings import finding_record
+from cases.kernel.models import Agency, Membership, Role
 
 
 def make_agency(name: str, slug: str) -> Agency:

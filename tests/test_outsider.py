@@ -30,14 +30,16 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import Agency, EvidenceKind, Membership, Platform, RemovalSignature
-from cases.services.captures import capture_request
-from cases.services.evidence import evidence_ingest
-from cases.services.fan_reports import fan_report_submit
-from cases.services.imports import import_job_create
-from cases.services.legal_cases import case_create, case_deadline_add
-from cases.services.notices import notice_create
-from cases.webhooks import webhook_save
+from cases.agency.models import Platform
+from cases.evidence.models import EvidenceKind, RemovalSignature
+from cases.evidence.services.captures import capture_request
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.services.fan_reports import fan_report_submit
+from cases.intake.services.imports import import_job_create
+from cases.kernel.models import Agency, Membership
+from cases.legal.services.legal_cases import case_create, case_deadline_add
+from cases.notices.services.notices import notice_create
+from cases.notices.webhooks import webhook_save
 from tests.factories import ArtistFactory, GroupFactory, make_finding
 
 # Whole namespaces left to other tests, with the reason.
@@ -832,11 +834,13 @@ def test_the_probe_catches_a_leaking_endpoint(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The probe is not vacuous: an endpoint that forgets the selector is reported by name."""
-    from cases.api import views
-    from cases.models import Artist, Finding
+    from cases.agency import api as agency_api
+    from cases.agency.models import Artist
+    from cases.intake import api as intake_api
+    from cases.intake.models import Finding
 
-    monkeypatch.setattr(views, "artist_list_for", lambda user: Artist.objects.all())
-    monkeypatch.setattr(views, "finding_get_for", lambda user, pk: Finding.objects.get(pk=pk))
+    monkeypatch.setattr(agency_api, "artist_list_for", lambda user: Artist.objects.all())
+    monkeypatch.setattr(intake_api, "finding_get_for", lambda user, pk: Finding.objects.get(pk=pk))
     routes, _ = routes_to_probe(world)
     api_routes = [
         (route, path)

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from cases.removal_seed import REMOVAL_SIGNATURES
+from cases.evidence.seeds import REMOVAL_SIGNATURES
 
 
 def backfill(apps, schema_editor):

@@ -8,9 +8,14 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from cases.models import CaseStatus, FindingStatus, Role
+from cases.agency.models import Artist
+from cases.intake.models import Finding, FindingStatus
+from cases.intake.selectors import finding_list_for
+from cases.kernel.models import Role
+from cases.legal.models import CaseStatus
 
 register = template.Library()
+RECENT_FINDINGS = 20
 
 ACTION_LABELS = {
     "agency.created": gettext_lazy("Agency created"),
@@ -133,3 +138,11 @@ def event_detail(event: Any) -> str:
         role = data["role"]
         return f"{_label(Role, role.get('from'))} → {_label(Role, role.get('to'))}"
     return ""
+
+
+@register.simple_tag(takes_context=True)
+def artist_recent_findings(context: dict[str, Any], artist: Artist) -> list[Finding]:
+    """The artist page's most recent findings, read through the user's selector."""
+    user = context["request"].user
+    findings = finding_list_for(user).filter(artists=artist).order_by("-created_at", "-id")
+    return list(findings[:RECENT_FINDINGS])

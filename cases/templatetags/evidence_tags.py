@@ -7,9 +7,11 @@ from typing import Any
 from django import template
 from django.db.models import QuerySet
 
-from cases.models import Evidence, Finding
-from cases.selectors import evidence_list_for
-from cases.uploads import ACCEPTED, max_upload_bytes
+from cases.evidence.models import Evidence
+from cases.evidence.selectors import evidence_list_for
+from cases.evidence.services.observations import ObservationState, finding_observation_state
+from cases.evidence.uploads import ACCEPTED, max_upload_bytes
+from cases.intake.models import Finding
 
 register = template.Library()
 PANEL_LIMIT = 200
@@ -37,3 +39,9 @@ def evidence_upload_types() -> str:
 @register.simple_tag
 def evidence_upload_max_bytes() -> int:
     return max_upload_bytes()
+
+
+@register.simple_tag
+def finding_observation(finding: Finding) -> ObservationState:
+    """What the finding's captures observed (the finding page's observation line)."""
+    return finding_observation_state(finding)

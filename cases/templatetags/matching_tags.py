@@ -6,9 +6,9 @@ from typing import Any
 
 from django import template
 
-from cases.models import Finding
-from cases.selectors import agency_for
-from cases.services.matching import FindingMatches, finding_matches
+from cases.intake.models import Finding
+from cases.kernel.tenancy import agency_for
+from cases.matching.services.matching import FindingMatches, finding_matches
 
 register = template.Library()
 

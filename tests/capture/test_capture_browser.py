@@ -18,11 +18,11 @@ import threading
 
 import pytest
 
-from cases.capture.banner import stamp_screenshot
-from cases.capture.browser import BrowserOptions, browser_capture
-from cases.capture.netpolicy import Policy
-from cases.models import CaptureStatus, Evidence
-from cases.services.captures import capture_request, capture_run
+from cases.evidence.capture.banner import stamp_screenshot
+from cases.evidence.capture.browser import BrowserOptions, browser_capture
+from cases.evidence.models import CaptureStatus, Evidence
+from cases.evidence.services.captures import capture_request, capture_run
+from cases.kernel.net.policy import Policy
 from tests.capture.capture_site import InternalService, SuspectSite, png_bytes, site_url
 from tests.factories import make_finding
 

@@ -14,12 +14,12 @@ import io
 import pytest
 from PIL import Image
 
-from cases.capture.browser import BrowserOptions, browser_capture
-from cases.capture.netpolicy import Policy
-from cases.capture.pipeline import visible_text
-from cases.models import Capture, CaptureStatus, Evidence
-from cases.services.captures import capture_request, capture_run
-from cases.services.evidence import evidence_open
+from cases.evidence.capture.browser import BrowserOptions, browser_capture
+from cases.evidence.capture.pipeline import visible_text
+from cases.evidence.models import Capture, CaptureStatus, Evidence
+from cases.evidence.services.captures import capture_request, capture_run
+from cases.evidence.services.evidence import evidence_open
+from cases.kernel.net.policy import Policy
 from tests.capture.capture_site import (
     ORIGINAL_COLOUR,
     ORIGINAL_MARKER,

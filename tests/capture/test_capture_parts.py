@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 from warcio.archiveiterator import ArchiveIterator
 
-from cases.capture.fetcher import FetchOutcome, FetchResult, Hop
-from cases.capture.media import media_candidates, media_file_name, sniff_media_type
-from cases.capture.observation import RemovalSignature, removal_signature_match
-from cases.capture.pipeline import decode_html, visible_text
-from cases.capture.warc import CaptureWarc
+from cases.evidence.capture.media import media_candidates, media_file_name, sniff_media_type
+from cases.evidence.capture.observation import RemovalSignature, removal_signature_match
+from cases.evidence.capture.pipeline import decode_html, visible_text
+from cases.evidence.capture.warc import CaptureWarc
+from cases.kernel.net.fetcher import FetchOutcome, FetchResult, Hop
 
 PAGE = "http://site.test/post/1"
 

@@ -13,12 +13,14 @@ import pytest
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 
-from cases.models import AuditEvent, Capture, CaptureStatus, Evidence, FindingStatus
-from cases.services import captures as capture_services
-from cases.services.audit import audit_chain_verify
-from cases.services.captures import capture_request, capture_run
-from cases.services.evidence import evidence_open
-from cases.storage import blob_hash
+from cases.evidence.models import Capture, CaptureStatus, Evidence
+from cases.evidence.services import captures as capture_services
+from cases.evidence.services.captures import capture_request, capture_run
+from cases.evidence.services.evidence import evidence_open
+from cases.intake.models import FindingStatus
+from cases.kernel.audit.services import audit_chain_verify
+from cases.kernel.models import AuditEvent
+from cases.kernel.storage import blob_hash
 from tests.capture.capture_site import IMAGES, PUBLIC_IP, VIDEO, page_html, site_url
 from tests.factories import make_finding
 
@@ -295,7 +297,7 @@ def test_a_capture_request_enqueues_the_task_on_the_capture_queue(
     page_finding, bob, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     with (
-        mock.patch("cases.tasks_capture.capture_run_task.delay") as delay,
+        mock.patch("cases.evidence.tasks.capture_run_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         capture = capture_request(finding=page_finding, actor=bob)
@@ -303,7 +305,7 @@ def test_a_capture_request_enqueues_the_task_on_the_capture_queue(
     delay.assert_called_once_with(capture_id=capture.pk)
     from agencyguard.celery import app
 
-    route = app.amqp.router.route({}, "cases.tasks_capture.capture_run_task")
+    route = app.amqp.router.route({}, "cases.evidence.tasks.capture_run_task")
     assert route["queue"].name == "capture"
 
 

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from cases.models import AuditEvent, Capture, CaptureStatus, Evidence, FindingStatus
-from cases.services.captures import capture_request, capture_run, recheck_due_findings
-from cases.services.findings import finding_set_status, finding_update
-from cases.tasks_capture import recheck_due_task
+from cases.evidence.models import Capture, CaptureStatus, Evidence
+from cases.evidence.services.captures import capture_request, capture_run, recheck_due_findings
+from cases.evidence.tasks import recheck_due_task
+from cases.intake.models import FindingStatus
+from cases.intake.services.findings import finding_set_status, finding_update
+from cases.kernel.models import AuditEvent
 from tests.capture.capture_site import PUBLIC_IP, site_url
 from tests.factories import make_finding
 
@@ -97,7 +99,7 @@ def test_recheck_batch_limit_takes_the_rest_on_the_next_run(settings, agency, bo
 def test_the_beat_task_is_scheduled_and_queues_due_rechecks(settings, agency, bob) -> None:  # type: ignore[no-untyped-def]
     assert (
         settings.CELERY_BEAT_SCHEDULE["capture-recheck-due"]["task"]
-        == "cases.tasks_capture.recheck_due_task"
+        == "cases.evidence.tasks.recheck_due_task"
     )
     settings.CAPTURE_RECHECK_INTERVALS = {"captured": timedelta(hours=1)}
     with time_machine.travel(T0, tick=False):
@@ -277,7 +279,7 @@ def test_the_visit_record_of_a_gone_page_is_canonical_json(
         _finding_in(agency, bob, "/gone", "captured")
     (capture,) = _run_due(network, T0 + timedelta(hours=13))
     record = Evidence.objects.get(capture=capture, kind="headers")
-    from cases.services.evidence import evidence_open
+    from cases.evidence.services.evidence import evidence_open
 
     with evidence_open(record) as handle:
         data = json.loads(handle.read())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cases.models import Capture, CaptureStatus
-from cases.services.captures import capture_request, capture_run
+from cases.evidence.models import Capture, CaptureStatus
+from cases.evidence.services.captures import capture_request, capture_run
 from tests.capture.capture_site import site_url
 from tests.factories import make_finding
 

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.urls import reverse
 
-from cases.capture.wacz import WaczError, wacz_signature_verify, wacz_validate
-from cases.models import Capture, CaptureStatus, Evidence
-from cases.services.captures import capture_request, capture_run
-from cases.services.evidence import evidence_open
+from cases.evidence.capture.wacz import WaczError, wacz_signature_verify, wacz_validate
+from cases.evidence.models import Capture, CaptureStatus, Evidence
+from cases.evidence.services.captures import capture_request, capture_run
+from cases.evidence.services.evidence import evidence_open
 from tests.capture.capture_site import site_url
 from tests.factories import make_finding
 
@@ -167,7 +167,7 @@ def test_the_validator_rejects_a_wacz_whose_archive_was_changed(
 
 
 def test_an_unusable_signing_key_is_refused_with_a_clear_message(tmp_path) -> None:
-    from cases.capture.wacz import signer_from_file
+    from cases.evidence.capture.wacz import signer_from_file
 
     path = tmp_path / "key.pem"
     path.write_bytes(b"not a key")

@@ -26,8 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cases.capture.fetcher import FetchOutcome, FetchResult, fetch
-from cases.capture.netpolicy import Policy
+from cases.kernel.net.fetcher import FetchOutcome, FetchResult, fetch
+from cases.kernel.net.policy import Policy
 
 PUBLIC_IP = "93.184.216.34"
 HTML = b"<!doctype html><title>suspect</title><p>hello</p>"

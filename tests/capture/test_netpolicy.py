@@ -4,13 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases.capture.netpolicy import (
-    Policy,
-    PolicyRefused,
-    check_address,
-    check_url,
-    parse_host,
-)
+from cases.kernel.net.policy import Policy, PolicyRefused, check_address, check_url, parse_host
 
 # Hosts that mean an internal address, in every spelling we know browsers or libc accept.
 HOSTILE_HOSTS = [

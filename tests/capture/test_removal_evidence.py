@@ -15,19 +15,15 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from cases import stats
-from cases.models import (
-    AuditEvent,
-    Capture,
-    Finding,
-    FindingStatus,
-    Notice,
-    NoticeStatus,
-    Platform,
-)
-from cases.services.captures import capture_request, capture_run, recheck_due_findings
-from cases.services.findings import finding_set_status
-from cases.services.notices import notice_create
+from cases.agency.models import Platform
+from cases.evidence.models import Capture
+from cases.evidence.services.captures import capture_request, capture_run, recheck_due_findings
+from cases.intake.models import Finding, FindingStatus
+from cases.intake.services.findings import finding_set_status
+from cases.kernel.models import AuditEvent
+from cases.notices.models import Notice, NoticeStatus
+from cases.notices.services.notices import notice_create
+from cases.stats import selectors as stats
 from tests.capture.capture_site import PUBLIC_IP, FakeNetwork, SuspectSite, page_html
 from tests.factories import make_finding
 
@@ -344,8 +340,8 @@ def test_a_platform_removal_page_counts_only_on_that_platform(confirm, agency, b
 
 
 def test_a_deactivated_signature_is_no_longer_used(confirm, agency, alice, bob, net) -> None:  # type: ignore[no-untyped-def]
-    from cases.models import RemovalSignature
-    from cases.services.removal_signatures import removal_signature_update
+    from cases.evidence.models import RemovalSignature
+    from cases.evidence.services.removal_signatures import removal_signature_update
 
     signature = RemovalSignature.objects.get(
         agency=agency, platform__name="YouTube", name="video no longer available"

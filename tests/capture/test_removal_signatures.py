@@ -7,14 +7,16 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cases.capture.observation import removal_signature_match
-from cases.models import AuditEvent, Platform, RemovalSignature
-from cases.removal_seed import REMOVAL_SIGNATURES
-from cases.services.removal_signatures import (
+from cases.agency.models import Platform
+from cases.agency.services.tenancy import agency_create
+from cases.evidence.capture.observation import removal_signature_match
+from cases.evidence.models import RemovalSignature
+from cases.evidence.seeds import REMOVAL_SIGNATURES
+from cases.evidence.services.removal_signatures import (
     removal_signatures_for_capture,
     removal_signatures_seed,
 )
-from cases.services.tenancy import agency_create
+from cases.kernel.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,7 @@ def test_a_new_agency_gets_every_seeded_signature_once(db) -> None:  # type: ign
 
 
 def test_a_catastrophic_regex_on_a_hostile_page_times_out_instead_of_hanging(agency, alice) -> None:  # type: ignore[no-untyped-def]
-    from cases.services.removal_signatures import removal_signature_create
+    from cases.evidence.services.removal_signatures import removal_signature_create
 
     platform = Platform.objects.get(agency=agency, name="Reddit")
     removal_signature_create(

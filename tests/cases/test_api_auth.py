@@ -11,7 +11,7 @@ from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import Finding
+from cases.intake.models import Finding
 from tests.factories import UserFactory
 
 LIST_URLS = ["api:artist-list", "api:group-list", "api:finding-list", "api:case-list"]

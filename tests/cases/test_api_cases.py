@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cases.models import AuditEvent, Case
-from cases.services.legal_cases import case_create
+from cases.kernel.models import AuditEvent
+from cases.legal.models import Case
+from cases.legal.services.legal_cases import case_create
 from tests.factories import make_finding
 
 CASES = reverse("api:case-list")

@@ -9,7 +9,9 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import AuditEvent, Finding, FindingStatus, Platform
+from cases.agency.models import Platform
+from cases.intake.models import Finding, FindingStatus
+from cases.kernel.models import AuditEvent
 from tests.factories import ArtistFactory, make_finding
 
 LIST = reverse("api:finding-list")

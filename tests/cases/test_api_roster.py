@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cases.models import Artist, AuditEvent, Group
+from cases.agency.models import Artist, Group
+from cases.kernel.models import AuditEvent
 from tests.factories import GroupFactory
 
 ARTISTS = reverse("api:artist-list")

@@ -7,9 +7,9 @@ import itertools
 import pytest
 from django.db import transaction
 
-from cases.models import AuditChain, AuditEvent
-from cases.services.audit import audit_chain_verify, audit_record, event_hash
-from cases.services.findings import finding_set_status
+from cases.intake.services.findings import finding_set_status
+from cases.kernel.audit.services import audit_chain_verify, audit_record, event_hash
+from cases.kernel.models import AuditChain, AuditEvent
 from tests.audit_helpers import EVENTS, as_db_owner, sql
 from tests.factories import make_finding
 
@@ -65,7 +65,7 @@ def test_verifier_catches_an_edited_event(agency, chain) -> None:  # type: ignor
 def test_verifier_catches_an_edit_that_also_rehashes_the_row(agency, chain) -> None:  # type: ignore[no-untyped-def]
     # A forger who recomputes the edited row's hash (even with the key) still breaks the
     # next row's link.
-    from cases.audit_keys import audit_current_key
+    from cases.kernel.audit.keys import audit_current_key
 
     target = AuditEvent.objects.get(pk=chain[2].pk)
     target.action = "forged"

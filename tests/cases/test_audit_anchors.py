@@ -14,11 +14,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
-from cases.audit_anchors import anchor_list, anchor_read
-from cases.audit_keys import audit_keys_check
-from cases.models import Agency, AuditEvent
-from cases.services.audit import audit_anchor, audit_chain_verify
-from cases.tasks import audit_anchor_all_task
+from cases.kernel.audit.anchors import anchor_list, anchor_read
+from cases.kernel.audit.keys import audit_keys_check
+from cases.kernel.audit.services import audit_anchor, audit_chain_verify
+from cases.kernel.audit.tasks import audit_anchor_all_task
+from cases.kernel.models import Agency, AuditEvent
 from tests.audit_helpers import EVENTS, as_db_owner, events_of, rewrite_from, sql
 from tests.factories import make_finding
 
@@ -276,7 +276,7 @@ def test_unreadable_anchors_are_reported_not_raised(
 ) -> None:  # type: ignore[no-untyped-def]
     from django.urls import reverse
 
-    import cases.services.audit as audit_service
+    import cases.kernel.audit.services as audit_service
 
     def unreachable(agency_id: int) -> list[object]:
         raise OSError("bucket unreachable")

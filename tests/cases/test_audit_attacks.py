@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 from django.db import DatabaseError, transaction
 
-from cases.audit_keys import audit_current_key
-from cases.models import AuditChain, AuditEvent, CustodyEvent
-from cases.services.audit import audit_anchor, audit_chain_verify
+from cases.evidence.models import CustodyEvent
+from cases.kernel.audit.keys import audit_current_key
+from cases.kernel.audit.services import audit_anchor, audit_chain_verify
+from cases.kernel.models import AuditChain, AuditEvent
 from detection.models import DetectionReview
 from tests.audit_helpers import (
     APPEND_ONLY_TABLES,
@@ -182,8 +183,8 @@ def test_orm_bulk_delete_and_update_are_refused(agency, chain, model) -> None:  
 @pytest.fixture
 def rows(agency, bob, chain):  # type: ignore[no-untyped-def]
     """One row in each append-only table (row triggers fire only on rows)."""
-    from cases.models import EvidenceKind
-    from cases.services.evidence import evidence_ingest
+    from cases.evidence.models import EvidenceKind
+    from cases.evidence.services.evidence import evidence_ingest
 
     evidence, _created = evidence_ingest(
         agency=agency, data=b"%PDF-1.4 evidence", kind=EvidenceKind.UPLOAD, collected_by=bob

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases.canonical import InvalidURL, canonicalize_url
+from cases.intake.canonical import InvalidURL, canonicalize_url
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,11 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
-from cases.models import Agency, Artist, AuditEvent, Case, FanReport, Finding, Group, Membership
-from cases.services.audit import audit_chain_verify
+from cases.agency.models import Artist, Group
+from cases.intake.models import FanReport, Finding
+from cases.kernel.audit.services import audit_chain_verify
+from cases.kernel.models import Agency, AuditEvent, Membership
+from cases.legal.models import Case
 from tests.audit_helpers import EVENTS, as_db_owner, sql
 from tests.factories import make_finding
 

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import pytest
 
-from cases.canonical import InvalidURL
-from cases.models import AuditEvent, Finding
-from cases.services.findings import (
+from cases.intake.canonical import InvalidURL
+from cases.intake.models import Finding
+from cases.intake.services.findings import (
     StatusChangeError,
     finding_bulk_set_status,
     finding_record,
     finding_set_status,
 )
+from cases.kernel.models import AuditEvent
 from tests.factories import make_finding
 
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from cases.models import AuditEvent, Finding, ImportJob
-from cases.services import imports
-from cases.services.audit import audit_chain_verify
-from cases.services.imports import (
+from cases.intake.models import Finding, ImportJob
+from cases.intake.services import imports
+from cases.intake.services.imports import (
     ImportRejected,
     decode_upload,
     import_job_create,
     import_job_run,
     parse_rows,
 )
+from cases.kernel.audit.services import audit_chain_verify
+from cases.kernel.models import AuditEvent
 from tests.factories import make_finding
 
 CSV = """url,artist,note

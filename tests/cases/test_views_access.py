@@ -11,9 +11,12 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from cases.models import Case, Finding, Membership, Platform
-from cases.services.imports import import_job_create
-from cases.services.legal_cases import case_create, case_deadline_add
+from cases.agency.models import Platform
+from cases.intake.models import Finding
+from cases.intake.services.imports import import_job_create
+from cases.kernel.models import Membership
+from cases.legal.models import Case
+from cases.legal.services.legal_cases import case_create, case_deadline_add
 
 pytestmark = pytest.mark.django_db
 

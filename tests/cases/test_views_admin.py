@@ -9,8 +9,9 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from cases.models import Artist, AuditEvent, Group, Membership, Platform, Role
-from cases.services.findings import finding_record
+from cases.agency.models import Artist, Group, Platform
+from cases.intake.services.findings import finding_record
+from cases.kernel.models import AuditEvent, Membership, Role
 from tests.audit_helpers import EVENTS, as_db_owner, sql
 from tests.factories import MembershipFactory, UserFactory
 

@@ -9,9 +9,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from cases.models import AuditEvent, Case, CaseStatus
-from cases.services.findings import finding_set_status
-from cases.services.legal_cases import case_create, case_deadline_add
+from cases.intake.services.findings import finding_set_status
+from cases.kernel.models import AuditEvent
+from cases.legal.models import Case, CaseStatus
+from cases.legal.services.legal_cases import case_create, case_deadline_add
 from tests.factories import ArtistFactory, make_finding
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from cases.models import FanReport, Finding, FindingSource
+from cases.intake.models import FanReport, Finding, FindingSource
 from tests.factories import ArtistFactory
 
 pytestmark = pytest.mark.django_db

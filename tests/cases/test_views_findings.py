@@ -10,10 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases.models import AuditEvent, Finding, FindingSource, FindingStatus
-from cases.services.fan_reports import fan_report_submit
-from cases.services.findings import finding_set_status
-from cases.services.legal_cases import case_create
+from cases.intake.models import Finding, FindingSource, FindingStatus
+from cases.intake.services.fan_reports import fan_report_submit
+from cases.intake.services.findings import finding_set_status
+from cases.kernel.models import AuditEvent
+from cases.legal.services.legal_cases import case_create
 from tests.factories import ArtistFactory, make_finding
 
 pytestmark = pytest.mark.django_db

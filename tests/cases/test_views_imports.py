@@ -9,8 +9,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from cases.models import Finding, FindingSource, ImportJob, ImportJobStatus
-from cases.services.imports import import_job_create, import_job_run
+from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
+from cases.intake.services.imports import import_job_create, import_job_run
 from tests.factories import make_finding
 
 pytestmark = pytest.mark.django_db

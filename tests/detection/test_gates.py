@@ -162,7 +162,8 @@ def test_the_migration_retires_an_active_meso4_and_names_its_old_numbers_raw() -
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    from cases.models import Agency, Evidence
+    from cases.evidence.models import Evidence
+    from cases.kernel.models import Agency
 
     executor = MigrationExecutor(connection)
     executor.migrate([("detection", "0001_initial")])

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from cases.models import Evidence
+from cases.evidence.models import Evidence
 from detection.models import DetectionRun, DetectionStatus, DetectorVersion
 from tests.detection import workflow_fixtures
 from tests.detection.detection_samples import png_of, shared_data, textured_rgb

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
-from detection.decode import decode_media
+from cases.kernel.decode import decode_media
 from detection.pipeline import NO_DETECTOR_MESSAGE, aggregate, analyze
 from detection.registry import (
     CardError,

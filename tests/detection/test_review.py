@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from cases.models import AuditEvent, EvidenceKind
+from cases.evidence.models import EvidenceKind
+from cases.kernel.models import AuditEvent
 from detection.models import (
     DetectionReview,
     DetectionRun,

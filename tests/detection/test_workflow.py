@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from cases.models import AuditEvent, CustodyEvent, EvidenceKind
+from cases.evidence.models import CustodyEvent, EvidenceKind
+from cases.kernel.models import AuditEvent
 from detection import services
 from detection.models import DetectionRun, DetectionStatus, DetectorVersion, ReviewVerdict
 from detection.services import (

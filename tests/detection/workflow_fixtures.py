@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.urls import NoReverseMatch, reverse
 
-from cases.models import Evidence, EvidenceKind
-from cases.services.evidence import evidence_ingest
+from cases.evidence.models import Evidence, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
 from detection.models import DetectionRun
 from tests.detection.detection_samples import shared_data
 

@@ -78,7 +78,7 @@ def test_legal_staff_records_triages_and_switches_to_korean(page, bob, artist, t
     page.select_option("select[name=status]", "triaged")
     page.get_by_role("button", name="Change status").click()
     page.wait_for_load_state()
-    from cases.models import Finding
+    from cases.intake.models import Finding
 
     assert Finding.objects.get(pk=finding_id).status == "triaged"
     assert page.locator("body").inner_text().count("Triaged") >= 1

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from cases.models import Evidence, EvidenceKind
-from cases.services.evidence import evidence_ingest
+from cases.evidence.models import Evidence, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
 from tests.evidence.samples import png_bytes
 
 

@@ -13,16 +13,11 @@ import pytest
 from django.core.files.storage import InMemoryStorage
 from django.db import connection
 
-from cases.models import AuditEvent, CustodyAction, CustodyEvent, Evidence, EvidenceKind
-from cases.services import evidence as evidence_services
-from cases.services.evidence import evidence_ingest, evidence_open
-from cases.storage import (
-    CHUNK_SIZE,
-    BlobIntegrityError,
-    blob_name,
-    blob_put,
-    blob_spool,
-)
+from cases.evidence.models import CustodyAction, CustodyEvent, Evidence, EvidenceKind
+from cases.evidence.services import evidence as evidence_services
+from cases.evidence.services.evidence import evidence_ingest, evidence_open
+from cases.kernel.models import AuditEvent
+from cases.kernel.storage import CHUNK_SIZE, BlobIntegrityError, blob_name, blob_put, blob_spool
 from tests.evidence.conftest import stored_files
 from tests.evidence.samples import jpeg_bytes, png_bytes
 from tests.factories import make_agency

@@ -11,8 +11,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from cases.models import AuditEvent, CustodyEvent, Evidence
-from cases.uploads import UploadRefused, sanitize_filename, upload_validate
+from cases.evidence.models import CustodyEvent, Evidence
+from cases.evidence.uploads import UploadRefused, sanitize_filename, upload_validate
+from cases.kernel.models import AuditEvent
 from tests.evidence.conftest import stored_files
 from tests.evidence.samples import (
     HTML_PAGE,

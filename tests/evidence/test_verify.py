@@ -9,9 +9,10 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from cases.models import AuditEvent, EvidenceKind
-from cases.services.evidence import evidence_ingest
-from cases.tasks_evidence import evidence_verify_all
+from cases.evidence.models import EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.evidence.tasks import evidence_verify_all
+from cases.kernel.models import AuditEvent
 from tests.evidence.samples import png_bytes
 
 
@@ -78,5 +79,5 @@ def test_the_scheduled_task_reports_the_same(three):
     assert result == {"rows": 4, "blobs": 3, "problems": 1}
     assert (
         settings.CELERY_BEAT_SCHEDULE["evidence-verify"]["task"]
-        == "cases.tasks_evidence.evidence_verify_all"
+        == "cases.evidence.tasks.evidence_verify_all"
     )

@@ -11,9 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import NoReverseMatch, reverse
 from PIL import Image, ImageFilter, ImageStat
 
-from cases.models import AuditEvent, CustodyAction, CustodyEvent, Evidence, EvidenceKind
-from cases.services.evidence import evidence_ingest
-from cases.storage import derived_name
+from cases.evidence.models import CustodyAction, CustodyEvent, Evidence, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.kernel.models import AuditEvent
+from cases.kernel.storage import derived_name
 from tests.evidence.conftest import stored_files
 from tests.evidence.samples import mp4_bytes, png_bytes
 

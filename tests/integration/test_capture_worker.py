@@ -32,11 +32,12 @@ from django.conf import settings as django_settings
 from django.db import connection, transaction
 
 from agencyguard.celery import app as celery_app
-from cases.capture.wacz import wacz_validate
-from cases.models import AuditEvent, Capture, CaptureStatus, Evidence
-from cases.services.captures import capture_request
-from cases.services.evidence import evidence_open
-from cases.storage import blob_hash
+from cases.evidence.capture.wacz import wacz_validate
+from cases.evidence.models import Capture, CaptureStatus, Evidence
+from cases.evidence.services.captures import capture_request
+from cases.evidence.services.evidence import evidence_open
+from cases.kernel.models import AuditEvent
+from cases.kernel.storage import blob_hash
 from tests.capture.capture_site import IMAGES, SuspectSite
 from tests.conftest import require_service
 from tests.factories import make_finding
@@ -259,7 +260,7 @@ def test_two_workers_running_the_same_capture_at_once_record_it_once(
         capture = capture_request(finding=finding, actor=bob)
     # A duplicate delivery (lost ack, operator re-queue) while the first one runs.
     celery_app.send_task(
-        "cases.tasks_capture.capture_run_task", kwargs={"capture_id": capture.pk}, queue="capture"
+        "cases.evidence.tasks.capture_run_task", kwargs={"capture_id": capture.pk}, queue="capture"
     )
 
     _wait(

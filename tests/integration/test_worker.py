@@ -22,10 +22,11 @@ import redis
 from django.db import connection, transaction
 
 from agencyguard.celery import app as celery_app
-from cases.models import AuditEvent, Finding, ImportJob, ImportJobStatus
-from cases.services.audit import audit_chain_verify
-from cases.services.imports import import_job_create
-from cases.tasks import import_job_run_task
+from cases.intake.models import Finding, ImportJob, ImportJobStatus
+from cases.intake.services.imports import import_job_create
+from cases.intake.tasks import import_job_run_task
+from cases.kernel.audit.services import audit_chain_verify
+from cases.kernel.models import AuditEvent
 from tests.conftest import require_service
 from tests.factories import make_finding
 
@@ -202,7 +203,7 @@ def test_the_same_import_task_delivered_three_times_records_each_url_once(
     # Redelivery after a lost ack, a retry, or an operator re-queueing: same job id, twice more.
     import_job_run_task.apply_async(kwargs={"job_id": job.pk})
     celery_app.send_task(
-        "cases.tasks.import_job_run_task", kwargs={"job_id": job.pk}, queue="default"
+        "cases.intake.tasks.import_job_run_task", kwargs={"job_id": job.pk}, queue="default"
     )
 
     job = _wait_for_job(job.pk, worker)

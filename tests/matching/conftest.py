@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from cases.models import Evidence, EvidenceKind
-from cases.services.evidence import evidence_ingest
-from cases.services.matching import evidence_compute_pdq
-from cases.services.matching_index import matching_cache_clear
+from cases.evidence.models import Evidence, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.matching.services.index import matching_cache_clear
+from cases.matching.services.matching import evidence_compute_pdq
 from tests.matching.images import jpeg_bytes
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from cases.matching import MATCH_DISTANCE, PdqAnalysis, PdqIndex, hashes_from_hex, pdq_analyse
+from cases.matching.pdq import MATCH_DISTANCE, PdqAnalysis, PdqIndex, hashes_from_hex, pdq_analyse
 from tests.matching.images import crop_fraction, jpeg_bytes, resized, scene
 
 TEST_DATA = Path(__file__).resolve().parents[1] / "data" / "faces"

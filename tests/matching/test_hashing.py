@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cases.matching import (
+from cases.matching.pdq import (
     LOW_QUALITY,
     MATCH_DISTANCE,
     HashError,
@@ -213,7 +213,7 @@ def _captioned(img: Image.Image, bar: int) -> Image.Image:
 
 
 def test_the_border_box_is_the_picture_inside_letterbox_bars_and_caption_bars():
-    from cases.borders import border_box
+    from cases.matching.borders import border_box
 
     picture = scene(12, size=(400, 300))
     left, top, right, bottom = border_box(_letterboxed(picture, 60))

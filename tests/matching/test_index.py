@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cases.matching import (
+from cases.matching.pdq import (
     MATCH_DISTANCE,
     BruteForceIndex,
     HashError,

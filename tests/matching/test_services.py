@@ -7,16 +7,18 @@ import datetime
 
 import pytest
 
-from cases.models import AuditEvent, EvidenceKind, EvidenceMatch, PdqFingerprint, ReferenceMedia
-from cases.services.legal_cases import case_create, case_link_findings
-from cases.services.matching import (
+from cases.evidence.models import EvidenceKind
+from cases.kernel.models import AuditEvent
+from cases.legal.services.legal_cases import case_create, case_link_findings
+from cases.matching.models import EvidenceMatch, PdqFingerprint, ReferenceMedia
+from cases.matching.services.index import matching_index_for
+from cases.matching.services.matching import (
     evidence_compute_pdq,
     evidence_matches_for,
     evidence_record_video_frames,
     finding_matches,
 )
-from cases.services.matching_index import matching_index_for
-from cases.services.reference_media import ReferenceMediaError, reference_media_add
+from cases.matching.services.reference_media import ReferenceMediaError, reference_media_add
 from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import (
@@ -253,7 +255,7 @@ def test_the_index_is_cached_until_a_fingerprint_is_added(agency, finding, bob, 
 def test_a_video_keyframe_is_found_from_a_screenshot_of_it(
     agency, second_finding, alice, bob, artist
 ):
-    from cases.services.evidence import evidence_ingest
+    from cases.evidence.services.evidence import evidence_ingest
 
     video, _ = evidence_ingest(
         agency=agency,
@@ -350,8 +352,8 @@ def _clip(scenes: list, seconds_each: int = 1, fps: int = 8) -> bytes:  # type: 
 def test_a_video_is_hashed_by_its_keyframes_and_a_still_of_it_matches(
     agency, finding, second_finding, bob
 ):
-    from cases.services.evidence import evidence_ingest
-    from cases.services.matching import evidence_pdq_run
+    from cases.evidence.services.evidence import evidence_ingest
+    from cases.matching.services.matching import evidence_pdq_run
 
     scenes = [scene(40), scene(41), scene(42)]
     video, _ = evidence_ingest(
@@ -369,7 +371,7 @@ def test_a_video_is_hashed_by_its_keyframes_and_a_still_of_it_matches(
 def test_a_letterboxed_video_frame_matches_a_still_without_the_bars(
     agency, finding, second_finding, bob
 ):
-    from cases.services.evidence import evidence_ingest
+    from cases.evidence.services.evidence import evidence_ingest
     from tests.matching.edits import letterbox
 
     picture = scene(43)
@@ -385,8 +387,8 @@ def test_a_letterboxed_video_frame_matches_a_still_without_the_bars(
 
 
 def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
-    from cases.services.evidence import evidence_ingest
-    from cases.services.matching import evidence_pdq_run
+    from cases.evidence.services.evidence import evidence_ingest
+    from cases.matching.services.matching import evidence_pdq_run
 
     pytest.importorskip("av", reason="PyAV comes with the detection extra")
     broken, _ = evidence_ingest(

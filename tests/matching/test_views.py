@@ -9,7 +9,8 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from cases.models import AuditEvent, ReferenceMedia
+from cases.kernel.models import AuditEvent
+from cases.matching.models import ReferenceMedia
 from tests.factories import make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import jpeg_bytes, png_bytes, portrait, scene

@@ -1,5 +1,5 @@
 """The project's URLs plus reference media, for tests that run before cases/urls.py includes
-cases.urls_reference (harmless once it does: the first match wins)."""
+cases.matching.urls (harmless once it does: the first match wins)."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ from django.urls import include, path
 
 from agencyguard.urls import urlpatterns as project_urlpatterns
 
-urlpatterns = [*project_urlpatterns, path("", include("cases.urls_reference"))]
+urlpatterns = [*project_urlpatterns, path("", include("cases.matching.urls"))]

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from cases.models import EvidenceKind, Platform, ReferenceMedia
-from cases.services.evidence import evidence_ingest
-from cases.services.findings import finding_set_status
-from cases.services.notices import notice_create, signer_profile_save
+from cases.agency.models import Platform
+from cases.evidence.models import EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.services.findings import finding_set_status
+from cases.matching.models import ReferenceMedia
+from cases.notices.services.notices import notice_create, signer_profile_save
 from tests.factories import make_finding
 
 SIGNER = {

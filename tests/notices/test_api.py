@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from cases.models import Notice, NoticeStatus
+from cases.notices.models import Notice, NoticeStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from cases.models import AuditEvent, LegalBasis, Notice, NoticeStatus
-from cases.notice_bases import due_after
-from cases.services.notices import notice_acknowledge, notice_deadlines_check, notice_send
-from cases.tasks_notices import notice_deadlines_check as deadlines_task
+from cases.kernel.models import AuditEvent
+from cases.notices.bases import due_after
+from cases.notices.models import LegalBasis, Notice, NoticeStatus
+from cases.notices.services.notices import notice_acknowledge, notice_deadlines_check, notice_send
+from cases.notices.tasks import notice_deadlines_check as deadlines_task
 
 pytestmark = pytest.mark.django_db
 
@@ -113,7 +114,7 @@ def test_closed_notices_and_drafts_get_no_reminders(make_notice) -> None:  # typ
 
 def test_the_beat_task_is_scheduled_and_runs_the_sweep(settings, make_notice) -> None:  # type: ignore[no-untyped-def]
     entry = settings.CELERY_BEAT_SCHEDULE["notice-deadlines-check"]
-    assert entry["task"] == "cases.tasks_notices.notice_deadlines_check"
+    assert entry["task"] == "cases.notices.tasks.notice_deadlines_check"
     _sent(make_notice, LegalBasis.TAKE_IT_DOWN)
     with time_machine.travel(T0 + timedelta(hours=49), tick=False):
         result = deadlines_task.apply().get()

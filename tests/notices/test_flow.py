@@ -17,10 +17,13 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 
-from cases.models import AuditEvent, CustodyEvent, EvidenceKind, FindingStatus, NoticeStatus
-from cases.services.captures import capture_run, recheck_due_findings
-from cases.services.evidence import evidence_ingest
-from cases.services.notices import notice_acknowledge, notice_render, notice_send
+from cases.evidence.models import CustodyEvent, EvidenceKind
+from cases.evidence.services.captures import capture_run, recheck_due_findings
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.models import FindingStatus
+from cases.kernel.models import AuditEvent
+from cases.notices.models import NoticeStatus
+from cases.notices.services.notices import notice_acknowledge, notice_render, notice_send
 from tests.capture.capture_site import FakeNetwork, SuspectSite
 from tests.notices.conftest import EXPLANATION, SIGNER
 

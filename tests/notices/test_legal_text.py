@@ -10,9 +10,9 @@ import importlib
 import pytest
 from django.utils import translation
 
-from cases.models import LegalBasis, NoticeTemplate
-from cases.notice_defaults import default_template
-from cases.services.notices import (
+from cases.notices.defaults import default_template
+from cases.notices.models import LegalBasis, NoticeTemplate
+from cases.notices.services.notices import (
     notice_foreign_wording,
     notice_render,
     notice_send,
@@ -183,7 +183,7 @@ def test_the_network_act_request_is_not_a_copyright_notice(make_notice, language
 def test_a_network_act_request_names_whose_rights_are_infringed(
     make_notice, hosted_finding
 ) -> None:  # type: ignore[no-untyped-def]
-    from cases.services.notices import NoticeSendRefused
+    from cases.notices.services.notices import NoticeSendRefused
 
     hosted_finding.artists.clear()
     notice = make_notice(LegalBasis.KR_NETWORK_ACT_44_2, "ko")
@@ -290,7 +290,8 @@ def test_the_migration_only_backfills_finalised_at_and_changes_no_status(
 
     from django.apps import apps
 
-    from cases.models import AuditEvent, Notice, NoticeStatus
+    from cases.kernel.models import AuditEvent
+    from cases.notices.models import Notice, NoticeStatus
 
     then = datetime(2026, 3, 1, tzinfo=UTC)
     old_rule = {"status": "sent", "sent_at": then, "due_at": then, "rendered_sha256": "0" * 64}
@@ -344,8 +345,8 @@ def test_the_korean_pages_name_the_awaiting_state(client, bob, make_notice, host
 def test_a_network_act_request_lists_the_evidence_it_attaches(
     make_notice, agency, hosted_finding, language, heading
 ) -> None:  # type: ignore[no-untyped-def]
-    from cases.models import EvidenceKind
-    from cases.services.evidence import evidence_ingest
+    from cases.evidence.models import EvidenceKind
+    from cases.evidence.services.evidence import evidence_ingest
 
     bare = notice_render(make_notice(LegalBasis.KR_NETWORK_ACT_44_2, language)).body
     assert heading not in bare

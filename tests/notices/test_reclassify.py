@@ -12,13 +12,11 @@ from django.core.management import call_command
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 
-from cases.models import AuditEvent, LegalBasis, Notice, NoticeStatus
-from cases.services.audit import audit_chain_verify, audit_record
-from cases.services.notice_reclassify import (
-    RECLASSIFIED,
-    notices_reclassify_unsubmitted,
-)
-from cases.services.notices import notice_record_submission, notice_send
+from cases.kernel.audit.services import audit_chain_verify, audit_record
+from cases.kernel.models import AuditEvent
+from cases.notices.models import LegalBasis, Notice, NoticeStatus
+from cases.notices.services.notices import notice_record_submission, notice_send
+from cases.notices.services.reclassify import RECLASSIFIED, notices_reclassify_unsubmitted
 
 pytestmark = pytest.mark.django_db
 

@@ -10,14 +10,10 @@ from unittest import mock
 
 import pytest
 
-from cases.models import LegalBasis, Notice, NoticeStatus, SignerProfile
-from cases.notice_bases import REQUIREMENTS
-from cases.notice_defaults import default_template
-from cases.services.notices import (
-    NoticeSendRefused,
-    notice_send,
-    notice_template_save,
-)
+from cases.notices.bases import REQUIREMENTS
+from cases.notices.defaults import default_template
+from cases.notices.models import LegalBasis, Notice, NoticeStatus, SignerProfile
+from cases.notices.services.notices import NoticeSendRefused, notice_send, notice_template_save
 
 pytestmark = pytest.mark.django_db
 
@@ -177,14 +173,16 @@ def test_the_send_button_page_lists_what_is_missing(client, bob, make_notice) ->
 def test_rendering_the_notice_pdf_leaves_pillows_truncated_image_check_on(make_notice) -> None:  # type: ignore[no-untyped-def]
     from PIL import ImageFile
 
-    from cases.services.notices import notice_document, notice_render
+    from cases.notices.services.notices import notice_document, notice_render
 
     notice = make_notice(LegalBasis.KCSC)
     before = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with mock.patch.dict(sys.modules):
-            fresh = [m for m in sys.modules if m.startswith("weasyprint") or m == "reports.weasy"]
+            fresh = [
+                m for m in sys.modules if m.startswith("weasyprint") or m == "cases.kernel.pdf"
+            ]
             for name in fresh:
                 del sys.modules[name]  # a fresh import is what sets the flag
             notice_document(notice, notice_render(notice))

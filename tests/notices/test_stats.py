@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 import time_machine
 
-from cases import stats
-from cases.models import Notice, Platform
-from cases.services.findings import finding_set_status
-from cases.services.notices import notice_create
+from cases.agency.models import Platform
+from cases.intake.services.findings import finding_set_status
+from cases.notices.models import Notice
+from cases.notices.services.notices import notice_create
+from cases.stats import selectors as stats
 from tests.factories import ArtistFactory, make_finding
 
 pytestmark = pytest.mark.django_db

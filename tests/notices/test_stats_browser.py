@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases.services.findings import finding_set_status
+from cases.intake.services.findings import finding_set_status
 from tests.e2e.test_browser import _log_in, browser, page  # noqa: F401 (fixtures)
 from tests.factories import make_finding
 

@@ -13,15 +13,18 @@ import time_machine
 from PIL import Image
 from rest_framework.test import APIClient
 
-from cases import stats
-from cases.models import AuditEvent, FindingStatus, LegalBasis, Notice, NoticeStatus, Platform
-from cases.notice_bases import due_after
-from cases.services.notices import (
+from cases.agency.models import Platform
+from cases.intake.models import FindingStatus
+from cases.kernel.models import AuditEvent
+from cases.notices.bases import due_after
+from cases.notices.models import LegalBasis, Notice, NoticeStatus
+from cases.notices.services.notices import (
     NoticeError,
     notice_deadlines_check,
     notice_record_submission,
     notice_send,
 )
+from cases.stats import selectors as stats
 
 pytestmark = pytest.mark.django_db
 

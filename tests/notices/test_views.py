@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from cases.models import Notice, NoticeStatus, NoticeTemplate, Platform, Webhook
-from cases.services.findings import finding_set_status
-from cases.services.notices import notice_send
+from cases.agency.models import Platform
+from cases.intake.services.findings import finding_set_status
+from cases.notices.models import Notice, NoticeStatus, NoticeTemplate, Webhook
+from cases.notices.services.notices import notice_send
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +151,7 @@ def test_only_admins_edit_templates_and_a_broken_template_is_refused(client, ali
 
 
 def test_templates_cannot_reach_beyond_their_context(make_notice, agency) -> None:  # type: ignore[no-untyped-def]
-    from cases.services.notices import NoticeError, notice_render, notice_template_save
+    from cases.notices.services.notices import NoticeError, notice_render, notice_template_save
 
     for body in ("{% load static %}x", '{% include "base.html" %}', "{% if %}", "{% debug %}"):
         with pytest.raises(NoticeError):
@@ -210,7 +211,7 @@ def test_a_removal_closes_its_open_notices_as_actioned(make_notice, hosted_findi
 
 
 def test_the_final_host_after_redirects_decides_the_platform(agency, bob, host_platform) -> None:  # type: ignore[no-untyped-def]
-    from cases.services.notices import finding_platform_refresh
+    from cases.intake.services.findings import finding_platform_refresh
     from tests.factories import make_finding
 
     Platform.objects.filter(pk=host_platform.pk).update(cdn_domains=["cdn.hostcdn.test"])

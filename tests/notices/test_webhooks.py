@@ -12,11 +12,11 @@ from unittest import mock
 
 import pytest
 
-from cases.models import LegalBasis, Platform, WebhookDelivery
-from cases.models.notices import DeliveryStatus
-from cases.services.notices import notice_acknowledge, notice_create, notice_send
-from cases.tasks_notices import WEBHOOK_MAX_RETRIES, webhook_deliver
-from cases.webhooks import (
+from cases.agency.models import Platform
+from cases.notices.models import DeliveryStatus, LegalBasis, WebhookDelivery
+from cases.notices.services.notices import notice_acknowledge, notice_create, notice_send
+from cases.notices.tasks import WEBHOOK_MAX_RETRIES, webhook_deliver
+from cases.notices.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookError,

@@ -12,10 +12,11 @@ from typing import Any
 from django.utils import timezone
 from PIL import Image
 
-from cases.models import Capture, CaptureStatus, Case, Evidence, EvidenceKind
-from cases.services.evidence import evidence_ingest
-from cases.services.findings import finding_record
-from cases.services.legal_cases import case_create
+from cases.evidence.models import Capture, CaptureStatus, Evidence, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.services.findings import finding_record
+from cases.legal.models import Case
+from cases.legal.services.legal_cases import case_create
 
 KOREAN_CASE_TITLE = "유나 딥페이크 유포 사건"
 KOREAN_NAME = "유나"

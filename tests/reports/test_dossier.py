@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from PIL import Image
 from pypdf import PdfReader
 
-from cases.models import CustodyAction, CustodyEvent, Evidence
+from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
 from reports.models import Dossier, DossierStatus
 from reports.services import dossier_request
 from tests.conftest import require_service

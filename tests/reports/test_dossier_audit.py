@@ -3,9 +3,9 @@ prints that anchor; a chain that does not verify is said to, and is not anchored
 
 from __future__ import annotations
 
-from cases.audit_anchors import anchor_list
-from cases.audit_keys import audit_current_key
-from cases.models import AuditEvent
+from cases.kernel.audit.anchors import anchor_list
+from cases.kernel.audit.keys import audit_current_key
+from cases.kernel.models import AuditEvent
 from reports.models import DossierStatus
 from reports.services import dossier_request
 from tests.audit_helpers import EVENTS, as_db_owner, sql

@@ -3,7 +3,7 @@ codes, and says "no manifest" only for a file the C2PA reader parsed and found n
 
 from __future__ import annotations
 
-from cases.models import Evidence
+from cases.evidence.models import Evidence
 from detection.models import DetectionRun, DetectionStatus
 from detection.provenance import provenance_signals
 from tests.detection.test_c2pa_wording import c_jpg, with_altered_pixels

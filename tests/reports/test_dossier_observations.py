@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from cases.capture.observation import Observation
-from cases.models import Capture, EvidenceKind, Finding, FindingStatus
-from cases.services.evidence import evidence_ingest
-from cases.services.findings import finding_set_status
+from cases.evidence.capture.observation import Observation
+from cases.evidence.models import Capture, EvidenceKind
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.models import Finding, FindingStatus
+from cases.intake.services.findings import finding_set_status
 from tests.reports.test_dossier_statements import (
     DONE_AT,
     build,

@@ -25,12 +25,12 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from pypdf import PdfReader
 
-from cases.audit_anchors import anchor_list, anchor_read
-from cases.models import Capture, CaptureStatus, Evidence, EvidenceKind
-from cases.services.captures import capture_request, capture_run
-from cases.services.evidence import evidence_ingest
-from cases.services.findings import finding_record
-from cases.services.legal_cases import case_create
+from cases.evidence.models import Capture, CaptureStatus, Evidence, EvidenceKind
+from cases.evidence.services.captures import capture_request, capture_run
+from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.services.findings import finding_record
+from cases.kernel.audit.anchors import anchor_list, anchor_read
+from cases.legal.services.legal_cases import case_create
 from reports.context import dossier_context_build
 from reports.models import Dossier, DossierStatus
 from reports.render import fetcher_for

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.files.storage import default_storage
 
+from cases.kernel.audit.timestamp import response_status, timestamp_request_der
 from reports.models import DossierStatus
 from reports.services import dossier_request
-from reports.timestamp import response_status, timestamp_request_der
 
 # A TimeStampResp with status "granted" and a (dummy) token: enough for the packet writer,
 # which stores the TSA's answer as it is.
@@ -77,7 +77,7 @@ def test_a_configured_tsa_timestamps_the_manifest(
     dossier, folder = _packet(small_case, bob, django_capture_on_commit_callbacks, tmp_path)
     assert dossier.timestamped
     manifest_digest = hashlib.sha256((folder / "manifest.json").read_bytes()).digest()
-    # The export's audit anchor is timestamped too (cases.services.audit.audit_anchor).
+    # The export's audit anchor is timestamped too (cases.kernel.audit.services.audit_anchor).
     [content_type] = [kind for kind, body in received if manifest_digest in body]
     assert content_type == "application/timestamp-query"
     assert (folder / "manifest.json.tsr").read_bytes() == GRANTED_RESPONSE

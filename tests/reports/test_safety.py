@@ -135,12 +135,12 @@ def test_the_memory_guard_stops_a_runaway_render_and_restores_the_limit() -> Non
 def test_the_main_dossier_never_uses_unblurred_previews(
     small_case, bob, monkeypatch, django_capture_on_commit_callbacks
 ) -> None:
-    import cases.previews
+    import cases.evidence.previews
 
     def refuse(evidence):  # type: ignore[no-untyped-def]
         raise AssertionError("the dossier asked for an unblurred preview")
 
-    monkeypatch.setattr(cases.previews, "revealed_preview", refuse)
+    monkeypatch.setattr(cases.evidence.previews, "revealed_preview", refuse)
     for kind in ("dossier", "packet"):
         with django_capture_on_commit_callbacks(execute=True):
             dossier = dossier_request(case=small_case, kind=kind, actor=bob)

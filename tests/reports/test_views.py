@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from cases.models import AuditEvent, CustodyAction, CustodyEvent
+from cases.evidence.models import CustodyAction, CustodyEvent
+from cases.kernel.models import AuditEvent
 from reports.models import Dossier, DossierKind, DossierStatus
 from reports.services import DossierRefused, annex_candidates, dossier_request
 
@@ -65,7 +66,7 @@ def test_an_outsider_can_neither_see_generate_nor_download_anything(
 def test_an_outsider_cannot_reach_a_dossier_through_her_own_case(
     client, mallory, other_agency, small_case, done_dossiers
 ) -> None:
-    from cases.services.legal_cases import case_create
+    from cases.legal.services.legal_cases import case_create
 
     own = case_create(agency=other_agency, actor=mallory, title="Nebula case")
     client.force_login(mallory)

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.models import Agency
-from cases.services.audit import AnchorOutcome, audit_anchor, audit_anchor_all
+from cases.kernel.audit.services import AnchorOutcome, audit_anchor, audit_anchor_all
+from cases.kernel.models import Agency
 
 
 class Command(BaseCommand):

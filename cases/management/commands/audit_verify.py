@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.models import Agency
-from cases.services.audit import audit_chain_verify
+from cases.kernel.audit.services import audit_chain_verify
+from cases.kernel.models import Agency
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.services.evidence import evidence_verify_all
+from cases.evidence.services.evidence import evidence_verify_all
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from cases.services.notice_reclassify import notices_reclassify_unsubmitted
+from cases.notices.services.reclassify import notices_reclassify_unsubmitted
 
 
 class Command(BaseCommand):

@@ -15,12 +15,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import Agency, Artist, FindingSource, FindingStatus, Role
-from cases.services.fan_reports import fan_report_submit
-from cases.services.findings import finding_record, finding_set_status, finding_update
-from cases.services.legal_cases import case_create, case_deadline_add
-from cases.services.roster import artist_save, group_save
-from cases.services.tenancy import agency_create, membership_create
+from cases.agency.models import Artist
+from cases.agency.services.roster import artist_save, group_save
+from cases.agency.services.tenancy import agency_create, membership_create
+from cases.intake.models import FindingSource, FindingStatus
+from cases.intake.services.fan_reports import fan_report_submit
+from cases.intake.services.findings import finding_record, finding_set_status, finding_update
+from cases.kernel.models import Agency, Role
+from cases.legal.services.legal_cases import case_create, case_deadline_add
 
 DEMO_PASSWORD = "demo-password"
 

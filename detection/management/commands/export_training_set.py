@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.models import Agency
+from cases.kernel.models import Agency
 from detection.services import detection_training_export
 
 

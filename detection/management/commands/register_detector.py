@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from cases.models import Agency
+from cases.kernel.models import Agency
 from detection.services import detection_rerun_all, detector_register, gate_failure_text
 
 

@@ -1,0 +1,95 @@
+"""The agency's directory: artists and groups on its roster, and the platforms it sends
+notices to."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.kernel.models import Agency
+
+
+class Group(models.Model):
+    """A group of artists (a K-pop group, a unit)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="groups")
+    name = models.CharField(_("name"), max_length=120)
+    name_hangul = models.CharField(_("name (Hangul)"), max_length=120, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "name"], name="group_unique_name_per_agency")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Artist(models.Model):
+    """An artist the agency protects. `legal_name` is sensitive: admins and legal only."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="artists")
+    stage_name = models.CharField(_("stage name"), max_length=120)
+    name_hangul = models.CharField(_("name (Hangul)"), max_length=120, blank=True)
+    name_latin = models.CharField(_("name (Latin)"), max_length=120, blank=True)
+    legal_name = models.CharField(_("legal name"), max_length=200, blank=True)
+    aliases = models.JSONField(_("aliases"), default=list, blank=True)
+    groups = models.ManyToManyField(Group, related_name="artists", blank=True)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["stage_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "stage_name"], name="artist_unique_stage_name_per_agency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        if self.name_hangul:
+            return f"{self.stage_name} ({self.name_hangul})"
+        return self.stage_name
+
+
+class Platform(models.Model):
+    """A host or service where findings live. Seeded per agency from cases/agency/seeds.py
+    and editable by the agency's admins (contacts differ per agency: trusted-flagger lanes)."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        WEB_FORM = "web_form", _("Web form")
+        TRUSTED_FLAGGER = "trusted_flagger", _("Trusted flagger channel")
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="platforms")
+    name = models.CharField(_("name"), max_length=120)
+    domains = models.JSONField(_("domains"), default=list, help_text=_("Hosts, one per line."))
+    abuse_email = models.EmailField(_("abuse e-mail"), blank=True)
+    web_form_url = models.URLField(_("web form URL"), blank=True, max_length=500)
+    channel = models.CharField(
+        _("notice channel"), max_length=20, choices=Channel.choices, default=Channel.WEB_FORM
+    )
+    trusted_flagger_email = models.EmailField(_("trusted-flagger e-mail"), blank=True)
+    languages = models.JSONField(
+        _("notice languages"), default=list, blank=True, help_text=_("e.g. en, ko")
+    )
+    # CDN hosts that serve this platform's content (its customer mapping): a finding on one
+    # of them belongs to this platform.
+    cdn_domains = models.JSONField(_("CDN hosts"), default=list, blank=True)
+    # Overrides the legal basis's default response time (cases.notices.bases) when set.
+    notice_due_hours = models.PositiveIntegerField(
+        _("notice deadline (hours)"), null=True, blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "name"], name="platform_unique_name_per_agency"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

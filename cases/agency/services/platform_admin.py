@@ -1,0 +1,59 @@
+"""Agency admins edit their platform table (contacts differ per agency: trusted-flagger lanes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from cases.agency.models import Platform
+from cases.kernel.audit.services import audit_record
+
+PLATFORM_FIELDS = (
+    "name",
+    "domains",
+    "abuse_email",
+    "web_form_url",
+    "channel",
+    "trusted_flagger_email",
+    "languages",
+    "cdn_domains",
+    "notice_due_hours",
+)
+
+
+def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: Any) -> Platform:
+    """Change a platform's name, domains or notice contacts; the audit event lists the
+    changed fields with their old and new values (none of them is sensitive)."""
+    unknown = set(fields) - set(PLATFORM_FIELDS)
+    if unknown:
+        raise TypeError(f"platform_update() got unexpected fields: {sorted(unknown)}")
+    # Stored lower-case without a leading dot or blanks, de-duplicated in order, so the
+    # longest-suffix lookup in PlatformIndex matches however the admin typed them.
+    for name in ("domains", "cdn_domains"):
+        if name in fields:
+            fields[name] = _clean_domains(fields[name])
+    with transaction.atomic():
+        platform = Platform.objects.select_for_update().get(pk=platform.pk)
+        changed = {
+            name: {"from": getattr(platform, name), "to": value}
+            for name, value in fields.items()
+            if getattr(platform, name) != value
+        }
+        for name in changed:
+            setattr(platform, name, fields[name])
+        if changed:
+            platform.save(update_fields=list(changed))
+            audit_record(
+                agency=platform.agency,
+                actor=actor,
+                action="platform.updated",
+                obj=platform,
+                data=changed,
+            )
+    return platform
+
+
+def _clean_domains(domains: list[str]) -> list[str]:
+    return list(dict.fromkeys(d.strip().strip(".").lower() for d in domains if d.strip(" .")))

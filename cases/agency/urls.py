@@ -1,0 +1,25 @@
+"""URLs of agency administration: the roster, staff, platforms, the audit trail and the
+user's own settings."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from cases.agency.views import audit, platforms, roster, settings, staff
+
+urlpatterns = [
+    path("artists/", roster.artist_list, name="artist_list"),
+    path("artists/new/", roster.artist_create, name="artist_create"),
+    path("artists/<int:pk>/", roster.artist_detail, name="artist_detail"),
+    path("artists/<int:pk>/edit/", roster.artist_update, name="artist_update"),
+    path("groups/", roster.group_list, name="group_list"),
+    path("groups/new/", roster.group_create, name="group_create"),
+    path("groups/<int:pk>/edit/", roster.group_update, name="group_update"),
+    path("staff/", staff.staff_list, name="staff_list"),
+    path("staff/new/", staff.staff_create, name="staff_create"),
+    path("staff/<int:pk>/edit/", staff.staff_update, name="staff_update"),
+    path("platforms/", platforms.platform_list, name="platform_list"),
+    path("platforms/<int:pk>/edit/", platforms.platform_update, name="platform_update"),
+    path("audit/", audit.audit_list, name="audit_list"),
+    path("settings/", settings.user_settings, name="user_settings"),
+]

@@ -1,0 +1,209 @@
+"""Forms of intake: recording and editing findings, status changes, bulk import and the
+public fan report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from cases.agency.forms import (
+    ArtistChoiceField,
+    MemberChoiceField,
+    SingleArtistChoiceField,
+    _artists,
+)
+from cases.agency.models import Artist
+from cases.intake.canonical import MAX_URL_LENGTH
+from cases.intake.models import Finding, FindingStatus
+from cases.intake.services.findings import TRANSITIONS
+from cases.kernel.models import Membership
+
+User = get_user_model()
+
+# --- Findings -----------------------------------------------------------------------------
+
+
+class FindingCreateForm(forms.Form):
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(
+            attrs={"autofocus": True, "placeholder": "https://", "autocomplete": "off"}
+        ),
+        help_text=_("Tracking parameters are removed; a URL already recorded is not added twice."),
+    )
+    artists = ArtistChoiceField(
+        label=_("Artists depicted"),
+        queryset=Artist.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["artists"].queryset = _artists(artists)
+
+
+class FindingUpdateForm(forms.Form):
+    artists = ArtistChoiceField(
+        label=_("Artists depicted"),
+        queryset=Artist.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    assignee = MemberChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Nobody")
+    )
+    notes = forms.CharField(
+        label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        artists: QuerySet[Artist],
+        members: QuerySet[Membership],
+        finding: Finding | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if finding is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "artists": [a.pk for a in finding.artists.all()],
+                "assignee": finding.assignee_id,
+                "notes": finding.notes,
+            }
+        super().__init__(*args, **kwargs)
+        self.fields["artists"].queryset = _artists(artists)
+        # Only active staff of the finding's own agency can be assigned.
+        self.fields["assignee"].queryset = User.objects.filter(
+            membership__in=members, is_active=True
+        ).order_by("username")
+
+
+class FindingStatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("New status"), choices=())
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        required=False,
+        help_text=_("Required when dismissing."),
+    )
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        allowed = TRANSITIONS.get(current, frozenset())
+        self.fields["status"].choices = [
+            (value, label) for value, label in FindingStatus.choices if value in allowed
+        ]
+
+
+class FindingBulkStatusForm(forms.Form):
+    ids = forms.TypedMultipleChoiceField(coerce=int, required=True)
+    status = forms.ChoiceField(label=_("Set status"), choices=FindingStatus.choices)
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The ids are checked against the user's agency by the selector, not here: accept
+        # any integers the browser sent.
+        submitted = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
+        self.fields["ids"].choices = [(value, value) for value in submitted if value.isdigit()]
+        self.fields["ids"].error_messages["required"] = _("Select at least one finding.")
+
+
+# --- Imports ------------------------------------------------------------------------------
+
+
+class ImportForm(forms.Form):
+    lines = forms.CharField(
+        label=_("Paste URLs, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+    )
+    file = forms.FileField(
+        label=_("…or upload a CSV or text file"),
+        required=False,
+        help_text=_(
+            "A 'url' column (and optionally 'artist', stage names separated by |), "
+            "or one URL per line. UTF-8 or CP949."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,text/csv,text/plain"}),
+    )
+
+    def clean_file(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("file")
+        # Checked on the declared size before reading, so an oversized upload is refused
+        # without loading it (services.imports checks the bytes again).
+        if upload is not None and upload.size > settings.IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                _(
+                    "The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files."
+                )
+                % {
+                    "size": round(upload.size / 1e6, 1),
+                    "limit": round(settings.IMPORT_MAX_BYTES / 1e6, 1),
+                }
+            )
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        has_lines = bool((cleaned.get("lines") or "").strip())
+        has_file = cleaned.get("file") is not None
+        if has_lines and has_file:
+            raise forms.ValidationError(_("Paste URLs or upload a file, not both."))
+        if not has_lines and not has_file and not self.errors:
+            raise forms.ValidationError(_("Paste at least one URL or choose a file to upload."))
+        return cleaned
+
+
+# --- Public fan report --------------------------------------------------------------------
+
+
+class FanReportForm(forms.Form):
+    url = forms.CharField(
+        label=_("Link to the fake content"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "https://", "autocomplete": "off"}),
+    )
+    artist = SingleArtistChoiceField(
+        label=_("Which artist is shown?"),
+        queryset=Artist.objects.none(),
+        required=False,
+        empty_label=_("Not sure / other"),
+    )
+    description = forms.CharField(
+        label=_("What did you see? (optional)"),
+        max_length=5000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    contact = forms.CharField(
+        label=_("Your e-mail or contact (optional)"),
+        max_length=200,
+        required=False,
+        help_text=_("Only if you are happy to be contacted about this report."),
+    )
+    # Honeypot: hidden from people by CSS, filled in by naive bots.
+    website = forms.CharField(
+        label=_("Leave this field empty"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
+
+    def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["artist"].queryset = artists.order_by("stage_name")
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.data.get("website", "").strip())

@@ -1,0 +1,167 @@
+"""Intake: findings (one discovered URL each), bulk import jobs and fan reports."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from cases.agency.models import Artist, Platform
+from cases.kernel.models import Agency
+
+
+class FindingStatus(models.TextChoices):
+    NEW = "new", _("New")
+    TRIAGED = "triaged", _("Triaged")
+    CAPTURED = "captured", _("Captured")
+    NOTICE_SENT = "notice_sent", _("Notice sent")
+    REMOVED = "removed", _("Removed")
+    REAPPEARED = "reappeared", _("Reappeared")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class FindingSource(models.TextChoices):
+    STAFF = "staff", _("Staff")
+    FAN_REPORT = "fan_report", _("Fan report")
+    API = "api", _("API")
+    IMPORT = "import", _("Import")
+    CRAWLER = "crawler", _("Crawler")
+
+
+class Finding(models.Model):
+    """One discovered URL, unique per agency on its canonical form."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="findings")
+    url = models.TextField(_("URL as reported"))
+    canonical_url = models.TextField(_("canonical URL"))
+    # SHA-256 of canonical_url: a fixed-width key for the uniqueness constraint and lookups,
+    # since canonical URLs can exceed what a btree index entry holds.
+    canonical_hash = models.CharField(max_length=64)
+    host = models.CharField(_("host"), max_length=255, db_index=True)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.SET_NULL, null=True, blank=True, related_name="findings"
+    )
+    artists = models.ManyToManyField(Artist, related_name="findings", blank=True)
+    source = models.CharField(
+        _("source"), max_length=12, choices=FindingSource.choices, default=FindingSource.STAFF
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=FindingStatus.choices, default=FindingStatus.NEW
+    )
+    dismissed_reason = models.CharField(_("dismissal reason"), max_length=500, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_findings",
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    triaged_at = models.DateTimeField(null=True, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    reappeared_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    # A removal (or a return online) was observed once: the re-check that can confirm it
+    # is due then (cases.evidence.services.observations), ahead of the status's usual interval.
+    recheck_due_at = models.DateTimeField(_("confirming re-check due"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "canonical_hash"], name="finding_unique_canonical_per_agency"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="dismissed") | ~models.Q(dismissed_reason=""),
+                name="finding_dismissed_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "-created_at", "-id"], name="finding_agency_recent"),
+            models.Index(
+                fields=["agency", "status", "-created_at", "-id"], name="finding_agency_status"
+            ),
+            models.Index(
+                fields=["recheck_due_at"],
+                condition=models.Q(recheck_due_at__isnull=False),
+                name="finding_recheck_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.canonical_url
+
+    def get_absolute_url(self) -> str:
+        return reverse("finding_detail", args=[self.pk])
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class ImportJob(models.Model):
+    """A bulk import of URLs (CSV or pasted lines), processed by a worker with progress.
+
+    The uploaded text is kept on the row so a retried task resumes from the same input at
+    `processed_rows` (committed with each chunk, so a retry never records a row twice)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    filename = models.CharField(max_length=255, blank=True)
+    payload = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    # One entry per processed row: [row number, outcome, finding id or null, reason].
+    report = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == ImportJobStatus.DONE else 0
+        return int(100 * self.processed_rows / self.total_rows)
+
+
+class FanReport(models.Model):
+    """What a fan sent through the public form. The URL becomes (or joins) a Finding with
+    source `fan_report`; the report keeps the fan's words and optional contact."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="fan_reports")
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="fan_reports")
+    artist = models.ForeignKey(Artist, on_delete=models.SET_NULL, null=True, blank=True)
+    description = models.TextField(blank=True)
+    contact = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Fan report #{self.pk}"

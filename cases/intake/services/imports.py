@@ -1,0 +1,284 @@
+"""Bulk import of URLs: validated up front, processed by a worker in chunks with progress.
+
+Each chunk commits its findings, audit events, report rows and progress together, so a
+worker killed mid-import resumes after the last committed chunk and never records a row
+twice."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.agency.models import Artist
+from cases.agency.services.platforms import PlatformIndex
+from cases.intake.canonical import InvalidURL, canonical_hash, canonicalize_url, host_of
+from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
+from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.models import Agency
+
+CHUNK_SIZE = 5000
+HEADER_NAMES = {"url", "link", "urls", "주소", "링크"}
+CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
+
+
+class ImportRejected(ValueError):
+    """The whole upload is refused (too big, not text); the message is for the user."""
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    number: int  # the line number in the file, as a spreadsheet shows it
+    url: str
+    artists: tuple[str, ...]
+    error: str = ""
+
+
+def decode_upload(data: bytes) -> str:
+    """Bytes of an upload as text: UTF-8 (with or without BOM), else CP949 (Korean Excel)."""
+    if len(data) > settings.IMPORT_MAX_BYTES:
+        raise ImportRejected(
+            _("The file is %(size)s MB; the limit is %(limit)s MB. Split it into smaller files.")
+            % {"size": round(len(data) / 1e6, 1), "limit": round(settings.IMPORT_MAX_BYTES / 1e6)}
+        )
+    if b"\x00" in data:
+        raise ImportRejected(_("This is not a CSV or text file (it contains binary data)."))
+    for encoding in ("utf-8-sig", "cp949"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ImportRejected(_("The file is not UTF-8 or CP949 text."))
+
+
+def parse_rows(text: str) -> list[ImportRow]:
+    """One URL per line, optionally CSV with a header (`url`, and `artist` with stage names
+    separated by `|`). Blank lines are skipped; a malformed line becomes an invalid row."""
+    lines = text.splitlines()
+    url_col, artist_col, start = 0, None, 0
+    if lines and ("," in lines[0] or lines[0].strip().lower() in HEADER_NAMES):
+        header = [cell.strip().lower() for cell in next(csv.reader([lines[0]]))]
+        if any(h in HEADER_NAMES for h in header):
+            url_col = next(i for i, h in enumerate(header) if h in HEADER_NAMES)
+            artist_col = next(
+                (i for i, h in enumerate(header) if h in {"artist", "artists", "아티스트"}), None
+            )
+            start = 1
+    rows = []
+    for index in range(start, len(lines)):
+        line = lines[index]
+        if not line.strip():
+            continue
+        number = index + 1
+        if '"' not in line and "," not in line:
+            rows.append(ImportRow(number, line.strip(), ()))
+            continue
+        try:
+            cells = next(csv.reader([line], strict=True))
+        except csv.Error as exc:
+            rows.append(
+                ImportRow(number, line[:300], (), _("malformed CSV (%(error)s)") % {"error": exc})
+            )
+            continue
+        if len(cells) <= url_col:
+            rows.append(
+                ImportRow(
+                    number, line[:300], (), _("no URL in column %(col)s") % {"col": url_col + 1}
+                )
+            )
+            continue
+        artists: tuple[str, ...] = ()
+        if artist_col is not None and artist_col < len(cells):
+            artists = tuple(a.strip() for a in cells[artist_col].split("|") if a.strip())
+        rows.append(ImportRow(number, cells[url_col].strip(), artists))
+    return rows
+
+
+def import_job_create(
+    *, agency: Agency, actor: AbstractBaseUser, text: str, filename: str = ""
+) -> ImportJob:
+    """Validate an import's size and row count, store it, and queue it for a worker."""
+    from cases.intake.tasks import import_job_run_task
+
+    rows = parse_rows(text)
+    if not rows:
+        raise ImportRejected(
+            _("No URLs found: paste one URL per line or upload a CSV with a 'url' column.")
+        )
+    if len(rows) > settings.IMPORT_MAX_ROWS:
+        raise ImportRejected(
+            _("The import has %(rows)s rows; the limit is %(limit)s. Split it into smaller files.")
+            % {"rows": f"{len(rows):,}", "limit": f"{settings.IMPORT_MAX_ROWS:,}"}
+        )
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            agency=agency,
+            created_by=actor,
+            filename=filename[:255],
+            payload=text,
+            total_rows=len(rows),
+        )
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="import.created",
+            obj=job,
+            data={"rows": len(rows), "filename": filename[:255]},
+        )
+        transaction.on_commit(partial(import_job_run_task.delay, job_id=job.pk))
+    return job
+
+
+def _process_chunk(
+    job: ImportJob,
+    rows: list[ImportRow],
+    platforms: PlatformIndex,
+    artists_by_name: dict[str, Artist],
+) -> None:
+    report: list[list[object]] = []
+    pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
+    first_row_of: dict[str, int] = {}
+    for row in rows:
+        if row.error:
+            report.append([row.number, INVALID, None, row.error])
+            continue
+        unknown = [name for name in row.artists if name.lower() not in artists_by_name]
+        if unknown:
+            report.append(
+                [
+                    row.number,
+                    INVALID,
+                    None,
+                    _("unknown artist: %(names)s") % {"names": ", ".join(unknown)},
+                ]
+            )
+            continue
+        try:
+            canonical = canonicalize_url(row.url)
+        except InvalidURL as exc:
+            report.append([row.number, INVALID, None, str(exc)])
+            continue
+        key = canonical_hash(canonical)
+        if key in first_row_of or key in pending:
+            report.append(
+                [
+                    row.number,
+                    DUPLICATE,
+                    None,
+                    _("same URL as row %(row)s")
+                    % {"row": first_row_of.get(key, pending[key][0].number)},
+                ]
+            )
+            continue
+        pending[key] = (row, canonical)
+    # Rows of earlier chunks were committed: look them up in the database, like any other.
+    existing = dict(
+        Finding.objects.filter(agency=job.agency, canonical_hash__in=list(pending)).values_list(
+            "canonical_hash", "pk"
+        )
+    )
+    new_findings = []
+    for key, (row, canonical) in pending.items():
+        if key in existing:
+            report.append([row.number, DUPLICATE, existing[key], _("already recorded")])
+            continue
+        host = host_of(canonical)
+        new_findings.append(
+            Finding(
+                agency=job.agency,
+                url=row.url,
+                canonical_url=canonical,
+                canonical_hash=key,
+                host=host,
+                platform=platforms.lookup(host),
+                source=FindingSource.IMPORT,
+                created_by=job.created_by,
+            )
+        )
+    created = Finding.objects.bulk_create(new_findings, batch_size=1000)
+    through = Finding.artists.through
+    links = []
+    for finding in created:
+        row, _canonical = pending[finding.canonical_hash]
+        report.append([row.number, CREATED, finding.pk, ""])
+        links.extend(
+            through(finding_id=finding.pk, artist_id=artists_by_name[name.lower()].pk)
+            for name in row.artists
+        )
+    through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    audit_record_many(
+        agency=job.agency,
+        actor=job.created_by,
+        entries=[
+            AuditEntry(
+                action="finding.recorded",
+                obj=f,
+                data={"url": f.canonical_url, "source": "import", "import": job.pk},
+            )
+            for f in created
+        ],
+    )
+    report.sort(key=lambda entry: entry[0])  # type: ignore[arg-type, return-value]
+    job.report.extend(report)
+    job.processed_rows += len(rows)
+    job.created_count += len(created)
+    job.duplicate_count += sum(1 for r in report if r[1] == DUPLICATE)
+    job.invalid_count += sum(1 for r in report if r[1] == INVALID)
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Process (or resume) an import job. Safe to run twice: it restarts after the last
+    committed chunk and does nothing for a finished job."""
+    job = ImportJob.objects.select_related("agency", "created_by").get(pk=job_id)
+    if job.status in (ImportJobStatus.DONE, ImportJobStatus.FAILED):
+        return job
+    rows = parse_rows(job.payload)
+    platforms = PlatformIndex.for_agency(job.agency)
+    artists_by_name = {a.stage_name.lower(): a for a in Artist.objects.filter(agency=job.agency)}
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJobStatus.RUNNING, total_rows=len(rows))
+    job.status, job.total_rows = ImportJobStatus.RUNNING, len(rows)
+    while job.processed_rows < len(rows):
+        chunk = rows[job.processed_rows : job.processed_rows + CHUNK_SIZE]
+        with transaction.atomic():
+            job = (
+                ImportJob.objects.select_for_update(of=("self",))
+                .select_related("agency", "created_by")
+                .get(pk=job.pk)
+            )
+            _process_chunk(job, chunk, platforms, artists_by_name)
+            job.save(
+                update_fields=[
+                    "report",
+                    "processed_rows",
+                    "created_count",
+                    "duplicate_count",
+                    "invalid_count",
+                ]
+            )
+    with transaction.atomic():
+        job.status, job.finished_at = ImportJobStatus.DONE, timezone.now()
+        job.save(update_fields=["status", "finished_at"])
+        audit_record(
+            agency=job.agency,
+            actor=job.created_by,
+            action="import.finished",
+            obj=job,
+            data={
+                "created": job.created_count,
+                "duplicate": job.duplicate_count,
+                "invalid": job.invalid_count,
+            },
+        )
+    return job
+
+
+def import_job_fail(*, job_id: int, error: str) -> None:
+    ImportJob.objects.filter(pk=job_id).exclude(status=ImportJobStatus.DONE).update(
+        status=ImportJobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
+    )

@@ -1,0 +1,10 @@
+"""Hooks that intake sends and contexts above it listen to (connected in cases/wiring.py),
+so that intake never imports them."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# A finding's status became Removed. Arguments: finding, capture (the capture that saw it
+# gone, or None when a person set the status).
+finding_removed = Signal()

@@ -1,0 +1,30 @@
+"""URLs of intake: findings and the triage queue, bulk import, and the
+public fan report form (no login)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from cases.intake.views import fan_reports, findings, imports
+
+urlpatterns = [
+    # Findings and the triage queue
+    path("findings/", findings.finding_list, name="finding_list"),
+    path("findings/new/", findings.finding_create, name="finding_create"),
+    path("findings/bulk-status/", findings.finding_bulk_status, name="finding_bulk_status"),
+    path("findings/<int:pk>/", findings.finding_detail, name="finding_detail"),
+    path("findings/<int:pk>/status/", findings.finding_status, name="finding_status"),
+    path("findings/<int:pk>/edit/", findings.finding_update, name="finding_update"),
+    # Bulk import
+    path("imports/", imports.import_list, name="import_list"),
+    path("imports/new/", imports.import_create, name="import_create"),
+    path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/report.csv", imports.import_report, name="import_report"),
+    # Public, no login
+    path("report/<slug:agency_slug>/", fan_reports.fan_report, name="fan_report"),
+    path(
+        "report/<slug:agency_slug>/thanks/",
+        fan_reports.fan_report_thanks,
+        name="fan_report_thanks",
+    ),
+]

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from cases.agency.selectors import artist_list_for, platform_list_for
+from cases.intake.canonical import InvalidURL
+from cases.intake.filters import SORTS, FindingFilter
+from cases.intake.forms import (
+    FindingBulkStatusForm,
+    FindingCreateForm,
+    FindingStatusForm,
+    FindingUpdateForm,
+)
+from cases.intake.models import FindingSource, FindingStatus
+from cases.intake.selectors import finding_get_for, finding_list_for
+from cases.intake.services import findings as services
+from cases.intake.services.findings import StatusChangeError
+from cases.kernel.audit.selectors import audit_events_for_object
+from cases.kernel.models import Role
+from cases.kernel.tenancy import membership_list_for
+from cases.kernel.web import (
+    HtmxHttpRequest,
+    member_required,
+    paginate,
+    partial_or_page,
+    redirect_back,
+)
+
+MAX_REFUSALS_SHOWN = 10
+FILTER_NAMES = ("q", "status", "source", "artist", "platform", "assignee")
+
+
+def _sort_labels() -> list[tuple[str, str]]:
+    labels = {
+        "newest": _("Newest first"),
+        "oldest": _("Oldest first"),
+        "updated": _("Recently updated"),
+        "host": _("Host name"),
+        "score": _("Highest calibrated detection score"),
+    }
+    return [(key, labels.get(key, key)) for key in SORTS]
+
+
+@require_GET
+@member_required()
+def finding_list(request: HtmxHttpRequest) -> HttpResponse:
+    user = request.user
+    filters = FindingFilter(request.GET, queryset=finding_list_for(user))
+    sort = request.GET.get("sort", "newest")
+    if sort not in SORTS:
+        sort = "newest"
+    page = paginate(request, filters.qs.order_by(*SORTS[sort]))
+    context = {
+        "page": page,
+        "filters": filters,
+        "sort": sort,
+        "sorts": _sort_labels(),
+        "statuses": FindingStatus.choices,
+        "selected_statuses": request.GET.getlist("status"),
+        "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
+        "sources": FindingSource.choices,
+        # Choice lists for the filter bar: one query each, however many findings there are.
+        "artist_choices": artist_list_for(user)
+        .prefetch_related(None)
+        .only("id", "stage_name", "name_hangul"),
+        "platform_choices": platform_list_for(user).only("id", "name"),
+        "member_choices": membership_list_for(user),
+    }
+    return render(request, partial_or_page(request, "cases/finding_list.html", "results"), context)
+
+
+@member_required(read=Role.LEGAL)
+def finding_create(request: HtmxHttpRequest) -> HttpResponse:
+    form = FindingCreateForm(request.POST or None, artists=artist_list_for(request.user))
+    if request.method == "POST" and form.is_valid():
+        try:
+            finding, created = services.finding_record(
+                agency=request.membership.agency,
+                url=form.cleaned_data["url"],
+                actor=request.user,
+                source=FindingSource.STAFF,
+                artists=form.cleaned_data["artists"],
+                notes=form.cleaned_data["notes"],
+            )
+        except InvalidURL as exc:
+            form.add_error("url", str(exc))
+        else:
+            if created:
+                messages.success(request, _("Finding recorded."))
+            else:
+                when = formats.date_format(timezone.localtime(finding.created_at), "DATE_FORMAT")
+                messages.info(
+                    request,
+                    _("This URL was already recorded on %(date)s — showing the existing finding.")
+                    % {"date": when},
+                )
+            return redirect(finding)
+    return render(request, "cases/finding_create.html", {"form": form})
+
+
+@require_GET
+@member_required()
+def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    finding = finding_get_for(user, pk)
+    timestamps = [
+        (_("Recorded"), finding.created_at),
+        (_("Triaged"), finding.triaged_at),
+        (_("Captured"), finding.captured_at),
+        (_("Notice sent"), finding.notice_sent_at),
+        (_("Removed"), finding.removed_at),
+        (_("Reappeared"), finding.reappeared_at),
+        (_("Dismissed"), finding.dismissed_at),
+    ]
+    context = {
+        "finding": finding,
+        "artists": finding.artists.all(),
+        "timestamps": timestamps,
+        "events": audit_events_for_object(user, finding).order_by("seq"),
+        "fan_reports": finding.fan_reports.select_related("artist"),
+        "linked_cases": finding.cases.order_by("-created_at"),
+        "status_form": FindingStatusForm(current=finding.status),
+        "update_form": FindingUpdateForm(
+            artists=artist_list_for(user), members=membership_list_for(user), finding=finding
+        ),
+    }
+    return render(request, "cases/finding_detail.html", context)
+
+
+@require_POST
+@member_required()
+def finding_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    finding = finding_get_for(request.user, pk)
+    form = FindingStatusForm(request.POST, current=finding.status)
+    if not form.is_valid():
+        messages.error(request, _("Choose one of the statuses offered for this finding."))
+        return redirect(finding)
+    try:
+        finding = services.finding_set_status(
+            finding=finding,
+            status=form.cleaned_data["status"],
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+        )
+    except StatusChangeError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request, _("Status changed to %(status)s.") % {"status": finding.get_status_display()}
+        )
+    return redirect(finding)
+
+
+@require_POST
+@member_required()
+def finding_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    finding = finding_get_for(user, pk)
+    form = FindingUpdateForm(
+        request.POST, artists=artist_list_for(user), members=membership_list_for(user)
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(finding)
+    services.finding_update(
+        finding=finding,
+        actor=user,
+        artists=form.cleaned_data["artists"],
+        assignee=form.cleaned_data["assignee"],
+        notes=form.cleaned_data["notes"],
+    )
+    messages.success(request, _("Finding updated."))
+    return redirect(finding)
+
+
+@require_POST
+@member_required()
+def finding_bulk_status(request: HtmxHttpRequest) -> HttpResponse:
+    form = FindingBulkStatusForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect_back(request, "finding_list")
+    ids = form.cleaned_data["ids"]
+    findings = list(finding_list_for(request.user).select_related("agency").filter(pk__in=ids))
+    status = form.cleaned_data["status"]
+    changed, refused = services.finding_bulk_set_status(
+        findings=findings, status=status, actor=request.user, reason=form.cleaned_data["reason"]
+    )
+    label = FindingStatus(status).label
+    if changed:
+        messages.success(
+            request,
+            ngettext(
+                "%(count)s finding changed to %(status)s.",
+                "%(count)s findings changed to %(status)s.",
+                changed,
+            )
+            % {"count": changed, "status": label},
+        )
+    if refused:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)s finding was not changed:",
+                "%(count)s findings were not changed:",
+                len(refused),
+            )
+            % {"count": len(refused)},
+        )
+        for finding, reason in refused[:MAX_REFUSALS_SHOWN]:
+            messages.warning(request, f"#{finding.pk} {finding.canonical_url} — {reason}")
+        if len(refused) > MAX_REFUSALS_SHOWN:
+            messages.warning(
+                request,
+                _("…and %(count)s more.") % {"count": len(refused) - MAX_REFUSALS_SHOWN},
+            )
+    missing = len(set(ids)) - len(findings)
+    if missing:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)s selected finding was not found.",
+                "%(count)s selected findings were not found.",
+                missing,
+            )
+            % {"count": missing},
+        )
+    return redirect_back(request, "finding_list")

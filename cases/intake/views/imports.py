@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseClientRefresh
+
+from cases.intake.forms import ImportForm
+from cases.intake.models import ImportJobStatus
+from cases.intake.selectors import import_job_get_for, import_job_list_for
+from cases.intake.services.imports import CREATED, ImportRejected, decode_upload, import_job_create
+from cases.kernel.models import Role
+from cases.kernel.tenancy import get_or_404
+from cases.kernel.web import HtmxHttpRequest, member_required, paginate
+
+FINISHED = (ImportJobStatus.DONE, ImportJobStatus.FAILED)
+# A cell starting with one of these is a formula in a spreadsheet: quote it (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@member_required(read=Role.LEGAL)
+def import_create(request: HtmxHttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            # Pasted text goes through the same size and encoding checks as a file.
+            data = upload.read() if upload else form.cleaned_data["lines"].encode("utf-8")
+            job = import_job_create(
+                agency=request.membership.agency,
+                actor=request.user,
+                text=decode_upload(data),
+                filename=upload.name if upload else "",
+            )
+        except ImportRejected as exc:
+            form.add_error("file" if upload else "lines", str(exc))
+        else:
+            return redirect("import_detail", pk=job.pk)
+    context = {"form": form, "max_mb": round(settings.IMPORT_MAX_BYTES / 1e6, 1)}
+    return render(request, "cases/import_create.html", context)
+
+
+@require_GET
+@member_required()
+def import_list(request: HtmxHttpRequest) -> HttpResponse:
+    page = paginate(request, import_job_list_for(request.user).select_related("created_by"))
+    return render(request, "cases/import_list.html", {"page": page})
+
+
+@require_GET
+@member_required()
+def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    if request.htmx and request.GET.get("poll"):
+        # The progress poll: a light row without the report; once the job is finished the
+        # whole page reloads to show the report, and the reloaded page no longer polls.
+        job = get_or_404(import_job_list_for(request.user), pk=pk)
+        if job.status in FINISHED:
+            return HttpResponseClientRefresh()
+        return render(request, "cases/import_detail.html#progress", {"job": job})
+    job = import_job_get_for(request.user, pk)
+    problems = [entry for entry in job.report if entry[1] != CREATED]
+    context = {"job": job, "page": paginate(request, problems), "finished": job.status in FINISHED}
+    return render(request, "cases/import_detail.html", context)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming csv.writer output."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _safe_cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def _report_lines(report: list[list[object]]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(["row", "outcome", "finding_id", "reason"])
+    for row, outcome, finding_id, reason in report:
+        yield writer.writerow([row, outcome, finding_id or "", _safe_cell(reason or "")])
+
+
+@require_GET
+@member_required()
+def import_report(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
+    job = import_job_get_for(request.user, pk)
+    response = StreamingHttpResponse(
+        _report_lines(job.report), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
+    return response

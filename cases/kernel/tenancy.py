@@ -1,0 +1,65 @@
+"""Who may see and do what: the user's membership, agency and role, and the scoping every
+selector applies. Every read of agency data goes through a selector that takes the user, so
+an outsider's query simply finds nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.http import Http404
+
+from cases.kernel.models import Agency, Membership, Role
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def membership_for(user: AnyUser) -> Membership | None:
+    """The user's membership, cached on the user object for the request."""
+    if not user.is_authenticated:
+        return None
+    cached = getattr(user, "_membership_cache", False)
+    if cached is not False:
+        return cached
+    membership = Membership.objects.select_related("agency").filter(user=user).first()
+    user._membership_cache = membership  # type: ignore[union-attr]
+    return membership
+
+
+def agency_for(user: AnyUser) -> Agency | None:
+    membership = membership_for(user)
+    return membership.agency if membership and user.is_active else None
+
+
+def can_write(user: AnyUser) -> bool:
+    membership = membership_for(user)
+    return bool(membership and membership.can_write)
+
+
+def is_agency_admin(user: AnyUser) -> bool:
+    membership = membership_for(user)
+    return bool(membership and membership.role == Role.ADMIN)
+
+
+def can_see_legal_names(user: AnyUser) -> bool:
+    membership = membership_for(user)
+    return bool(membership and membership.role in (Role.ADMIN, Role.LEGAL))
+
+
+def scoped(queryset: QuerySet[Any], user: AnyUser, field: str = "agency") -> QuerySet[Any]:
+    agency = agency_for(user)
+    if agency is None:
+        return queryset.none()
+    return queryset.filter(**{field: agency})
+
+
+def get_or_404(queryset: QuerySet[Any], **lookup: Any) -> Any:
+    obj = queryset.filter(**lookup).first()
+    if obj is None:
+        raise Http404
+    return obj
+
+
+def membership_list_for(user: AnyUser) -> QuerySet[Membership]:
+    return scoped(Membership.objects.select_related("user"), user)

@@ -1,0 +1,14 @@
+"""Celery task for re-upload matching: ids in, one service call, nothing else."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from cases.matching.services.matching import evidence_pdq_run
+
+
+@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+def evidence_pdq_task(evidence_id: int) -> None:
+    """Hash one evidence item (PDQ), then record its matches and the artist links they
+    imply. Idempotent, so a redelivered task changes nothing."""
+    evidence_pdq_run(evidence_id=evidence_id)

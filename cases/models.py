@@ -1,0 +1,80 @@
+"""Every model of the cases app, for Django's model loading and for code outside the app.
+Each context owns its models (`cases/<context>/models.py`); inside the app, import them from
+there. One app label, so no table ever moves when a context is reorganised."""
+
+from cases.agency.models import Artist, Group, Platform
+from cases.evidence.models import (
+    Capture,
+    CaptureObservation,
+    CaptureStatus,
+    CustodyAction,
+    CustodyEvent,
+    Evidence,
+    EvidenceKind,
+    RemovalSignature,
+    SignatureKind,
+)
+from cases.intake.models import (
+    FanReport,
+    Finding,
+    FindingSource,
+    FindingStatus,
+    ImportJob,
+    ImportJobStatus,
+)
+from cases.kernel.models import Agency, AuditChain, AuditEvent, Membership, Role
+from cases.legal.models import Case, CaseDeadline, CaseStatus
+from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
+from cases.notices.models import (
+    LegalBasis,
+    Notice,
+    NoticeChannel,
+    NoticeLanguage,
+    NoticeStatus,
+    NoticeTemplate,
+    SignerProfile,
+    Webhook,
+    WebhookDelivery,
+)
+
+__all__ = [
+    "Agency",
+    "Artist",
+    "AuditChain",
+    "AuditEvent",
+    "Capture",
+    "CaptureObservation",
+    "CaptureStatus",
+    "Case",
+    "CaseDeadline",
+    "CaseStatus",
+    "CustodyAction",
+    "CustodyEvent",
+    "Evidence",
+    "EvidenceKind",
+    "EvidenceMatch",
+    "FanReport",
+    "Finding",
+    "FindingSource",
+    "FindingStatus",
+    "FingerprintSource",
+    "Group",
+    "ImportJob",
+    "ImportJobStatus",
+    "LegalBasis",
+    "Membership",
+    "Notice",
+    "NoticeChannel",
+    "NoticeLanguage",
+    "NoticeStatus",
+    "NoticeTemplate",
+    "PdqFingerprint",
+    "Platform",
+    "ReferenceMedia",
+    "RemovalSignature",
+    "Role",
+    "SignatureKind",
+    "SignerProfile",
+    "Webhook",
+    "WebhookDelivery",
+]

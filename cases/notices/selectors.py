@@ -1,0 +1,41 @@
+"""Reads of notices, signer profiles and webhooks, scoped to the user's agency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from cases.kernel.tenancy import AnyUser, get_or_404, scoped
+
+
+def notice_list_for(user: AnyUser) -> QuerySet[Any]:
+    """The agency's takedown notices, newest first."""
+    from cases.notices.models import Notice
+
+    return scoped(
+        Notice.objects.select_related("platform", "signer", "assignee", "created_by"), user
+    ).order_by("-created_at", "-id")
+
+
+def notice_get_for(user: AnyUser, pk: Any) -> Any:
+    """One notice of the user's agency; 404 for anyone else's."""
+    return get_or_404(notice_list_for(user).select_related("agency"), pk=pk)
+
+
+def signer_profile_list_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.notices.models import SignerProfile
+
+    return scoped(SignerProfile.objects.select_related("user"), user)
+
+
+def webhook_list_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.notices.models import Webhook
+
+    return scoped(Webhook.objects.all(), user)
+
+
+def webhook_deliveries_for(user: AnyUser) -> QuerySet[Any]:
+    from cases.notices.models import WebhookDelivery
+
+    return scoped(WebhookDelivery.objects.select_related("webhook"), user)
