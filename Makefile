@@ -10,7 +10,7 @@ help:
 	@echo "make run    - set up, migrate, load demo data, serve http://$(ADDR)/ with a worker"
 	@echo "make test   - install test dependencies and run the full test suite"
 	@echo "make bench  - seed 100,000 findings in a separate database and print BENCH lines"
-	@echo "make lint   - ruff check, ruff format --check, makemigrations --check"
+	@echo "make lint   - ruff check, ruff format --check, lint-imports, makemigrations --check"
 	@echo "make ci     - lint plus manage.py check --deploy under production settings"
 	@echo "make clean  - remove .venv, caches and build output (keeps var/ data)"
 
@@ -31,6 +31,7 @@ lint: setup
 	@rc=0; \
 	echo "+ ruff check ."; .venv/bin/ruff check . || rc=1; \
 	echo "+ ruff format --check ."; .venv/bin/ruff format --check . || rc=1; \
+	echo "+ lint-imports (docs/architecture.md)"; .venv/bin/lint-imports || rc=1; \
 	echo "+ manage.py makemigrations --check --dry-run"; \
 	$(PY) manage.py makemigrations --check --dry-run || rc=1; \
 	exit $$rc
