@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET
 
 from cases.intake.models import FindingStatus
 from cases.kernel.web import HtmxHttpRequest, member_required
-from cases.stats.charts import bar_chart, weekly_chart
 from cases.stats import selectors as stats
+from cases.stats.charts import bar_chart, weekly_chart
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
