@@ -7,7 +7,7 @@ ADDR ?= 127.0.0.1:8000
 .PHONY: run test bench lint check-deploy ci setup clean help
 
 help:
-	@echo "make run    - set up, migrate, load demo data, serve http://$(ADDR)/ with a worker"
+	@echo "make run    - set up, migrate, load demo data, serve http://$(ADDR)/ with a worker and beat"
 	@echo "make test   - install test dependencies and run the full test suite"
 	@echo "make bench  - seed 100,000 findings in a separate database and print BENCH lines"
 	@echo "make lint   - ruff check, ruff format --check, lint-imports, makemigrations --check"

@@ -272,7 +272,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0 * envint("AUDIT_ANCHOR_INTERVAL_MIN", "60"),
     },
     # Queues the re-checks that are due (CAPTURE_RECHECK_INTERVALS); cheap when none are.
-    "capture-recheck-due": {"task": "cases.evidence.tasks.recheck_due_task", "schedule": 600.0},
+    "capture-recheck-due": {
+        "task": "cases.evidence.tasks.recheck_due_task",
+        "schedule": float(envint("CAPTURE_RECHECK_SWEEP_S", "600")),
+    },
     # Re-hash every evidence original once a day; problems go to the log and the audit trail.
     "evidence-verify": {
         "task": "cases.evidence.tasks.evidence_verify_all",
@@ -289,6 +292,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 900.0,
     },
 }
+# When each periodic task last ran, kept across restarts (`celery beat` defaults to a file
+# in the current directory).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The cases app keeps its tasks per context (autodiscovery finds only `<app>.tasks`).
 CELERY_IMPORTS = [
     "cases.kernel.audit.tasks",
