@@ -3,6 +3,8 @@
 
 PY := .venv/bin/python
 ADDR ?= 127.0.0.1:8000
+# Where run-time files go; agencyguard/settings.py reads the same variable.
+VAR_DIR ?= var
 
 .PHONY: run test bench lint check-deploy ci setup clean help
 
@@ -10,9 +12,10 @@ help:
 	@echo "make run    - set up, migrate, load demo data, serve http://$(ADDR)/ with a worker and beat"
 	@echo "make test   - install test dependencies and run the full test suite"
 	@echo "make bench  - seed 100,000 findings in a separate database and print BENCH lines"
+	@echo "              (ARGS=evidence.py runs only the scripts named)"
 	@echo "make lint   - ruff check, ruff format --check, lint-imports, makemigrations --check"
 	@echo "make ci     - lint plus manage.py check --deploy under production settings"
-	@echo "make clean  - remove .venv, caches and build output (keeps var/ data)"
+	@echo "make clean  - remove .venv, caches, build output, logs and bench files (keeps var/ data)"
 
 run:
 	@ADDR=$(ADDR) bash scripts/run.sh
@@ -24,7 +27,7 @@ setup:
 	@bash scripts/setup.sh
 
 bench: setup
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
 
 # All three run even when one fails, so one pass shows every problem.
 lint: setup
@@ -52,8 +55,11 @@ check-deploy: setup
 
 ci: lint check-deploy
 
+# Keeps the data under VAR_DIR: database, files, beat's schedule. bench/out and
+# var/bench.sqlite3 are where older versions put bench output.
 clean:
 	rm -rf .venv staticfiles .pytest_cache .ruff_cache *.egg-info build bench/out
-	rm -rf var/broker var/test-results var/bench.sqlite3* var/worker.log
+	rm -rf "$(VAR_DIR)/broker" "$(VAR_DIR)/bench" "$(VAR_DIR)/worker.log" "$(VAR_DIR)/beat.log"
+	rm -rf var/test-results var/bench.sqlite3*
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 	find locale -name '*.mo' -delete

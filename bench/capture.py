@@ -9,16 +9,19 @@ per worker process, as in production; the first capture pays for starting it."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
 import time
 from unittest import mock
 
-# Evidence blobs of the bench go to a scratch directory, never to var/media.
+# Evidence blobs of the bench go to a scratch directory, never to var/media; it goes away
+# however the script ends (an import or set-up error included).
 os.environ["VAR_DIR"] = tempfile.mkdtemp(prefix="ag-bench-capture-")
+atexit.register(shutil.rmtree, os.environ["VAR_DIR"], ignore_errors=True)
 
-from common import emit, note, percentile, setup_django
+from common import emit, note, percentile, setup_django  # noqa: E402
 
 setup_django()
 
@@ -113,7 +116,6 @@ def main() -> None:
     finally:
         no_queue.stop()
         site.stop()
-        shutil.rmtree(os.environ["VAR_DIR"], ignore_errors=True)
 
 
 if __name__ == "__main__":

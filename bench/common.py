@@ -16,6 +16,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def var_dir() -> Path:
+    """VAR_DIR as agencyguard/settings.py reads it (default: var/ in the checkout). Benches
+    write nowhere else, except temporary folders they remove."""
+    return Path(os.getenv("VAR_DIR", str(ROOT / "var")))
+
+
 def setup_django() -> None:
     if os.getenv("AG_BENCH") != "1":
         sys.exit("run benches through `make bench` (bench/run.py): it sets up a separate database")

@@ -57,17 +57,21 @@ def build_detector(device: str, *, arch: str = ARCH, batch_size: int | None = No
     except PretrainedWeightsUnavailable as exc:
         model = build_timm(arch, pretrained=False)
         weights = f"random weights ({exc}); timing is the same"
-    folder = Path(tempfile.mkdtemp(prefix="bench-detector-"))
-    sha = save_checkpoint(model, folder / "model.safetensors")
-    spec = DetectorSpec(
-        key=f"bench-{arch}", version="bench", architecture=arch,
-        checkpoint_path=str(folder / "model.safetensors"), checkpoint_sha256=sha,
-        input_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD, output="fake_prob",
-        calibration={"method": "platt", "a": 1.0, "b": 0.0},
-    )  # fmt: skip
-    write_card(spec, folder / "card.json")
+    # load_detector reads and hash-checks the whole checkpoint into memory, so the folder
+    # is gone before the measurements start and whatever happens to them.
+    with tempfile.TemporaryDirectory(prefix="bench-detector-") as tmp:
+        folder = Path(tmp)
+        sha = save_checkpoint(model, folder / "model.safetensors")
+        spec = DetectorSpec(
+            key=f"bench-{arch}", version="bench", architecture=arch,
+            checkpoint_path=str(folder / "model.safetensors"), checkpoint_sha256=sha,
+            input_size=SIZE, mean=IMAGENET_MEAN, std=IMAGENET_STD, output="fake_prob",
+            calibration={"method": "platt", "a": 1.0, "b": 0.0},
+        )  # fmt: skip
+        write_card(spec, folder / "card.json")
+        detector = load_detector(spec, device, batch_size=batch_size)
     note(f"classifier: {arch} at {SIZE} px, {weights}")
-    return load_detector(spec, device, batch_size=batch_size)
+    return detector
 
 
 def random_crops(count: int, seed: int = 0):  # type: ignore[no-untyped-def]

@@ -1,20 +1,28 @@
-"""`make bench`: run every bench script against a database of its own and collect the
-`BENCH <name> <value> <unit>` lines (also written to bench/out/latest.txt).
+"""`make bench`: run every bench script (or those named as arguments, e.g.
+`bench/run.py evidence.py`) against a database and a VAR_DIR of their own, and collect the
+`BENCH <name> <value> <unit>` lines (also written to $VAR_DIR/bench/latest.txt).
+
+Everything a run writes stays under $VAR_DIR/bench/ (VAR_DIR as the settings read it,
+default var/): the scripts get $VAR_DIR/bench/run/ as their VAR_DIR (media, audit anchors,
+broker folders, mail), removed after the run, so the development files are never touched;
+scripts that need scratch space use temporary folders and remove them.
 
 With DATABASE_URL pointing at PostgreSQL, a database named agencyguard_bench (BENCH_DB_NAME)
-on the same server is created for the run and dropped afterwards; otherwise a SQLite file
-var/bench.sqlite3. The development database is never touched."""
+on the same server is created for the run and dropped afterwards; otherwise a SQLite file in
+$VAR_DIR/bench/run/. BENCH_KEEP_DB=1 keeps the database and that folder for a look."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT, var_dir
+
 BENCHES = [
     "findings.py",
     "imports.py",
@@ -49,7 +57,7 @@ def _admin_sql(url: str, *statements: str) -> list[object]:
     return results
 
 
-def prepare_database() -> tuple[str, str]:
+def prepare_database(scratch: Path) -> tuple[str, str]:
     """Create an empty bench database; returns (DATABASE_URL for it, description)."""
     url = os.getenv("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
@@ -64,29 +72,32 @@ def prepare_database() -> tuple[str, str]:
         )
         version = str(version).split(" on ")[0]
         return urlunsplit(urlsplit(url)._replace(path=f"/{name}")), f"{version}, database {name}"
-    path = ROOT / "var" / "bench.sqlite3"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path = scratch / "bench.sqlite3"
     import sqlite3
 
-    return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version}, {path.relative_to(ROOT)}"
+    return f"sqlite:///{path}", f"SQLite {sqlite3.sqlite_version}, {path}"
 
 
 def drop_database(url: str) -> None:
+    """Drop a PostgreSQL bench database (a SQLite one goes with the scratch folder)."""
     if url.startswith(("postgres://", "postgresql://")):
         name = urlsplit(url).path.strip("/")
         _admin_sql(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    else:
-        path = urlsplit(url).path
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def main() -> int:
-    url, description = prepare_database()
+def main(argv: list[str]) -> int:
+    unknown = [name for name in argv if name not in BENCHES]
+    if unknown:
+        sys.exit(f"unknown bench scripts {unknown}; choose from {BENCHES}")
+    scripts = argv or BENCHES
+    bench_dir = var_dir() / "bench"
+    scratch = bench_dir / "run"
+    shutil.rmtree(scratch, ignore_errors=True)  # what a killed or kept run left
+    scratch.mkdir(parents=True)
+    url, description = prepare_database(scratch)
     env = {
         **os.environ,
+        "VAR_DIR": str(scratch),
         "DATABASE_URL": url,
         "AG_BENCH": "1",
         "LOG_LEVEL": "WARNING",
@@ -103,7 +114,7 @@ def main() -> int:
             env=env,
             check=True,
         )
-        for script in BENCHES:
+        for script in scripts:
             print(f"== {script}", flush=True)
             started = time.monotonic()
             process = subprocess.Popen(
@@ -121,9 +132,9 @@ def main() -> int:
     finally:
         if os.getenv("BENCH_KEEP_DB") != "1":
             drop_database(url)
-    out = ROOT / "bench" / "out"
-    out.mkdir(exist_ok=True)
-    (out / "latest.txt").write_text(f"# {description}\n" + "\n".join(lines) + "\n")
+            shutil.rmtree(scratch, ignore_errors=True)
+    (bench_dir / "latest.txt").write_text(f"# {description}\n" + "\n".join(lines) + "\n")
+    print(f"results: {bench_dir / 'latest.txt'}", flush=True)
     if failed:
         print(f"bench scripts failed: {', '.join(failed)}", file=sys.stderr)
         return 1
@@ -131,4 +142,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
