@@ -31,7 +31,7 @@ from common import emit, note  # noqa: E402
 
 ARCH = "efficientnet_lite0"
 SIZE = 224
-SHARED = ROOT.parent / "shared" / "data"
+TEST_DATA = ROOT / "tests" / "data"
 
 
 def detection_available() -> bool:
@@ -135,22 +135,22 @@ def interleaved(
 
 def sample_files() -> list[tuple[str, bytes]]:
     """Photos for the end-to-end figure: DETECTION_BENCH_FILES (a folder of images) if set,
-    else ../shared/data's real faces and Meso-4 crops, else generated pictures (no faces)."""
+    else tests/data's real faces and Meso-4 crops."""
     folder = os.getenv("DETECTION_BENCH_FILES")
     if folder:
         paths = sorted(
             p for p in Path(folder).iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
         )
     else:
-        paths = sorted((SHARED / "faces" / "real").glob("*.jpg")) + sorted(
-            (SHARED / "detector" / "meso4" / "test_images").glob("*/*.jpg")
+        paths = sorted((TEST_DATA / "faces" / "real").glob("*.jpg")) + sorted(
+            (TEST_DATA / "detector" / "meso4" / "test_images").glob("*/*.jpg")
         )
     if paths:
-        note(f"end to end on {len(paths)} files from {folder or SHARED}")
+        note(f"end to end on {len(paths)} files from {folder or TEST_DATA}")
         return [(p.name, p.read_bytes()) for p in paths]
     from PIL import Image
 
-    note("no sample photos (../shared/data absent): end to end runs on generated pictures")
+    note(f"no photos in {folder or TEST_DATA}: end to end runs on generated pictures")
     out = []
     for i in range(4):
         buffer = io.BytesIO()

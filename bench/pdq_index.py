@@ -15,7 +15,7 @@ import statistics
 import time
 
 import numpy as np
-from common import ROOT, note, percentile, setup_django, timer
+from common import note, percentile, setup_django, timer
 
 setup_django()
 
@@ -33,6 +33,7 @@ from cases.matching.pdq import (  # noqa: E402
     pdq_hash_image,
 )
 from tests.matching.edits import caption_bar, letterbox  # noqa: E402  (the table's edits)
+from tests.matching.images import portrait, sfhq_tiles  # noqa: E402
 
 SIZES = {"100k": 100_000, "1m": 1_000_000}
 PLANTED = 2_050  # 50 copies at each distance 0..40
@@ -202,19 +203,10 @@ def _jpeg(img: Image.Image, quality: int) -> bytes:
 
 
 def transform_recall(rng: np.random.Generator) -> None:
-    """End to end on real faces (../shared/data; skipped without it): store 34 images the
+    """End to end on real faces (tests/data: 2 portraits, 32 SFHQ tiles): store 34 images the
     way the service does, then look up edited copies of each. A hit is the right image; a
     false match is any other image returned."""
-    faces = ROOT.parent / "shared" / "data" / "faces"
-    if not (faces / "real" / "obama.jpg").is_file():
-        note(f"transform recall skipped: no test images under {faces}")
-        return
-    images = [Image.open(faces / "real" / f"{n}.jpg").convert("RGB") for n in ("obama", "biden")]
-    grid = Image.open(faces / "fake_stylegan" / "SFHQ_sample_4x8.jpg").convert("RGB")
-    tw, th = grid.width // 8, grid.height // 4
-    images += [
-        grid.crop((c * tw, r * th, (c + 1) * tw, (r + 1) * th)) for r in range(4) for c in range(8)
-    ]
+    images = [portrait("obama"), portrait("biden"), *sfhq_tiles()]
     stored = [pdq_analyse(_jpeg(img, 92)) for img in images]
     ids = np.repeat(np.arange(len(images)), [len(a.stored) for a in stored])
     index = PdqIndex.build(ids, hashes_from_hex(h for a in stored for h in a.stored))

@@ -1,8 +1,6 @@
-"""Fixtures of the detection pipeline tests: the development data, a Meso-4 detector
-imported once per session, and small media built in memory.
-
-../shared/data (next to the clone) holds the Meso-4 weights and sample faces; without it
-these tests skip with the reason, except in CI, where a missing folder is a failure."""
+"""Fixtures of the detection pipeline tests: a Meso-4 detector imported once per session
+from tests/data (the published weights, checked against their SHA-256), and small media
+built in memory."""
 
 from __future__ import annotations
 
@@ -13,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from django.conf import settings
 from PIL import Image
+
+from tests.data_path import data_file
 
 IN_CI = os.getenv("CI", "").lower() in ("1", "true")
 MESO4_DF_SHA256 = "036ed30d04ffd9c7506f825b97c86aa64915f5818931da96817b169aad790af5"
@@ -33,20 +32,10 @@ def require_detection_stack() -> None:
     pytest.skip(reason)
 
 
-def shared_path(*parts: str) -> Path:
-    path = Path(settings.BASE_DIR).parent.joinpath("shared", "data", *parts)
-    if not path.exists():
-        reason = f"development data {path} is absent (see ../shared/data/README.md)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
 @pytest.fixture(scope="session")
 def meso4_h5() -> Path:
     require_detection_stack()
-    return shared_path("detector", "meso4", "weights", "Meso4_DF.h5")
+    return data_file("detector", "meso4", "weights", "Meso4_DF.h5")
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +54,7 @@ def meso4(meso4_card: Path):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def obama_jpeg() -> bytes:
-    return shared_path("faces", "real", "obama.jpg").read_bytes()
+    return data_file("faces", "real", "obama.jpg").read_bytes()
 
 
 @pytest.fixture(scope="session")

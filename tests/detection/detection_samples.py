@@ -1,36 +1,12 @@
-"""Shared helpers of the detection tests: the development data folder, sample images."""
+"""Shared helpers of the detection tests: sample images built in memory (data files come
+from tests.data_path)."""
 
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import numpy as np
-import pytest
-from django.conf import settings
 from PIL import Image
-
-IN_CI = os.getenv("CI", "").lower() in ("1", "true")
-
-
-def shared_data(*parts: str) -> Path:
-    """A file of ../shared/data; skipped with the reason when absent, failed in CI."""
-    path = Path(settings.BASE_DIR).parent.joinpath("shared", "data", *parts)
-    if not path.exists():
-        reason = f"development data {path} is absent (see shared/data/README.md)"
-        if IN_CI:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-TEST_DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-def data_file(*parts: str) -> Path:
-    """A file of tests/data (small, licensed files kept in the repository)."""
-    return TEST_DATA.joinpath(*parts)
 
 
 def gradient_png(size: tuple[int, int] = (512, 512)) -> bytes:

@@ -12,8 +12,9 @@ import pytest
 from django.urls import reverse
 
 from detection.provenance import Signal, provenance_signals
+from tests.data_path import data_file
 from tests.detection import workflow_fixtures
-from tests.detection.detection_samples import c2pa_signed_jpeg, data_file
+from tests.detection.detection_samples import c2pa_signed_jpeg
 from tests.detection.workflow_fixtures import ingest
 
 C2PA_DATA = data_file("provenance", "c2pa")

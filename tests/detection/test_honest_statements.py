@@ -20,8 +20,9 @@ from rest_framework.test import APIClient
 
 from cases.evidence.models import Evidence
 from detection.models import DetectionRun, DetectionStatus, DetectorVersion
+from tests.data_path import data_file
 from tests.detection import workflow_fixtures
-from tests.detection.detection_samples import png_of, shared_data, textured_rgb
+from tests.detection.detection_samples import png_of, textured_rgb
 from tests.detection.factories import detector_version, passing_card_fields
 from tests.detection.workflow_fixtures import ingest, latest_run
 
@@ -80,7 +81,7 @@ def test_importing_meso4_leaves_no_trained_detector_as_the_headline(
     call_command(
         "import_meso4", str(meso4_h5), "--out", str(tmp_path / "m"), stdout=StringIO(), stderr=err
     )
-    face = shared_data("faces", "real", "obama.jpg").read_bytes()
+    face = data_file("faces", "real", "obama.jpg").read_bytes()
     with django_capture_on_commit_callbacks(execute=True):
         evidence = ingest(agency, face, actor=bob, finding=finding)
     run = latest_run(evidence)

@@ -12,7 +12,8 @@ from django.core.management import call_command
 from PIL import Image
 
 from detection.registry import sha256_file, spec_from_card
-from tests.detection.conftest import MESO4_DF_SHA256, shared_path
+from tests.data_path import data_file
+from tests.detection.conftest import MESO4_DF_SHA256
 
 
 def _crop(path: Path) -> np.ndarray:
@@ -60,13 +61,13 @@ def test_meso4_weights_are_the_published_ones(meso4_h5):
 
 
 def test_meso4_port_matches_the_keras_computation(meso4_h5, meso4):
-    crop = _crop(shared_path("detector", "meso4", "test_images", "df", "df00204.jpg"))
+    crop = _crop(data_file("detector", "meso4", "test_images", "df", "df00204.jpg"))
     raw_fake, _ = meso4.score(crop[None])
     assert 1 - raw_fake[0] == pytest.approx(_keras_reference(meso4_h5, crop), abs=1e-5)
 
 
 def test_meso4_scores_deepfake_crops_below_0_1_and_real_crops_above_0_9(meso4):
-    folder = shared_path("detector", "meso4", "test_images")
+    folder = data_file("detector", "meso4", "test_images")
     for kind in ("df", "real"):
         paths = sorted((folder / kind).glob("*.jpg"))
         assert len(paths) == 2

@@ -22,6 +22,7 @@ from detection.registry import (
     spec_from_dict,
     write_card,
 )
+from tests.data_path import data_file
 from tests.detection.conftest import gradient_jpeg, jpeg_of
 
 
@@ -201,9 +202,7 @@ def test_image_sent_without_media_type_is_sniffed(meso4, obama_jpeg):
 
 
 def test_a_real_mp4_is_sampled_at_eight_frames_even_without_faces(meso4):
-    from tests.detection.conftest import shared_path
-
-    clip = shared_path("provenance", "c2pa", "video1.mp4").read_bytes()
+    clip = data_file("provenance", "c2pa", "video1.mp4").read_bytes()
     result = analyze(clip, detector=meso4, media_type="video/mp4")
     assert result.media_kind == "video" and result.frames_analyzed == 8
     assert (result.width, result.height) == (720, 1280)

@@ -11,12 +11,11 @@ from imwatermark import WatermarkEncoder
 from PIL import Image, PngImagePlugin
 
 from detection.provenance import SDXL_MESSAGE, Signal, provenance_signals
+from tests.data_path import data_file
 from tests.detection.detection_samples import (
     c2pa_signed_jpeg,
-    data_file,
     gradient_png,
     png_of,
-    shared_data,
     textured_rgb,
 )
 
@@ -88,7 +87,7 @@ def test_files_without_a_manifest_or_with_a_remote_one_fetch_nothing() -> None:
 
 
 def test_a_video_manifest_is_read_too() -> None:
-    data = shared_data("provenance", "c2pa", "video1.mp4").read_bytes()
+    data = data_file("provenance", "c2pa", "video1.mp4").read_bytes()
     signals = provenance_signals(data, "video/mp4")
     assert kinds(signals) == [("c2pa", "info")]
     assert signals[0].details["claim_generator"].startswith("TestApp")

@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, reverse
 from cases.evidence.models import Evidence, EvidenceKind
 from cases.evidence.services.evidence import evidence_ingest
 from detection.models import DetectionRun
-from tests.detection.detection_samples import shared_data
+from tests.data_path import data_file
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def detection_urls(settings: Any) -> None:
 @pytest.fixture
 def face_jpeg() -> bytes:
     """A real, public-domain portrait with one face (official US government photo)."""
-    return shared_data("faces", "real", "obama.jpg").read_bytes()
+    return data_file("faces", "real", "obama.jpg").read_bytes()
 
 
 def ingest(

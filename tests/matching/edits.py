@@ -6,15 +6,18 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from cases.matching.pdq import MATCH_DISTANCE, PdqAnalysis, PdqIndex, hashes_from_hex, pdq_analyse
+from tests.data_path import data_file
 from tests.matching.images import crop_fraction, jpeg_bytes, resized, scene
 
-TEST_DATA = Path(__file__).resolve().parents[1] / "data" / "faces"
+# The table's faces: both portraits and four of the 32 SFHQ tiles (one per grid row).
+TABLE_FACES = [("real", "biden"), ("real", "obama")] + [
+    ("sfhq", f"sfhq-{n:02d}") for n in (0, 9, 18, 27)
+]
 Edit = Callable[[Image.Image], Image.Image]
 
 
@@ -22,11 +25,9 @@ def table_images() -> dict[str, Image.Image]:
     """The table's images: 2 public-domain portraits, 4 SFHQ synthetic faces (tests/data,
     with their licences) and 2 synthetic scenes drawn with Pillow."""
     images: dict[str, Image.Image] = {}
-    for path in sorted((TEST_DATA / "real").glob("*.jpg")) + sorted(
-        (TEST_DATA / "sfhq").glob("*.jpg")
-    ):
-        with Image.open(path) as img:
-            images[path.stem] = img.convert("RGB")
+    for folder, name in TABLE_FACES:
+        with Image.open(data_file("faces", folder, f"{name}.jpg")) as img:
+            images[name] = img.convert("RGB")
     images.update({f"scene-{seed}": scene(seed) for seed in (0, 3)})
     return images
 

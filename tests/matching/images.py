@@ -1,40 +1,25 @@
-"""Images for matching tests: two public-domain portraits (tests/data), the 32 synthetic
-faces of the SFHQ sample grid from ../shared/data (tests using them skip when it is absent),
-plus scenes drawn with Pillow that need no file."""
+"""Images for matching tests: two public-domain portraits and the 32 synthetic faces of the
+SFHQ sample grid (tests/data, with their licences), plus scenes drawn with Pillow."""
 
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(os.getenv("AG_SHARED_DATA", ROOT.parent / "shared" / "data"))
-FACES = SHARED_DATA / "faces"
-
-
-def require_faces() -> None:
-    if not (FACES / "real" / "obama.jpg").is_file():
-        pytest.skip(f"test images not found under {FACES} (set AG_SHARED_DATA to the data folder)")
-
-
-TEST_FACES = ROOT / "tests" / "data" / "faces"
+from tests.data_path import data_file
 
 
 def portrait(name: str) -> Image.Image:
     """obama or biden (US government works, public domain; tests/data/faces/real)."""
-    with Image.open(TEST_FACES / "real" / f"{name}.jpg") as img:
+    with Image.open(data_file("faces", "real", f"{name}.jpg")) as img:
         return img.convert("RGB")
 
 
 def sfhq_tiles() -> list[Image.Image]:
-    """The 4 x 8 grid of synthetic faces cut into its 32 tiles."""
-    require_faces()
-    with Image.open(FACES / "fake_stylegan" / "SFHQ_sample_4x8.jpg") as grid:
+    """The 4 x 8 grid of synthetic faces (tests/data/faces/sfhq) cut into its 32 tiles."""
+    with Image.open(data_file("faces", "sfhq", "SFHQ_sample_4x8.jpg")) as grid:
         grid = grid.convert("RGB")
     width, height = grid.size
     tile_w, tile_h = width // 8, height // 4
