@@ -10,6 +10,6 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         # The composition root: the one place that wires the contexts' hooks together, so
         # that no context imports a context above it (docs/architecture.md).
-        from cases import wiring
+        from cases import wiring  # app registry not ready at module import
 
         wiring.connect(self)

@@ -1,6 +1,6 @@
 """The composition root of the cases app: connects each context's hooks to the contexts
 above it, so that dependencies between contexts point one way (docs/architecture.md).
-Called once from CasesConfig.ready."""
+Imported and called once from CasesConfig.ready, when the app registry is ready."""
 
 from __future__ import annotations
 
@@ -9,32 +9,29 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from cases.agency.signals import agency_created
+from cases.evidence.services.removal_signatures import removal_signatures_seed
+from cases.evidence.signals import evidence_stored
+from cases.intake.signals import finding_removed
+from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
+from cases.matching.tasks import evidence_pdq_task
+from cases.notices.services.notices import notices_close_for_removed_finding
+from cases.notices.signals import reclassify_after_migrate
+
 
 def _close_notices(sender: Any, *, finding: Any, capture: Any = None, **kwargs: Any) -> None:
-    from cases.notices.services.notices import notices_close_for_removed_finding
-
     notices_close_for_removed_finding(finding=finding, capture=capture)
 
 
 def _seed_removal_signatures(sender: Any, *, agency: Any, **kwargs: Any) -> None:
-    from cases.evidence.services.removal_signatures import removal_signatures_seed
-
     removal_signatures_seed(agency=agency)
 
 
 def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None:
-    from cases.matching.tasks import evidence_pdq_task
-
     evidence_pdq_task.delay(evidence_id=evidence_id)
 
 
 def connect(app: AppConfig) -> None:
-    from cases.agency.signals import agency_created
-    from cases.evidence.signals import evidence_stored
-    from cases.intake.signals import finding_removed
-    from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
-    from cases.notices.signals import reclassify_after_migrate
-
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")

@@ -12,7 +12,7 @@ def _on_evidence_saved(
     """New suspect images and videos are analysed automatically; see
     detection.services.detection_on_new_evidence."""
     if created and not raw:
-        from detection.services import detection_on_new_evidence
+        from detection.services import detection_on_new_evidence  # app registry not ready
 
         detection_on_new_evidence(instance)
 
@@ -22,6 +22,7 @@ class DetectionConfig(AppConfig):
     verbose_name = "Detection"
 
     def ready(self) -> None:
+        # app registry not ready when this module is imported: models load after it.
         from cases.evidence.models import Evidence
         from cases.intake.filters import finding_sort_register
         from detection.selectors import finding_score_ordering

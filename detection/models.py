@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.evidence.models import Evidence
 from cases.kernel.models import Agency, AppendOnlyModel
+from detection.gates import calibration_fitted
+from detection.statements import detector_caveats, small_sample_warning
 
 
 class DetectorVersion(models.Model):
@@ -66,8 +68,6 @@ class DetectorVersion(models.Model):
 
     @property
     def calibrated(self) -> bool:
-        from detection.gates import calibration_fitted
-
         return calibration_fitted(self.card or {})
 
     @property
@@ -86,14 +86,10 @@ class DetectorVersion(models.Model):
 
     @property
     def small_sample_warning(self) -> str:
-        from detection.statements import small_sample_warning
-
         return small_sample_warning(self)
 
     @property
     def caveats(self) -> list[str]:
-        from detection.statements import detector_caveats
-
         return detector_caveats(self)
 
     @property

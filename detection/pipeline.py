@@ -15,7 +15,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,9 +27,8 @@ from detection.faces import (
     crop_faces,
     detect_faces,
 )
-
-if TYPE_CHECKING:
-    from detection.registry import LoadedDetector
+from detection.gates import calibration_fitted
+from detection.registry import LoadedDetector, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +226,6 @@ def _run(
     except MemoryError:
         raise
     except Exception as exc:
-        from detection.registry import ModelError
-
         if not isinstance(exc, ModelError):
             log.exception("classifier failed")
         message = str(exc) if isinstance(exc, ModelError) else f"the model failed: {exc!r}"
@@ -238,8 +235,6 @@ def _run(
         result.timings["classify"] = _elapsed_ms(step)
     for face, raw_score, probability in zip(result.faces, raw, calibrated, strict=True):
         face.raw_score, face.probability = round(float(raw_score), 6), round(float(probability), 6)
-    from detection.gates import calibration_fitted
-
     result.item_probability = round(aggregate(calibrated), 6)
     result.score_calibrated = calibration_fitted({"calibration": detector.spec.calibration})
     result.aggregation = AGGREGATION

@@ -290,10 +290,10 @@ _cache_lock = threading.Lock()
 
 def build_architecture(architecture: str) -> torch.nn.Module:
     if architecture == "meso4":
-        from detection.nets.meso4 import Meso4
+        from detection.nets.meso4 import Meso4  # heavy: detection extra (torch)
 
         return Meso4()
-    from detection.nets.backbones import build_timm
+    from detection.nets.backbones import build_timm  # heavy: detection extra (torch, timm)
 
     try:
         return build_timm(architecture, pretrained=False)

@@ -10,23 +10,55 @@ page, the model card page, the dossier, the packet manifest and the API say the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-if TYPE_CHECKING:
-    from detection.models import DetectionRun, DetectorVersion
+from detection.gates import GateThresholds, held_out_counts
+
+
+# What the wording needs of a detector and of a run. detection.models satisfies both (its
+# DetectorVersion properties call this module), so this module does not import the models.
+class DetectorFacts(Protocol):
+    @property
+    def card(self) -> Any: ...
+    @property
+    def legacy(self) -> bool: ...
+    @property
+    def calibrated(self) -> bool: ...
+    @property
+    def n_eval(self) -> int | None: ...
+    @property
+    def gate_results(self) -> list[dict[str, Any]]: ...
+    @property
+    def gate_failures(self) -> list[str]: ...
+    @property
+    def caveats(self) -> list[str]: ...
+    @property
+    def small_sample_warning(self) -> str: ...
+
+
+class RunFacts(Protocol):
+    @property
+    def detector_version(self) -> DetectorFacts | None: ...
+    @property
+    def has_score(self) -> bool: ...
+    @property
+    def score_calibrated(self) -> bool: ...
+    @property
+    def item_probability(self) -> float | None: ...
+    @property
+    def is_headline(self) -> bool: ...
+
 
 SCORE_CALIBRATED = "calibrated_probability"
 SCORE_RAW = "raw_model_score"
 
 
-def gate_thresholds() -> Any:
+def gate_thresholds() -> GateThresholds:
     """The gate thresholds of this deployment (settings DETECTION_GATE_*)."""
-    from detection.gates import GateThresholds
-
     return GateThresholds(
         min_per_class=int(getattr(settings, "DETECTION_GATE_MIN_PER_CLASS", 50)),
         auc_ci_floor=float(getattr(settings, "DETECTION_GATE_AUC_CI_FLOOR", 0.7)),
@@ -56,11 +88,9 @@ def gate_label(name: str) -> str:
     return _(GATE_LABELS.get(name, name))
 
 
-def small_sample_warning(version: DetectorVersion) -> str:
+def small_sample_warning(version: DetectorFacts) -> str:
     """The warning that goes with every score of this model, naming the held-out counts;
     "" when the held-out set has enough items of each class."""
-    from detection.gates import held_out_counts
-
     card = version.card or {}
     metrics = card.get("metrics") or {}
     fake, real = held_out_counts(card)
@@ -82,7 +112,7 @@ def small_sample_warning(version: DetectorVersion) -> str:
     return str(stored) if stored else ""
 
 
-def detector_caveats(version: DetectorVersion) -> list[str]:
+def detector_caveats(version: DetectorFacts) -> list[str]:
     """Everything a reader must know next to a number of this model, most serious first."""
     caveats = []
     if version.legacy:
@@ -118,7 +148,7 @@ def detector_caveats(version: DetectorVersion) -> list[str]:
     return caveats
 
 
-def run_score_statement(run: DetectionRun) -> dict[str, Any]:
+def run_score_statement(run: RunFacts) -> dict[str, Any]:
     """The facts about one run's number, as the dossier, the manifest and the API state
     them (the template tags word the same facts for the screen)."""
     version = run.detector_version

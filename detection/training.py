@@ -33,7 +33,14 @@ from detection.evaluation import (
 )
 from detection.faces import FaceDetectorUnavailable, centre_crop, crop_faces, detect_faces
 from detection.gates import GateThresholds, calibration_fitted, gates_report
-from detection.registry import DetectorSpec, LoadedDetector, load_detector, write_card
+from detection.registry import (
+    DetectorSpec,
+    LoadedDetector,
+    load_detector,
+    pick_device,
+    save_checkpoint,
+    write_card,
+)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CLASSES = (("real", 0), ("fake", 1))
@@ -283,8 +290,7 @@ def train_detector(
     """Fine-tune, calibrate, measure; writes out_dir/model.safetensors and out_dir/card.json."""
     import torch
 
-    from detection.nets.backbones import PRETRAINED, build_timm
-    from detection.registry import pick_device, save_checkpoint
+    from detection.nets.backbones import PRETRAINED, build_timm  # heavy: detection extra
 
     started = time.monotonic()
     out_dir = Path(out_dir)

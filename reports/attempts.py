@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import Capture, CaptureStatus, Evidence, EvidenceKind
 from cases.legal.models import Case
-
-if TYPE_CHECKING:
-    from reports.capture_record import Navigation, RemovalBasis, WaczRecord
+from reports.capture_record import AttemptFile, Navigation, RemovalBasis, WaczRecord
 
 # Which of the four things a capture attempt can have come to.
 DONE, FAILED, REFUSED, UNFINISHED = "done", "failed", "refused", "unfinished"
@@ -49,17 +47,6 @@ def record_label(kind: str) -> str:
         EvidenceKind.DOM: _("rendered DOM taken before the attempt failed"),
     }
     return str(labels.get(kind, _("file of the attempt")))
-
-
-@dataclass
-class AttemptFile:
-    """One stored file an attempt produced: an evidence item of the dossier (`number`) when
-    a successful capture produced it, else a record of an unsuccessful attempt (`label`)."""
-
-    evidence: Evidence
-    label: str
-    number: int | None = None
-    record_number: int | None = None
 
 
 @dataclass

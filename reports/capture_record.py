@@ -11,19 +11,16 @@ unreachable or refused visit is never one of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.translation import gettext as _
 
 from cases.evidence.capture.observation import Observation
-from cases.evidence.models import Capture
+from cases.evidence.models import Capture, Evidence
 from cases.evidence.services.observations import confirm_interval
 from cases.evidence.views.captures import NAVIGATION_LABELS
 from cases.intake.models import FindingStatus
 from reports.times import utc_and_kst
-
-if TYPE_CHECKING:
-    from reports.attempts import AttemptFile
 
 # The navigation record's entries that say the page did something (the "loaded" entry is
 # the captured document itself).
@@ -93,6 +90,17 @@ def navigation_of(capture: Capture) -> Navigation | None:
         windows_opened=windows,
         document_rewritten=bool(browser.get("document_rewritten")),
     )
+
+
+@dataclass
+class AttemptFile:
+    """One stored file an attempt produced: an evidence item of the dossier (`number`) when
+    a successful capture produced it, else a record of an unsuccessful attempt (`label`)."""
+
+    evidence: Evidence
+    label: str
+    number: int | None = None
+    record_number: int | None = None
 
 
 @dataclass

@@ -4,23 +4,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import Capture, EvidenceKind
-from reports.attempts import (
-    AttemptFile,
-    CaptureAttempt,
-    FindingCaptures,
-    attempt_state,
-    record_label,
-)
-from reports.capture_record import navigation_of, wacz_of
+from reports.attempts import CaptureAttempt, FindingCaptures, attempt_state, record_label
+from reports.capture_record import AttemptFile, navigation_of, wacz_of
+from reports.items import EvidenceItem
 from reports.times import utc_and_kst
-
-if TYPE_CHECKING:
-    from reports.context import EvidenceItem
 
 
 @dataclass

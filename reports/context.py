@@ -7,173 +7,34 @@ log, detection runs and reviews. Nothing here renders or writes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Prefetch, Q
-from django.urls import reverse
+from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from cases.evidence.models import Capture, CaptureStatus, CustodyAction, CustodyEvent, Evidence
+from cases.evidence.models import Capture
 from cases.intake.models import FindingStatus
 from cases.kernel.audit.services import AnchorOutcome
 from cases.kernel.models import AuditEvent
 from cases.legal.models import Case
-from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
-from detection.statements import score_kind_label
-from reports.attempts import (
-    FindingCaptures,
-    case_captures,
-    case_evidence_queryset,
-    is_content,
-    producers,
-)
+from cases.notices.models import Notice
+from detection.models import DetectorVersion
+from reports.attempts import FindingCaptures, case_captures, is_content, producers
 from reports.capture_record import RemovalBasis, removal_bases
 from reports.completeness import Completeness, capture_sections_build, completeness_build
+from reports.items import (
+    ROLE_EVIDENCE,
+    ROLE_RECORD,
+    EvidenceItem,
+    evidence_item_build,
+    evidence_items_queryset,
+)
 from reports.times import utc_and_kst
 
-# A dossier is for people: past these, the packet's manifest.json has the rest.
-MAX_HEADERS_SHOWN = 40
+# A dossier is for people: past this, the packet's manifest.json has the rest.
 MAX_TIMELINE_EVENTS = 2000
-MAX_CUSTODY_SHOWN = 50
-NO_DETECTOR = "no trained detector installed"
-
-
-@dataclass
-class DetectionSummary:
-    """The latest detection run of an item, honestly: a number only when a registered
-    detector produced it, called a calibrated probability only when the detector's card
-    holds a calibration fitted on held-out data (else the model's raw score), a headline
-    only from a gate-passing, non-legacy detector, and always with the detector's card,
-    measured AUC, caveats and small-sample warning (detection.statements)."""
-
-    status: str
-    status_label: str
-    probability: float | None = None
-    calibrated: bool = False
-    score_label: str = ""
-    headline: bool = False
-    legacy: bool = False
-    gates_passed: bool = False
-    gates: list[dict[str, Any]] = field(default_factory=list)
-    caveats: list[str] = field(default_factory=list)
-    small_sample_warning: str = ""
-    card_url: str = ""
-    auc_ci: list[float] | None = None
-    detector: str = ""
-    architecture: str = ""
-    checkpoint_sha256: str = ""
-    auc: float | None = None
-    n_eval: int | None = None
-    training_data: str = ""
-    licence: str = ""
-    limits: str = ""
-    device: str = ""
-    finished_utc: str = ""
-    signals: list[dict[str, Any]] = field(default_factory=list)
-    no_detector: bool = False
-    # The C2PA reader parsed the file and found no manifest (detection run details).
-    c2pa_absent: bool = False
-
-    def as_json(self) -> dict[str, Any]:
-        has_score = self.probability is not None
-        return {
-            "status": self.status,
-            # Named for what it is: a calibrated probability only with a fitted calibration.
-            "score_fake": self.probability,
-            "score_kind": (
-                ("calibrated_probability" if self.calibrated else "raw_model_score")
-                if has_score
-                else None
-            ),
-            "calibrated_probability_fake": self.probability if self.calibrated else None,
-            "raw_model_score_fake": self.probability if has_score and not self.calibrated else None,
-            "headline_score": self.headline,
-            "legacy_model": self.legacy,
-            "quality_gates_passed": self.gates_passed,
-            "quality_gates": self.gates,
-            "caveats": self.caveats,
-            "small_sample_warning": self.small_sample_warning or None,
-            "model_card_url": self.card_url or None,
-            "measured_auc_ci": self.auc_ci,
-            "detector": self.detector or None,
-            "architecture": self.architecture or None,
-            "checkpoint_sha256": self.checkpoint_sha256 or None,
-            "measured_auc": self.auc,
-            "n_eval": self.n_eval,
-            "no_trained_detector": self.no_detector,
-            "device": self.device or None,
-            "finished_at_utc": self.finished_utc or None,
-            "provenance_signals": self.signals,
-        }
-
-
-# What a stored file is in a dossier: evidence of content, or the record of a capture
-# attempt that captured nothing (listed under that attempt, never as evidence).
-ROLE_EVIDENCE = "evidence"
-ROLE_RECORD = "record_of_unsuccessful_attempt"
-# Where an evidence item came from: a successful capture, or an upload by a person (or
-# another way in without a capture record: a fan report, an import).
-ORIGIN_CAPTURE, ORIGIN_UPLOAD, ORIGIN_OTHER = "capture", "upload", "other"
-
-
-@dataclass
-class EvidenceItem:
-    """One stored file as the dossier and the manifest describe it. `capture` is the
-    capture the item is described from: its first successful one for evidence, the
-    unsuccessful attempt for a record, None for an upload."""
-
-    number: int
-    evidence: Evidence
-    finding_id: int | None
-    finding_url: str
-    url: str
-    final_url: str
-    captured_utc: str
-    captured_kst: str
-    collected_utc: str
-    collected_kst: str
-    collector: str
-    tool: str
-    tool_version: str
-    collector_ip: str
-    resolved_ip: str
-    http_status: int | None
-    headers: list[tuple[str, str]]
-    headers_total: int
-    has_preview: bool
-    detection: DetectionSummary | None
-    verdict: DetectionReview | None
-    custody: list[CustodyEvent]
-    custody_total: int
-    missing: list[str]
-    hash_at_collection: bool
-    role: str = ROLE_EVIDENCE
-    origin: str = ORIGIN_CAPTURE
-    capture: Capture | None = None
-    uploaded_by: str = ""
-    # Other successful captures that produced the very same bytes (an unchanged re-check).
-    also_captured_by: list[int] = field(default_factory=list)
-
-    @property
-    def anchor(self) -> str:
-        return f"ev-{self.evidence.pk}"
-
-    @property
-    def is_record(self) -> bool:
-        return self.role == ROLE_RECORD
-
-    @property
-    def label(self) -> str:
-        """ "3" for evidence item 3, "R2" for the second record of an unsuccessful attempt."""
-        return f"R{self.number}" if self.is_record else str(self.number)
-
-    @property
-    def capture_status(self) -> str | None:
-        return self.capture.status if self.capture is not None else None
 
 
 @dataclass
@@ -183,7 +44,6 @@ class NoticeRow:
     basis: str
     status: str
     sent: str
-    responses: list[str]
 
 
 @dataclass
@@ -200,7 +60,6 @@ class DossierContext:
     removals: list[RemovalBasis]
     completeness: list[Completeness]
     notices: list[NoticeRow]
-    notices_available: bool
     timeline: list[AuditEvent]
     timeline_truncated: bool
     detector_installed: bool
@@ -225,211 +84,24 @@ class DossierContext:
         return sum(1 for row in self.completeness if not row.complete)
 
 
-def _header_pairs(headers: Any) -> list[tuple[str, str]]:
-    if isinstance(headers, dict):
-        return [(str(k), str(v)) for k, v in headers.items()]
-    if isinstance(headers, list):
-        return [(str(pair[0]), str(pair[1])) for pair in headers if len(pair) == 2]
-    return []
-
-
-def _detection(runs: list[DetectionRun], installed: bool) -> DetectionSummary | None:
-    if not runs:
-        return None
-    run = runs[0]
-    version: DetectorVersion | None = run.detector_version
-    summary = DetectionSummary(
-        status=run.status,
-        status_label=str(run.get_status_display()),
-        signals=[s for s in (run.provenance or []) if isinstance(s, dict)],
-        c2pa_absent=bool((run.details or {}).get("c2pa_manifest_absent")),
-        device=run.device,
-        finished_utc=utc_and_kst(run.finished_at)[0],
+def _notices(case: Case, finding_ids: list[int]) -> list[NoticeRow]:
+    """The takedown notices of the case's findings, oldest first (at most 500)."""
+    notices = (
+        Notice.objects.filter(agency_id=case.agency_id, findings__in=finding_ids)
+        .distinct()
+        .select_related("platform")
+        .order_by("pk")[:500]
     )
-    if version is None or run.status == DetectionStatus.NO_DETECTOR:
-        summary.no_detector = True
-        return summary
-    card = version.card or {}
-    training = card.get("training_data") or {}
-    summary.detector = f"{version.key} {version.version}"
-    summary.architecture = version.architecture
-    summary.checkpoint_sha256 = run.checkpoint_sha256 or version.checkpoint_sha256
-    summary.auc = version.auc
-    summary.n_eval = version.n_eval
-    summary.training_data = (
-        str(training.get("summary") or training.get("description") or "")
-        if isinstance(training, dict)
-        else str(training)
-    )
-    summary.licence = str(card.get("licence") or "")
-    summary.limits = str(card.get("limits") or "")
-    summary.legacy = version.legacy
-    summary.gates_passed = version.gates_passed
-    summary.gates = version.gate_results
-    summary.caveats = version.caveats
-    summary.small_sample_warning = version.small_sample_warning
-    summary.card_url = settings.SITE_URL.rstrip("/") + reverse("detector_detail", args=[version.pk])
-    ci = version.metrics.get("auc_ci")
-    summary.auc_ci = list(ci) if isinstance(ci, list | tuple) and len(ci) == 2 else None
-    # Only a finished run of a registered detector carries a number (a DB constraint too).
-    if run.status == DetectionStatus.DONE and run.item_probability is not None:
-        summary.probability = run.item_probability
-        summary.calibrated = run.score_calibrated
-        summary.score_label = score_kind_label(run.score_calibrated)
-        summary.headline = run.is_headline
-    return summary
-
-
-def _missing_fields(evidence: Evidence, item: dict[str, Any]) -> list[str]:
-    missing = []
-    captured = item["origin"] == ORIGIN_CAPTURE
-    if not captured:
-        missing.append(_("capture record (uploaded file)"))
-    if not item["url"]:
-        missing.append(_("URL"))
-    if not item["collector"]:
-        missing.append(_("collector"))
-    if captured:
-        if not item["tool"]:
-            missing.append(_("tool and version"))
-        if not item["collector_ip"]:
-            missing.append(_("collector IP"))
-        if item["http_status"] is None:
-            missing.append(_("HTTP status"))
-    if evidence.is_image and not evidence.pdq_hash:
-        missing.append(_("PDQ hash"))
-    if not item["hash_at_collection"]:
-        missing.append(_("custody record of the hash at collection"))
-    return missing
-
-
-def _evidence_queryset(case: Case, finding_ids: list[int], captures: list[Capture]) -> Any:
-    runs = DetectionRun.objects.select_related("detector_version").order_by("-created_at", "-id")
-    reviews = DetectionReview.objects.order_by("-created_at", "-id")
-    custody = CustodyEvent.objects.order_by("created_at", "id")
-    return (
-        case_evidence_queryset(case, finding_ids, captures)
-        .select_related("capture", "capture__collector", "uploaded_by", "finding")
-        .prefetch_related(
-            Prefetch("detection_runs", queryset=runs, to_attr="runs_sorted"),
-            Prefetch("detection_reviews", queryset=reviews, to_attr="reviews_sorted"),
-            Prefetch("custody_events", queryset=custody, to_attr="custody_sorted"),
+    return [
+        NoticeRow(
+            reference=f"#{notice.pk}",
+            platform=str(notice.platform),
+            basis=str(notice.get_legal_basis_display()),
+            status=str(notice.get_status_display()),
+            sent=utc_and_kst(notice.sent_at)[0] if notice.sent_at else "",
         )
-        .order_by("finding_id", "collected_at", "id")
-    )
-
-
-def _item(
-    number: int, evidence: Evidence, installed: bool, made_by: list[Capture], role: str
-) -> EvidenceItem:
-    """Describe one stored file. Evidence from captures is described from its first
-    successful capture (the time it was captured); a record from its unsuccessful attempt,
-    with no capture time at all."""
-    done = [capture for capture in made_by if capture.status == CaptureStatus.DONE]
-    capture = done[0] if done else (made_by[0] if made_by else None)
-    finding = evidence.finding
-    url = (capture.requested_url if capture else "") or (finding.canonical_url if finding else "")
-    uploaded_by = evidence.uploaded_by.get_username() if evidence.uploaded_by else ""
-    origin = ORIGIN_CAPTURE if capture else (ORIGIN_UPLOAD if uploaded_by else ORIGIN_OTHER)
-    collector = ""
-    if capture is not None and capture.collector is not None:
-        collector = capture.collector.get_username()
-    elif uploaded_by:
-        collector = uploaded_by
-    custody: list[CustodyEvent] = evidence.custody_sorted  # type: ignore[attr-defined]
-    if not collector:
-        collected = [c for c in custody if c.action == CustodyAction.COLLECTED]
-        collector = collected[0].actor_label if collected else ""
-    hash_at_collection = any(c.action == CustodyAction.COLLECTED for c in custody)
-    headers = _header_pairs(capture.headers) if capture else []
-    captured_at = (capture.started_at or capture.created_at) if done and capture else None
-    values: dict[str, Any] = {
-        "url": url,
-        "origin": origin,
-        "collector": collector,
-        "tool": capture.tool_name if capture else "",
-        "collector_ip": (capture.collector_ip or "") if capture else "",
-        "http_status": capture.http_status if capture else None,
-        "hash_at_collection": hash_at_collection,
-    }
-    reviews: list[DetectionReview] = evidence.reviews_sorted  # type: ignore[attr-defined]
-    from cases.evidence.previews import has_image_preview
-
-    return EvidenceItem(
-        number=number,
-        evidence=evidence,
-        finding_id=evidence.finding_id or (capture.finding_id if capture else None),
-        finding_url=finding.canonical_url if finding else "",
-        url=url,
-        final_url=capture.final_url if capture else "",
-        captured_utc=utc_and_kst(captured_at)[0],
-        captured_kst=utc_and_kst(captured_at)[1],
-        collected_utc=utc_and_kst(evidence.collected_at)[0],
-        collected_kst=utc_and_kst(evidence.collected_at)[1],
-        collector=collector,
-        tool=values["tool"],
-        tool_version=capture.tool_version if capture else "",
-        collector_ip=values["collector_ip"],
-        resolved_ip=(capture.resolved_ip or "") if capture else "",
-        http_status=values["http_status"],
-        headers=headers[:MAX_HEADERS_SHOWN],
-        headers_total=len(headers),
-        # A record of a failed attempt is never shown as a picture of the content.
-        has_preview=role == ROLE_EVIDENCE and has_image_preview(evidence),
-        detection=_detection(evidence.runs_sorted, installed),  # type: ignore[attr-defined]
-        verdict=reviews[0] if reviews else None,
-        custody=custody[-MAX_CUSTODY_SHOWN:],
-        custody_total=len(custody),
-        missing=_missing_fields(evidence, values),
-        hash_at_collection=hash_at_collection,
-        role=role,
-        origin=origin,
-        capture=capture,
-        uploaded_by=uploaded_by,
-        also_captured_by=[c.pk for c in done[1:]],
-    )
-
-
-def _notices(case: Case, finding_ids: list[int]) -> tuple[list[NoticeRow], bool]:
-    """Notices of the case's findings, when the notices app part is installed (issue 5).
-    Read defensively: the dossier must render whatever fields the model grows."""
-    import cases.models as case_models
-
-    notice_model = getattr(case_models, "Notice", None)
-    if notice_model is None:
-        return [], False
-    queryset = notice_model.objects.filter(agency_id=case.agency_id)
-    field_names = {f.name for f in notice_model._meta.get_fields()}
-    if "findings" in field_names:
-        queryset = queryset.filter(findings__in=finding_ids).distinct()
-    elif "finding" in field_names:
-        queryset = queryset.filter(finding_id__in=finding_ids)
-    else:
-        return [], True
-    if "platform" in field_names:
-        queryset = queryset.select_related("platform")
-    rows = []
-    for notice in queryset.order_by("pk")[:500]:
-        sent = getattr(notice, "sent_at", None)
-        responses = []
-        for name in ("responses", "events", "platform_responses"):
-            related = getattr(notice, name, None)
-            if related is not None and hasattr(related, "all"):
-                responses = [str(r) for r in related.all()[:20]]
-                break
-        basis_display = getattr(notice, "get_legal_basis_display", None)
-        status_display = getattr(notice, "get_status_display", None)
-        rows.append(
-            NoticeRow(
-                reference=str(getattr(notice, "reference", "") or f"#{notice.pk}"),
-                platform=str(getattr(notice, "platform", "") or ""),
-                basis=str(basis_display() if basis_display else getattr(notice, "legal_basis", "")),
-                status=str(status_display() if status_display else getattr(notice, "status", "")),
-                sent=utc_and_kst(sent)[0] if isinstance(sent, datetime) else "",
-                responses=responses,
-            )
-        )
-    return rows, True
+        for notice in notices
+    ]
 
 
 def _timeline(case: Case, finding_ids: list[int]) -> tuple[list[AuditEvent], bool]:
@@ -472,7 +144,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     """Gather a case's dossier content. `evidence_ids` narrows the items (the annex)."""
     finding_ids = list(case.findings.values_list("pk", flat=True))
     captures = case_captures(case, finding_ids)
-    stored = list(_evidence_queryset(case, finding_ids, captures))
+    stored = list(evidence_items_queryset(case, finding_ids, captures))
     made = producers(captures, stored)
     if evidence_ids is not None:
         stored = [evidence for evidence in stored if evidence.pk in set(evidence_ids)]
@@ -485,9 +157,9 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     for evidence in stored:
         makers = made.get(evidence.pk, [])
         if is_content(evidence, makers):
-            items.append(_item(len(items) + 1, evidence, installed, makers, ROLE_EVIDENCE))
+            items.append(evidence_item_build(len(items) + 1, evidence, makers, ROLE_EVIDENCE))
         else:
-            records.append(_item(len(records) + 1, evidence, installed, makers, ROLE_RECORD))
+            records.append(evidence_item_build(len(records) + 1, evidence, makers, ROLE_RECORD))
     findings = list(case.findings.select_related("platform").order_by("pk").defer("notes"))
     counts: dict[int, int] = {}
     for item in items:
@@ -498,7 +170,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     by_id = {item.evidence.pk: item for item in [*items, *records]}
     sections = capture_sections_build(findings, captures, made, by_id)
     removals = _removals(findings, captures, sections)
-    notices, notices_available = _notices(case, finding_ids)
+    notices = _notices(case, finding_ids)
     timeline, truncated = _timeline(case, finding_ids)
     now = timezone.now()
     utc, kst = utc_and_kst(now)
@@ -513,7 +185,6 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         removals=removals,
         completeness=completeness_build(sections, by_id),
         notices=notices,
-        notices_available=notices_available,
         timeline=timeline,
         timeline_truncated=truncated,
         detector_installed=installed,

@@ -29,7 +29,8 @@ from django.conf import settings
 from cases.evidence.services.evidence import evidence_open
 from cases.kernel.audit.timestamp import TimestampError, timestamp_manifest
 from reports.attempts import CaptureAttempt
-from reports.context import ORIGIN_CAPTURE, DossierContext, EvidenceItem
+from reports.context import DossierContext
+from reports.items import ORIGIN_CAPTURE, EvidenceItem
 from reports.packet_readme import readme_text
 from reports.times import utc_and_kst
 

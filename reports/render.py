@@ -6,7 +6,7 @@ names, notes, headers) is text in the PDF, never markup, CSS or a resource to lo
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -14,9 +14,7 @@ from django.utils import translation
 from cases.kernel.pdf import HTML
 from reports.context import DossierContext
 from reports.fetcher import LockedFetcher, PreviewSource
-
-if TYPE_CHECKING:
-    from reports.packet import PacketTrust
+from reports.packet import PacketTrust
 
 log = logging.getLogger(__name__)
 # WeasyPrint logs every layout step at INFO; a 100-page dossier would flood worker logs.

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Platform
 from cases.evidence.capture.observation import Observation as CaptureObservation
+from cases.evidence.capture.observation import reason_label
 from cases.intake.models import Finding
 from cases.kernel.models import Agency, AppendOnlyModel
 from cases.kernel.net.fetcher import FetchOutcome
@@ -95,8 +96,6 @@ class Capture(models.Model):
 
     @property
     def observation_reason_label(self) -> str:
-        from cases.evidence.capture.observation import reason_label
-
         return reason_label(self.observation_reason)
 
 

@@ -7,12 +7,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from cases.kernel.tenancy import AnyUser, get_or_404, scoped
+from cases.notices.models import Notice, SignerProfile, Webhook, WebhookDelivery
 
 
 def notice_list_for(user: AnyUser) -> QuerySet[Any]:
     """The agency's takedown notices, newest first."""
-    from cases.notices.models import Notice
-
     return scoped(
         Notice.objects.select_related("platform", "signer", "assignee", "created_by"), user
     ).order_by("-created_at", "-id")
@@ -24,18 +23,12 @@ def notice_get_for(user: AnyUser, pk: Any) -> Any:
 
 
 def signer_profile_list_for(user: AnyUser) -> QuerySet[Any]:
-    from cases.notices.models import SignerProfile
-
     return scoped(SignerProfile.objects.select_related("user"), user)
 
 
 def webhook_list_for(user: AnyUser) -> QuerySet[Any]:
-    from cases.notices.models import Webhook
-
     return scoped(Webhook.objects.all(), user)
 
 
 def webhook_deliveries_for(user: AnyUser) -> QuerySet[Any]:
-    from cases.notices.models import WebhookDelivery
-
     return scoped(WebhookDelivery.objects.select_related("webhook"), user)

@@ -169,7 +169,7 @@ def notice_payload(notice: Notice, event: str) -> dict[str, Any]:
 
 
 def _enqueue(ids: list[int]) -> None:
-    from cases.notices.tasks import webhook_deliver
+    from cases.notices.tasks import webhook_deliver  # task wiring
 
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id=delivery_id)

@@ -2,14 +2,14 @@
 
 from django.db import migrations, models
 
+from detection.gates import calibration_fitted, gates_report
+from detection.statements import gate_thresholds
+
 
 def evaluate_existing(apps, schema_editor):
     """Judge every registered version by the gates before the constraint arrives: Meso-4
     imports become legacy, versions that fail are deactivated (with the results on their
     card), and each existing run records whether its number was calibrated."""
-    from detection.gates import calibration_fitted, gates_report
-    from detection.statements import gate_thresholds
-
     DetectorVersion = apps.get_model("detection", "DetectorVersion")
     DetectionRun = apps.get_model("detection", "DetectionRun")
     thresholds = gate_thresholds()

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 
+from cases.templatetags.cases_extras import event_detail
 from reports.panel import panel_context
 
 register = template.Library()
@@ -20,6 +21,4 @@ def case_dossiers_panel(context: template.Context, case: Any) -> dict[str, Any]:
 @register.filter
 def timeline_detail(event: Any) -> str:
     """cases_extras.event_detail as a filter, so a template can test it before printing."""
-    from cases.templatetags.cases_extras import event_detail
-
     return str(event_detail(event))

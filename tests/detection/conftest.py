@@ -40,7 +40,7 @@ def meso4_h5() -> Path:
 
 @pytest.fixture(scope="session")
 def meso4_card(meso4_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from detection.nets.meso4 import meso4_import
+    from detection.nets.meso4_weights import meso4_import  # heavy: detection extra
 
     return meso4_import(meso4_h5, tmp_path_factory.mktemp("meso4_df"))
 

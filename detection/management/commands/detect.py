@@ -8,6 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+
+from detection.pipeline import analyze
+from detection.registry import (
+    CardError,
+    ChecksumMismatch,
+    DetectorLoadError,
+    load_detector,
+    spec_from_card,
+)
+from detection.services import detector_active
 
 
 class Command(BaseCommand):
@@ -25,15 +36,6 @@ class Command(BaseCommand):
         parser.add_argument("--device", default=None, help="cpu, cuda (default: CUDA if present)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from detection.pipeline import analyze
-        from detection.registry import (
-            CardError,
-            ChecksumMismatch,
-            DetectorLoadError,
-            load_detector,
-            spec_from_card,
-        )
-
         path: Path = options["file"]
         try:
             data = path.read_bytes()
@@ -60,12 +62,6 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(data, indent=2))
 
     def _active_card(self) -> Path | None:
-        try:
-            from detection.services import detector_active
-        except ImportError:  # pragma: no cover - services ship with the app
-            return None
-        from django.db import DatabaseError
-
         try:
             version = detector_active()
         except DatabaseError as exc:

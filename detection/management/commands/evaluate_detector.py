@@ -7,6 +7,15 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from detection.registry import (
+    CardError,
+    ChecksumMismatch,
+    DetectorLoadError,
+    load_detector,
+    spec_from_card,
+)
+from detection.training import TrainingDataError, evaluate_detector
+
 
 class Command(BaseCommand):
     help = (
@@ -22,15 +31,6 @@ class Command(BaseCommand):
         parser.add_argument("--device", default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from detection.registry import (
-            CardError,
-            ChecksumMismatch,
-            DetectorLoadError,
-            load_detector,
-            spec_from_card,
-        )
-        from detection.training import TrainingDataError, evaluate_detector
-
         try:
             detector = load_detector(spec_from_card(options["card"]), options["device"])
         except (CardError, ChecksumMismatch, DetectorLoadError) as exc:

@@ -11,6 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from detection.registry import sha256_file, spec_from_card
+from detection.services import detector_register, gate_failure_text
+
 
 class Command(BaseCommand):
     help = (
@@ -28,8 +31,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-register", action="store_true", help="only write the files")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from detection.nets.meso4 import KNOWN_WEIGHTS, meso4_import
-        from detection.registry import sha256_file, spec_from_card
+        from detection.nets.meso4_weights import (  # heavy: detection extra
+            KNOWN_WEIGHTS,
+            meso4_import,
+        )
 
         h5_path: Path = options["h5_path"]
         if not h5_path.is_file():
@@ -58,11 +63,6 @@ def register_card(
     """Register through the detection services: they check the hash and the quality gates.
     A model that fails a gate is refused, or with `force` registered inactive; either way
     the command says which gates failed (a detector is software, not agency data: no audit)."""
-    try:
-        from detection.services import detector_register, gate_failure_text
-    except ImportError as exc:  # pragma: no cover - services ship with the app
-        command.stderr.write(f"not registered (detection services unavailable: {exc})")
-        return
     try:
         version = detector_register(card_path=card_path, activate=activate, force=force)
     except Exception as exc:

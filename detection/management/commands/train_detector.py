@@ -8,6 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.management.commands.import_meso4 import register_card
+from detection.registry import DetectorLoadError, ModelError
+from detection.statements import gate_thresholds
+from detection.training import TrainConfig, TrainingDataError, train_detector
 
 
 class Command(BaseCommand):
@@ -20,8 +23,6 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from detection.training import TrainConfig
-
         defaults = TrainConfig()
         parser.add_argument("data_dir", type=Path)
         parser.add_argument("--out", type=Path, required=True)
@@ -56,10 +57,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from detection.nets.backbones import PRETRAINED, PretrainedWeightsUnavailable
-        from detection.registry import DetectorLoadError, ModelError
-        from detection.statements import gate_thresholds
-        from detection.training import TrainConfig, TrainingDataError, train_detector
+        from detection.nets.backbones import (  # heavy: detection extra
+            PRETRAINED,
+            PretrainedWeightsUnavailable,
+        )
 
         if options["arch"] not in PRETRAINED and not options["from_scratch"]:
             raise CommandError(
