@@ -311,6 +311,8 @@ IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
 # Background jobs (cases.kernel.jobs): the stale limit of a type that names no setting.
 JOB_STALE_AFTER = timedelta(minutes=envint("JOB_STALE_AFTER_MIN", "30"))
+# Rows an import processes and commits together (its checkpoint).
+IMPORT_CHUNK_SIZE = envint("IMPORT_CHUNK_SIZE", "5000")
 # An import commits a chunk (and a heartbeat) every second or so; silent for this long,
 # its worker is gone and a redelivered task or the sweep resumes it (cases.kernel.jobs).
 IMPORT_STALE_AFTER = timedelta(seconds=envint("IMPORT_STALE_AFTER_S", "120"))
@@ -368,7 +370,7 @@ CAPTURE_REMOVAL_CONFIRM_MINUTES = envint("CAPTURE_REMOVAL_CONFIRM_MINUTES", "30"
 # A running capture whose heartbeat (its progress) is older than this lost its worker: a
 # redelivered task resumes it, the sweep requeues or fails it (cases.kernel.jobs). The
 # task's hard time limit (330 s) kills any capture long before.
-CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "90"))
+CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "10"))
 
 # Detection (detection/). C2PA signers are trusted only when they chain to an anchor in this
 # PEM bundle (for example the C2PA trust list, downloaded by the operator); without it every

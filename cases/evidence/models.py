@@ -80,6 +80,8 @@ class Capture(Job):
     job_task = "cases.evidence.tasks.capture_run_task"
     job_task_arg = "capture_id"
     job_stale_after_setting = "CAPTURE_STALE_AFTER"
+    # Two runs at once both visit; the row lock lets the first record and the second stop.
+    job_overlap_safe = True
     job_finished_statuses = (CaptureStatus.DONE, CaptureStatus.FAILED, CaptureStatus.REFUSED)
 
     class Meta:

@@ -11,14 +11,17 @@ same for every type, and only the services below change it:
 
 - `job_claim` locks the row (select_for_update) and takes a queued job, or resumes a
   running one whose heartbeat is older than the type's stale limit (its worker is gone);
-  each claim counts one attempt. A running job with a fresh heartbeat belongs to a live
-  worker: the claim raises `JobBusy` and the task comes back when it would be stale.
+  each claim counts one attempt, and a running job out of attempts is failed instead. A
+  running job with a fresh heartbeat belongs to a live worker: the claim raises `JobBusy`
+  and the task comes back when it would be stale, unless the type is `job_overlap_safe`
+  (imports, captures: two runs at once are harmless), which resumes it at once.
 - `job_progress` is the heartbeat: progress is clamped to 0..99 while the job works, and
   only `job_finish` writes 100 (the worker reached the end, whatever the outcome).
 - `job_reap_stale` (beat: `cases.kernel.tasks.job_reap_stale_task`, every registered type):
   a running job silent for longer than its type's limit is requeued when it has attempts
   left and failed when not (so a file that kills every worker stops after a few tries); a
   queued job that waited longer than `job_queued_stale_after` lost its message: failed.
+- `job_release`: the task raised and Celery will retry it: running -> queued at once.
 - `job_retry` (a person's decision) moves a failed job back to queued with a fresh attempt
   budget and enqueues it after commit.
 Each of fail, requeue and retry writes an audit event `<job_audit_prefix>.<verb>`.
@@ -104,6 +107,11 @@ class Job(models.Model):
     job_max_attempts: ClassVar[int] = 3
     job_finished_statuses: ClassVar[tuple[str, ...]] = (JobStatus.DONE, JobStatus.FAILED)
     job_retryable_statuses: ClassVar[tuple[str, ...]] = (JobStatus.FAILED,)
+    # True when two runs of one job at once are harmless (each step is taken and recorded
+    # under the row lock: an import's chunks, a capture's final record). Then a running
+    # job is claimed again at once, without waiting for a stale heartbeat: the redelivered
+    # message of a killed worker resumes it immediately.
+    job_overlap_safe: ClassVar[bool] = False
 
     class Meta:
         abstract = True
@@ -220,9 +228,10 @@ def job_claim(
     now: datetime | None = None,
 ) -> J | None:
     """Take a job for this worker: queued -> running, or resume a running job whose worker
-    is gone (stale heartbeat). One more attempt either way. Returns None when the job does
-    not exist or is finished (a redelivered message), and fails a resumed job that used
-    all its attempts. Raises JobBusy while a live worker runs it."""
+    is gone (stale heartbeat; at once for a `job_overlap_safe` type). One more attempt
+    either way. Returns None when the job does not exist or is finished (a redelivered
+    message), and fails a running job that used all its attempts (a job that kills its
+    worker every time). Raises JobBusy while a live worker runs it."""
     now = now or timezone.now()
     with transaction.atomic():
         job = _locked(model, pk, related)
@@ -230,7 +239,7 @@ def job_claim(
             return None
         if job.status == JobStatus.RUNNING:
             stale_at = job.heartbeat_at + job_stale_after(model)
-            if stale_at > now:
+            if stale_at > now and not model.job_overlap_safe:
                 raise JobBusy(label=_label(job), retry_in=stale_at - now)
             if job.attempts >= model.job_max_attempts:
                 _fail_locked(job, error=_worker_lost_message(job), actor=None, now=now)
@@ -298,6 +307,16 @@ def job_fail(
             return None
         _fail_locked(job, error=error, actor=actor, now=now or timezone.now())
     return job
+
+
+def job_release(*, model: type[Job], pk: int) -> bool:
+    """Hand a running job back to the queue because this worker stopped working on it (its
+    task raised and will be retried): the retry claims it at once instead of waiting for
+    the heartbeat to go stale. Returns whether it was running."""
+    released = model._default_manager.filter(pk=pk, status=JobStatus.RUNNING).update(
+        status=JobStatus.QUEUED, heartbeat_at=timezone.now(), step=_("Waiting to retry")
+    )
+    return bool(released)
 
 
 def _worker_lost_message(job: Job) -> str:
@@ -412,7 +431,8 @@ def job_task_run(
       stale, and acknowledge this message. A duplicate delivery thus ends as a no-op, and
       the redelivery of a killed worker's message resumes the job.
     - SoftTimeLimitExceeded: the job failed, saying so.
-    - any other exception: Celery retries with backoff; the last one fails the job.
+    - any other exception: the job is released (back to queued) and Celery retries with
+      backoff; after the last try the job fails.
     Tasks using it are declared acks_late=True, reject_on_worker_lost=True."""
     from celery.exceptions import SoftTimeLimitExceeded
 
@@ -435,4 +455,5 @@ def job_task_run(
         if task.request.retries >= (task.max_retries or 0):
             job_fail(model=model, pk=pk, error=f"{type(exc).__name__}: {exc}")
             raise
+        job_release(model=model, pk=pk)
         raise task.retry(exc=exc, countdown=retry_backoff_s * 2**task.request.retries) from exc

@@ -40,6 +40,12 @@ def _import_stale_after(settings):  # type: ignore[no-untyped-def]
     settings.IMPORT_STALE_AFTER = STALE
 
 
+@pytest.fixture(autouse=True)
+def _one_run_at_a_time(monkeypatch):  # type: ignore[no-untyped-def]
+    """Imports may overlap (job_overlap_safe); these tests are about the default."""
+    monkeypatch.setattr(ImportJob, "job_overlap_safe", False)
+
+
 @pytest.fixture
 def enqueued(monkeypatch):  # type: ignore[no-untyped-def]
     """Job ids sent to their task (after commit), instead of running them."""
@@ -93,6 +99,16 @@ def test_claim_resumes_a_running_job_whose_worker_is_gone(agency, bob) -> None:
     later = timezone.now() + STALE + timedelta(seconds=1)
     resumed = job_claim(model=ImportJob, pk=job.pk, now=later)
     assert resumed is not None and resumed.attempts == 2 and resumed.heartbeat_at == later
+
+
+def test_claim_of_an_overlap_safe_type_resumes_a_running_job_at_once(
+    agency, bob, monkeypatch
+) -> None:
+    monkeypatch.setattr(ImportJob, "job_overlap_safe", True)
+    job = make_job(agency, bob)
+    job_claim(model=ImportJob, pk=job.pk)
+    again = job_claim(model=ImportJob, pk=job.pk)  # the redelivered message of a killed worker
+    assert again is not None and again.attempts == 2 and again.status == JobStatus.RUNNING
 
 
 def test_claim_fails_a_job_that_lost_its_worker_on_every_attempt(agency, bob) -> None:
@@ -268,8 +284,41 @@ def test_task_run_retries_an_error_and_fails_the_job_on_the_last_try(agency, bob
     with pytest.raises(Retry):
         job_task_run(task=FakeTask(retries=0), model=ImportJob, pk=job.pk, run=run)
     job.refresh_from_db()
-    assert job.status == JobStatus.RUNNING
+    assert job.status == JobStatus.QUEUED  # released: the retry claims it at once
+    job_claim(model=ImportJob, pk=job.pk)
     with pytest.raises(OSError):
         job_task_run(task=FakeTask(retries=2), model=ImportJob, pk=job.pk, run=run)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error == "OSError: disk full"
+
+
+def test_the_beat_sweep_reaps_a_stale_import_and_a_stale_capture(
+    settings, agency, bob, finding, enqueued, django_capture_on_commit_callbacks
+) -> None:
+    from cases.evidence.services.captures import capture_request
+    from cases.kernel.tasks import job_reap_stale_task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["job-reap-stale"]
+    assert entry["task"] == job_reap_stale_task.name == "cases.kernel.tasks.job_reap_stale_task"
+    long_ago = timezone.now() - timedelta(days=2)
+    lost_import = make_job(agency, bob, status=JobStatus.RUNNING, attempts=1)
+    spent_import = make_job(agency, bob, status=JobStatus.RUNNING, attempts=3)
+    lost_capture = capture_request(finding=finding, actor=bob)
+    ImportJob.objects.update(heartbeat_at=long_ago)
+    Capture.objects.update(status=JobStatus.RUNNING, attempts=1, heartbeat_at=long_ago)
+    live_import = make_job(agency, bob, status=JobStatus.RUNNING, attempts=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        result = job_reap_stale_task()
+
+    assert result["cases.ImportJob"] == {"requeued": 1, "failed": 1}
+    assert result["cases.Capture"] == {"requeued": 1, "failed": 0}
+    statuses = dict(ImportJob.objects.values_list("pk", "status"))
+    assert statuses == {
+        lost_import.pk: JobStatus.QUEUED,
+        spent_import.pk: JobStatus.FAILED,
+        live_import.pk: JobStatus.RUNNING,
+    }
+    assert Capture.objects.get(pk=lost_capture.pk).status == JobStatus.QUEUED
+    assert sorted(enqueued) == sorted([lost_import.pk, lost_capture.pk])
+    assert audit_actions(agency).count("capture.requeued") == 1
