@@ -281,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.evidence.tasks.evidence_verify_all",
         "schedule": 24 * 3600.0,
     },
+    # Jobs whose worker or message was lost are requeued or failed (cases.kernel.jobs).
+    "job-reap-stale": {"task": "cases.kernel.tasks.job_reap_stale_task", "schedule": 300.0},
     # Detection runs left "running" by a worker that died are marked failed.
     "detection-fail-stale": {
         "task": "detection.tasks.detection_fail_stale_task",
@@ -298,6 +300,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The cases app keeps its tasks per context (autodiscovery finds only `<app>.tasks`).
 CELERY_IMPORTS = [
     "cases.kernel.audit.tasks",
+    "cases.kernel.tasks",
     "cases.intake.tasks",
     "cases.evidence.tasks",
     "cases.matching.tasks",
@@ -312,6 +315,13 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
+# Background jobs (cases.kernel.jobs): the stale limit of a type that names no setting.
+JOB_STALE_AFTER = timedelta(minutes=envint("JOB_STALE_AFTER_MIN", "30"))
+# Rows an import processes and commits together (its checkpoint).
+IMPORT_CHUNK_SIZE = envint("IMPORT_CHUNK_SIZE", "5000")
+# An import commits a chunk (and a heartbeat) every second or so; silent for this long,
+# its worker is gone and a redelivered task or the sweep resumes it (cases.kernel.jobs).
+IMPORT_STALE_AFTER = timedelta(seconds=envint("IMPORT_STALE_AFTER_S", "120"))
 FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
 # Evidence uploads by staff: largest file, and most pixels an image may claim (Pillow's
 # default bomb threshold, enforced explicitly).
@@ -363,8 +373,10 @@ CAPTURE_RECHECK_BATCH = envint("CAPTURE_RECHECK_BATCH", "500")
 # live observation between; a return online likewise. The confirming re-check is queued
 # by the re-check beat once this time has passed.
 CAPTURE_REMOVAL_CONFIRM_MINUTES = envint("CAPTURE_REMOVAL_CONFIRM_MINUTES", "30")
-# A capture still "running" after this long lost its worker for good: it is marked failed.
-CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "90"))
+# A running capture whose heartbeat (its progress) is older than this lost its worker: a
+# redelivered task resumes it, the sweep requeues or fails it (cases.kernel.jobs). The
+# task's hard time limit (330 s) kills any capture long before.
+CAPTURE_STALE_AFTER = timedelta(minutes=envint("CAPTURE_STALE_AFTER_MIN", "10"))
 
 # Detection (detection/). C2PA signers are trusted only when they chain to an anchor in this
 # PEM bundle (for example the C2PA trust list, downloaded by the operator); without it every

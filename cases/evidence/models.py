@@ -17,11 +17,16 @@ from cases.agency.models import Platform
 from cases.evidence.capture.observation import Observation as CaptureObservation
 from cases.evidence.capture.observation import reason_label
 from cases.intake.models import Finding
+from cases.kernel.jobs import Job
 from cases.kernel.models import Agency, AppendOnlyModel
 from cases.kernel.net.fetcher import FetchOutcome
 
 
 class CaptureStatus(models.TextChoices):
+    """The job lifecycle (cases.kernel.jobs.JobStatus) plus "refused": the network policy
+    refused the URL, an end status like done. "failed" is either a visit that failed (the
+    outcome says why) or a worker that gave up (no outcome)."""
+
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
@@ -29,7 +34,7 @@ class CaptureStatus(models.TextChoices):
     REFUSED = "refused", _("Refused")
 
 
-class Capture(models.Model):
+class Capture(Job):
     """One visit to a finding's URL at a moment, with what the Berkeley Protocol asks to
     record about it: collector, tool, version and settings, the collecting machine's IP,
     UTC times. A re-check is a Capture too, so "gone since D" is itself evidence."""
@@ -37,10 +42,8 @@ class Capture(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="captures")
     finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="captures")
     status = models.CharField(
-        _("status"), max_length=10, choices=CaptureStatus.choices, default=CaptureStatus.QUEUED
+        _("status"), max_length=16, choices=CaptureStatus.choices, default=CaptureStatus.QUEUED
     )
-    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
-    step = models.CharField(_("current step"), max_length=200, blank=True)
     requested_url = models.TextField(_("requested URL"))
     final_url = models.TextField(_("final URL"), blank=True)
     redirect_chain = models.JSONField(_("redirect chain"), default=list, blank=True)
@@ -64,7 +67,6 @@ class Capture(models.Model):
     outcome = models.CharField(
         _("outcome"), max_length=24, choices=FetchOutcome.choices, blank=True
     )
-    error = models.TextField(_("error"), blank=True)
     # What the visit says about the content (cases.evidence.capture.observation): only "removed"
     # is evidence of a removal; "unreachable" is about the network and says nothing.
     observation = models.CharField(
@@ -73,9 +75,15 @@ class Capture(models.Model):
     observation_reason = models.CharField(_("observation reason"), max_length=200, blank=True)
     # When the server answered (or the visit failed): the time the observation is about.
     observed_at = models.DateTimeField(_("observed at"), null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    job_audit_prefix = "capture"
+    job_task = "cases.evidence.tasks.capture_run_task"
+    job_task_arg = "capture_id"
+    job_stale_after_setting = "CAPTURE_STALE_AFTER"
+    # Two runs at once both visit; the row lock lets the first record and the second stop.
+    job_overlap_safe = True
+    job_finished_statuses = (CaptureStatus.DONE, CaptureStatus.FAILED, CaptureStatus.REFUSED)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -89,6 +97,12 @@ class Capture(models.Model):
                 fields=["agency", "finding", "-created_at"], name="capture_finding_recent"
             ),
             models.Index(fields=["finding", "-observed_at"], name="capture_finding_observed"),
+            # The stale-job sweep (cases.kernel.jobs.job_reap_stale) reads only live jobs.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="capture_job_heartbeat",
+                condition=models.Q(status__in=["queued", "running"]),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,6 +111,15 @@ class Capture(models.Model):
     @property
     def observation_reason_label(self) -> str:
         return reason_label(self.observation_reason)
+
+    def job_audit_context(self) -> dict[str, Any]:
+        return {"finding": self.finding_id}
+
+    @property
+    def is_retryable(self) -> bool:
+        """A failed capture whose worker gave up before visiting runs again on its row; a
+        visit that failed is a record of that moment and stays (request a new capture)."""
+        return self.status == CaptureStatus.FAILED and self.observed_at is None
 
 
 class EvidenceKind(models.TextChoices):

@@ -6,12 +6,13 @@ capture redelivered and redone."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from celery import shared_task
-from celery.exceptions import SoftTimeLimitExceeded
 
-from cases.evidence.models import Evidence
-from cases.evidence.services.captures import capture_fail, capture_run, recheck_due_findings
+from cases.evidence.models import Capture, Evidence
+from cases.evidence.services.captures import capture_run, recheck_due_findings
+from cases.kernel.jobs import job_task_run
 
 # A page visit is capped at about a minute, the browser at 90 s and media by size: five
 # minutes is generous, and the hard limit leaves the soft one time to record the failure.
@@ -33,20 +34,15 @@ MAX_RETRIES = 3
     max_retries=MAX_RETRIES,
 )
 def capture_run_task(self, capture_id: int) -> None:  # type: ignore[no-untyped-def]
-    try:
-        capture_run(capture_id=capture_id)
-    except SoftTimeLimitExceeded:
-        capture_fail(
-            capture_id=capture_id,
-            error=f"The capture took longer than {SOFT_TIME_LIMIT_S} seconds and was stopped.",
-        )
-    except Exception as exc:
-        # Network trouble is not an exception (the pipeline records it); what lands here is
-        # a database or storage hiccup, worth a few retries with backoff.
-        if self.request.retries >= self.max_retries:
-            capture_fail(capture_id=capture_id, error=f"{type(exc).__name__}: {exc}")
-            raise
-        raise self.retry(exc=exc, countdown=15 * 2**self.request.retries) from exc
+    # Network trouble is not an exception (the pipeline records it); what raises is a
+    # database or storage hiccup, worth a few retries with backoff (job_task_run).
+    job_task_run(
+        task=self,
+        model=Capture,
+        pk=capture_id,
+        run=partial(capture_run, capture_id=capture_id),
+        retry_backoff_s=15,
+    )
 
 
 @shared_task(acks_late=True, soft_time_limit=120, time_limit=150)

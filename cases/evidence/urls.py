@@ -25,6 +25,7 @@ urlpatterns = [
     ),
     path("captures/<int:pk>/", captures.capture_detail, name="capture_detail"),
     path("captures/<int:pk>/progress/", captures.capture_progress, name="capture_progress"),
+    path("captures/<int:pk>/retry/", captures.capture_retry, name="capture_retry"),
     path(
         "platforms/removal-signatures/",
         removal_signatures.removal_signature_list,

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist, Platform
+from cases.kernel.jobs import Job, JobStatus
 from cases.kernel.models import Agency
 
 
@@ -103,18 +104,16 @@ class Finding(models.Model):
         return reverse("finding_detail", args=[self.pk])
 
 
-class ImportJobStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+# An import has the common job lifecycle and no statuses of its own.
+ImportJobStatus = JobStatus
 
 
-class ImportJob(models.Model):
+class ImportJob(Job):
     """A bulk import of URLs (CSV or pasted lines), processed by a worker with progress.
 
-    The uploaded text is kept on the row so a retried task resumes from the same input at
-    `processed_rows` (committed with each chunk, so a retry never records a row twice)."""
+    The uploaded text is kept on the row so a resumed task continues from the same input
+    at `processed_rows`, the checkpoint committed with each chunk's findings and audit
+    events (cases.intake.services.imports): a row is never recorded twice."""
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="import_jobs")
     created_by = models.ForeignKey(
@@ -122,9 +121,6 @@ class ImportJob(models.Model):
     )
     filename = models.CharField(max_length=255, blank=True)
     payload = models.TextField()
-    status = models.CharField(
-        max_length=10, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
-    )
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -132,21 +128,24 @@ class ImportJob(models.Model):
     invalid_count = models.PositiveIntegerField(default=0)
     # One entry per processed row: [row number, outcome, finding id or null, reason].
     report = models.JSONField(default=list, blank=True)
-    error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    job_audit_prefix = "import"
+    job_task = "cases.intake.tasks.import_job_run_task"
+    job_stale_after_setting = "IMPORT_STALE_AFTER"
+    # Chunks are taken under the row lock: two runs at once never take the same rows.
+    job_overlap_safe = True
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress__lte=100), name="importjob_progress_at_most_100"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Import #{self.pk} ({self.status})"
-
-    @property
-    def percent(self) -> int:
-        if not self.total_rows:
-            return 100 if self.status == ImportJobStatus.DONE else 0
-        return int(100 * self.processed_rows / self.total_rows)
 
 
 class FanReport(models.Model):

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from celery import shared_task
 
-from cases.intake.services.imports import import_job_fail, import_job_run
+from cases.intake.models import ImportJob
+from cases.intake.services.imports import import_job_run
+from cases.kernel.jobs import job_task_run
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=10)
+# acks_late + reject_on_worker_lost: a worker killed mid-import (out of memory, SIGKILL)
+# gets the message back, and the run resumes after the last committed chunk.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
 def import_job_run_task(self, job_id: int) -> None:  # type: ignore[no-untyped-def]
-    try:
-        import_job_run(job_id=job_id)
-    except Exception as exc:
-        if self.request.retries >= self.max_retries:
-            import_job_fail(job_id=job_id, error=f"{type(exc).__name__}: {exc}")
-            raise
-        raise self.retry(exc=exc, countdown=10 * 2**self.request.retries) from exc
+    job_task_run(task=self, model=ImportJob, pk=job_id, run=partial(import_job_run, job_id=job_id))

@@ -20,6 +20,7 @@ urlpatterns = [
     path("imports/new/", imports.import_create, name="import_create"),
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/report.csv", imports.import_report, name="import_report"),
+    path("imports/<int:pk>/retry/", imports.import_retry, name="import_retry"),
     # Public, no login
     path("report/<slug:agency_slug>/", fan_reports.fan_report, name="fan_report"),
     path(

@@ -169,7 +169,7 @@ def test_rerunning_a_finished_capture_task_changes_nothing(
 
     assert list(Evidence.objects.order_by("pk").values_list("pk", "sha256")) == before
     assert AuditEvent.objects.count() == events
-    assert Capture.objects.get(pk=capture.pk).details["attempts"] == 1
+    assert Capture.objects.get(pk=capture.pk).attempts == 1
 
 
 def test_a_second_capture_of_the_same_page_reuses_the_same_bytes_without_duplicates(
@@ -222,7 +222,7 @@ def test_a_crash_while_storing_leaves_no_evidence_and_the_rerun_completes_once(
     done = capture_run(capture_id=capture.pk, **network.kwargs)
 
     assert done is not None and done.status == CaptureStatus.DONE
-    assert done.details["attempts"] == 2
+    assert done.attempts == 2
     assert Capture.objects.filter(finding=page_finding).count() == 1
     kinds = list(Evidence.objects.filter(capture=capture).values_list("kind", flat=True))
     assert sorted(set(kinds)) == ["headers", "html", "media", "wacz", "warc"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 import time_machine
@@ -16,6 +17,8 @@ from cases.evidence.services.captures import capture_request, capture_run, reche
 from cases.evidence.tasks import recheck_due_task
 from cases.intake.models import FindingStatus
 from cases.intake.services.findings import finding_set_status, finding_update
+from cases.kernel import jobs
+from cases.kernel.jobs import job_reap_stale
 from cases.kernel.models import AuditEvent
 from tests.capture.capture_site import PUBLIC_IP, site_url
 from tests.factories import make_finding
@@ -253,22 +256,48 @@ def test_content_coming_back_reopens_the_finding_and_alerts_the_assignee(
     assert "media" in {item["kind"] for item in seen.details["artefacts"]}
 
 
-def test_a_capture_whose_worker_vanished_is_failed_and_the_finding_rechecked(
-    settings, agency, bob
+def test_a_capture_whose_worker_vanished_is_requeued_then_failed_and_the_finding_rechecked(
+    settings, agency, bob, django_capture_on_commit_callbacks
 ) -> None:  # type: ignore[no-untyped-def]
     settings.CAPTURE_RECHECK_INTERVALS = {"captured": timedelta(hours=1)}
+    stale = settings.CAPTURE_STALE_AFTER
     with time_machine.travel(T0, tick=False):
         finding = _finding_in(agency, bob, "/stale", "captured")
         stuck = capture_request(finding=finding, actor=bob)
-        Capture.objects.filter(pk=stuck.pk).update(status=CaptureStatus.RUNNING, started_at=T0)
+        # Claimed by a worker that then vanished (its heartbeat stopped at T0).
+        Capture.objects.filter(pk=stuck.pk).update(
+            status=CaptureStatus.RUNNING, started_at=T0, heartbeat_at=T0, attempts=1
+        )
 
-    with time_machine.travel(T0 + timedelta(hours=1, minutes=30), tick=False):
-        assert recheck_due_findings() == []  # still within CAPTURE_STALE_AFTER
+    with time_machine.travel(T0 + stale - timedelta(minutes=1), tick=False):
+        assert job_reap_stale(model=Capture).requeued == []  # still within CAPTURE_STALE_AFTER
+    # Attempts left: the sweep puts it back in the queue (and sends its task after commit).
+    with (
+        time_machine.travel(T0 + stale + timedelta(minutes=1), tick=False),
+        mock.patch.object(jobs, "job_enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert job_reap_stale(model=Capture).requeued == [stuck.pk]
+    assert enqueue.call_count == 1
+    stuck.refresh_from_db()
+    assert stuck.status == CaptureStatus.QUEUED
+
+    # The worker takes it and vanishes again, until no attempt is left: failed.
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        Capture.objects.filter(pk=stuck.pk).update(
+            status=CaptureStatus.RUNNING, heartbeat_at=T0 + timedelta(hours=1), attempts=3
+        )
     with time_machine.travel(T0 + timedelta(hours=2), tick=False):
         ids = recheck_due_findings()
 
     stuck.refresh_from_db()
-    assert stuck.status == CaptureStatus.FAILED and "worker stopped" in stuck.error
+    assert stuck.status == CaptureStatus.FAILED and "worker stopped 3 time(s)" in stuck.error
+    assert stuck.outcome == "" and stuck.is_retryable
+    assert (
+        AuditEvent.objects.filter(action="capture.requeued", object_id=str(stuck.pk)).count() == 1
+    )
+    failed = AuditEvent.objects.get(action="capture.failed", object_id=str(stuck.pk))
+    assert failed.data["finding"] == finding.pk
     assert len(ids) == 1 and Capture.objects.get(pk=ids[0]).finding_id == finding.pk
 
 

@@ -3,11 +3,15 @@ progress bar, the capture record, and tenancy (an outsider gets 404 everywhere).
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
 from cases.evidence.models import Capture, CaptureStatus
 from cases.evidence.services.captures import capture_request, capture_run
+from cases.kernel.jobs import job_fail
+from cases.kernel.models import AuditEvent
 from tests.capture.capture_site import site_url
 from tests.factories import make_finding
 
@@ -184,3 +188,92 @@ def test_the_capture_page_lists_what_the_page_did_and_the_address_it_showed(
     assert f"data-displayed-url>{site_url('/page')}<" in body
     assert "data-address-changed" not in body and "data-document-rewritten" not in body
     assert 'data-action="blocked"' not in body
+
+
+def _given_up(finding, bob) -> Capture:  # type: ignore[no-untyped-def]
+    """A capture whose task gave up before the visit (retries exhausted)."""
+    capture = capture_request(finding=finding, actor=bob)
+    job_fail(model=Capture, pk=capture.pk, error="OperationalError: database went away")
+    capture.refresh_from_db()
+    return capture
+
+
+def test_legal_staff_retry_a_capture_whose_worker_gave_up(
+    client, bob, page_finding, django_capture_on_commit_callbacks
+) -> None:  # type: ignore[no-untyped-def]
+    capture = _given_up(page_finding, bob)
+    client.force_login(bob)
+    body = client.get(reverse("capture_detail", args=[capture.pk])).content.decode()
+    assert reverse("capture_retry", args=[capture.pk]) in body
+    panel = client.get(reverse("capture_panel", args=[page_finding.pk])).content.decode()
+    assert reverse("capture_retry", args=[capture.pk]) in panel
+
+    with (
+        mock.patch("cases.evidence.tasks.capture_run_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(reverse("capture_retry", args=[capture.pk]))
+
+    assert response.status_code == 302
+    delay.assert_called_once_with(capture_id=capture.pk)
+    capture.refresh_from_db()
+    assert (capture.status, capture.error, capture.attempts) == (CaptureStatus.QUEUED, "", 0)
+    assert Capture.objects.filter(finding=page_finding).count() == 1  # the same row
+    event = AuditEvent.objects.get(action="capture.retried", object_id=str(capture.pk))
+    assert event.actor_id == bob.pk and event.data["finding"] == page_finding.pk
+    assert "database went away" in event.data["error"]
+
+
+def test_a_visit_that_failed_is_a_record_and_is_not_retried(
+    no_screenshot, client, bob, agency, network
+) -> None:  # type: ignore[no-untyped-def]
+    finding = make_finding(agency, "http://no-such-host.test/x", actor=bob)
+    capture = capture_run(
+        capture_id=capture_request(finding=finding, actor=bob).pk, **network.kwargs
+    )
+    assert capture is not None and capture.status == CaptureStatus.FAILED
+    client.force_login(bob)
+    body = client.get(reverse("capture_detail", args=[capture.pk])).content.decode()
+    assert reverse("capture_retry", args=[capture.pk]) not in body
+
+    client.post(reverse("capture_retry", args=[capture.pk]))
+
+    capture.refresh_from_db()
+    assert capture.status == CaptureStatus.FAILED and capture.outcome == "dns_error"
+    assert not AuditEvent.objects.filter(action="capture.retried").exists()
+
+
+def test_a_retry_is_refused_while_another_capture_of_the_finding_is_active(
+    client, bob, page_finding
+) -> None:  # type: ignore[no-untyped-def]
+    capture = _given_up(page_finding, bob)
+    active = capture_request(finding=page_finding, actor=bob)
+    client.force_login(bob)
+
+    response = client.post(reverse("capture_retry", args=[capture.pk]), follow=True)
+
+    assert f"Capture #{active.pk} of this finding is already queued or running." in (
+        response.content.decode()
+    )
+    capture.refresh_from_db()
+    assert capture.status == CaptureStatus.FAILED
+
+
+def test_a_viewer_cannot_retry_a_capture(client, carol, bob, page_finding) -> None:  # type: ignore[no-untyped-def]
+    capture = _given_up(page_finding, bob)
+    client.force_login(carol)
+    body = client.get(reverse("capture_detail", args=[capture.pk])).content.decode()
+    assert reverse("capture_retry", args=[capture.pk]) not in body
+
+    assert client.post(reverse("capture_retry", args=[capture.pk])).status_code == 403
+    capture.refresh_from_db()
+    assert capture.status == CaptureStatus.FAILED
+
+
+def test_outsider_gets_404_when_retrying_a_capture(client, mallory, bob, page_finding) -> None:  # type: ignore[no-untyped-def]
+    capture = _given_up(page_finding, bob)
+    client.force_login(mallory)
+
+    assert client.post(reverse("capture_retry", args=[capture.pk])).status_code == 404
+    capture.refresh_from_db()
+    assert capture.status == CaptureStatus.FAILED

@@ -13,6 +13,7 @@ from cases.intake.services.imports import (
     import_job_run,
     parse_rows,
 )
+from cases.intake.tasks import import_job_run_task
 from cases.kernel.audit.services import audit_chain_verify
 from cases.kernel.models import AuditEvent
 from tests.factories import make_finding
@@ -46,7 +47,7 @@ def test_each_row_gets_an_outcome_with_a_reason(agency, bob, artist) -> None:  #
     assert outcomes[7][0] == "created"
     assert outcomes[9] == ("duplicate", "already recorded")
     assert (job.created_count, job.duplicate_count, job.invalid_count) == (2, 2, 3)
-    assert job.status == "done" and job.percent == 100
+    assert job.status == "done" and job.progress == 100
     created = Finding.objects.get(pk=next(fid for row, o, fid, _r in job.report if row == 2))
     assert [a.stage_name for a in created.artists.all()] == ["Yuna"]
     assert created.source == "import" and created.platform.name == "YouTube"
@@ -104,8 +105,8 @@ def test_an_empty_import_is_refused(agency, bob) -> None:  # type: ignore[no-unt
         import_job_create(agency=agency, actor=bob, text="url\n\n   \n")
 
 
-def test_a_crash_mid_import_resumes_without_duplicates(agency, bob, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(imports, "CHUNK_SIZE", 10)
+def test_a_crash_mid_import_resumes_without_duplicates(agency, bob, monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_CHUNK_SIZE = 10
     job = import_job_create(
         agency=agency, actor=bob, text="\n".join(f"https://a.example/{n}" for n in range(25))
     )
@@ -115,27 +116,49 @@ def test_a_crash_mid_import_resumes_without_duplicates(agency, bob, monkeypatch)
     def crash_on_second_chunk(*args, **kwargs):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
+            # The first chunk's checkpoint is committed; this one's work is rolled back.
+            assert ImportJob.objects.get(pk=job.pk).processed_rows == 10
+            assert Finding.objects.count() == 10
             raise ConnectionError("worker lost its database")
         return real_chunk(*args, **kwargs)
 
     monkeypatch.setattr(imports, "_process_chunk", crash_on_second_chunk)
-    with pytest.raises(ConnectionError):
-        import_job_run(job_id=job.pk)
-    job.refresh_from_db()
-    assert job.processed_rows == 10 and Finding.objects.count() == 10
+    # The task releases the job and Celery retries it (inline here), which resumes it.
+    import_job_run_task.apply(kwargs={"job_id": job.pk}, throw=False)
 
-    monkeypatch.setattr(imports, "_process_chunk", real_chunk)
-    job = import_job_run(job_id=job.pk)
-    assert job.status == "done"
+    job.refresh_from_db()
+    assert calls["n"] == 4  # chunk 1, the crash, then chunks 2 and 3: none twice
+    assert (job.status, job.attempts, job.progress) == ("done", 2, 100)
     assert (job.created_count, job.duplicate_count, job.processed_rows) == (25, 0, 25)
     assert Finding.objects.count() == 25
-    assert len(job.report) == 25
+    assert sorted(row[0] for row in job.report) == list(range(1, 26))
+    assert AuditEvent.objects.filter(action="finding.recorded").count() == 25
+    assert AuditEvent.objects.filter(action="import.finished").count() == 1
+
+
+def test_progress_is_checkpointed_with_each_chunk(agency, bob, monkeypatch, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_CHUNK_SIZE = 10
+    job = import_job_create(
+        agency=agency, actor=bob, text="\n".join(f"https://a.example/{n}" for n in range(25))
+    )
+    seen: list[tuple[int, int]] = []
+    real_chunk = imports._process_chunk
+
+    def spy(job, *args, **kwargs):  # type: ignore[no-untyped-def]
+        stored = ImportJob.objects.get(pk=job.pk)
+        seen.append((stored.processed_rows, stored.progress))
+        return real_chunk(job, *args, **kwargs)
+
+    monkeypatch.setattr(imports, "_process_chunk", spy)
+    import_job_run(job_id=job.pk)
+    assert seen == [(0, 0), (10, 40), (20, 80)]
 
 
 def test_running_a_finished_job_again_does_nothing(agency, bob) -> None:  # type: ignore[no-untyped-def]
     job = _run(agency, bob, "https://a.example/1\nhttps://a.example/2\n")
     events = AuditEvent.objects.count()
-    again = import_job_run(job_id=job.pk)
-    assert again.created_count == 2
+    assert import_job_run(job_id=job.pk) is None
+    job.refresh_from_db()
+    assert job.created_count == 2 and job.attempts == 1
     assert Finding.objects.count() == 2
     assert AuditEvent.objects.count() == events

@@ -11,6 +11,8 @@ from django.urls import reverse
 
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
 from cases.intake.services.imports import import_job_create, import_job_run
+from cases.kernel.jobs import job_fail
+from cases.kernel.models import AuditEvent
 from tests.factories import make_finding
 
 pytestmark = pytest.mark.django_db
@@ -237,3 +239,59 @@ def test_duplicates_of_earlier_findings_link_to_them(client, bob, agency):
     client.force_login(bob)
     content = client.get(reverse("import_detail", args=[job.pk])).content.decode()
     assert f'href="{reverse("finding_detail", args=[existing.pk])}"' in content
+
+
+def _failed_import(agency, bob) -> ImportJob:  # type: ignore[no-untyped-def]
+    job = import_job_create(agency=agency, actor=bob, text="https://vimeo.com/1\n")
+    job_fail(model=ImportJob, pk=job.pk, error="OperationalError: database went away")
+    job.refresh_from_db()
+    return job
+
+
+def test_legal_staff_retry_a_failed_import_and_it_finishes(
+    client, bob, agency, django_capture_on_commit_callbacks
+):
+    job = _failed_import(agency, bob)
+    client.force_login(bob)
+    content = client.get(reverse("import_detail", args=[job.pk])).content.decode()
+    assert "database went away" in content
+    assert reverse("import_retry", args=[job.pk]) in content
+
+    # Eager Celery: the task sent after commit runs the import to its end.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("import_retry", args=[job.pk]))
+
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.error) == (ImportJobStatus.DONE, 1, "")
+    event = AuditEvent.objects.get(action="import.retried", object_id=str(job.pk))
+    assert event.actor_id == bob.pk and "database went away" in event.data["error"]
+    content = client.get(reverse("import_detail", args=[job.pk])).content.decode()
+    assert reverse("import_retry", args=[job.pk]) not in content
+
+
+def test_a_finished_import_is_not_retried(client, bob, agency):
+    job = import_job_create(agency=agency, actor=bob, text="https://vimeo.com/1\n")
+    import_job_run(job_id=job.pk)
+    client.force_login(bob)
+    response = client.post(reverse("import_retry", args=[job.pk]), follow=True)
+    assert "Only a failed job can be retried." in response.content.decode()
+    assert not AuditEvent.objects.filter(action="import.retried").exists()
+
+
+def test_a_viewer_cannot_retry_an_import(client, carol, bob, agency):
+    job = _failed_import(agency, bob)
+    client.force_login(carol)
+    content = client.get(reverse("import_detail", args=[job.pk])).content.decode()
+    assert reverse("import_retry", args=[job.pk]) not in content
+    assert client.post(reverse("import_retry", args=[job.pk])).status_code == 403
+    job.refresh_from_db()
+    assert job.status == ImportJobStatus.FAILED
+
+
+def test_outsider_gets_404_when_retrying_an_import(client, mallory, bob, agency):
+    job = _failed_import(agency, bob)
+    client.force_login(mallory)
+    assert client.post(reverse("import_retry", args=[job.pk])).status_code == 404
+    job.refresh_from_db()
+    assert job.status == ImportJobStatus.FAILED

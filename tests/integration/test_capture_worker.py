@@ -236,7 +236,7 @@ def test_a_worker_killed_mid_capture_is_replaced_and_the_capture_completes_once(
 
     done = Capture.objects.get(pk=capture.pk)
     assert done.status == CaptureStatus.DONE, (done.error, second.output())
-    assert done.details["attempts"] == 2
+    assert done.attempts == 2
     assert Capture.objects.filter(finding=finding).count() == 1
     kinds = set(Evidence.objects.filter(capture=done).values_list("kind", flat=True))
     assert {"html", "headers", "warc", "media"} <= kinds
@@ -276,7 +276,7 @@ def test_two_workers_running_the_same_capture_at_once_record_it_once(
     )
 
     done = Capture.objects.get(pk=capture.pk)
-    assert done.details["attempts"] == 2  # both deliveries ran the pipeline
+    assert done.attempts == 2  # both deliveries ran the pipeline
     assert AuditEvent.objects.filter(action="capture.finished", object_id=str(done.pk)).count() == 1
     assert Evidence.objects.filter(capture=done).count() == len(
         {item["sha256"] for item in done.details["artefacts"]}

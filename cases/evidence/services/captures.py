@@ -7,9 +7,10 @@ A capture runs in two phases, and the split is what makes it crash-safe:
    moves the finding along its lifecycle and writes the audit events.
 A worker killed in phase 1 leaves no Evidence; one killed in phase 2 rolls the whole
 transaction back (a blob already written is complete and content-addressed, and the rerun
-reuses it). The redelivered task finds the same Capture row still running and starts it
-again; one that finds it finished does nothing. Two deliveries running at once both reach
-phase 2, where the row lock lets the first one record and the second one stop.
+reuses it). A capture is a job (cases.kernel.jobs, `job_overlap_safe`): the redelivered
+task finds the same Capture row still running and claims it again at once; one that finds
+it finished does nothing. Two deliveries running at once both reach phase 2, where the row
+lock lets the first one record and the second one stop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -47,6 +48,14 @@ from cases.evidence.uploads import sanitize_filename
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_platform_refresh, finding_set_status
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.jobs import (
+    JobNotRetryable,
+    job_claim,
+    job_finish,
+    job_progress,
+    job_reap_stale,
+    job_retry,
+)
 from cases.kernel.net.fetcher import Connector, Resolver
 from cases.kernel.net.policy import Policy
 
@@ -54,11 +63,8 @@ log = logging.getLogger(__name__)
 
 Actor = AbstractBaseUser | AnonymousUser | None
 
-FINISHED = (CaptureStatus.DONE, CaptureStatus.FAILED, CaptureStatus.REFUSED)
+FINISHED = Capture.job_finished_statuses
 ACTIVE = (CaptureStatus.QUEUED, CaptureStatus.RUNNING)
-# A queued capture whose message was lost (a broker wiped, say) would block the finding's
-# re-checks for ever; after a day it is closed as failed.
-QUEUED_STALE_AFTER = timedelta(hours=24)
 # Statuses a capture that finds live content moves a finding to "captured" from.
 CAPTURABLE = (FindingStatus.NEW, FindingStatus.TRIAGED, FindingStatus.REAPPEARED)
 
@@ -143,42 +149,21 @@ def capture_request(*, finding: Finding, actor: Actor, is_recheck: bool = False)
 # --- run -------------------------------------------------------------------------------
 
 
-def _claim(capture_id: int) -> Capture | None:
-    """Mark the capture running (again, after a crash); None when it is already finished."""
-    with transaction.atomic():
-        capture = (
-            Capture.objects.select_for_update(of=("self",))
-            .select_related("agency", "finding", "collector")
-            .filter(pk=capture_id)
-            .first()
-        )
-        if capture is None or capture.status in FINISHED:
-            return None
-        details = dict(capture.details)
-        details["attempts"] = int(details.get("attempts", 0)) + 1
-        capture.status = CaptureStatus.RUNNING
-        capture.started_at = capture.started_at or timezone.now()
-        capture.progress, capture.step, capture.details = 1, Step.FETCHING, details
-        capture.save(update_fields=["status", "started_at", "progress", "step", "details"])
-    return capture
-
-
-def _progress(capture_id: int, percent: int, step: str) -> None:
-    # Committed at once (autocommit): the UI polls it while the pipeline works.
-    Capture.objects.filter(pk=capture_id, status=CaptureStatus.RUNNING).update(
-        progress=max(0, min(percent, 99)), step=step[:200]
-    )
-
-
 def capture_run(
     *, capture_id: int, resolver: Resolver | None = None, connector: Connector | None = None
 ) -> Capture | None:
     """Run one capture to the end (the worker's task). Idempotent: a finished capture is
     left alone, an interrupted one starts again on the same row. `resolver` and
     `connector` replace DNS and the network (tests)."""
-    capture = _claim(capture_id)
+    capture = job_claim(model=Capture, pk=capture_id, related=("agency", "finding", "collector"))
     if capture is None:
         return None
+
+    def progress(percent: int, step: str) -> None:
+        # Committed at once (autocommit): the UI polls it while the pipeline works.
+        job_progress(job=capture, percent=percent, step=step)
+
+    progress(1, Step.FETCHING)
     finding = capture.finding
     # A re-check collects media again only when the content may be back; otherwise the
     # visit, HTML, screenshot and WARC document the state of the page.
@@ -195,14 +180,33 @@ def capture_run(
             collect_media=collect_media,
             removal_signatures=removal_signatures_for_capture(agency=capture.agency),
         ),
-        progress=partial(_progress, capture.pk),
+        progress=progress,
         resolver=resolver,
         connector=connector,
         warc_info=warc_info,
     )
     output = pipeline.run(capture.requested_url, label=f"capture-{capture.pk}")
-    _progress(capture.pk, 92, Step.STORING)
+    progress(92, Step.STORING)
     return _record(capture_id=capture.pk, output=output)
+
+
+# What phase 2 writes on the row, besides the job's lifecycle columns.
+RECORD_FIELDS = (
+    "outcome",
+    "observation",
+    "observation_reason",
+    "observed_at",
+    "final_url",
+    "redirect_chain",
+    "http_status",
+    "headers",
+    "resolved_ip",
+    "collector_ip",
+    "tool_name",
+    "tool_version",
+    "tool_settings",
+    "details",
+)
 
 
 def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
@@ -242,9 +246,7 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
         details = {**capture.details, **output.details, "artefacts": manifest}
         if settings.CAPTURE_COLLECTOR_PUBLIC_IP:
             details["collector_public_ip"] = settings.CAPTURE_COLLECTOR_PUBLIC_IP
-        capture.status = output.status
         capture.outcome = output.outcome
-        capture.error = output.error
         capture.observation = output.observation
         capture.observation_reason = output.observation_reason[:200]
         capture.observed_at = output.observed_at or timezone.now()
@@ -258,9 +260,13 @@ def _record(*, capture_id: int, output: CaptureOutput) -> Capture:
         capture.tool_version = output.tool_version
         capture.tool_settings = output.tool_settings
         capture.details = details
-        capture.progress, capture.step = 100, Step.DONE
-        capture.finished_at = timezone.now()
-        capture.save()
+        job_finish(
+            job=capture,
+            status=output.status,
+            step=Step.DONE,
+            error=output.error,
+            update_fields=RECORD_FIELDS,
+        )
         if capture.final_url:
             # The finding belongs to the platform that serves it after redirects.
             finding_platform_refresh(
@@ -338,49 +344,26 @@ def _send_reappeared_mail(email: str, finding_id: int, capture_id: int, url: str
         log.exception("could not e-mail the reappearance of finding %s", finding_id)
 
 
-def capture_fail(*, capture_id: int, error: str) -> None:
-    """Close a capture whose task gave up (retries exhausted, time limit): it says why and
-    the user can request a new one."""
+def capture_retry(*, capture: Capture, actor: Actor) -> Capture:
+    """Run a capture again whose worker gave up before the visit (Capture.is_retryable),
+    on the same row. Refused while another capture of the finding is queued or running,
+    and for a visit that failed: that is a record of the moment; request a new capture."""
     with transaction.atomic():
-        capture = (
-            Capture.objects.select_for_update(of=("self",))
-            .select_related("agency")
-            .filter(pk=capture_id)
-            .first()
-        )
-        if capture is None or capture.status in FINISHED:
-            return
-        capture.status, capture.error = CaptureStatus.FAILED, error[:2000]
-        capture.finished_at = timezone.now()
-        capture.save(update_fields=["status", "error", "finished_at"])
-        audit_record(
-            agency=capture.agency,
-            actor=None,
-            action="capture.failed",
-            obj=capture,
-            data={"finding": capture.finding_id, "error": error[:500]},
-        )
+        Finding.objects.select_for_update().only("pk").get(pk=capture.finding_id)
+        active = Capture.objects.filter(finding_id=capture.finding_id, status__in=ACTIVE).first()
+        if active is not None:
+            raise JobNotRetryable(
+                _("Capture #%(id)s of this finding is already queued or running.")
+                % {"id": active.pk}
+            )
+        if not capture.is_retryable:
+            raise JobNotRetryable(
+                _("Only a capture that failed before visiting the page can be retried.")
+            )
+        return job_retry(job=capture, actor=actor)
 
 
 # --- re-checks -------------------------------------------------------------------------
-
-
-def capture_reap_stale(*, now: datetime | None = None) -> int:
-    """Fail captures whose worker is gone for good, so that the finding can be visited
-    again. Returns how many were closed."""
-    now = now or timezone.now()
-    stale = Capture.objects.filter(
-        Q(status=CaptureStatus.RUNNING, started_at__lt=now - settings.CAPTURE_STALE_AFTER)
-        | Q(status=CaptureStatus.QUEUED, created_at__lt=now - QUEUED_STALE_AFTER)
-    ).values_list("pk", flat=True)
-    closed = 0
-    for capture_id in list(stale[:1000]):
-        capture_fail(
-            capture_id=capture_id,
-            error=_("The worker stopped before the capture finished. Request a new capture."),
-        )
-        closed += 1
-    return closed
 
 
 def recheck_due_findings(*, now: datetime | None = None, limit: int | None = None) -> list[int]:
@@ -390,7 +373,8 @@ def recheck_due_findings(*, now: datetime | None = None, limit: int | None = Non
     the rest. Returns the new capture ids."""
     now = now or timezone.now()
     limit = settings.CAPTURE_RECHECK_BATCH if limit is None else limit
-    capture_reap_stale(now=now)
+    # Captures whose worker or message was lost free their finding first.
+    job_reap_stale(model=Capture, now=now)
     # A removal or a return online observed once: its confirming visit is due now, whatever
     # the status's usual interval (cases.evidence.services.observations).
     due = Q(recheck_due_at__lte=now, status__in=[*REMOVABLE, FindingStatus.REMOVED])

@@ -22,7 +22,9 @@ from cases.evidence.models import Capture, CaptureStatus, EvidenceKind
 from cases.evidence.selectors import capture_get_for, capture_list_for
 from cases.evidence.services.captures import ACTIVE
 from cases.evidence.services.captures import capture_request as capture_request_service
+from cases.evidence.services.captures import capture_retry as capture_retry_service
 from cases.intake.selectors import finding_get_for
+from cases.kernel.jobs import JobNotRetryable
 from cases.kernel.models import Role
 from cases.kernel.tenancy import can_write
 from cases.kernel.web import HtmxHttpRequest, member_required
@@ -55,7 +57,8 @@ def _kind_label(kind: str) -> str:
 
 
 def _labelled(capture: Capture) -> Capture:
-    capture.step_label = STEP_LABELS.get(capture.step, capture.step)  # type: ignore[attr-defined]
+    step = capture.step or capture.status  # a retried capture has no step yet: "queued"
+    capture.step_label = STEP_LABELS.get(step, capture.step)  # type: ignore[attr-defined]
     capture.is_active = capture.status in ACTIVE  # type: ignore[attr-defined]
     return capture
 
@@ -95,6 +98,24 @@ def capture_request(request: HtmxHttpRequest, finding_pk: int) -> HttpResponse:
     else:
         messages.info(request, _("Capture #%(id)s is already running.") % {"id": capture.pk})
     return redirect(reverse("finding_detail", args=[finding.pk]) + "#captures")
+
+
+@require_POST
+@member_required(write=Role.LEGAL)
+def capture_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Run again a capture whose worker gave up before the visit (same row, audited)."""
+    capture = capture_get_for(request.user, pk)
+    try:
+        capture_retry_service(capture=capture, actor=request.user)
+    except JobNotRetryable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Capture #%(id)s is queued again.") % {"id": capture.pk})
+    if request.htmx:
+        return render(
+            request, "cases/capture_panel.html", _panel_context(request, capture.finding_id)
+        )
+    return redirect("capture_detail", pk=capture.pk)
 
 
 @require_GET

@@ -1,8 +1,8 @@
 """Bulk import of URLs: validated up front, processed by a worker in chunks with progress.
 
-Each chunk commits its findings, audit events, report rows and progress together, so a
-worker killed mid-import resumes after the last committed chunk and never records a row
-twice."""
+An import is a job (cases.kernel.jobs). Each chunk commits its findings, audit events,
+report rows and the checkpoint together, so a worker killed mid-import resumes after the
+last committed chunk and never records a row twice."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.agency.models import Artist
@@ -21,9 +20,9 @@ from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import InvalidURL, canonical_hash, canonicalize_url, host_of
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.jobs import job_claim, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
-CHUNK_SIZE = 5000
 HEADER_NAMES = {"url", "link", "urls", "주소", "링크"}
 CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
 
@@ -232,25 +231,53 @@ def _process_chunk(
     job.invalid_count += sum(1 for r in report if r[1] == INVALID)
 
 
-def import_job_run(*, job_id: int) -> ImportJob:
-    """Process (or resume) an import job. Safe to run twice: it restarts after the last
-    committed chunk and does nothing for a finished job."""
-    job = ImportJob.objects.select_related("agency", "created_by").get(pk=job_id)
-    if job.status in (ImportJobStatus.DONE, ImportJobStatus.FAILED):
-        return job
+def _locked_running(job_id: int) -> ImportJob | None:
+    job = (
+        ImportJob.objects.select_for_update(of=("self",))
+        .select_related("agency", "created_by")
+        .get(pk=job_id)
+    )
+    return job if job.status == ImportJobStatus.RUNNING else None
+
+
+def import_job_run(*, job_id: int) -> ImportJob | None:
+    """Process (or resume) an import job: the worker's side. Each chunk is taken, processed
+    and checkpointed (processed_rows, progress, heartbeat) under the job's row lock in one
+    transaction with its findings and audit events, so a run that dies mid-chunk leaves
+    nothing of it, and the next run (or a second one at the same time) continues after
+    the last committed chunk. Returns None when the job is finished or no longer this
+    run's (failed or requeued meanwhile); raises JobBusy while a live worker has it."""
+    job = job_claim(
+        model=ImportJob, pk=job_id, related=("agency", "created_by"), step=_("Starting")
+    )
+    if job is None:
+        return None
     rows = parse_rows(job.payload)
     platforms = PlatformIndex.for_agency(job.agency)
     artists_by_name = {a.stage_name.lower(): a for a in Artist.objects.filter(agency=job.agency)}
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJobStatus.RUNNING, total_rows=len(rows))
-    job.status, job.total_rows = ImportJobStatus.RUNNING, len(rows)
-    while job.processed_rows < len(rows):
-        chunk = rows[job.processed_rows : job.processed_rows + CHUNK_SIZE]
+    while True:
         with transaction.atomic():
-            job = (
-                ImportJob.objects.select_for_update(of=("self",))
-                .select_related("agency", "created_by")
-                .get(pk=job.pk)
-            )
+            locked = _locked_running(job.pk)
+            if locked is None:
+                return None
+            job = locked
+            if job.processed_rows >= len(rows):
+                job.total_rows = len(rows)
+                job_finish(job=job, update_fields=["total_rows"])
+                audit_record(
+                    agency=job.agency,
+                    actor=job.created_by,
+                    action="import.finished",
+                    obj=job,
+                    data={
+                        "created": job.created_count,
+                        "duplicate": job.duplicate_count,
+                        "invalid": job.invalid_count,
+                    },
+                )
+                return job
+            # The chunk is chosen under the lock: two runs never take the same rows.
+            chunk = rows[job.processed_rows : job.processed_rows + settings.IMPORT_CHUNK_SIZE]
             _process_chunk(job, chunk, platforms, artists_by_name)
             job.save(
                 update_fields=[
@@ -261,24 +288,14 @@ def import_job_run(*, job_id: int) -> ImportJob:
                     "invalid_count",
                 ]
             )
-    with transaction.atomic():
-        job.status, job.finished_at = ImportJobStatus.DONE, timezone.now()
-        job.save(update_fields=["status", "finished_at"])
-        audit_record(
-            agency=job.agency,
-            actor=job.created_by,
-            action="import.finished",
-            obj=job,
-            data={
-                "created": job.created_count,
-                "duplicate": job.duplicate_count,
-                "invalid": job.invalid_count,
-            },
-        )
-    return job
+            job_progress(
+                job=job,
+                percent=100 * job.processed_rows / len(rows),
+                step=_("%(done)s of %(total)s rows")
+                % {"done": job.processed_rows, "total": len(rows)},
+            )
 
 
-def import_job_fail(*, job_id: int, error: str) -> None:
-    ImportJob.objects.filter(pk=job_id).exclude(status=ImportJobStatus.DONE).update(
-        status=ImportJobStatus.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
+def import_job_retry(*, job: ImportJob, actor: AbstractBaseUser) -> ImportJob:
+    """Run a failed import again: it resumes after its last committed chunk."""
+    return job_retry(job=job, actor=actor)

@@ -4,17 +4,26 @@ import csv
 from collections.abc import Iterator
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from cases.intake.forms import ImportForm
 from cases.intake.models import ImportJobStatus
 from cases.intake.selectors import import_job_get_for, import_job_list_for
-from cases.intake.services.imports import CREATED, ImportRejected, decode_upload, import_job_create
+from cases.intake.services.imports import (
+    CREATED,
+    ImportRejected,
+    decode_upload,
+    import_job_create,
+    import_job_retry,
+)
+from cases.kernel.jobs import JobNotRetryable
 from cases.kernel.models import Role
-from cases.kernel.tenancy import get_or_404
+from cases.kernel.tenancy import can_write, get_or_404
 from cases.kernel.web import HtmxHttpRequest, member_required, paginate
 
 FINISHED = (ImportJobStatus.DONE, ImportJobStatus.FAILED)
@@ -63,8 +72,27 @@ def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(request, "cases/import_detail.html#progress", {"job": job})
     job = import_job_get_for(request.user, pk)
     problems = [entry for entry in job.report if entry[1] != CREATED]
-    context = {"job": job, "page": paginate(request, problems), "finished": job.status in FINISHED}
+    context = {
+        "job": job,
+        "page": paginate(request, problems),
+        "finished": job.status in FINISHED,
+        "can_write": can_write(request.user),
+    }
     return render(request, "cases/import_detail.html", context)
+
+
+@require_POST
+@member_required()
+def import_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Run a failed import again; it resumes after its last committed chunk."""
+    job = import_job_get_for(request.user, pk)
+    try:
+        import_job_retry(job=job, actor=request.user)
+    except JobNotRetryable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Import #%(id)s is queued again.") % {"id": job.pk})
+    return redirect("import_detail", pk=job.pk)
 
 
 class _Echo:
