@@ -17,7 +17,7 @@ from cases.agency.models import Platform
 from cases.evidence.capture.observation import Observation as CaptureObservation
 from cases.intake.models import Finding
 from cases.kernel.models import Agency, AppendOnlyModel
-from cases.kernel.net.fetcher import FetchOutcome
+from cases.kernel.net.outcome import FetchOutcome
 
 
 class CaptureStatus(models.TextChoices):

@@ -51,7 +51,8 @@ from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from cases.kernel.net.fetcher import REDIRECT_STATUSES, Connector, FetchResult, Resolver, fetch
+from cases.kernel.net.connection import Connector, Resolver
+from cases.kernel.net.fetcher import REDIRECT_STATUSES, FetchResult, fetch
 from cases.kernel.net.policy import Policy, PolicyRefused, check_url
 
 # Where nothing else listens: the discard port. Chromium's connections to this "proxy"

@@ -42,15 +42,9 @@ from cases.evidence.capture.observation import (
 from cases.evidence.capture.wacz import MEDIA_TYPE as WACZ_MEDIA_TYPE
 from cases.evidence.capture.wacz import WaczError, WaczSigner, wacz_build
 from cases.evidence.capture.warc import CaptureWarc, WarcScreenshot
-from cases.kernel.net.fetcher import (
-    REDIRECT_STATUSES,
-    Connector,
-    FetchOutcome,
-    FetchResult,
-    Hop,
-    Resolver,
-    fetch,
-)
+from cases.kernel.net.connection import Connector, Resolver
+from cases.kernel.net.fetcher import REDIRECT_STATUSES, FetchResult, Hop, fetch
+from cases.kernel.net.outcome import FetchOutcome
 from cases.kernel.net.policy import Policy
 
 TOOL_NAME = "AgencyGuard capture"
