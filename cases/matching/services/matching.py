@@ -35,16 +35,15 @@ from cases.intake.models import Finding
 from cases.kernel.audit.services import audit_record
 from cases.legal.models import Case
 from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
-from cases.matching.pdq import (
+from cases.matching.pdq.hashes import (
     HASH_BYTES,
     LOW_QUALITY,
     MATCH_DISTANCE,
     HashError,
     hash_to_bytes,
     hash_to_hex,
-    pdq_analyse,
-    pdq_hash_frames,
 )
+from cases.matching.pdq.images import pdq_analyse, pdq_hash_frames
 from cases.matching.services.index import matching_index_for
 
 log = logging.getLogger(__name__)
