@@ -21,17 +21,14 @@ setup_django()
 
 from PIL import Image, ImageOps  # noqa: E402
 
-from cases.matching.pdq import (  # noqa: E402
+from cases.matching.pdq.hashes import (  # noqa: E402
     HASH_BYTES,
     MATCH_DISTANCE,
-    STORED_CROPS,
-    BruteForceIndex,
-    PdqIndex,
-    _distances,
+    hamming_distances,
     hashes_from_hex,
-    pdq_analyse,
-    pdq_hash_image,
 )
+from cases.matching.pdq.images import STORED_CROPS, pdq_analyse, pdq_hash_image  # noqa: E402
+from cases.matching.pdq.index import BruteForceIndex, PdqIndex  # noqa: E402
 from tests.matching.edits import caption_bar, letterbox  # noqa: E402  (the table's edits)
 from tests.matching.images import portrait, sfhq_tiles  # noqa: E402
 
@@ -155,7 +152,7 @@ def popcount_variants(hashes: np.ndarray, query: np.ndarray) -> None:
 
     lut8 = run(lambda: table8[hashes ^ query].sum(axis=1, dtype=np.uint16))
     unpack = run(lambda: np.unpackbits(hashes ^ query, axis=1).sum(axis=1, dtype=np.uint16))
-    lut16 = run(lambda: _distances(hashes, query))
+    lut16 = run(lambda: hamming_distances(hashes, query))
     note(
         f"full scan of 1M: byte table {lut8:.0f} ms, unpackbits {unpack:.0f} ms, 16-bit table {lut16:.0f} ms (used)"
     )

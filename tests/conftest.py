@@ -89,7 +89,8 @@ def _every_capture_passes_wacz_validate(monkeypatch, tmp_path_factory):  # type:
     """Every capture this test makes (in this process) must come with a WACZ that passes
     `wacz validate`: the pipeline is wrapped to keep each capture's WACZ, and they are
     validated when the test ends (a capture without one fails the test too)."""
-    from cases.evidence.capture.pipeline import CapturePipeline, artefact_bytes
+    from cases.evidence.capture.output import artefact_bytes
+    from cases.evidence.capture.pipeline import CapturePipeline
 
     made: list[tuple[str, bytes | None, str]] = []
     real_run = CapturePipeline.run

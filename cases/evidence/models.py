@@ -19,7 +19,7 @@ from cases.evidence.capture.observation import reason_label
 from cases.intake.models import Finding
 from cases.kernel.jobs import Job
 from cases.kernel.models import Agency, AppendOnlyModel
-from cases.kernel.net.fetcher import FetchOutcome
+from cases.kernel.net.outcome import FetchOutcome
 
 
 class CaptureStatus(models.TextChoices):

@@ -1,5 +1,6 @@
 """Uniform borders and caption bars around a picture, found so that the matcher can hash what
-is inside them too. Pure (numpy, Pillow), used by cases.matching.pdq on images and video frames.
+is inside them too. Pure (numpy, Pillow), used by cases.matching.pdq.images on images and video
+frames.
 
 Re-uploads often frame the original: black letterbox or pillarbox bars when a still is put
 in a 16:9 or 9:16 video, a white or coloured caption bar with text above or below a meme.

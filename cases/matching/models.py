@@ -1,5 +1,5 @@
 """Re-upload matching: the agency's official reference media, the PDQ hashes the matcher keeps
-for each evidence item, and the matches it found (see cases.matching.pdq, cases.matching.services.matching)."""
+for each evidence item, and the matches it found (see cases.matching.pdq, cases.matching.services)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ class FingerprintSource(models.TextChoices):
 class PdqFingerprint(models.Model):
     """The PDQ hashes the matcher keeps for one evidence item, as packed 32-byte hashes:
     for an image the whole picture first, then its standard crops (cases.matching.pdq.
-    STORED_CROPS), then the picture without its borders and caption bars when it has any;
+    images.STORED_CROPS), then the picture without its borders and caption bars when it has any;
     for a video one or two hashes (whole, without borders) per distinct keyframe. One row per item, so an
     agency's index is built from one row per item. Derived data: it may be recomputed
     (replaced by a new row), never edited in place, so the newest id keys the index cache."""
@@ -74,7 +74,7 @@ class PdqFingerprint(models.Model):
     hashes = models.BinaryField()
     count = models.PositiveIntegerField()
     # Quality of the whole picture (image) or of the best keyframe (video). Below
-    # cases.matching.pdq.LOW_QUALITY the item is kept out of automatic matching.
+    # cases.matching.pdq.hashes.LOW_QUALITY the item is kept out of automatic matching.
     quality = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

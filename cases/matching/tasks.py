@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cases.matching.services.matching import evidence_pdq_run
+from cases.matching.services.fingerprints import evidence_pdq_run
 
 
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)

@@ -10,7 +10,7 @@ only, and resent byte for byte on retries.
 The target URL is chosen by an agency admin, so it goes through the same network policy
 as suspect URLs (cases.kernel.net.policy): resolved once, every address checked, the
 connection opened to the checked address. The capture fetcher only does GET, so the POST
-below reuses its pinned-connection internals; redirects are not followed.
+below reuses its pinned connection (cases.kernel.net.connection); redirects are not followed.
 """
 
 from __future__ import annotations
@@ -34,7 +34,16 @@ from django.utils.translation import gettext as _
 
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
-from cases.kernel.net import fetcher
+from cases.kernel.net.connection import (
+    Connector,
+    Resolver,
+    Watchdog,
+    connection_open,
+    direct_connector,
+    pinned_addresses,
+    system_resolver,
+)
+from cases.kernel.net.outcome import Deadline, Failure
 from cases.kernel.net.policy import Policy, PolicyRefused, check_url
 from cases.notices.models import DeliveryStatus, Notice, Webhook, WebhookDelivery, WebhookEvent
 
@@ -214,20 +223,16 @@ def webhook_post(
     headers: dict[str, str],
     policy: Policy,
     *,
-    resolver: fetcher.Resolver | None = None,
-    connector: fetcher.Connector | None = None,
+    resolver: Resolver | None = None,
+    connector: Connector | None = None,
 ) -> PostResult:
     """POST `body` to `url` over a connection pinned to a checked address (the fetcher's
     internals: check_url, one resolution with every answer checked, the watchdog)."""
-    deadline = fetcher._Deadline(policy.total_deadline)
+    deadline = Deadline(policy.total_deadline)
     target = check_url(url, policy)
-    addresses = fetcher._pinned_addresses(
-        target, policy, resolver or fetcher.system_resolver, deadline
-    )
-    sock, ip = fetcher._open(
-        target, addresses, policy, connector or fetcher.direct_connector, deadline
-    )
-    watchdog = fetcher._Watchdog(sock, deadline)
+    addresses = pinned_addresses(target, policy, resolver or system_resolver, deadline)
+    sock, ip = connection_open(target, addresses, policy, connector or direct_connector, deadline)
+    watchdog = Watchdog(sock, deadline)
     connection = http.client.HTTPConnection(ip, target.port)
     connection.sock = sock
     try:
@@ -253,8 +258,8 @@ def webhook_delivery_attempt(
     *,
     delivery_id: int,
     final: bool = False,
-    resolver: fetcher.Resolver | None = None,
-    connector: fetcher.Connector | None = None,
+    resolver: Resolver | None = None,
+    connector: Connector | None = None,
 ) -> WebhookDelivery | None:
     """One attempt. A failure raises WebhookDeliveryFailed (the task retries), except on the
     `final` attempt, which marks the delivery failed instead."""
@@ -279,7 +284,7 @@ def webhook_delivery_attempt(
             error = f"HTTP {status}"
     except PolicyRefused as exc:
         error = f"refused: {exc.reason}"
-    except (fetcher._Failure, OSError, http.client.HTTPException) as exc:
+    except (Failure, OSError, http.client.HTTPException) as exc:
         error = str(exc) or exc.__class__.__name__
     now = timezone.now()
     delivery.attempts += 1

@@ -8,7 +8,7 @@ from django import template
 
 from cases.intake.models import Finding
 from cases.kernel.tenancy import agency_for
-from cases.matching.services.matching import FindingMatches, finding_matches
+from cases.matching.selectors import FindingMatches, finding_matches
 
 register = template.Library()
 

@@ -92,7 +92,7 @@ def signal_summary(signal: dict[str, Any]) -> str:
     return " ".join([main, *(text for text in statements if text)])
 
 
-# What each category of C2PA validation failure means (detection.provenance.C2paFailure).
+# What each category of C2PA validation failure means (detection.provenance.c2pa.C2paFailure).
 C2PA_FAILURE_LABELS = {
     "content_altered": gettext_lazy("content altered after signing"),
     "signature_invalid": gettext_lazy("claim signature broken"),

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image
 
-from cases.kernel.net.fetcher import direct_connector
+from cases.kernel.net.connection import direct_connector
 
 PUBLIC_IP = "93.184.216.34"
 SITE_HOST = "site.test"

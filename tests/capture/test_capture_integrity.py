@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from cases.evidence.capture.browser import BrowserOptions, browser_capture
-from cases.evidence.capture.pipeline import visible_text
+from cases.evidence.capture.page import visible_text
 from cases.evidence.models import Capture, CaptureStatus, Evidence
 from cases.evidence.services.captures import capture_request, capture_run
 from cases.evidence.services.evidence import evidence_open

@@ -10,9 +10,10 @@ from warcio.archiveiterator import ArchiveIterator
 
 from cases.evidence.capture.media import media_candidates, media_file_name, sniff_media_type
 from cases.evidence.capture.observation import RemovalSignature, removal_signature_match
-from cases.evidence.capture.pipeline import decode_html, visible_text
+from cases.evidence.capture.page import decode_html, visible_text
 from cases.evidence.capture.warc import CaptureWarc
-from cases.kernel.net.fetcher import FetchOutcome, FetchResult, Hop
+from cases.kernel.net.fetcher import FetchResult, Hop
+from cases.kernel.net.outcome import FetchOutcome
 
 PAGE = "http://site.test/post/1"
 

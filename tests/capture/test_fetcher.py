@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from cases.kernel.net.fetcher import FetchOutcome, FetchResult, fetch
+from cases.kernel.net.fetcher import FetchResult, fetch
+from cases.kernel.net.outcome import FetchOutcome
 from cases.kernel.net.policy import Policy
 
 PUBLIC_IP = "93.184.216.34"

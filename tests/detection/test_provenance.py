@@ -10,7 +10,8 @@ import pytest
 from imwatermark import WatermarkEncoder
 from PIL import Image, PngImagePlugin
 
-from detection.provenance import SDXL_MESSAGE, Signal, provenance_signals
+from detection.provenance import Signal, provenance_signals
+from detection.provenance.watermarks import SDXL_MESSAGE
 from tests.data_path import data_file
 from tests.detection.detection_samples import (
     c2pa_signed_jpeg,

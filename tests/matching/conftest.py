@@ -7,8 +7,8 @@ from PIL import Image
 
 from cases.evidence.models import Evidence, EvidenceKind
 from cases.evidence.services.evidence import evidence_ingest
+from cases.matching.services.fingerprints import evidence_compute_pdq
 from cases.matching.services.index import matching_cache_clear
-from cases.matching.services.matching import evidence_compute_pdq
 from tests.matching.images import jpeg_bytes
 
 

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from cases.matching.pdq import MATCH_DISTANCE, PdqAnalysis, PdqIndex, hashes_from_hex, pdq_analyse
+from cases.matching.pdq.hashes import MATCH_DISTANCE, hashes_from_hex
+from cases.matching.pdq.images import PdqAnalysis, pdq_analyse
+from cases.matching.pdq.index import PdqIndex
 from tests.data_path import data_file
 from tests.matching.images import crop_fraction, jpeg_bytes, resized, scene
 

@@ -11,18 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cases.matching.pdq import (
+from cases.matching.pdq.hashes import (
     LOW_QUALITY,
     MATCH_DISTANCE,
     HashError,
-    PdqIndex,
     hamming,
     hashes_from_hex,
+)
+from cases.matching.pdq.images import (
     pdq_analyse,
     pdq_hash_dihedral,
     pdq_hash_frames,
     pdq_hash_image,
 )
+from cases.matching.pdq.index import PdqIndex
 from tests.matching.images import (
     crop_fraction,
     jpeg_bytes,

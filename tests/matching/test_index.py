@@ -5,16 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cases.matching.pdq import (
+from cases.matching.pdq.hashes import (
     MATCH_DISTANCE,
-    BruteForceIndex,
     HashError,
-    PdqIndex,
     hamming,
     hash_to_bytes,
     hash_to_hex,
     hashes_from_hex,
 )
+from cases.matching.pdq.index import BruteForceIndex, PdqIndex
 
 
 def _flip(row: np.ndarray, bits: np.ndarray) -> np.ndarray:

@@ -11,13 +11,9 @@ from cases.evidence.models import EvidenceKind
 from cases.kernel.models import AuditEvent
 from cases.legal.services.legal_cases import case_create, case_link_findings
 from cases.matching.models import EvidenceMatch, PdqFingerprint, ReferenceMedia
+from cases.matching.selectors import evidence_matches_for, finding_matches
+from cases.matching.services.fingerprints import evidence_compute_pdq, evidence_record_video_frames
 from cases.matching.services.index import matching_index_for
-from cases.matching.services.matching import (
-    evidence_compute_pdq,
-    evidence_matches_for,
-    evidence_record_video_frames,
-    finding_matches,
-)
 from cases.matching.services.reference_media import ReferenceMediaError, reference_media_add
 from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
@@ -353,7 +349,7 @@ def test_a_video_is_hashed_by_its_keyframes_and_a_still_of_it_matches(
     agency, finding, second_finding, bob
 ):
     from cases.evidence.services.evidence import evidence_ingest
-    from cases.matching.services.matching import evidence_pdq_run
+    from cases.matching.services.fingerprints import evidence_pdq_run
 
     scenes = [scene(40), scene(41), scene(42)]
     video, _ = evidence_ingest(
@@ -388,7 +384,7 @@ def test_a_letterboxed_video_frame_matches_a_still_without_the_bars(
 
 def test_an_unreadable_video_is_left_unhashed(agency, finding, bob):
     from cases.evidence.services.evidence import evidence_ingest
-    from cases.matching.services.matching import evidence_pdq_run
+    from cases.matching.services.fingerprints import evidence_pdq_run
 
     pytest.importorskip("av", reason="PyAV comes with the detection extra")
     broken, _ = evidence_ingest(

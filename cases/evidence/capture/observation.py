@@ -115,7 +115,7 @@ def classify(
 
 def reason_label(reason: str) -> str:
     """The reason code of an observation in words ("http_404" → "HTTP 404")."""
-    from cases.kernel.net.fetcher import FetchOutcome
+    from cases.kernel.net.outcome import FetchOutcome
 
     if reason.startswith("http_"):
         return f"HTTP {reason.removeprefix('http_')}"

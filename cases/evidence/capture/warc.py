@@ -29,7 +29,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from cases.kernel.net.fetcher import FetchOutcome, FetchResult, Hop
+from cases.kernel.net.fetcher import FetchResult, Hop
+from cases.kernel.net.outcome import FetchOutcome
 
 WARC_VERSION = "1.1"
 # Spool small WARCs in memory; bigger ones (video) go to a temporary file.

@@ -42,7 +42,7 @@ STEP_LABELS = {
     "done": gettext_lazy("Finished"),
 }
 
-# What the page did while it was open (cases.evidence.capture.browser, _Session.note).
+# What the page did while it was open (cases.evidence.capture.browser.session, Session.note).
 NAVIGATION_LABELS = {
     "loaded": gettext_lazy("Loaded (the captured document)"),
     "blocked": gettext_lazy("Navigation blocked"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from cases.kernel.net.fetcher import direct_connector
+from cases.kernel.net.connection import direct_connector
 from cases.kernel.net.policy import Policy, PolicyRefused, check_address, check_url
 
 log = logging.getLogger(__name__)

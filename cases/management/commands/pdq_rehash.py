@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from cases.matching.models import PdqFingerprint
-from cases.matching.services.matching import evidence_pdq_run
+from cases.matching.services.fingerprints import evidence_pdq_run
 
 
 class Command(BaseCommand):

@@ -16,7 +16,8 @@ import numpy as np
 from django.db.models import Count, Max
 
 from cases.matching.models import PdqFingerprint
-from cases.matching.pdq import HASH_BYTES, LOW_QUALITY, PdqIndex
+from cases.matching.pdq.hashes import HASH_BYTES, LOW_QUALITY
+from cases.matching.pdq.index import PdqIndex
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Reference media: the agency's official photos and videos per artist. Registered files are
 stored as evidence (kind "reference") and hashed like any other, so a re-upload that matches
-one names the artist and the source work (see cases.matching.services.matching)."""
+one names the artist and the source work (see cases.matching.services.matching and
+cases.matching.selectors)."""
 
 from __future__ import annotations
 
