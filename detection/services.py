@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence, EvidenceKind
+from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
 from detection.models import (
@@ -40,7 +40,6 @@ from detection.provenance import (
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 
 NO_DETECTOR_MESSAGE = "no trained detector installed"
 # Evidence kinds analysed automatically on arrival. Page screenshots, HTML, WARC and headers
@@ -59,10 +58,6 @@ class DetectorRegistrationError(ValueError):
 
 def detectable(evidence: Evidence) -> bool:
     return evidence.media_type.startswith(("image/", "video/"))
-
-
-def _actor_obj(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 # ---------------------------------------------------------------------------- detectors
@@ -244,7 +239,7 @@ def detection_run_request(*, evidence: Evidence, actor: Actor = None) -> Detecti
         run = DetectionRun.objects.create(
             agency_id=evidence.agency_id,
             evidence=evidence,
-            requested_by=_actor_obj(actor),
+            requested_by=actor_user(actor),
             step="queued",
         )
         if actor is not None:
@@ -296,7 +291,7 @@ def detection_rerun_all(*, agency: Agency, actor: Actor) -> int:
                 DetectionRun(
                     agency=agency,
                     evidence_id=evidence_id,
-                    requested_by=_actor_obj(actor),
+                    requested_by=actor_user(actor),
                     step="queued",
                 )
                 for evidence_id in evidence_ids
@@ -609,7 +604,7 @@ def detection_review_record(
         raise DetectionError(_("Choose confirmed fake, not fake or unsure."))
     if run is not None and run.evidence_id != evidence.pk:
         raise DetectionError(_("That detection run belongs to another evidence item."))
-    reviewer = _actor_obj(actor)
+    reviewer = actor_user(actor)
     with transaction.atomic():
         review = DetectionReview.objects.create(
             agency_id=evidence.agency_id,

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -33,6 +32,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
+from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
@@ -40,7 +40,6 @@ from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
 
 log = logging.getLogger(__name__)
-Actor = AbstractBaseUser | AnonymousUser | None
 WRITER_ROLES = (Role.ADMIN, Role.LEGAL)
 REASON_MAX = 1000
 
@@ -63,7 +62,7 @@ class MemoryLimitExceeded(Exception):
 def _require_writer(case: Case, actor: Actor) -> Membership:
     membership = (
         Membership.objects.select_related("agency").filter(user=actor).first()
-        if actor is not None and actor.is_authenticated
+        if actor_user(actor) is not None
         else None
     )
     if membership is None or membership.agency_id != case.agency_id:

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 
 from cases.evidence.models import Capture, CustodyAction, CustodyEvent, Evidence
 from cases.evidence.signals import evidence_stored
 from cases.evidence.uploads import image_dimensions, sniff
 from cases.intake.models import Finding
+from cases.kernel.actor import Actor, actor_fields, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
 from cases.kernel.storage import (
@@ -38,7 +38,6 @@ from cases.kernel.storage import (
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 OCTET_STREAM = "application/octet-stream"
 
 
@@ -46,10 +45,7 @@ def custody_record(
     *, evidence: Evidence, action: str, actor: Actor, reason: str = ""
 ) -> CustodyEvent:
     """Append one custody event and its audit event, in one transaction."""
-    if actor is None or not actor.is_authenticated:
-        actor_obj, label = None, "system" if actor is None else "anonymous"
-    else:
-        actor_obj, label = actor, actor.get_username()
+    actor_obj, label = actor_fields(actor)
     with transaction.atomic():
         event = CustodyEvent.objects.create(
             agency_id=evidence.agency_id,
@@ -125,9 +121,7 @@ def evidence_ingest(
         if width is None and resolved_type.startswith("image/"):
             with spooled.open() as handle:
                 width, height = image_dimensions(handle, resolved_type)
-        uploaded_by = (
-            collected_by if collected_by is not None and collected_by.is_authenticated else None
-        )
+        uploaded_by = actor_user(collected_by)
         with transaction.atomic():
             try:
                 with transaction.atomic():
