@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from cases.evidence.models import CustodyAction, Evidence, EvidenceKind
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
+from cases.kernel.media import media_suffix
 from cases.kernel.models import Agency
 from detection.models import (
     FINISHED_STATUSES,
@@ -659,7 +660,7 @@ def detection_training_export(
         label = folder.get(review.verdict)
         if label is None or not evidence.media_type.startswith("image/"):
             continue
-        suffix = _suffix(evidence.media_type)
+        suffix = media_suffix(evidence.media_type, default=".bin")
         name = f"{evidence.sha256}{suffix}"
         target = out / label / name
         if not target.exists():
@@ -702,14 +703,3 @@ def _pairs(
 ) -> list[tuple[dict[str, Any], DetectionReview]]:
     by_evidence = {review.evidence_id: review for review in reviews}
     return [(row, by_evidence[row["evidence"]]) for row in rows]
-
-
-def _suffix(media_type: str) -> str:
-    return {
-        "image/jpeg": ".jpg",
-        "image/png": ".png",
-        "image/webp": ".webp",
-        "image/gif": ".gif",
-        "image/bmp": ".bmp",
-        "image/tiff": ".tif",
-    }.get(media_type, ".bin")
