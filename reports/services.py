@@ -31,9 +31,10 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
+from cases.evidence.models import CustodyAction, Evidence
+from cases.evidence.services.evidence import custody_record_many
 from cases.kernel.actor import Actor, actor_user
-from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
+from cases.kernel.audit.services import audit_anchor, audit_record
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
@@ -238,48 +239,6 @@ def _store(name: str, content: File) -> str:
     return default_storage.save(name, content)
 
 
-def _custody_many(
-    *, dossier: Dossier, evidence: list[Evidence], action: str, actor: Actor, reason: str
-) -> None:
-    """One custody event per item and their audit events, in one transaction (one chain
-    lock, two bulk inserts) instead of one round trip per item."""
-    if not evidence:
-        return
-    if actor is None or not actor.is_authenticated:
-        actor_obj, label = None, "system" if actor is None else "anonymous"
-    else:
-        actor_obj, label = actor, actor.get_username()
-    now = timezone.now()
-    with transaction.atomic():
-        events = CustodyEvent.objects.bulk_create(
-            [
-                CustodyEvent(
-                    agency_id=item.agency_id,
-                    evidence=item,
-                    action=action,
-                    actor=actor_obj,
-                    actor_label=label,
-                    reason=reason,
-                    created_at=now,
-                )
-                for item in evidence
-            ]
-        )
-        audit_record_many(
-            agency=dossier.agency,
-            actor=actor,
-            entries=[
-                AuditEntry(
-                    action=f"evidence.{action}",
-                    obj=item,
-                    data={"sha256": item.sha256, "custody_event": event.pk, "reason": reason},
-                )
-                for item, event in zip(evidence, events, strict=True)
-            ],
-            at=now,
-        )
-
-
 def dossier_build(*, dossier_id: int) -> Dossier | None:
     """Build a queued dossier: context, PDF, (packet), storage, custody. Idempotent per
     row: only a queued dossier is built. Failures are recorded on the row."""
@@ -363,8 +322,8 @@ def _build(dossier: Dossier) -> None:
         "reason": dossier.reason,
     }
     with transaction.atomic():
-        _custody_many(
-            dossier=dossier,
+        custody_record_many(
+            agency=dossier.agency,
             evidence=evidence,
             action=CustodyAction.EXPORTED,
             actor=dossier.generated_by,
@@ -404,8 +363,8 @@ def dossier_download_record(*, dossier: Dossier, part: str, actor: Actor) -> Non
     )
     reason = f"{dossier.kind} {dossier.identifier} downloaded ({part})"
     with transaction.atomic():
-        _custody_many(
-            dossier=dossier,
+        custody_record_many(
+            agency=dossier.agency,
             evidence=evidence,
             action=CustodyAction.DOWNLOADED,
             actor=actor,
