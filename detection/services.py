@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence, EvidenceKind
-from cases.kernel.actor import Actor, actor_user
+from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.media import media_suffix
 from cases.kernel.models import Agency
@@ -613,7 +613,7 @@ def detection_review_record(
             run=run,
             verdict=verdict,
             reviewer=reviewer,
-            reviewer_label=reviewer.get_username() if reviewer else "system",
+            reviewer_label=actor_label(actor),
             note=note.strip()[:2000],
         )
         audit_record(

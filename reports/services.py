@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence
 from cases.evidence.services.evidence import custody_record_many
-from cases.kernel.actor import Actor, actor_user
+from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_anchor, audit_record
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
@@ -121,7 +121,7 @@ def dossier_request(
             requested_ids=requested,
             language=language,
             generated_by=actor,
-            generated_by_label=actor.get_username() if actor is not None else "",
+            generated_by_label=actor_label(actor),
             step=_("Waiting for a worker"),
         )
         audit_record(
