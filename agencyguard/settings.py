@@ -412,7 +412,7 @@ EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", "0")
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", "30")
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "AgencyGuard <noreply@localhost>")
 
-# Takedown notices (cases.notices.services.notices, cases.notices.bases).
+# Takedown notices (cases.notices.services, cases.notices.bases).
 NOTICE_FROM_EMAIL = os.getenv("NOTICE_FROM_EMAIL", "")  # "" = DEFAULT_FROM_EMAIL
 NOTICE_MESSAGE_ID_DOMAIN = os.getenv("NOTICE_MESSAGE_ID_DOMAIN", "")  # "" = this host's name
 # Hours a platform has per legal basis, over the defaults in cases/notices/bases.py, e.g.

@@ -15,7 +15,7 @@ from cases.evidence.signals import evidence_stored
 from cases.intake.signals import finding_removed
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.matching.tasks import evidence_pdq_task
-from cases.notices.services.notices import notices_close_for_removed_finding
+from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
 
 

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence, EvidenceKind
+from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_record
+from cases.kernel.media import media_suffix
 from cases.kernel.models import Agency
 from detection.models import (
     FINISHED_STATUSES,
@@ -40,7 +41,6 @@ from detection.provenance import (
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 
 NO_DETECTOR_MESSAGE = "no trained detector installed"
 # Evidence kinds analysed automatically on arrival. Page screenshots, HTML, WARC and headers
@@ -59,10 +59,6 @@ class DetectorRegistrationError(ValueError):
 
 def detectable(evidence: Evidence) -> bool:
     return evidence.media_type.startswith(("image/", "video/"))
-
-
-def _actor_obj(actor: Actor) -> Any:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 # ---------------------------------------------------------------------------- detectors
@@ -244,7 +240,7 @@ def detection_run_request(*, evidence: Evidence, actor: Actor = None) -> Detecti
         run = DetectionRun.objects.create(
             agency_id=evidence.agency_id,
             evidence=evidence,
-            requested_by=_actor_obj(actor),
+            requested_by=actor_user(actor),
             step="queued",
         )
         if actor is not None:
@@ -296,7 +292,7 @@ def detection_rerun_all(*, agency: Agency, actor: Actor) -> int:
                 DetectionRun(
                     agency=agency,
                     evidence_id=evidence_id,
-                    requested_by=_actor_obj(actor),
+                    requested_by=actor_user(actor),
                     step="queued",
                 )
                 for evidence_id in evidence_ids
@@ -609,7 +605,7 @@ def detection_review_record(
         raise DetectionError(_("Choose confirmed fake, not fake or unsure."))
     if run is not None and run.evidence_id != evidence.pk:
         raise DetectionError(_("That detection run belongs to another evidence item."))
-    reviewer = _actor_obj(actor)
+    reviewer = actor_user(actor)
     with transaction.atomic():
         review = DetectionReview.objects.create(
             agency_id=evidence.agency_id,
@@ -617,7 +613,7 @@ def detection_review_record(
             run=run,
             verdict=verdict,
             reviewer=reviewer,
-            reviewer_label=reviewer.get_username() if reviewer else "system",
+            reviewer_label=actor_label(actor),
             note=note.strip()[:2000],
         )
         audit_record(
@@ -664,7 +660,7 @@ def detection_training_export(
         label = folder.get(review.verdict)
         if label is None or not evidence.media_type.startswith("image/"):
             continue
-        suffix = _suffix(evidence.media_type)
+        suffix = media_suffix(evidence.media_type, default=".bin")
         name = f"{evidence.sha256}{suffix}"
         target = out / label / name
         if not target.exists():
@@ -707,14 +703,3 @@ def _pairs(
 ) -> list[tuple[dict[str, Any], DetectionReview]]:
     by_evidence = {review.evidence_id: review for review in reviews}
     return [(row, by_evidence[row["evidence"]]) for row in rows]
-
-
-def _suffix(media_type: str) -> str:
-    return {
-        "image/jpeg": ".jpg",
-        "image/png": ".png",
-        "image/webp": ".webp",
-        "image/gif": ".gif",
-        "image/bmp": ".bmp",
-        "image/tiff": ".tif",
-    }.get(media_type, ".bin")

@@ -28,6 +28,7 @@ from django.conf import settings
 
 from cases.evidence.services.evidence import evidence_open
 from cases.kernel.audit.timestamp import TimestampError, timestamp_manifest
+from cases.kernel.media import media_extension
 from reports.attempts import CaptureAttempt
 from reports.context import DossierContext
 from reports.items import ORIGIN_CAPTURE, EvidenceItem
@@ -40,21 +41,6 @@ MANIFEST_SCHEMA = "agencyguard.evidence-packet/2"
 CHUNK = 1024 * 1024
 # Already-compressed media go in stored; text compresses well.
 STORED_PREFIXES = ("image/", "video/", "audio/", "application/pdf", "application/zip")
-EXTENSIONS = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "image/gif": "gif",
-    "image/webp": "webp",
-    "video/mp4": "mp4",
-    "video/webm": "webm",
-    "video/quicktime": "mov",
-    "text/html": "html",
-    "application/warc": "warc",
-    "application/wacz": "wacz",
-    "application/json": "json",
-    "text/plain": "txt",
-    "application/pdf": "pdf",
-}
 
 
 class PacketIntegrityError(Exception):
@@ -72,15 +58,7 @@ class PacketResult:
 
 
 def evidence_path(item: EvidenceItem) -> str:
-    extension = EXTENSIONS.get(item.evidence.media_type)
-    if extension is None:
-        try:
-            from cases.evidence.views.evidence import EXTENSIONS as VIEW_EXTENSIONS
-
-            extension = VIEW_EXTENSIONS.get(item.evidence.media_type, "bin")
-        except ImportError:  # pragma: no cover - the views module always exists
-            extension = "bin"
-    return f"evidence/{item.evidence.sha256}.{extension}"
+    return f"evidence/{item.evidence.sha256}.{media_extension(item.evidence.media_type)}"
 
 
 def _iso(moment: Any) -> str | None:

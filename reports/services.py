@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -32,15 +31,16 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
-from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
+from cases.evidence.models import CustodyAction, Evidence
+from cases.evidence.services.evidence import custody_record_many
+from cases.kernel.actor import Actor, actor_label, actor_user
+from cases.kernel.audit.services import audit_anchor, audit_record
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
 
 log = logging.getLogger(__name__)
-Actor = AbstractBaseUser | AnonymousUser | None
 WRITER_ROLES = (Role.ADMIN, Role.LEGAL)
 REASON_MAX = 1000
 
@@ -63,7 +63,7 @@ class MemoryLimitExceeded(Exception):
 def _require_writer(case: Case, actor: Actor) -> Membership:
     membership = (
         Membership.objects.select_related("agency").filter(user=actor).first()
-        if actor is not None and actor.is_authenticated
+        if actor_user(actor) is not None
         else None
     )
     if membership is None or membership.agency_id != case.agency_id:
@@ -121,7 +121,7 @@ def dossier_request(
             requested_ids=requested,
             language=language,
             generated_by=actor,
-            generated_by_label=actor.get_username() if actor is not None else "",
+            generated_by_label=actor_label(actor),
             step=_("Waiting for a worker"),
         )
         audit_record(
@@ -239,48 +239,6 @@ def _store(name: str, content: File) -> str:
     return default_storage.save(name, content)
 
 
-def _custody_many(
-    *, dossier: Dossier, evidence: list[Evidence], action: str, actor: Actor, reason: str
-) -> None:
-    """One custody event per item and their audit events, in one transaction (one chain
-    lock, two bulk inserts) instead of one round trip per item."""
-    if not evidence:
-        return
-    if actor is None or not actor.is_authenticated:
-        actor_obj, label = None, "system" if actor is None else "anonymous"
-    else:
-        actor_obj, label = actor, actor.get_username()
-    now = timezone.now()
-    with transaction.atomic():
-        events = CustodyEvent.objects.bulk_create(
-            [
-                CustodyEvent(
-                    agency_id=item.agency_id,
-                    evidence=item,
-                    action=action,
-                    actor=actor_obj,
-                    actor_label=label,
-                    reason=reason,
-                    created_at=now,
-                )
-                for item in evidence
-            ]
-        )
-        audit_record_many(
-            agency=dossier.agency,
-            actor=actor,
-            entries=[
-                AuditEntry(
-                    action=f"evidence.{action}",
-                    obj=item,
-                    data={"sha256": item.sha256, "custody_event": event.pk, "reason": reason},
-                )
-                for item, event in zip(evidence, events, strict=True)
-            ],
-            at=now,
-        )
-
-
 def dossier_build(*, dossier_id: int) -> Dossier | None:
     """Build a queued dossier: context, PDF, (packet), storage, custody. Idempotent per
     row: only a queued dossier is built. Failures are recorded on the row."""
@@ -364,8 +322,8 @@ def _build(dossier: Dossier) -> None:
         "reason": dossier.reason,
     }
     with transaction.atomic():
-        _custody_many(
-            dossier=dossier,
+        custody_record_many(
+            agency=dossier.agency,
             evidence=evidence,
             action=CustodyAction.EXPORTED,
             actor=dossier.generated_by,
@@ -405,8 +363,8 @@ def dossier_download_record(*, dossier: Dossier, part: str, actor: Actor) -> Non
     )
     reason = f"{dossier.kind} {dossier.identifier} downloaded ({part})"
     with transaction.atomic():
-        _custody_many(
-            dossier=dossier,
+        custody_record_many(
+            agency=dossier.agency,
             evidence=evidence,
             action=CustodyAction.DOWNLOADED,
             actor=actor,

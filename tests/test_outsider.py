@@ -38,7 +38,7 @@ from cases.intake.services.fan_reports import fan_report_submit
 from cases.intake.services.imports import import_job_create
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
-from cases.notices.services.notices import notice_create
+from cases.notices.services.drafts import notice_create
 from cases.notices.webhooks import webhook_save
 from tests.factories import ArtistFactory, GroupFactory, make_finding
 

@@ -34,6 +34,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image
 
+from cases.kernel.media import MEDIA_TYPES
+
 SNIFF_BYTES = 8192
 MARKUP_WINDOW = 64 * 1024
 MAX_DISPLAY_NAME = 120
@@ -90,14 +92,20 @@ class FileType:
         return self.pillow_format is not None
 
 
-JPEG = FileType("jpeg", "JPEG", "image/jpeg", ("jpg", "jpeg", "jpe", "jfif"), "JPEG")
-PNG = FileType("png", "PNG", "image/png", ("png",), "PNG")
-GIF = FileType("gif", "GIF", "image/gif", ("gif",), "GIF")
-WEBP = FileType("webp", "WebP", "image/webp", ("webp",), "WEBP")
-MP4 = FileType("mp4", "MP4", "video/mp4", ("mp4", "m4v"))
-MOV = FileType("mov", "QuickTime (MOV)", "video/quicktime", ("mov", "qt"))
-WEBM = FileType("webm", "WebM", "video/webm", ("webm",))
-PDF = FileType("pdf", "PDF", "application/pdf", ("pdf",))
+def _accepted(key: str, media_type: str, pillow_format: str | None = None) -> FileType:
+    # Label and extensions from the kernel's registry, so a name we accept is a name we give.
+    entry = MEDIA_TYPES[media_type]
+    return FileType(key, entry.label, media_type, entry.extensions, pillow_format)
+
+
+JPEG = _accepted("jpeg", "image/jpeg", "JPEG")
+PNG = _accepted("png", "image/png", "PNG")
+GIF = _accepted("gif", "image/gif", "GIF")
+WEBP = _accepted("webp", "image/webp", "WEBP")
+MP4 = _accepted("mp4", "video/mp4")
+MOV = _accepted("mov", "video/quicktime")
+WEBM = _accepted("webm", "video/webm")
+PDF = _accepted("pdf", "application/pdf")
 ACCEPTED = (JPEG, PNG, GIF, WEBP, MP4, MOV, WEBM, PDF)
 FILE_TYPES = {file_type.key: file_type for file_type in ACCEPTED}
 

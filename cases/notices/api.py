@@ -21,7 +21,8 @@ from cases.kernel.tenancy import agency_for
 from cases.matching.selectors import reference_media_list_for
 from cases.notices.models import LegalBasis, Notice, NoticeChannel, NoticeLanguage, NoticeStatus
 from cases.notices.selectors import notice_list_for, signer_profile_list_for
-from cases.notices.services import notices as services
+from cases.notices.services import drafts, outcomes, sending
+from cases.notices.services.errors import NoticeError, NoticeSendRefused
 
 
 class PlatformSerializer(serializers.ModelSerializer):
@@ -179,7 +180,7 @@ class NoticeViewSet(
         agency = agency_for(request.user)
         assert agency is not None
         try:
-            notice = services.notice_create(
+            notice = drafts.notice_create(
                 agency=agency,
                 actor=request.user,
                 findings=data.pop("findings"),
@@ -187,7 +188,7 @@ class NoticeViewSet(
                 signer=signer,
                 **data,
             )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             raise serializers.ValidationError({"non_field_errors": [str(exc)]}) from exc
         return self._detail(notice, status.HTTP_201_CREATED)
 
@@ -207,12 +208,12 @@ class NoticeViewSet(
     def send(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         notice = self.get_object()
         try:
-            notice = services.notice_send(notice=notice, actor=request.user)
-        except services.NoticeSendRefused as exc:
+            notice = sending.notice_send(notice=notice, actor=request.user)
+        except NoticeSendRefused as exc:
             raise serializers.ValidationError(
                 {"detail": str(exc), "missing": [req.key for req in exc.missing]}
             ) from exc
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return self._detail(notice)
 
@@ -225,14 +226,14 @@ class NoticeViewSet(
         data = serializer.validated_data
         try:
             if data["action"] == "acknowledge":
-                notice = services.notice_acknowledge(
+                notice = outcomes.notice_acknowledge(
                     notice=notice, actor=request.user, platform_reference=data["platform_reference"]
                 )
             else:
-                notice = services.notice_close(
+                notice = outcomes.notice_close(
                     notice=notice, actor=request.user, outcome=data["action"], note=data["note"]
                 )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return self._detail(notice)
 
@@ -262,7 +263,7 @@ class NoticeViewSet(
         data = serializer.validated_data
         upload = data["confirmation"]
         try:
-            notice = services.notice_record_submission(
+            notice = sending.notice_record_submission(
                 notice=notice,
                 actor=request.user,
                 platform_reference=data["platform_reference"],
@@ -270,6 +271,6 @@ class NoticeViewSet(
                 confirmation=upload,
                 confirmation_name=upload.name if upload else "",
             )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from exc
         return self._detail(notice)

@@ -2,7 +2,7 @@
 
 Sources: ../shared/legal-fields.md (17 U.S.C. § 512(c)(3)(A); DSA Art. 16(2); TAKE IT DOWN
 Act § 3; Korean Network Act Art. 44-2; KCSC correction requests). A notice is checked
-against its basis right before it is sent (cases.notices.services.notices.notice_send): sending
+against its basis right before it is sent (cases.notices.services.sending.notice_send): sending
 with any requirement unmet is refused with the names of what is missing.
 
 Deadlines: TAKE IT DOWN gives platforms 48 hours. DSA ("without undue delay"), DMCA

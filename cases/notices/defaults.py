@@ -1,6 +1,6 @@
 """The default notice wording shipped with the code, per legal basis and language.
 
-Django template syntax, rendered by cases.notices.services.notices.notice_render with a context of
+Django template syntax, rendered by cases.notices.services.drafts.notice_render with a context of
 plain strings and lists (no model objects, so a template cannot reach anything else):
   agency, platform, basis, date, notice_id, urls, works, artists, explanation, evidence,
   signer.{full_name,title,organisation,postal_address,phone,email,signature},

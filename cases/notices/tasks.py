@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from cases.notices.services.notices import notice_deadlines_check as deadlines_check
+from cases.notices.services.deadlines import notice_deadlines_check as deadlines_check
 from cases.notices.webhooks import WebhookDeliveryFailed, webhook_delivery_attempt
 
 # Retries of a webhook: 30 s, 60 s, 120 s, ... capped at an hour, 8 attempts in all.

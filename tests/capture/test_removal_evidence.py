@@ -22,7 +22,7 @@ from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_set_status
 from cases.kernel.models import AuditEvent
 from cases.notices.models import Notice, NoticeStatus
-from cases.notices.services.notices import notice_create
+from cases.notices.services.drafts import notice_create
 from cases.stats import selectors as stats
 from tests.capture.capture_site import PUBLIC_IP, FakeNetwork, SuspectSite, page_html
 from tests.factories import make_finding

@@ -12,7 +12,8 @@ from cases.evidence.models import EvidenceKind
 from cases.evidence.services.evidence import evidence_ingest
 from cases.intake.services.findings import finding_set_status
 from cases.matching.models import ReferenceMedia
-from cases.notices.services.notices import notice_create, signer_profile_save
+from cases.notices.services.drafts import notice_create
+from cases.notices.services.templates import signer_profile_save
 from tests.factories import make_finding
 
 SIGNER = {

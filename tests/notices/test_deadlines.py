@@ -11,7 +11,14 @@ import time_machine
 from cases.kernel.models import AuditEvent
 from cases.notices.bases import due_after
 from cases.notices.models import LegalBasis, Notice, NoticeStatus
-from cases.notices.services.notices import notice_acknowledge, notice_deadlines_check, notice_send
+from cases.notices.services.deadlines import (
+    notice_deadlines_check,
+    notice_deadlines_close_unanswered,
+    notice_deadlines_escalate,
+    notice_deadlines_remind,
+)
+from cases.notices.services.outcomes import notice_acknowledge
+from cases.notices.services.sending import notice_send
 from cases.notices.tasks import notice_deadlines_check as deadlines_task
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +126,21 @@ def test_the_beat_task_is_scheduled_and_runs_the_sweep(settings, make_notice) ->
     with time_machine.travel(T0 + timedelta(hours=49), tick=False):
         result = deadlines_task.apply().get()
     assert result == {"reminded": 0, "escalated": 1, "no_response": 0}
+
+
+def test_each_sweep_does_only_its_own_work(make_notice, mailoutbox, settings, bob) -> None:  # type: ignore[no-untyped-def]
+    notice = _sent(make_notice, LegalBasis.TAKE_IT_DOWN)
+    mailoutbox.clear()
+    soon = T0 + timedelta(hours=24)
+    assert notice_deadlines_escalate(now=soon) == []
+    assert notice_deadlines_close_unanswered(now=soon) == []
+    assert notice_deadlines_remind(now=soon) == [notice.pk]
+    assert [m.to for m in mailoutbox] == [[bob.email]]
+
+    silent = T0 + timedelta(hours=48) + settings.NOTICE_NO_RESPONSE_AFTER
+    assert notice_deadlines_remind(now=silent) == []  # past the deadline: no reminder
+    assert notice_deadlines_close_unanswered(now=silent) == [notice.pk]
+    assert notice_deadlines_escalate(now=silent) == []  # closed: nothing to escalate
+    notice.refresh_from_db()
+    assert notice.status == NoticeStatus.NO_RESPONSE
+    assert notice.escalated_at is None

@@ -23,7 +23,9 @@ from cases.evidence.services.evidence import evidence_ingest
 from cases.intake.models import FindingStatus
 from cases.kernel.models import AuditEvent
 from cases.notices.models import NoticeStatus
-from cases.notices.services.notices import notice_acknowledge, notice_render, notice_send
+from cases.notices.services.drafts import notice_render
+from cases.notices.services.outcomes import notice_acknowledge
+from cases.notices.services.sending import notice_send
 from tests.capture.capture_site import FakeNetwork, SuspectSite
 from tests.notices.conftest import EXPLANATION, SIGNER
 

@@ -12,12 +12,9 @@ from django.utils import translation
 
 from cases.notices.defaults import default_template
 from cases.notices.models import LegalBasis, NoticeTemplate
-from cases.notices.services.notices import (
-    notice_foreign_wording,
-    notice_render,
-    notice_send,
-    notice_template_save,
-)
+from cases.notices.services.drafts import notice_foreign_wording, notice_render
+from cases.notices.services.sending import notice_send
+from cases.notices.services.templates import notice_template_save
 
 pytestmark = pytest.mark.django_db
 
@@ -183,7 +180,7 @@ def test_the_network_act_request_is_not_a_copyright_notice(make_notice, language
 def test_a_network_act_request_names_whose_rights_are_infringed(
     make_notice, hosted_finding
 ) -> None:  # type: ignore[no-untyped-def]
-    from cases.notices.services.notices import NoticeSendRefused
+    from cases.notices.services.errors import NoticeSendRefused
 
     hosted_finding.artists.clear()
     notice = make_notice(LegalBasis.KR_NETWORK_ACT_44_2, "ko")

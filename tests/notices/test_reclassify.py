@@ -15,8 +15,8 @@ from django.db.migrations.recorder import MigrationRecorder
 from cases.kernel.audit.services import audit_chain_verify, audit_record
 from cases.kernel.models import AuditEvent
 from cases.notices.models import LegalBasis, Notice, NoticeStatus
-from cases.notices.services.notices import notice_record_submission, notice_send
 from cases.notices.services.reclassify import RECLASSIFIED, notices_reclassify_unsubmitted
+from cases.notices.services.sending import notice_record_submission, notice_send
 
 pytestmark = pytest.mark.django_db
 

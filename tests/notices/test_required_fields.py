@@ -13,7 +13,9 @@ import pytest
 from cases.notices.bases import REQUIREMENTS
 from cases.notices.defaults import default_template
 from cases.notices.models import LegalBasis, Notice, NoticeStatus, SignerProfile
-from cases.notices.services.notices import NoticeSendRefused, notice_send, notice_template_save
+from cases.notices.services.errors import NoticeSendRefused
+from cases.notices.services.sending import notice_send
+from cases.notices.services.templates import notice_template_save
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +175,8 @@ def test_the_send_button_page_lists_what_is_missing(client, bob, make_notice) ->
 def test_rendering_the_notice_pdf_leaves_pillows_truncated_image_check_on(make_notice) -> None:  # type: ignore[no-untyped-def]
     from PIL import ImageFile
 
-    from cases.notices.services.notices import notice_document, notice_render
+    from cases.notices.services.drafts import notice_render
+    from cases.notices.services.sending import notice_document
 
     notice = make_notice(LegalBasis.KCSC)
     before = ImageFile.LOAD_TRUNCATED_IMAGES

@@ -15,7 +15,7 @@ import time_machine
 from cases.agency.models import Platform
 from cases.intake.services.findings import finding_set_status
 from cases.notices.models import Notice
-from cases.notices.services.notices import notice_create
+from cases.notices.services.drafts import notice_create
 from cases.stats import selectors as stats
 from tests.factories import ArtistFactory, make_finding
 

@@ -18,12 +18,9 @@ from cases.intake.models import FindingStatus
 from cases.kernel.models import AuditEvent
 from cases.notices.bases import due_after
 from cases.notices.models import LegalBasis, Notice, NoticeStatus
-from cases.notices.services.notices import (
-    NoticeError,
-    notice_deadlines_check,
-    notice_record_submission,
-    notice_send,
-)
+from cases.notices.services.deadlines import notice_deadlines_check
+from cases.notices.services.errors import NoticeError
+from cases.notices.services.sending import notice_record_submission, notice_send
 from cases.stats import selectors as stats
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.utils import timezone
 from cases.agency.models import Platform
 from cases.intake.services.findings import finding_set_status
 from cases.notices.models import Notice, NoticeStatus, NoticeTemplate, Webhook
-from cases.notices.services.notices import notice_send
+from cases.notices.services.sending import notice_send
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +151,9 @@ def test_only_admins_edit_templates_and_a_broken_template_is_refused(client, ali
 
 
 def test_templates_cannot_reach_beyond_their_context(make_notice, agency) -> None:  # type: ignore[no-untyped-def]
-    from cases.notices.services.notices import NoticeError, notice_render, notice_template_save
+    from cases.notices.services.drafts import notice_render
+    from cases.notices.services.errors import NoticeError
+    from cases.notices.services.templates import notice_template_save
 
     for body in ("{% load static %}x", '{% include "base.html" %}', "{% if %}", "{% debug %}"):
         with pytest.raises(NoticeError):

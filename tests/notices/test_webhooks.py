@@ -14,7 +14,9 @@ import pytest
 
 from cases.agency.models import Platform
 from cases.notices.models import DeliveryStatus, LegalBasis, WebhookDelivery
-from cases.notices.services.notices import notice_acknowledge, notice_create, notice_send
+from cases.notices.services.drafts import notice_create
+from cases.notices.services.outcomes import notice_acknowledge
+from cases.notices.services.sending import notice_send
 from cases.notices.tasks import WEBHOOK_MAX_RETRIES, webhook_deliver
 from cases.notices.webhooks import (
     SIGNATURE_HEADER,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from cases.agency.models import Platform
 from cases.legal.services.legal_cases import case_create
 from cases.notices.models import LegalBasis, Notice, NoticeStatus
-from cases.notices.services.notices import notice_create
+from cases.notices.services.drafts import notice_create
 from reports.context import dossier_context_build
 from tests.factories import make_finding
 

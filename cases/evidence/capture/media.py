@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from cases.kernel.media import media_suffix
+
 MIN_DECLARED_SIDE = 48  # px; smaller declared images are icons or trackers
 
 _META_VIDEO = ("og:video:secure_url", "og:video:url", "og:video", "twitter:player:stream")
@@ -155,24 +157,10 @@ def sniff_media_type(data: bytes) -> str:
     return ""
 
 
-EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/avif": ".avif",
-    "image/heic": ".heic",
-    "video/mp4": ".mp4",
-    "video/quicktime": ".mov",
-    "video/webm": ".webm",
-    "video/ogg": ".ogv",
-}
-
-
 def media_file_name(url: str, media_type: str) -> str:
     """A readable original name: the URL's last path segment, with the sniffed extension."""
     name = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1][:100] or "media"
-    extension = EXTENSIONS.get(media_type, "")
+    extension = media_suffix(media_type)
     if extension and not name.lower().endswith(extension):
         name = f"{name.rsplit('.', 1)[0] if '.' in name else name}{extension}"
     return name

@@ -23,7 +23,6 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
@@ -47,6 +46,7 @@ from cases.evidence.services.removal_signatures import removal_signatures_for_ca
 from cases.evidence.uploads import sanitize_filename
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_platform_refresh, finding_set_status
+from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.jobs import (
     JobNotRetryable,
@@ -61,7 +61,6 @@ from cases.kernel.net.policy import Policy
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 
 FINISHED = Capture.job_finished_statuses
 ACTIVE = (CaptureStatus.QUEUED, CaptureStatus.RUNNING)
@@ -125,7 +124,7 @@ def capture_request(*, finding: Finding, actor: Actor, is_recheck: bool = False)
         active = Capture.objects.filter(finding=finding, status__in=ACTIVE).first()
         if active is not None:
             return active
-        collector = actor if actor is not None and actor.is_authenticated else None
+        collector = actor_user(actor)
         capture = Capture.objects.create(
             agency_id=finding.agency_id,
             finding=finding,

@@ -13,18 +13,20 @@ gets IntegrityError inside its savepoint and returns the winner's row.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cases.evidence.models import Capture, CustodyAction, CustodyEvent, Evidence
 from cases.evidence.signals import evidence_stored
 from cases.evidence.uploads import image_dimensions, sniff
 from cases.intake.models import Finding
-from cases.kernel.audit.services import audit_record
+from cases.kernel.actor import Actor, actor_fields, actor_user
+from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.models import Agency
 from cases.kernel.storage import (
     BlobIntegrityError,
@@ -38,35 +40,59 @@ from cases.kernel.storage import (
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 OCTET_STREAM = "application/octet-stream"
+
+
+def custody_record_many(
+    *, agency: Agency, evidence: Sequence[Evidence], action: str, actor: Actor, reason: str = ""
+) -> list[CustodyEvent]:
+    """Append one custody event per item and one audit event each, in one transaction: one
+    chain lock and two bulk inserts however many items (a dossier export, a download).
+    Every item must be the agency's."""
+    if not evidence:
+        return []
+    if any(item.agency_id != agency.pk for item in evidence):
+        raise ValueError("the evidence belongs to another agency")
+    actor_obj, label = actor_fields(actor)
+    now = timezone.now()
+    with transaction.atomic():
+        events = CustodyEvent.objects.bulk_create(
+            [
+                CustodyEvent(
+                    agency_id=item.agency_id,
+                    evidence=item,
+                    action=action,
+                    actor=actor_obj,
+                    actor_label=label,
+                    reason=reason,
+                    created_at=now,
+                )
+                for item in evidence
+            ]
+        )
+        audit_record_many(
+            agency=agency,
+            actor=actor,
+            entries=[
+                AuditEntry(
+                    action=f"evidence.{action}",
+                    obj=item,
+                    data={"sha256": item.sha256, "custody_event": event.pk, "reason": reason},
+                )
+                for item, event in zip(evidence, events, strict=True)
+            ],
+            at=now,
+        )
+    return events
 
 
 def custody_record(
     *, evidence: Evidence, action: str, actor: Actor, reason: str = ""
 ) -> CustodyEvent:
     """Append one custody event and its audit event, in one transaction."""
-    if actor is None or not actor.is_authenticated:
-        actor_obj, label = None, "system" if actor is None else "anonymous"
-    else:
-        actor_obj, label = actor, actor.get_username()
-    with transaction.atomic():
-        event = CustodyEvent.objects.create(
-            agency_id=evidence.agency_id,
-            evidence=evidence,
-            action=action,
-            actor=actor_obj,
-            actor_label=label,
-            reason=reason,
-        )
-        audit_record(
-            agency=evidence.agency,
-            actor=actor,
-            action=f"evidence.{action}",
-            obj=evidence,
-            data={"sha256": evidence.sha256, "custody_event": event.pk, "reason": reason},
-        )
-    return event
+    return custody_record_many(
+        agency=evidence.agency, evidence=[evidence], action=action, actor=actor, reason=reason
+    )[0]
 
 
 def _media_type(head: bytes, given: str) -> str:
@@ -125,9 +151,7 @@ def evidence_ingest(
         if width is None and resolved_type.startswith("image/"):
             with spooled.open() as handle:
                 width, height = image_dimensions(handle, resolved_type)
-        uploaded_by = (
-            collected_by if collected_by is not None and collected_by.is_authenticated else None
-        )
+        uploaded_by = actor_user(collected_by)
         with transaction.atomic():
             try:
                 with transaction.atomic():
@@ -285,6 +309,7 @@ __all__ = [
     "BlobIntegrityError",
     "VerifyReport",
     "custody_record",
+    "custody_record_many",
     "evidence_ingest",
     "evidence_open",
     "evidence_verify_all",

@@ -38,9 +38,10 @@ from cases.evidence.previews import (
 )
 from cases.evidence.selectors import custody_events_for, evidence_get_for
 from cases.evidence.services.evidence import custody_record, evidence_ingest, evidence_open
-from cases.evidence.uploads import FILE_TYPES, UploadRefused, max_upload_bytes, upload_validate
+from cases.evidence.uploads import UploadRefused, max_upload_bytes, upload_validate
 from cases.intake.models import Finding
 from cases.intake.selectors import finding_get_for
+from cases.kernel.media import media_extension
 from cases.kernel.models import Role
 from cases.kernel.storage import evidence_storage
 from cases.kernel.web import HtmxHttpRequest, member_required
@@ -49,14 +50,6 @@ REVEAL_SALT = "cases.evidence.reveal"
 # Multipart framing around the file: a body larger than the limit plus this is refused
 # before it is read, so a 5 GB upload never reaches the disk.
 MULTIPART_SLACK = 64 * 1024
-EXTENSIONS = {
-    **{file_type.media_type: file_type.extensions[0] for file_type in FILE_TYPES.values()},
-    "text/html": "html",
-    "application/warc": "warc",
-    "application/wacz": "wacz",
-    "application/json": "json",
-    "text/plain": "txt",
-}
 
 
 def _lock_down(response: HttpResponse, disposition: str) -> HttpResponse:
@@ -151,7 +144,7 @@ def evidence_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not evidence_storage().exists(evidence.storage_name):
         raise Http404("the stored original is missing; run manage.py evidence_verify")
     custody_record(evidence=evidence, action=CustodyAction.DOWNLOADED, actor=request.user)
-    extension = EXTENSIONS.get(evidence.media_type, "bin")
+    extension = media_extension(evidence.media_type)
     response = FileResponse(
         evidence_open(evidence),
         as_attachment=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -15,10 +15,9 @@ from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import canonical_hash, canonicalize_url, host_of
 from cases.intake.models import Finding, FindingSource, FindingStatus
 from cases.intake.signals import finding_removed
+from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.models import Agency
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 # Which status may follow which. `reappeared` re-enters the lifecycle; `dismissed` can be
 # undone by triage. Everything else moves forward only.
@@ -73,7 +72,7 @@ def finding_record(
                 platform=PlatformIndex.for_agency(agency).lookup(host),
                 source=source,
                 notes=notes,
-                created_by=actor if actor is not None and actor.is_authenticated else None,
+                created_by=actor_user(actor),
             )
             artist_list = [a for a in artists if a.agency_id == agency.pk]
             finding.artists.set(artist_list)

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.utils import timezone
 
+from cases.kernel.actor import Actor, actor_fields
 from cases.kernel.audit.anchors import (
     ANCHOR_FORMAT,
     AnchorRecord,
@@ -78,16 +78,10 @@ class AuditEntry:
     object_id: str = ""
 
 
-def _actor_fields(actor: AbstractBaseUser | AnonymousUser | None) -> tuple[Any, str]:
-    if actor is None or not actor.is_authenticated:
-        return None, "anonymous" if actor is not None else "system"
-    return actor, actor.get_username()
-
-
 def audit_record_many(
     *,
     agency: Agency,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     entries: Sequence[AuditEntry],
     at: datetime | None = None,
 ) -> list[AuditEvent]:
@@ -100,7 +94,7 @@ def audit_record_many(
     AuditChain.objects.get_or_create(agency=agency)
     chain = AuditChain.objects.select_for_update().get(agency=agency)
     key_id, key = audit_current_key()
-    actor_obj, actor_label = _actor_fields(actor)
+    actor_obj, actor_label = actor_fields(actor)
     now = at or timezone.now()
     events = []
     prev, seq = chain.last_hash, chain.last_seq
@@ -132,7 +126,7 @@ def audit_record_many(
 def audit_record(
     *,
     agency: Agency,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: Actor,
     action: str,
     obj: models.Model | None = None,
     data: dict[str, Any] | None = None,

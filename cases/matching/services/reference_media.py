@@ -10,7 +10,6 @@ from datetime import date
 from functools import partial
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -20,11 +19,10 @@ from cases.agency.models import Artist
 from cases.evidence.models import EvidenceKind
 from cases.evidence.services.evidence import evidence_ingest
 from cases.evidence.uploads import UploadRefused, ValidatedUpload, upload_validate
+from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
 from cases.matching.models import ReferenceMedia
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 class ReferenceMediaError(ValueError):
@@ -105,7 +103,7 @@ def reference_media_add(
                     title=title[:300],
                     source_url=source_url,
                     published_on=published_on,
-                    created_by=actor if actor is not None and actor.is_authenticated else None,
+                    created_by=actor_user(actor),
                 )
         except IntegrityError as exc:
             raise ReferenceMediaError(

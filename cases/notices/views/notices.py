@@ -46,7 +46,8 @@ from cases.notices.selectors import (
     webhook_deliveries_for,
     webhook_list_for,
 )
-from cases.notices.services import notices as services
+from cases.notices.services import drafts, outcomes, sending, templates
+from cases.notices.services.errors import NoticeError
 from cases.notices.webhooks import WebhookError, webhook_rotate_secret, webhook_save
 
 # --------------------------------------------------------------------------- list
@@ -138,7 +139,7 @@ def notice_create(request: HtmxHttpRequest) -> HttpResponse:
     form = _form(request, findings, request.POST if is_submit else None, initial=initial)
     if is_submit and form.is_valid():
         try:
-            notice = services.notice_create(
+            notice = drafts.notice_create(
                 agency=request.membership.agency,
                 actor=request.user,
                 findings=findings,
@@ -146,7 +147,7 @@ def notice_create(request: HtmxHttpRequest) -> HttpResponse:
                 attachments=form.cleaned_data["attachments"],
                 **_service_fields(form),
             )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Draft notice #%(id)s created.") % {"id": notice.pk})
@@ -167,14 +168,14 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form = _form(request, findings, request.POST)
         if form.is_valid():
             try:
-                services.notice_update(
+                drafts.notice_update(
                     notice=notice,
                     actor=request.user,
                     reference_media=form.cleaned_data["reference_media"],
                     attachments=form.cleaned_data["attachments"],
                     **_service_fields(form),
                 )
-            except services.NoticeError as exc:
+            except NoticeError as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, _("Notice updated."))
@@ -182,7 +183,7 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     else:
         # The draft form edits every draft field but the assignee (it stays the creator).
         initial = {
-            name: getattr(notice, name) for name in services.DRAFT_FIELDS if name != "assignee"
+            name: getattr(notice, name) for name in drafts.DRAFT_FIELDS if name != "assignee"
         }
         initial["reference_media"] = list(notice.reference_media.all())
         initial["attachments"] = list(notice.attachments.all())
@@ -198,9 +199,9 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _detail_context(request: HtmxHttpRequest, notice: Notice) -> dict[str, Any]:
     error = ""
     try:
-        rendered = services.notice_render(notice)
-        missing = services.notice_missing(notice, rendered) if notice.is_draft else []
-    except services.NoticeError as exc:
+        rendered = drafts.notice_render(notice)
+        missing = drafts.notice_missing(notice, rendered) if notice.is_draft else []
+    except NoticeError as exc:
         rendered, missing, error = None, [], str(exc)
     return {
         "notice": notice,
@@ -209,11 +210,11 @@ def _detail_context(request: HtmxHttpRequest, notice: Notice) -> dict[str, Any]:
         "render_error": error,
         "findings": notice.findings.select_related("platform").order_by("pk"),
         "references": notice.reference_media.select_related("artist"),
-        "attachments": services.notice_attachable(notice),
-        "recipient": services.notice_recipient(notice),
+        "attachments": drafts.notice_attachable(notice),
+        "recipient": drafts.notice_recipient(notice),
         "status_form": NoticeStatusForm(),
         "submission_form": NoticeSubmissionForm(),
-        "foreign_wording": services.notice_foreign_wording(notice, rendered) if rendered else [],
+        "foreign_wording": drafts.notice_foreign_wording(notice, rendered) if rendered else [],
         "timeline": audit_events_for_object(request.user, notice).order_by("seq"),
         "overdue": notice.is_open and notice.due_at is not None and notice.due_at < timezone.now(),
     }
@@ -231,8 +232,8 @@ def notice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def notice_send(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notice = notice_get_for(request.user, pk)
     try:
-        notice = services.notice_send(notice=notice, actor=request.user)
-    except services.NoticeError as exc:
+        notice = sending.notice_send(notice=notice, actor=request.user)
+    except NoticeError as exc:
         messages.error(request, str(exc))
         return redirect(notice)
     if notice.is_awaiting_submission:
@@ -261,16 +262,16 @@ def notice_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     action = form.cleaned_data["action"]
     try:
         if action == "acknowledge":
-            services.notice_acknowledge(
+            outcomes.notice_acknowledge(
                 notice=notice,
                 actor=request.user,
                 platform_reference=form.cleaned_data["platform_reference"],
             )
         else:
-            services.notice_close(
+            outcomes.notice_close(
                 notice=notice, actor=request.user, outcome=action, note=form.cleaned_data["note"]
             )
-    except services.NoticeError as exc:
+    except NoticeError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Notice updated."))
@@ -297,7 +298,7 @@ def notice_submission(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         upload = form.cleaned_data["confirmation"]
         try:
-            services.notice_record_submission(
+            sending.notice_record_submission(
                 notice=notice,
                 actor=request.user,
                 platform_reference=form.cleaned_data["platform_reference"],
@@ -305,7 +306,7 @@ def notice_submission(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 confirmation=upload or None,
                 confirmation_name=upload.name if upload else "",
             )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, _("Submission recorded: the notice is sent."))
@@ -322,7 +323,7 @@ def notice_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The notice document (PDF, or HTML without WeasyPrint) to attach to a web form, or
     the plain text (?file=text)."""
     notice = notice_get_for(request.user, pk)
-    rendered = services.notice_render(notice)
+    rendered = drafts.notice_render(notice)
     if request.GET.get("file") == "text":
         name, data, media_type = (
             f"notice-{notice.pk}.txt",
@@ -330,7 +331,7 @@ def notice_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             "text/plain; charset=utf-8",
         )
     else:
-        name, data, media_type = services.notice_document(notice, rendered)
+        name, data, media_type = sending.notice_document(notice, rendered)
     response = HttpResponse(data, content_type=media_type)
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
@@ -346,7 +347,7 @@ def signer_profile(request: HtmxHttpRequest) -> HttpResponse:
     ).first() or SignerProfile(agency=request.membership.agency, user=request.user)
     form = SignerProfileForm(request.POST or None, instance=profile)
     if request.method == "POST" and form.is_valid():
-        services.signer_profile_save(
+        templates.signer_profile_save(
             agency=request.membership.agency,
             user=request.user,
             **{name: form.cleaned_data[name] for name in SignerProfileForm.Meta.fields},
@@ -377,12 +378,12 @@ def notice_template_edit(request: HtmxHttpRequest) -> HttpResponse:
         return redirect("notice_template_list")
     agency = request.membership.agency
     if request.method == "POST" and request.POST.get("reset"):
-        services.notice_template_reset(
+        templates.notice_template_reset(
             agency=agency, legal_basis=basis, language=language, actor=request.user
         )
         messages.success(request, _("The default wording is back."))
         return redirect("notice_template_list")
-    subject, body = services.notice_template_source(
+    subject, body = templates.notice_template_source(
         agency=agency, legal_basis=basis, language=language
     )
     form = NoticeTemplateForm(
@@ -391,14 +392,14 @@ def notice_template_edit(request: HtmxHttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.notice_template_save(
+            templates.notice_template_save(
                 agency=agency,
                 legal_basis=basis,
                 language=language,
                 actor=request.user,
                 **form.cleaned_data,
             )
-        except services.NoticeError as exc:
+        except NoticeError as exc:
             form.add_error("body", str(exc))
         else:
             messages.success(request, _("Template saved."))

@@ -1,0 +1,133 @@
+"""The wording of notices: the sandboxed template engine, the agency's own templates (or the
+shipped defaults) and the signer profiles that sign them."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.template import Engine, TemplateSyntaxError
+from django.template.defaulttags import DebugNode
+from django.utils.translation import gettext as _
+
+from cases.kernel.actor import Actor, actor_user
+from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.models import Agency
+from cases.notices.defaults import default_template
+from cases.notices.models import NoticeTemplate, SignerProfile
+from cases.notices.services.errors import NoticeError
+
+
+# A sandboxed engine for agency-edited templates: builtin tags and filters only, no
+# loaders (so no {% include %} of our own templates), autoescape off (plain text e-mail).
+# The context holds only strings and lists, so no template can call into a model.
+class _NoticeEngine(Engine):
+    # Without django.template.loader_tags: no {% include %}, {% extends %} or {% block %}.
+    default_builtins = ["django.template.defaulttags", "django.template.defaultfilters"]
+
+
+TEMPLATE_ENGINE = _NoticeEngine(autoescape=False, loaders=[], libraries={}, debug=False)
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    subject: str
+    body: str
+
+    @property
+    def sha256(self) -> str:
+        return rendered_sha256(self.subject, self.body)
+
+
+def rendered_sha256(subject: str, body: str) -> str:
+    """The hash kept with a sent notice: SHA-256 of "Subject: <subject>\\n\\n<body>" in UTF-8."""
+    return hashlib.sha256(f"Subject: {subject}\n\n{body}".encode()).hexdigest()
+
+
+def signer_profile_save(*, agency: Agency, user: AbstractBaseUser, **fields: Any) -> SignerProfile:
+    """Create or update the user's signer profile; the audit event names the changed fields."""
+    with transaction.atomic():
+        profile, created = SignerProfile.objects.select_for_update().get_or_create(
+            agency=agency, user=user
+        )
+        changed = [name for name, value in fields.items() if getattr(profile, name) != value]
+        for name in changed:
+            setattr(profile, name, fields[name])
+        profile.save()
+        if changed or created:
+            audit_record(
+                agency=agency,
+                actor=user,
+                action="signer_profile.saved",
+                obj=profile,
+                data={"fields": changed, "created": created},
+            )
+    return profile
+
+
+def notice_template_check(source: str) -> None:
+    """Raise NoticeError when `source` is not a valid template for notices."""
+    try:
+        template = TEMPLATE_ENGINE.from_string(source)
+    except TemplateSyntaxError as exc:
+        raise NoticeError(_("The template has an error: %(error)s") % {"error": exc}) from exc
+    if template.nodelist.get_nodes_by_type(DebugNode):
+        # {% debug %} would print the context and the list of loaded modules.
+        raise NoticeError(_("The template has an error: %(error)s") % {"error": "{% debug %}"})
+
+
+def notice_template_save(
+    *, agency: Agency, legal_basis: str, language: str, subject: str, body: str, actor: Actor
+) -> NoticeTemplate:
+    """Store the agency's wording for one basis and language (checked before it is saved)."""
+    notice_template_check(subject)
+    notice_template_check(body)
+    with transaction.atomic():
+        template, _created = NoticeTemplate.objects.update_or_create(
+            agency=agency,
+            legal_basis=legal_basis,
+            language=language,
+            defaults={
+                "subject": subject,
+                "body": body,
+                "updated_by": actor_user(actor),
+            },
+        )
+        audit_record(
+            agency=agency,
+            actor=actor,
+            action="notice_template.saved",
+            obj=template,
+            data={
+                "basis": legal_basis,
+                "language": language,
+                "sha256": rendered_sha256(subject, body),
+            },
+        )
+    return template
+
+
+def notice_template_reset(*, agency: Agency, legal_basis: str, language: str, actor: Actor) -> None:
+    """Go back to the shipped default wording."""
+    with transaction.atomic():
+        deleted, _detail = NoticeTemplate.objects.filter(
+            agency=agency, legal_basis=legal_basis, language=language
+        ).delete()
+        if deleted:
+            entry = AuditEntry(
+                action="notice_template.reset",
+                object_type="noticetemplate",
+                data={"basis": legal_basis, "language": language},
+            )
+            audit_record_many(agency=agency, actor=actor, entries=[entry])
+
+
+def notice_template_source(*, agency: Agency, legal_basis: str, language: str) -> tuple[str, str]:
+    """(subject, body) the agency uses: its own row, or the shipped default."""
+    row = NoticeTemplate.objects.filter(
+        agency=agency, legal_basis=legal_basis, language=language
+    ).first()
+    return (row.subject, row.body) if row else default_template(legal_basis, language)
