@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
 from cases.kernel.tenancy import AnyUser, get_or_404, scoped
 
+if TYPE_CHECKING:
+    from cases.notices.models import Notice, SignerProfile, Webhook, WebhookDelivery
 
-def notice_list_for(user: AnyUser) -> QuerySet[Any]:
+
+def notice_list_for(user: AnyUser) -> QuerySet[Notice]:
     """The agency's takedown notices, newest first."""
     from cases.notices.models import Notice
 
@@ -18,24 +21,24 @@ def notice_list_for(user: AnyUser) -> QuerySet[Any]:
     ).order_by("-created_at", "-id")
 
 
-def notice_get_for(user: AnyUser, pk: Any) -> Any:
+def notice_get_for(user: AnyUser, pk: int | str) -> Notice:
     """One notice of the user's agency; 404 for anyone else's."""
     return get_or_404(notice_list_for(user).select_related("agency"), pk=pk)
 
 
-def signer_profile_list_for(user: AnyUser) -> QuerySet[Any]:
+def signer_profile_list_for(user: AnyUser) -> QuerySet[SignerProfile]:
     from cases.notices.models import SignerProfile
 
     return scoped(SignerProfile.objects.select_related("user"), user)
 
 
-def webhook_list_for(user: AnyUser) -> QuerySet[Any]:
+def webhook_list_for(user: AnyUser) -> QuerySet[Webhook]:
     from cases.notices.models import Webhook
 
     return scoped(Webhook.objects.all(), user)
 
 
-def webhook_deliveries_for(user: AnyUser) -> QuerySet[Any]:
+def webhook_deliveries_for(user: AnyUser) -> QuerySet[WebhookDelivery]:
     from cases.notices.models import WebhookDelivery
 
     return scoped(WebhookDelivery.objects.select_related("webhook"), user)

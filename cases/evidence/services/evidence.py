@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
 
 from cases.evidence.models import Capture, CustodyAction, CustodyEvent, Evidence
@@ -35,10 +34,10 @@ from cases.kernel.storage import (
     blob_spool,
     evidence_storage,
 )
+from cases.kernel.tenancy import Actor
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 OCTET_STREAM = "application/octet-stream"
 
 

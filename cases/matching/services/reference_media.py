@@ -9,7 +9,6 @@ from datetime import date
 from functools import partial
 from typing import IO
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
@@ -21,9 +20,8 @@ from cases.evidence.services.evidence import evidence_ingest
 from cases.evidence.uploads import UploadRefused, ValidatedUpload, upload_validate
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
+from cases.kernel.tenancy import Actor
 from cases.matching.models import ReferenceMedia
-
-Actor = AbstractBaseUser | AnonymousUser | None
 
 
 class ReferenceMediaError(ValueError):
