@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FloatArray = np.ndarray
 
@@ -257,7 +261,7 @@ def format_metrics(metrics: dict[str, object]) -> str:
     )
 
 
-def _figure(size: tuple[float, float]):  # type: ignore[no-untyped-def]
+def _figure(size: tuple[float, float]) -> Figure:
     # Figure + Agg canvas directly: no pyplot global state, safe in any process.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

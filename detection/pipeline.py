@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from cases.kernel.decode import DecodeError, UnsupportedMedia, decode_media
 from detection.faces import (
@@ -91,7 +92,7 @@ class AnalysisResult:
         return data
 
 
-def aggregate(probabilities: np.ndarray) -> float:
+def aggregate(probabilities: NDArray[Any]) -> float:
     """Per-item score: the mean of the highest quarter of face scores (at least one).
 
     One swapped face among a few still decides the item (for up to 7 faces this is the

@@ -21,7 +21,7 @@ from detection.models import (
 )
 
 
-def detection_evidence_get_for(user: AnyUser, pk: Any) -> Evidence:
+def detection_evidence_get_for(user: AnyUser, pk: int | str) -> Evidence:
     """One evidence item of the user's agency; 404 for anyone else's."""
     return get_or_404(scoped(Evidence.objects.select_related("agency", "finding"), user), pk=pk)
 
@@ -57,7 +57,7 @@ def detector_version_list_for(user: AnyUser) -> QuerySet[DetectorVersion]:
     )
 
 
-def detector_version_get_for(user: AnyUser, pk: Any) -> DetectorVersion:
+def detector_version_get_for(user: AnyUser, pk: int | str) -> DetectorVersion:
     """One detector's card, for a member who may read it (see above); 404 otherwise."""
     return get_or_404(detector_version_list_for(user), pk=pk)
 

@@ -375,42 +375,40 @@ def train_detector(
     )
     spec = replace(
         uncalibrated,
-        **{
-            "calibration": calibration,
-            "metrics": metrics,
-            "training_data": {
-                "folder": str(Path(data_dir).resolve()),
-                "counts": folder.counts,
-                "file_list_sha256": folder.file_list_sha256,
-                "date": datetime.now(UTC).date().isoformat(),
-                "train_images": len(train_idx),
-                "held_out_images": len(test_idx),
-                "face_crops": crops.faces,
-                "centre_crops": crops.centre,
-                "unreadable": crops.skipped[:20],
-                "epochs": config.epochs,
-                "batch_size": config.batch_size,
-                "learning_rate": config.lr,
-                "seed": config.seed,
-                "device": device,
-                "initial_weights": PRETRAINED[config.arch].licence
-                if config.pretrained and config.arch in PRETRAINED
-                else "random",
-                "seconds": round(time.monotonic() - started, 1),
-            },
-            "licence": (
-                "fine-tuned by this deployment; backbone "
-                + (PRETRAINED[config.arch].licence if config.arch in PRETRAINED else config.arch)
-                + "; training images belong to the agency and stay with it"
-            ),
-            "limits": (
-                f"Trained on {len(train_idx)} images from one folder: it knows only the kinds of "
-                "fakes and reals in it, and scores other generators unreliably. The metrics "
-                "come from a held-out share of the same folder, not from independent data. "
-                "A score is advice; the human review is the verdict."
-            ),
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        calibration=calibration,
+        metrics=metrics,
+        training_data={
+            "folder": str(Path(data_dir).resolve()),
+            "counts": folder.counts,
+            "file_list_sha256": folder.file_list_sha256,
+            "date": datetime.now(UTC).date().isoformat(),
+            "train_images": len(train_idx),
+            "held_out_images": len(test_idx),
+            "face_crops": crops.faces,
+            "centre_crops": crops.centre,
+            "unreadable": crops.skipped[:20],
+            "epochs": config.epochs,
+            "batch_size": config.batch_size,
+            "learning_rate": config.lr,
+            "seed": config.seed,
+            "device": device,
+            "initial_weights": PRETRAINED[config.arch].licence
+            if config.pretrained and config.arch in PRETRAINED
+            else "random",
+            "seconds": round(time.monotonic() - started, 1),
         },
+        licence=(
+            "fine-tuned by this deployment; backbone "
+            + (PRETRAINED[config.arch].licence if config.arch in PRETRAINED else config.arch)
+            + "; training images belong to the agency and stay with it"
+        ),
+        limits=(
+            f"Trained on {len(train_idx)} images from one folder: it knows only the kinds of "
+            "fakes and reals in it, and scores other generators unreliably. The metrics "
+            "come from a held-out share of the same folder, not from independent data. "
+            "A score is advice; the human review is the verdict."
+        ),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     spec = replace(spec, gates=gates_report(spec.to_card(), config.gates))
     card_path = write_card(spec, out_dir / "card.json")

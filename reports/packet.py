@@ -22,7 +22,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 
@@ -34,6 +34,9 @@ from reports.context import DossierContext
 from reports.items import ORIGIN_CAPTURE, EvidenceItem
 from reports.packet_readme import readme_text
 from reports.times import utc_and_kst
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 # /2: items carry their role and capture status; capture_attempts lists every attempt
 # with its observation, navigation record and WACZ.
@@ -257,7 +260,7 @@ def packet_trust() -> PacketTrust:
     )
 
 
-def _signing_key() -> Any:
+def _signing_key() -> Ed25519PrivateKey | None:
     path = getattr(settings, "PACKET_SIGNING_KEY", "")
     if not path:
         return None
@@ -270,7 +273,7 @@ def _signing_key() -> Any:
     return key
 
 
-def _public_pem(key: Any) -> bytes:
+def _public_pem(key: Ed25519PrivateKey) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return key.public_key().public_bytes(

@@ -68,7 +68,7 @@ def pdf_render(html: str, *, fetcher: LockedFetcher) -> bytes:
     """Render to PDF bytes. Fetch refusals are logged by WeasyPrint and leave the resource
     out; they never reach the network or the file system."""
     document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
-    pdf = document.write_pdf()
+    pdf: bytes = document.write_pdf()
     if fetcher.refused:
         log.warning(
             "dossier render refused %d resource(s): %s", len(fetcher.refused), fetcher.refused[:5]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 
 from cases.kernel.tenancy import AnyUser, get_or_404, scoped
@@ -18,7 +16,7 @@ def dossier_list_for(user: AnyUser, case: Case) -> QuerySet[Dossier]:
     return scoped(Dossier.objects.all(), user).filter(case=case).order_by("-created_at", "-id")
 
 
-def dossier_get_for(user: AnyUser, case: Case, pk: Any) -> Dossier:
+def dossier_get_for(user: AnyUser, case: Case, pk: int | str) -> Dossier:
     """One dossier of this case of the user's agency; 404 otherwise (another case's id too)."""
     return get_or_404(
         scoped(Dossier.objects.select_related("agency", "case"), user).filter(case=case), pk=pk

@@ -69,7 +69,7 @@ def case_annex_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @member_required(read=Role.LEGAL)
-def case_dossier_download(request: HtmxHttpRequest, pk: int, dossier_pk: int) -> HttpResponse:
+def case_dossier_download(request: HtmxHttpRequest, pk: int, dossier_pk: int) -> FileResponse:
     case = case_get_for(request.user, pk)
     dossier = dossier_get_for(request.user, case, dossier_pk)
     part = request.GET.get("part", "pdf")

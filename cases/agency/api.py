@@ -136,19 +136,19 @@ class ArtistViewSet(
     def get_queryset(self) -> QuerySet[Artist]:
         return artist_list_for(self.request.user)
 
-    def perform_create(self, serializer: ArtistSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Artist]) -> None:
         fields = dict(serializer.validated_data)
         groups = fields.pop("groups", None)
         serializer.instance = artist_save(
-            agency=self.agency, actor=self.request.user, groups=groups, **fields
+            agency=self.agency, actor=self.actor, groups=groups, **fields
         )
 
-    def perform_update(self, serializer: ArtistSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[Artist]) -> None:
         fields = dict(serializer.validated_data)
         groups = fields.pop("groups", None)
         artist_save(
             agency=self.agency,
-            actor=self.request.user,
+            actor=self.actor,
             artist=serializer.instance,
             groups=groups,
             **fields,
@@ -165,18 +165,18 @@ class GroupViewSet(AgencyViewMixin, viewsets.ModelViewSet):
         # The count annotation drops Meta.ordering (GROUP BY), and pages need a stable order.
         return group_list_for(self.request.user).order_by("name", "id")
 
-    def perform_create(self, serializer: GroupSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Group]) -> None:
         serializer.instance = group_save(
-            agency=self.agency, actor=self.request.user, **serializer.validated_data
+            agency=self.agency, actor=self.actor, **serializer.validated_data
         )
 
-    def perform_update(self, serializer: GroupSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[Group]) -> None:
         group_save(
             agency=self.agency,
-            actor=self.request.user,
+            actor=self.actor,
             group=serializer.instance,
             **serializer.validated_data,
         )
 
     def perform_destroy(self, instance: Group) -> None:
-        group_delete(group=instance, actor=self.request.user)
+        group_delete(group=instance, actor=self.actor)

@@ -7,7 +7,7 @@ values into its instance, which would hide the changes from the service's audit 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -100,7 +100,9 @@ class ArtistForm(forms.ModelForm):
             initial["groups"] = [g.pk for g in artist.groups.all()]
             kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
-        self.fields["groups"].queryset = groups.order_by("name")
+        cast(forms.ModelMultipleChoiceField, self.fields["groups"]).queryset = groups.order_by(
+            "name"
+        )
         if show_legal_name:
             self.fields["legal_name"].help_text = _("Shown only to admins and legal staff.")
         else:

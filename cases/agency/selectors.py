@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, QuerySet
 
 from cases.agency.models import Artist, Group, Platform
@@ -14,7 +12,7 @@ def artist_list_for(user: AnyUser) -> QuerySet[Artist]:
     return scoped(Artist.objects.prefetch_related("groups"), user)
 
 
-def artist_get_for(user: AnyUser, pk: Any) -> Artist:
+def artist_get_for(user: AnyUser, pk: int | str) -> Artist:
     return get_or_404(artist_list_for(user), pk=pk)
 
 
@@ -22,7 +20,7 @@ def group_list_for(user: AnyUser) -> QuerySet[Group]:
     return scoped(Group.objects.annotate(artist_count=Count("artists")), user)
 
 
-def group_get_for(user: AnyUser, pk: Any) -> Group:
+def group_get_for(user: AnyUser, pk: int | str) -> Group:
     return get_or_404(scoped(Group.objects.all(), user), pk=pk)
 
 

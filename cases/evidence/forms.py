@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import regex
 from django import forms
@@ -37,8 +37,9 @@ class RemovalSignatureForm(forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.signatures = signatures
-        self.fields["platform"].queryset = platforms.order_by("name")
-        self.fields["platform"].empty_label = None
+        platform = cast(forms.ModelChoiceField, self.fields["platform"])
+        platform.queryset = platforms.order_by("name")
+        platform.empty_label = None
 
     def clean_pattern(self) -> str:
         pattern = self.cleaned_data["pattern"].strip()
@@ -47,7 +48,7 @@ class RemovalSignatureForm(forms.ModelForm):
         return pattern
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         pattern, kind = cleaned.get("pattern"), cleaned.get("kind")
         if pattern and kind == SignatureKind.REGEX:
             try:

@@ -3,8 +3,6 @@ user's agency: another agency's id is a 404."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import QuerySet
 
 from cases.evidence.models import Capture, CustodyEvent, Evidence, RemovalSignature
@@ -20,7 +18,7 @@ def evidence_list_for(user: AnyUser) -> QuerySet[Evidence]:
     return scoped(Evidence.objects.select_related("capture", "uploaded_by"), user)
 
 
-def evidence_get_for(user: AnyUser, pk: Any) -> Evidence:
+def evidence_get_for(user: AnyUser, pk: int | str) -> Evidence:
     """One evidence item of the user's agency; 404 for anyone else's, whatever the id."""
     return get_or_404(
         scoped(
@@ -35,7 +33,7 @@ def custody_events_for(user: AnyUser, evidence: Evidence) -> QuerySet[CustodyEve
     return scoped(CustodyEvent.objects.select_related("actor"), user).filter(evidence=evidence)
 
 
-def capture_get_for(user: AnyUser, pk: Any) -> Capture:
+def capture_get_for(user: AnyUser, pk: int | str) -> Capture:
     """One capture of the user's agency; 404 for anyone else's."""
     return get_or_404(
         scoped(Capture.objects.select_related("agency", "finding", "collector"), user), pk=pk

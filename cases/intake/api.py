@@ -161,12 +161,13 @@ class FindingViewSet(AgencyViewMixin, viewsets.ReadOnlyModelViewSet):
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         # Per action, so the browsable API offers the right form for each.
-        return {
+        by_action: dict[str, type[serializers.BaseSerializer]] = {
             "list": FindingSerializer,
             "create": FindingCreateSerializer,
             "partial_update": FindingUpdateSerializer,
             "set_status": FindingStatusSerializer,
-        }.get(self.action, FindingDetailSerializer)
+        }
+        return by_action.get(self.action, FindingDetailSerializer)
 
     def _detail(self, finding: Finding, http_status: int = status.HTTP_200_OK) -> Response:
         return Response(

@@ -67,8 +67,8 @@ def _normalise_escapes(component: str, safe: str) -> str:
 
     out = []
     for piece in re.split(r"(%[0-9A-Fa-f]{2})", component):
-        if _PCT.fullmatch(piece):
-            out.append(unescape(_PCT.fullmatch(piece)))  # type: ignore[arg-type]
+        if (escape := _PCT.fullmatch(piece)) is not None:
+            out.append(unescape(escape))
             continue
         for char in piece:
             if char in _UNRESERVED or char in safe:

@@ -3,7 +3,7 @@ public fan report."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -50,7 +50,7 @@ class FindingCreateForm(forms.Form):
 
     def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["artists"].queryset = _artists(artists)
+        cast(ArtistChoiceField, self.fields["artists"]).queryset = _artists(artists)
 
 
 class FindingUpdateForm(forms.Form):
@@ -82,9 +82,9 @@ class FindingUpdateForm(forms.Form):
                 "notes": finding.notes,
             }
         super().__init__(*args, **kwargs)
-        self.fields["artists"].queryset = _artists(artists)
+        cast(ArtistChoiceField, self.fields["artists"]).queryset = _artists(artists)
         # Only active staff of the finding's own agency can be assigned.
-        self.fields["assignee"].queryset = User.objects.filter(
+        cast(MemberChoiceField, self.fields["assignee"]).queryset = User.objects.filter(
             membership__in=members, is_active=True
         ).order_by("username")
 
@@ -101,7 +101,7 @@ class FindingStatusForm(forms.Form):
     def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         allowed = TRANSITIONS.get(current, frozenset())
-        self.fields["status"].choices = [
+        cast(forms.ChoiceField, self.fields["status"]).choices = [
             (value, label) for value, label in FindingStatus.choices if value in allowed
         ]
 
@@ -116,8 +116,9 @@ class FindingBulkStatusForm(forms.Form):
         # The ids are checked against the user's agency by the selector, not here: accept
         # any integers the browser sent.
         submitted = self.data.getlist("ids") if hasattr(self.data, "getlist") else []
-        self.fields["ids"].choices = [(value, value) for value in submitted if value.isdigit()]
-        self.fields["ids"].error_messages["required"] = _("Select at least one finding.")
+        ids = cast(forms.TypedMultipleChoiceField, self.fields["ids"])
+        ids.choices = [(value, value) for value in submitted if value.isdigit()]
+        ids.error_messages["required"] = _("Select at least one finding.")
 
 
 # --- Imports ------------------------------------------------------------------------------
@@ -202,7 +203,9 @@ class FanReportForm(forms.Form):
 
     def __init__(self, *args: Any, artists: QuerySet[Artist], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["artist"].queryset = artists.order_by("stage_name")
+        cast(SingleArtistChoiceField, self.fields["artist"]).queryset = artists.order_by(
+            "stage_name"
+        )
 
     @property
     def is_bot(self) -> bool:

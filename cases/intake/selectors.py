@@ -3,7 +3,7 @@ agency."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
 from django.db.models import Count, Prefetch, QuerySet
 
@@ -23,13 +23,13 @@ def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
     )
 
 
-def finding_get_for(user: AnyUser, pk: Any) -> Finding:
+def finding_get_for(user: AnyUser, pk: int | str) -> Finding:
     return get_or_404(
         scoped(Finding.objects.select_related("platform", "assignee", "agency"), user), pk=pk
     )
 
 
-def import_job_get_for(user: AnyUser, pk: Any) -> ImportJob:
+def import_job_get_for(user: AnyUser, pk: int | str) -> ImportJob:
     return get_or_404(scoped(ImportJob.objects.defer("payload"), user), pk=pk)
 
 
@@ -37,19 +37,41 @@ def import_job_list_for(user: AnyUser) -> QuerySet[ImportJob]:
     return scoped(ImportJob.objects.defer("payload", "report"), user)
 
 
-def finding_counts_for(user: AnyUser) -> dict[str, Any]:
+class PlatformCount(TypedDict):
+    platform__name: str | None
+    n: int
+
+
+class ArtistCount(TypedDict):
+    stage_name: str
+    name_hangul: str
+    n: int
+
+
+class FindingCounts(TypedDict):
+    by_status: dict[str, int]
+    by_platform: list[PlatformCount]
+    by_artist: list[ArtistCount]
+    total: int
+
+
+def finding_counts_for(user: AnyUser) -> FindingCounts:
     """Dashboard figures: findings by status, by artist and by platform (three GROUP BYs)."""
     findings = scoped(Finding.objects.all(), user)
     by_status = dict(findings.values_list("status").annotate(n=Count("id")).order_by())
-    by_platform = list(
-        findings.values("platform__name").annotate(n=Count("id")).order_by("-n")[:10]
+    by_platform = cast(
+        "list[PlatformCount]",
+        list(findings.values("platform__name").annotate(n=Count("id")).order_by("-n")[:10]),
     )
-    by_artist = list(
-        scoped(Artist.objects.all(), user)
-        .annotate(n=Count("findings"))
-        .filter(n__gt=0)
-        .order_by("-n")
-        .values("stage_name", "name_hangul", "n")[:10]
+    by_artist = cast(
+        "list[ArtistCount]",
+        list(
+            scoped(Artist.objects.all(), user)
+            .annotate(n=Count("findings"))
+            .filter(n__gt=0)
+            .order_by("-n")
+            .values("stage_name", "name_hangul", "n")[:10]
+        ),
     )
     return {
         "by_status": by_status,

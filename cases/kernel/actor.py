@@ -6,21 +6,20 @@ the person after the account is removed (actor_label)."""
 
 from __future__ import annotations
 
-from typing import cast
+from django.contrib.auth.models import AnonymousUser, User
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-
-Actor = AbstractBaseUser | AnonymousUser | None
+# The project keeps Django's own user model (docs/decisions.md), so an actor is a `User`.
+Actor = User | AnonymousUser | None
 
 SYSTEM_LABEL = "system"
 ANONYMOUS_LABEL = "anonymous"
 
 
-def actor_user(actor: Actor) -> AbstractBaseUser | None:
+def actor_user(actor: Actor) -> User | None:
     """The user to store in a foreign key: None for the system and for anonymous visitors."""
     if actor is None or not actor.is_authenticated:
         return None
-    return cast(AbstractBaseUser, actor)
+    return actor
 
 
 def actor_label(actor: Actor) -> str:
@@ -32,6 +31,6 @@ def actor_label(actor: Actor) -> str:
     return actor.get_username()
 
 
-def actor_fields(actor: Actor) -> tuple[AbstractBaseUser | None, str]:
+def actor_fields(actor: Actor) -> tuple[User | None, str]:
     """(actor_user, actor_label) for a row that stores both."""
     return actor_user(actor), actor_label(actor)

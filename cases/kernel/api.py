@@ -4,12 +4,13 @@ agency-scoped id fields."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
@@ -24,7 +25,19 @@ from cases.kernel.tenancy import (
     membership_list_for,
 )
 
-User = get_user_model()
+# DRF's classes are generic only in its stubs (subscripting them at run time fails).
+if TYPE_CHECKING:
+    # Not imported at run time: rest_framework.generics loads the API settings, which name
+    # this module's permission classes.
+    from rest_framework.generics import GenericAPIView
+
+    _PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField[Model]
+    _UserModelSerializer = serializers.ModelSerializer[User]
+    _GenericAPIView = GenericAPIView[Any]
+else:
+    _PrimaryKeyRelatedField = serializers.PrimaryKeyRelatedField
+    _UserModelSerializer = serializers.ModelSerializer
+    _GenericAPIView = object
 
 
 class StandardPagination(PageNumberPagination):
@@ -78,7 +91,7 @@ def _request_user(context: dict[str, Any]) -> AnyUser | None:
     return getattr(request, "user", None)
 
 
-def _staff_users_for(user: AnyUser) -> QuerySet[Any]:
+def _staff_users_for(user: AnyUser) -> QuerySet[User]:
     """Users who may be assigned a finding: the staff of the caller's agency."""
     return User.objects.filter(membership__in=membership_list_for(user))
 
@@ -113,7 +126,7 @@ class ScopedIdListField(serializers.ListField):
         return [item.pk for item in items]
 
 
-class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+class ScopedPrimaryKeyRelatedField(_PrimaryKeyRelatedField):
     """One id resolved inside the caller's agency (`model` only tells the schema its type)."""
 
     default_error_messages = {"does_not_exist": _("Not found in your agency: {pk_value}.")}
@@ -129,18 +142,28 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         return self.selector(user)
 
 
-class UserRefSerializer(serializers.ModelSerializer):
+class UserRefSerializer(_UserModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username"]
 
 
-class AgencyViewMixin:
-    request: Request
+def request_actor(request: Request) -> User:
+    """The user who acts in an API request. IsAgencyMember already refused anonymous ones."""
+    user = request.user
+    if not user.is_authenticated:
+        raise NotAuthenticated
+    return user
 
+
+class AgencyViewMixin(_GenericAPIView):
     @property
     def agency(self) -> Agency:
         # The permission class already refused users without an agency.
         agency = agency_for(self.request.user)
         assert agency is not None
         return agency
+
+    @property
+    def actor(self) -> User:
+        return request_actor(self.request)

@@ -11,10 +11,16 @@ import io
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+if TYPE_CHECKING:  # PyAV is imported only when a video is decoded
+    from av.container import InputContainer
+    from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
 
 # Formats Pillow may try. Everything else (EPS runs Ghostscript, ICO/ICNS/PSD are rarely
 # evidence) is refused before a decoder sees the bytes. Camera MPO files open through
@@ -55,7 +61,7 @@ class DecodedMedia:
     kind: str  # "image" or "video"
     width: int
     height: int
-    frames: list[np.ndarray] = field(default_factory=list)
+    frames: list[NDArray[Any]] = field(default_factory=list)
     scales: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -132,7 +138,7 @@ def decode_image(data: bytes) -> DecodedMedia:
         # Pillow warns (not raises) between 1x and 2x its bomb limit; we refuse both.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         except UnidentifiedImageError:
             claimed = _claimed_image_format(data)
             if claimed:
@@ -181,14 +187,14 @@ def decode_image(data: bytes) -> DecodedMedia:
     )
 
 
-def _frame_array(frame: object, width: int, height: int) -> tuple[np.ndarray, float]:
+def _frame_array(frame: VideoFrame, width: int, height: int) -> tuple[NDArray[Any], float]:
     """An RGB array of a PyAV VideoFrame, downscaled by FFmpeg when it is very large."""
     longest = max(width, height)
     if longest > MAX_FRAME_SIDE:
         scale = MAX_FRAME_SIDE / longest
         w, h = max(2, round(width * scale)), max(2, round(height * scale))
-        return frame.reformat(width=w, height=h, format="rgb24").to_ndarray(), w / width  # type: ignore[attr-defined]
-    return frame.to_ndarray(format="rgb24"), 1.0  # type: ignore[attr-defined]
+        return frame.reformat(width=w, height=h, format="rgb24").to_ndarray(), w / width
+    return frame.to_ndarray(format="rgb24"), 1.0
 
 
 def decode_video(data: bytes, *, max_frames: int = 8) -> DecodedMedia:
@@ -227,7 +233,7 @@ def decode_video(data: bytes, *, max_frames: int = 8) -> DecodedMedia:
     return media
 
 
-def _open_video(data: bytes) -> tuple[Any, Any]:
+def _open_video(data: bytes) -> tuple[InputContainer, VideoStream]:
     import av
 
     try:
@@ -245,21 +251,23 @@ def _open_video(data: bytes) -> tuple[Any, Any]:
     return container, stream
 
 
-def _duration_seconds(container: object, stream: object) -> float | None:
-    if stream.duration and stream.time_base:  # type: ignore[attr-defined]
-        return float(stream.duration * stream.time_base)  # type: ignore[attr-defined]
-    if container.duration:  # type: ignore[attr-defined]
-        return container.duration / 1_000_000  # type: ignore[attr-defined]
+def _duration_seconds(container: InputContainer, stream: VideoStream) -> float | None:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        return container.duration / 1_000_000
     return None
 
 
 def _sample_by_seeking(
-    container: object, stream: object, duration: float, count: int, media: DecodedMedia
+    container: InputContainer, stream: VideoStream, duration: float, count: int, media: DecodedMedia
 ) -> None:
     import av
 
-    time_base = float(stream.time_base)  # type: ignore[attr-defined]
-    start = float((stream.start_time or 0) * stream.time_base)  # type: ignore[attr-defined]
+    if stream.time_base is None:
+        return  # nothing to seek by: decode_video reads the frames in order instead
+    time_base = float(stream.time_base)
+    start = float((stream.start_time or 0) * stream.time_base)
     seen: set[int] = set()
     decoder = None
     last_time = -math.inf
@@ -269,8 +277,8 @@ def _sample_by_seeking(
             if decoder is None or target - last_time > SEEK_AHEAD_SECONDS:
                 # Far ahead: jump to the keyframe before the target. Near: decoding on is
                 # cheaper than seeking back to a keyframe we already passed.
-                container.seek(int(target / time_base), stream=stream, backward=True)  # type: ignore[attr-defined]
-                decoder = container.decode(stream)  # type: ignore[attr-defined]
+                container.seek(int(target / time_base), stream=stream, backward=True)
+                decoder = container.decode(stream)
             chosen = None
             for frame in decoder:
                 chosen = frame
@@ -294,15 +302,15 @@ def _sample_by_seeking(
 
 
 def _sample_sequentially(
-    container: object, stream: object, count: int, media: DecodedMedia
+    container: InputContainer, stream: VideoStream, count: int, media: DecodedMedia
 ) -> None:
     """Keep every k-th frame of the first MAX_SEQUENTIAL_FRAMES, then thin to `count`."""
     import av
 
-    kept: list[object] = []
+    kept: list[VideoFrame] = []
     stride = 1
     try:
-        for n, frame in enumerate(container.decode(stream)):  # type: ignore[attr-defined]
+        for n, frame in enumerate(container.decode(stream)):
             if n >= MAX_SEQUENTIAL_FRAMES:
                 break
             if n % stride:
@@ -321,4 +329,4 @@ def _sample_sequentially(
         array, scale = _frame_array(frame, media.width, media.height)
         media.frames.append(array)
         media.scales.append(scale)
-        media.times.append(float(frame.time or 0.0))  # type: ignore[attr-defined]
+        media.times.append(float(frame.time or 0.0))

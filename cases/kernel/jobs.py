@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cases.kernel.actor import Actor
 from cases.kernel.audit.services import audit_record
 
 if TYPE_CHECKING:
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Actor = AbstractBaseUser | AnonymousUser | None
 
 # While a job works its progress stays below 100; 100 means the worker reached the end.
 PROGRESS_WORKING_MAX = 99
@@ -418,7 +417,7 @@ def job_retry(*, job: J, actor: Actor) -> J:
 
 def job_task_run(
     *,
-    task: Task,
+    task: Task[Any, Any],
     model: type[Job],
     pk: int,
     run: Callable[[], object],

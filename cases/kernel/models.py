@@ -3,7 +3,7 @@ hash-chained audit trail."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -14,7 +14,10 @@ class AppendOnlyError(RuntimeError):
     """A change or deletion of an append-only row was attempted."""
 
 
-class AppendOnlyQuerySet(models.QuerySet):
+_M = TypeVar("_M", bound=models.Model)
+
+
+class AppendOnlyQuerySet(models.QuerySet[_M]):
     """Bulk .update()/.delete() would rewrite history in one call: refused like save() and
     delete() on one row. On PostgreSQL triggers refuse the same in the database itself
     (cases/migrations/0007_audit_anchors.py), for SQL that does not go through the ORM."""

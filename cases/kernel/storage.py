@@ -207,4 +207,5 @@ def derived_read(name: str, *, storage: Storage | None = None) -> bytes | None:
     if not storage.exists(name):
         return None
     with storage.open(name, "rb") as handle:
-        return handle.read()
+        data: bytes = handle.read()
+    return data

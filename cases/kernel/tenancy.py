@@ -4,15 +4,18 @@ an outsider's query simply finds nothing."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Model, QuerySet
 from django.http import Http404
 
 from cases.kernel.models import Agency, Membership, Role
 
-AnyUser = AbstractBaseUser | AnonymousUser
+# request.user before anyone checked it. Services that record who acted take a `User`:
+# views behind member_required and API views behind IsAgencyMember have one.
+AnyUser = User | AnonymousUser
+ModelT = TypeVar("ModelT", bound=Model)
 
 
 def membership_for(user: AnyUser) -> Membership | None:
@@ -21,9 +24,9 @@ def membership_for(user: AnyUser) -> Membership | None:
         return None
     cached = getattr(user, "_membership_cache", False)
     if cached is not False:
-        return cached
+        return cast("Membership | None", cached)
     membership = Membership.objects.select_related("agency").filter(user=user).first()
-    user._membership_cache = membership  # type: ignore[union-attr]
+    user._membership_cache = membership  # type: ignore[attr-defined]
     return membership
 
 
@@ -47,14 +50,14 @@ def can_see_legal_names(user: AnyUser) -> bool:
     return bool(membership and membership.role in (Role.ADMIN, Role.LEGAL))
 
 
-def scoped(queryset: QuerySet[Any], user: AnyUser, field: str = "agency") -> QuerySet[Any]:
+def scoped(queryset: QuerySet[ModelT], user: AnyUser, field: str = "agency") -> QuerySet[ModelT]:
     agency = agency_for(user)
     if agency is None:
         return queryset.none()
     return queryset.filter(**{field: agency})
 
 
-def get_or_404(queryset: QuerySet[Any], **lookup: Any) -> Any:
+def get_or_404(queryset: QuerySet[ModelT], **lookup: Any) -> ModelT:
     obj = queryset.filter(**lookup).first()
     if obj is None:
         raise Http404

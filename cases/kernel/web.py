@@ -9,9 +9,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,11 +28,15 @@ ROLE_RANK = {Role.VIEWER: 0, Role.LEGAL: 1, Role.ADMIN: 2}
 
 
 class HtmxHttpRequest(HttpRequest):
+    """The request a view behind member_required gets: logged in (so `user` is a `User`,
+    never AnonymousUser), with the membership the decorator found and django-htmx's details."""
+
+    user: User
     htmx: HtmxDetails
     membership: Membership
 
 
-View = TypeVar("View", bound=Callable[..., HttpResponse])
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 def member_required(*, read: str = Role.VIEWER, write: str = Role.LEGAL) -> Callable[[View], View]:
@@ -43,7 +48,7 @@ def member_required(*, read: str = Role.VIEWER, write: str = Role.LEGAL) -> Call
     def decorator(view: View) -> View:
         @wraps(view)
         @login_required
-        def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             membership = membership_for(request.user)
             if membership is None:
                 return render(request, "cases/no_membership.html", status=403)

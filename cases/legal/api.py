@@ -122,24 +122,25 @@ class CaseViewSet(
     def get_queryset(self) -> QuerySet[Case]:
         return case_list_for(self.request.user).order_by("-created_at", "-id")
 
-    def get_serializer_class(self) -> type[serializers.BaseSerializer]:
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Case]]:
         return CaseSerializer if self.action == "list" else CaseDetailSerializer
 
-    def perform_create(self, serializer: CaseDetailSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer[Case]) -> None:
         fields = dict(serializer.validated_data)
         serializer.instance = case_create(
             agency=self.agency,
-            actor=self.request.user,
+            actor=self.actor,
             artists=fields.pop("artists", ()),
             findings=fields.pop("findings", ()),
             **fields,
         )
 
-    def perform_update(self, serializer: CaseDetailSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer[Case]) -> None:
         fields = dict(serializer.validated_data)
+        assert serializer.instance is not None  # UpdateModelMixin.update passed the case
         case_update(
             case=serializer.instance,
-            actor=self.request.user,
+            actor=self.actor,
             artists=fields.pop("artists", None),
             **fields,
         )
@@ -155,7 +156,7 @@ class CaseViewSet(
         serializer.is_valid(raise_exception=True)
         changed = case_link_findings(
             case=case,
-            actor=request.user,
+            actor=self.actor,
             findings=serializer.validated_data["findings"],
             unlink=serializer.validated_data["unlink"],
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -46,8 +46,8 @@ class CaseForm(forms.ModelForm):
             kwargs.setdefault("initial", model_to_dict(case, fields=self.Meta.fields))
             kwargs["initial"]["artists"] = [a.pk for a in case.artists.all()]
         super().__init__(*args, **kwargs)
-        self.fields["artists"].queryset = _artists(artists)
-        self.fields["status"].choices = CaseStatus.choices
+        cast(ArtistChoiceField, self.fields["artists"]).queryset = _artists(artists)
+        cast(forms.ChoiceField, self.fields["status"]).choices = CaseStatus.choices
 
     def service_fields(self) -> dict[str, Any]:
         """Cleaned values for case_create / case_update, without the artists."""
@@ -66,7 +66,9 @@ class CaseFindingsForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         submitted = self.data.getlist("picked") if hasattr(self.data, "getlist") else []
-        self.fields["picked"].choices = [(v, v) for v in submitted if v.isdigit() and len(v) <= 18]
+        cast(forms.ChoiceField, self.fields["picked"]).choices = [
+            (v, v) for v in submitted if v.isdigit() and len(v) <= 18
+        ]
 
 
 class DeadlineForm(forms.Form):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db.models import Count, Q, QuerySet
 
 from cases.kernel.models import AuditEvent
@@ -17,7 +15,7 @@ def case_list_for(user: AnyUser) -> QuerySet[Case]:
     )
 
 
-def case_get_for(user: AnyUser, pk: Any) -> Case:
+def case_get_for(user: AnyUser, pk: int | str) -> Case:
     return get_or_404(scoped(Case.objects.select_related("agency", "created_by"), user), pk=pk)
 
 

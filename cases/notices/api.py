@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from cases.agency.models import Platform
 from cases.agency.selectors import platform_list_for
+from cases.intake.models import Finding
 from cases.intake.selectors import finding_list_for
 from cases.kernel.api import IsAgencyMember, ScopedIdListField
 from cases.kernel.tenancy import agency_for
@@ -55,7 +56,9 @@ class PlatformViewSet(viewsets.ReadOnlyModelViewSet):
 
 class NoticeSerializer(serializers.ModelSerializer):
     platform = serializers.CharField(source="platform.name", read_only=True)
-    findings = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    findings: serializers.PrimaryKeyRelatedField[Finding] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Notice
@@ -154,13 +157,14 @@ class NoticeViewSet(
         return notice_list_for(self.request.user).prefetch_related("findings")
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
-        return {
+        by_action: dict[str, type[serializers.BaseSerializer]] = {
             "list": NoticeSerializer,
             "create": NoticeCreateSerializer,
             "set_status": NoticeStatusSerializer,
             "submission": NoticeSubmissionSerializer,
             "send": serializers.Serializer,
-        }.get(self.action, NoticeDetailSerializer)
+        }
+        return by_action.get(self.action, NoticeDetailSerializer)
 
     def _detail(self, notice: Notice, code: int = status.HTTP_200_OK) -> Response:
         fresh = self.get_queryset().get(pk=notice.pk)

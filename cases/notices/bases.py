@@ -24,8 +24,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.notices.models import LegalBasis
 
-STATUTORY_MAX_HOURS = {LegalBasis.TAKE_IT_DOWN: 48}
-DEFAULT_DUE_HOURS = {
+STATUTORY_MAX_HOURS: dict[str, int] = {LegalBasis.TAKE_IT_DOWN: 48}
+DEFAULT_DUE_HOURS: dict[str, int] = {
     LegalBasis.TAKE_IT_DOWN: 48,
     LegalBasis.DMCA_512C3: 72,
     LegalBasis.EU_DSA_16: 7 * 24,

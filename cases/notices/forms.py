@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
@@ -86,12 +86,12 @@ class NoticeForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["signer"].queryset = signers  # type: ignore[attr-defined]
-        self.fields["reference_media"].queryset = references  # type: ignore[attr-defined]
-        self.fields["attachments"].queryset = evidence  # type: ignore[attr-defined]
+        cast(forms.ModelChoiceField, self.fields["signer"]).queryset = signers
+        cast(ReferenceChoiceField, self.fields["reference_media"]).queryset = references
+        cast(EvidenceChoiceField, self.fields["attachments"]).queryset = evidence
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         explicit = [e for e in data.get("attachments") or [] if e.kind != "screenshot"]
         if explicit and not data.get("include_explicit"):
             self.add_error(

@@ -53,7 +53,7 @@ OPEN_NOTICE_STATUSES = (NoticeStatus.SENT, NoticeStatus.ACKNOWLEDGED)
 CLOSED_NOTICE_STATUSES = (NoticeStatus.ACTIONED, NoticeStatus.REJECTED, NoticeStatus.NO_RESPONSE)
 
 
-STATUS_BADGES = {
+STATUS_BADGES: dict[str, str] = {
     NoticeStatus.DRAFT: "status-dismissed",
     NoticeStatus.AWAITING_SUBMISSION: "status-new",
     NoticeStatus.SENT: "status-notice_sent",

@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -95,7 +95,7 @@ def _clean_events(events: Iterable[str]) -> list[str]:
 def webhook_save(
     *,
     agency: Agency,
-    actor: AbstractBaseUser,
+    actor: User,
     url: str,
     events: Iterable[str],
     active: bool = True,
@@ -136,7 +136,7 @@ def webhook_save(
     return webhook
 
 
-def webhook_rotate_secret(*, webhook: Webhook, actor: AbstractBaseUser) -> Webhook:
+def webhook_rotate_secret(*, webhook: Webhook, actor: User) -> Webhook:
     with transaction.atomic():
         webhook.secret = secrets.token_hex(32)
         webhook.save(update_fields=["secret"])

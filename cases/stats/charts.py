@@ -3,7 +3,7 @@ without colour (every bar has its number as text), and escaped labels."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from django.utils.html import escape
@@ -53,7 +53,7 @@ def bar_chart(rows: Sequence[tuple[str, float]], *, title: str, unit: str = "") 
 def weekly_chart(
     weeks: Sequence[date],
     statuses: Sequence[str],
-    counts: dict[date, dict[str, int]],
+    counts: Mapping[date, Mapping[str, int]],
     *,
     labels: dict[str, str],
     title: str,
@@ -73,7 +73,7 @@ def weekly_chart(
     ]
     for i, week in enumerate(weeks):
         x = left + gap + i * (col_w + gap)
-        y = plot_h + 10
+        y: float = plot_h + 10
         for status in statuses:
             n = counts[week].get(status, 0)
             if not n:

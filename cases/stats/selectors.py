@@ -16,9 +16,9 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -80,12 +80,12 @@ def duration_rows(groups: dict[str, list[float]]) -> list[DurationRow]:
 # --------------------------------------------------------------------------- readers
 
 
-def _findings(user: AnyUser) -> Any:
+def _findings(user: AnyUser) -> QuerySet[Finding]:
     agency = agency_for(user)
     return Finding.objects.none() if agency is None else Finding.objects.filter(agency=agency)
 
 
-def _notices(user: AnyUser) -> Any:
+def _notices(user: AnyUser) -> QuerySet[Notice]:
     agency = agency_for(user)
     return Notice.objects.none() if agency is None else Notice.objects.filter(agency=agency)
 
@@ -141,6 +141,7 @@ def removal_times_by_platform(user: AnyUser) -> list[DurationRow]:
     for name, created, removed_at in removed.values_list(
         "platform__name", "created_at", "removed_at"
     ):
+        assert removed_at is not None  # the filter above
         groups[name or str(_("(no platform)"))].append(hours(removed_at - created))
     return duration_rows(groups)
 
@@ -158,6 +159,7 @@ def removal_times_by_basis(user: AnyUser) -> list[DurationRow]:
     )
     groups: dict[str, list[float]] = defaultdict(list)
     for basis, _pk, created, removed_at in pairs:
+        assert created is not None and removed_at is not None  # the filter above
         groups[str(LegalBasis(basis).label)].append(hours(removed_at - created))
     return duration_rows(groups)
 
@@ -241,7 +243,16 @@ LIVE = (
 )
 
 
-def artist_exposure(user: AnyUser) -> list[dict[str, Any]]:
+class ArtistExposure(TypedDict):
+    stage_name: str
+    name_hangul: str
+    total: int
+    live: int
+    removed: int
+    reappeared: int
+
+
+def artist_exposure(user: AnyUser) -> list[ArtistExposure]:
     """Per artist: findings in all, still online, removed, and ever reappeared."""
     agency = agency_for(user)
     if agency is None:
@@ -262,7 +273,7 @@ def artist_exposure(user: AnyUser) -> list[dict[str, Any]]:
         .order_by("-total", "stage_name")
         .values("stage_name", "name_hangul", "total", "live", "removed", "reappeared")
     )
-    return list(rows)
+    return cast("list[ArtistExposure]", list(rows))
 
 
 def platform_response_times(user: AnyUser) -> list[DurationRow]:
@@ -277,6 +288,7 @@ def platform_response_times(user: AnyUser) -> list[DurationRow]:
     )
     for name, sent_at, acknowledged_at, closed_at in answered:
         first = acknowledged_at or closed_at
+        assert sent_at is not None  # the filter above
         if first is not None:
             groups[name].append(hours(first - sent_at))
     return duration_rows(groups)
@@ -325,12 +337,13 @@ def transparency_report(user: AnyUser, year: int) -> list[TransparencyRow]:
     groups: dict[tuple[str, str, str], list[float | None]] = defaultdict(list)
     for provider, basis, status, sent_at, closed_at in sent:
         key = (provider, str(CONTENT_TYPES[basis]), str(ACTIONS[status]))
-        decided = status in ("actioned", "rejected") and closed_at is not None
-        groups[key].append(hours(closed_at - sent_at) if decided else None)
+        assert sent_at is not None  # the filter above
+        decided_at = closed_at if status in ("actioned", "rejected") else None
+        groups[key].append(None if decided_at is None else hours(decided_at - sent_at))
     rows = []
     for (provider, content, action), values in groups.items():
-        decided = [v for v in values if v is not None]
-        rows.append(TransparencyRow(provider, content, action, len(values), median(decided)))
+        decided_hours = [v for v in values if v is not None]
+        rows.append(TransparencyRow(provider, content, action, len(values), median(decided_hours)))
     return sorted(rows, key=lambda r: (r.provider, r.content_type, r.action))
 
 

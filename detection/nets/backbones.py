@@ -17,12 +17,21 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 # timm must never reach for the network, in the worker or in tests.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
 from torch import nn
+
+
+class _TimmModel(Protocol):
+    """What timm's models add to nn.Module (whose other attributes type as Tensor | Module)."""
+
+    pretrained_cfg: dict[str, Any]
+
+    def get_classifier(self) -> nn.Linear: ...
 
 
 class PretrainedWeightsUnavailable(Exception):
@@ -109,13 +118,13 @@ def build_timm(arch: str, *, pretrained: bool) -> nn.Module:
             )
         remapped[target_key] = value
     # The 1000-class head is dropped: the new one-logit head starts from timm's init.
-    prefix = str(model.pretrained_cfg.get("classifier", "classifier")) + "."
+    prefix = str(cast(_TimmModel, model).pretrained_cfg.get("classifier", "classifier")) + "."
     head_keys = {key for key in model.state_dict() if key.startswith(prefix)}
     state = {k: v for k, v in remapped.items() if not k.startswith(prefix)}
     missing, unexpected = model.load_state_dict(state, strict=False)
     # A zero head starts every image at P(fake) = 0.5: fine-tuning then moves from "unsure"
     # instead of first unlearning large random logits.
-    head = model.get_classifier()
+    head = cast(_TimmModel, model).get_classifier()
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
     if set(missing) != head_keys or unexpected:

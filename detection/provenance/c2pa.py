@@ -307,7 +307,7 @@ def _c2pa_signal(store: dict[str, Any], state: str) -> Signal:
     assessment = c2pa_assessment(store, state)
 
     ai_types: list[tuple[str, str]] = []  # (code, manifest title or label)
-    all_actions = []
+    all_actions: list[Any] = []
     for label, manifest in manifests.items():
         actions = _c2pa_actions(manifest)
         all_actions.extend({**action, "manifest": label} for action in actions)

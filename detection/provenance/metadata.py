@@ -152,9 +152,9 @@ def text_chunk_signals(text: dict[str, str], field_kind: str) -> list[Signal]:
     ):
         found.append(("NovelAI", "Comment", comment or lowered.get("software", "")))
     software = lowered.get("software", "")
-    name = generator_named_in(software) if software else None
-    if name and not any(generator == name for generator, _, _ in found):
-        found.append((name, "Software", software))
+    named = generator_named_in(software) if software else None
+    if named is not None and not any(generator == named for generator, _, _ in found):
+        found.append((named, "Software", software))
     signals = []
     seen = set()
     for generator, key, value in found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from cases.agency.models import Platform
@@ -23,7 +23,7 @@ PLATFORM_FIELDS = (
 )
 
 
-def platform_update(*, platform: Platform, actor: AbstractBaseUser, **fields: Any) -> Platform:
+def platform_update(*, platform: Platform, actor: User, **fields: Any) -> Platform:
     """Change a platform's name, domains or notice contacts; the audit event lists the
     changed fields with their old and new values (none of them is sensitive)."""
     unknown = set(fields) - set(PLATFORM_FIELDS)

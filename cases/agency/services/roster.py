@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from cases.agency.models import Artist, Group
@@ -15,9 +15,7 @@ from cases.kernel.models import Agency
 ARTIST_FIELDS = ("stage_name", "name_hangul", "name_latin", "legal_name", "aliases", "active")
 
 
-def group_save(
-    *, agency: Agency, actor: AbstractBaseUser, group: Group | None = None, **fields: Any
-) -> Group:
+def group_save(*, agency: Agency, actor: User, group: Group | None = None, **fields: Any) -> Group:
     """Create a group (group=None) or change one."""
     with transaction.atomic():
         created = group is None
@@ -39,7 +37,7 @@ def group_save(
 def artist_save(
     *,
     agency: Agency,
-    actor: AbstractBaseUser,
+    actor: User,
     artist: Artist | None = None,
     groups: Iterable[Group] | None = None,
     **fields: Any,
@@ -69,7 +67,7 @@ def artist_save(
     return artist
 
 
-def group_delete(*, group: Group, actor: AbstractBaseUser) -> None:
+def group_delete(*, group: Group, actor: User) -> None:
     """Remove a group; its artists stay (only their membership in the group goes). The
     audit event keeps the name, since the row itself is gone afterwards."""
     with transaction.atomic():

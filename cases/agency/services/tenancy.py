@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from cases.agency.services.platforms import platforms_seed
 from cases.agency.signals import agency_created
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency, AuditChain, Membership, Role
-
-User = get_user_model()
 
 
 def agency_create(*, name: str, slug: str) -> Agency:
@@ -31,7 +28,7 @@ def agency_create(*, name: str, slug: str) -> Agency:
 def membership_create(
     *,
     agency: Agency,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     username: str,
     email: str,
     password: str | None,
@@ -55,7 +52,7 @@ def membership_create(
 def membership_update(
     *,
     membership: Membership,
-    actor: AbstractBaseUser,
+    actor: User,
     role: str | None = None,
     active: bool | None = None,
 ) -> Membership:

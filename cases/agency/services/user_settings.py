@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -29,7 +29,7 @@ def membership_set_always_blur(*, membership: Membership, always_blur: bool) -> 
 def api_token_rotate(*, membership: Membership) -> Token:
     """Create the member's API token, or replace it (the old one stops working at once).
     The caller shows the key once; the audit event never contains it."""
-    user: AbstractBaseUser = membership.user
+    user: User = membership.user
     with transaction.atomic():
         replaced = Token.objects.filter(user=user).delete()[0] > 0
         token = Token.objects.create(user=user)

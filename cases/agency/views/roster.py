@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cases.agency.forms import ArtistForm, GroupForm
+from cases.agency.models import Artist
 from cases.agency.selectors import artist_get_for, artist_list_for, group_get_for, group_list_for
 from cases.agency.services.roster import artist_save, group_save
 from cases.kernel.models import Role
@@ -41,14 +42,14 @@ def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(request, "cases/artist_detail.html", context)
 
 
-def _artist_form(request: HtmxHttpRequest, **kwargs: object) -> ArtistForm:
+def _artist_form(request: HtmxHttpRequest, artist: Artist | None = None) -> ArtistForm:
     user = request.user
     return ArtistForm(
         request.POST if request.method == "POST" else None,
         groups=group_list_for(user),
         artists=artist_list_for(user),
         show_legal_name=can_see_legal_names(user),
-        **kwargs,  # type: ignore[arg-type]
+        artist=artist,
     )
 
 

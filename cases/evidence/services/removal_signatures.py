@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from cases.agency.models import Platform
@@ -71,9 +71,7 @@ def _audit_value(name: str, value: Any) -> Any:
     return value.name if name == "platform" and value is not None else value
 
 
-def removal_signature_create(
-    *, agency: Agency, actor: AbstractBaseUser, **fields: Any
-) -> RemovalSignature:
+def removal_signature_create(*, agency: Agency, actor: User, **fields: Any) -> RemovalSignature:
     unknown = set(fields) - set(SIGNATURE_FIELDS)
     if unknown:
         raise TypeError(f"removal_signature_create() got unexpected fields: {sorted(unknown)}")
@@ -91,7 +89,7 @@ def removal_signature_create(
 
 
 def removal_signature_update(
-    *, signature: RemovalSignature, actor: AbstractBaseUser, **fields: Any
+    *, signature: RemovalSignature, actor: User, **fields: Any
 ) -> RemovalSignature:
     """Change a signature (deactivating it included); the audit event lists the changed
     fields with their old and new values."""

@@ -14,14 +14,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseNotAllowed
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+)
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -52,7 +58,10 @@ REVEAL_SALT = "cases.evidence.reveal"
 MULTIPART_SLACK = 64 * 1024
 
 
-def _lock_down(response: HttpResponse, disposition: str) -> HttpResponse:
+ResponseT = TypeVar("ResponseT", bound=HttpResponseBase)
+
+
+def _lock_down(response: ResponseT, disposition: str) -> ResponseT:
     """Headers for every evidence byte we send: never rendered as a page, never cached."""
     response["Content-Disposition"] = disposition
     response["X-Content-Type-Options"] = "nosniff"
@@ -139,7 +148,7 @@ def evidence_reveal(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @member_required(read=Role.LEGAL)
-def evidence_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+def evidence_download(request: HtmxHttpRequest, pk: int) -> FileResponse:
     evidence = evidence_get_for(request.user, pk)
     if not evidence_storage().exists(evidence.storage_name):
         raise Http404("the stored original is missing; run manage.py evidence_verify")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,7 +30,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     FindingStatus.REAPPEARED: frozenset({"captured", "notice_sent", "removed", "dismissed"}),
     FindingStatus.DISMISSED: frozenset({"triaged", "new"}),
 }
-STATUS_TIMESTAMP = {
+STATUS_TIMESTAMP: dict[str, str] = {
     FindingStatus.TRIAGED: "triaged_at",
     FindingStatus.CAPTURED: "captured_at",
     FindingStatus.NOTICE_SENT: "notice_sent_at",
@@ -185,7 +185,7 @@ def finding_update(
     finding: Finding,
     actor: Actor,
     artists: Iterable[Artist] | None = None,
-    assignee: AbstractBaseUser | bool | None = False,
+    assignee: User | bool | None = False,
     notes: str | None = None,
 ) -> Finding:
     """Change a finding's artists, assignee or notes (False / None mean "leave as is")."""
@@ -224,7 +224,7 @@ def finding_platform_refresh(*, finding: Finding, final_url: str, actor: Actor =
     if platform is None or platform.pk == finding.platform_id:
         return finding
     with transaction.atomic():
-        old = finding.platform.name if finding.platform_id else None
+        old = finding.platform.name if finding.platform is not None else None
         Finding.objects.filter(pk=finding.pk).update(platform=platform)
         finding.platform = platform
         audit_record(

@@ -168,7 +168,7 @@ def finding_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect(finding)
     services.finding_update(
         finding=finding,
@@ -188,7 +188,7 @@ def finding_bulk_status(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                messages.error(request, str(error))
         return redirect_back(request, "finding_list")
     ids = form.cleaned_data["ids"]
     findings = list(finding_list_for(request.user).select_related("agency").filter(pk__in=ids))

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 from cases.kernel.models import AuditEvent
 from cases.kernel.tenancy import AnyUser, scoped
 
 
-def audit_events_for_object(user: AnyUser, obj: Any) -> QuerySet[AuditEvent]:
+def audit_events_for_object(user: AnyUser, obj: Model) -> QuerySet[AuditEvent]:
     return scoped(AuditEvent.objects.select_related("actor"), user).filter(
         object_type=obj._meta.model_name, object_id=str(obj.pk)
     )

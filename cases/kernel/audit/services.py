@@ -106,7 +106,8 @@ def audit_record_many(
             actor=actor_obj,
             actor_label=actor_label,
             action=entry.action,
-            object_type=entry.object_type or (entry.obj._meta.model_name if entry.obj else ""),
+            object_type=entry.object_type
+            or ((entry.obj._meta.model_name or "") if entry.obj else ""),
             object_id=entry.object_id or (str(entry.obj.pk) if entry.obj else ""),
             # Round-trip through canonical JSON so what is stored is exactly what is hashed.
             data=json.loads(canonical_json(entry.data or {})),

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 @shared_task
 def audit_chain_verify_all() -> list[dict[str, object]]:
-    results = []
+    results: list[dict[str, object]] = []
     for agency in Agency.objects.all():
         report = audit_chain_verify(agency=agency)
         if not report.ok:

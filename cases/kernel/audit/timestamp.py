@@ -116,7 +116,7 @@ def _post(url: str, body: bytes, timeout: float) -> bytes:
     addresses = (
         [target.host]
         if target.is_ip_literal
-        else sorted({info[4][0] for info in socket.getaddrinfo(target.host, target.port)})
+        else sorted({str(info[4][0]) for info in socket.getaddrinfo(target.host, target.port)})
     )
     for address in addresses:
         check_address(address, allow_loopback=policy.allow_loopback)

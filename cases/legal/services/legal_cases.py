@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -42,7 +42,7 @@ def _next_reference(agency: Agency) -> str:
 def case_create(
     *,
     agency: Agency,
-    actor: AbstractBaseUser,
+    actor: User,
     title: str,
     artists: Iterable[Artist] = (),
     findings: Iterable[Finding] = (),
@@ -74,10 +74,10 @@ def case_create(
 
 
 def case_update(
-    *, case: Case, actor: AbstractBaseUser, artists: Iterable[Artist] | None = None, **fields: Any
+    *, case: Case, actor: User, artists: Iterable[Artist] | None = None, **fields: Any
 ) -> Case:
     with transaction.atomic():
-        changed = {}
+        changed: dict[str, object] = {}
         for name in CASE_FIELDS:
             if name in fields and getattr(case, name) != fields[name]:
                 changed[name] = (
@@ -95,7 +95,7 @@ def case_update(
 
 
 def case_link_findings(
-    *, case: Case, actor: AbstractBaseUser, findings: Iterable[Finding], unlink: bool = False
+    *, case: Case, actor: User, findings: Iterable[Finding], unlink: bool = False
 ) -> int:
     """Add (or remove) findings of the case's own agency; returns how many changed."""
     finding_list = [f for f in findings if f.agency_id == case.agency_id]
@@ -118,9 +118,7 @@ def case_link_findings(
     return len(targets)
 
 
-def case_deadline_add(
-    *, case: Case, actor: AbstractBaseUser, title: str, due_on: date
-) -> CaseDeadline:
+def case_deadline_add(*, case: Case, actor: User, title: str, due_on: date) -> CaseDeadline:
     with transaction.atomic():
         deadline = CaseDeadline.objects.create(case=case, title=title, due_on=due_on)
         audit_record(
@@ -133,7 +131,7 @@ def case_deadline_add(
     return deadline
 
 
-def case_deadline_done(*, deadline: CaseDeadline, actor: AbstractBaseUser) -> CaseDeadline:
+def case_deadline_done(*, deadline: CaseDeadline, actor: User) -> CaseDeadline:
     with transaction.atomic():
         deadline.done = True
         deadline.save(update_fields=["done"])

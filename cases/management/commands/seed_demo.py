@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
@@ -145,7 +145,7 @@ class Command(BaseCommand):
 
 def seed() -> None:
     """Create both demo agencies and everything in them."""
-    users: dict[str, AbstractBaseUser] = {}
+    users: dict[str, User] = {}
     agencies = {slug: agency_create(name=name, slug=slug) for slug, name in AGENCIES.items()}
     for username, role, slug in DEMO_STAFF:
         admin = next(
@@ -188,7 +188,7 @@ def seed() -> None:
     )
 
 
-def _seed_roster(*, agency: Agency, actor: AbstractBaseUser) -> list[Artist]:
+def _seed_roster(*, agency: Agency, actor: User) -> list[Artist]:
     artists = []
     for group_name, group_hangul, members in ROSTER[agency.slug]:
         group = group_save(agency=agency, actor=actor, name=group_name, name_hangul=group_hangul)
@@ -208,9 +208,7 @@ def _seed_roster(*, agency: Agency, actor: AbstractBaseUser) -> list[Artist]:
     return artists
 
 
-def _seed_findings(
-    *, agency: Agency, actor: AbstractBaseUser, artists: list[Artist], count: int
-) -> list[Any]:
+def _seed_findings(*, agency: Agency, actor: User, artists: list[Artist], count: int) -> list[Any]:
     findings = []
     for n in range(count):
         url = URL_PATTERNS[n % len(URL_PATTERNS)].format(n=n + 1)
@@ -257,9 +255,7 @@ def _seed_fan_reports(*, agency: Agency, artists: list[Artist]) -> None:
         )
 
 
-def _seed_case(
-    *, agency: Agency, actor: AbstractBaseUser, artists: list[Artist], findings: list[Any]
-) -> None:
+def _seed_case(*, agency: Agency, actor: User, artists: list[Artist], findings: list[Any]) -> None:
     case = case_create(
         agency=agency,
         actor=actor,

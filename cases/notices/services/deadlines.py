@@ -75,7 +75,7 @@ def notice_deadlines_remind(*, now: datetime) -> list[int]:
                 action="notice.reminder_sent",
                 obj=notice,
                 data={
-                    "due_at": notice.due_at.isoformat(),
+                    "due_at": notice.due_at.isoformat() if notice.due_at else None,
                     "to": person.get_username() if person else None,
                 },
             )
@@ -118,7 +118,10 @@ def notice_deadlines_escalate(*, now: datetime) -> list[int]:
                 actor=None,
                 action="notice.escalated",
                 obj=notice,
-                data={"due_at": notice.due_at.isoformat(), "admins": len(admins)},
+                data={
+                    "due_at": notice.due_at.isoformat() if notice.due_at else None,
+                    "admins": len(admins),
+                },
             )
             subject = _("Notice #%(id)s to %(platform)s is overdue") % {
                 "id": notice.pk,

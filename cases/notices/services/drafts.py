@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.template import Context
 from django.utils import timezone
@@ -94,7 +94,7 @@ def notice_create(
     attachments: Iterable[Evidence] = (),
     include_explicit: bool = False,
     csam_waiver: bool = False,
-    assignee: AbstractBaseUser | None = None,
+    assignee: User | None = None,
 ) -> Notice:
     """A draft notice for findings on one platform. The channel defaults to the platform's."""
     reference_media, attachments = list(reference_media), list(attachments)
@@ -292,7 +292,7 @@ def notice_render(notice: Notice, *, when: datetime | None = None) -> RenderedNo
     )
     context = Context(notice_context(notice, when=when), autoescape=False)
     try:
-        subject = TEMPLATE_ENGINE.from_string(subject_src).render(context)
+        subject: str = TEMPLATE_ENGINE.from_string(subject_src).render(context)
         body = TEMPLATE_ENGINE.from_string(body_src).render(context)
     except Exception as exc:  # a template edited by an admin must never break the page
         raise NoticeError(

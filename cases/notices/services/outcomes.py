@@ -89,7 +89,7 @@ def notice_close(
                 "capture": capture.pk if capture else None,
             },
         )
-        webhook_emit(notice=notice, event=CLOSING[outcome])
+        webhook_emit(notice=notice, event=CLOSING[NoticeStatus(outcome)])
     return notice
 
 

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.template import Engine, TemplateSyntaxError
 from django.template.defaulttags import DebugNode
@@ -47,7 +47,7 @@ def rendered_sha256(subject: str, body: str) -> str:
     return hashlib.sha256(f"Subject: {subject}\n\n{body}".encode()).hexdigest()
 
 
-def signer_profile_save(*, agency: Agency, user: AbstractBaseUser, **fields: Any) -> SignerProfile:
+def signer_profile_save(*, agency: Agency, user: User, **fields: Any) -> SignerProfile:
     """Create or update the user's signer profile; the audit event names the changed fields."""
     with transaction.atomic():
         profile, created = SignerProfile.objects.select_for_update().get_or_create(

@@ -52,14 +52,14 @@ class Command(BaseCommand):
         result = analyze(
             data, detector=detector, media_type=media_type, max_frames=options["max_frames"]
         )
-        data = {"file": str(path), **result.to_dict()}
+        report = {"file": str(path), **result.to_dict()}
         if result.item_probability is not None:
             # Say what the number is: without a calibration fitted on held-out data it is
             # the model's raw score, not a probability.
-            data["score_kind"] = (
+            report["score_kind"] = (
                 "calibrated_probability" if result.score_calibrated else "raw_model_score"
             )
-        self.stdout.write(json.dumps(data, indent=2))
+        self.stdout.write(json.dumps(report, indent=2))
 
     def _active_card(self) -> Path | None:
         try:
