@@ -46,7 +46,7 @@ def record_label(kind: str) -> str:
         EvidenceKind.WACZ: _("web archive (WACZ) of the visit"),
         EvidenceKind.DOM: _("rendered DOM taken before the attempt failed"),
     }
-    return str(labels.get(kind, _("file of the attempt")))
+    return str(labels.get(EvidenceKind(kind), _("file of the attempt")))
 
 
 @dataclass

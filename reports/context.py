@@ -123,7 +123,7 @@ def _removals(
     removed = [str(f.pk) for f in findings if f.status == FindingStatus.REMOVED]
     events = list(
         AuditEvent.objects.filter(
-            agency_id=findings[0].agency_id if findings else None,
+            agency_id=findings[0].agency_id if findings else 0,
             object_type="finding",
             object_id__in=removed,
             action="finding.status_changed",
@@ -166,7 +166,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
         if item.finding_id is not None:
             counts[item.finding_id] = counts.get(item.finding_id, 0) + 1
     for finding in findings:
-        finding.evidence_count = counts.get(finding.pk, 0)
+        finding.evidence_count = counts.get(finding.pk, 0)  # type: ignore[attr-defined]
     by_id = {item.evidence.pk: item for item in [*items, *records]}
     sections = capture_sections_build(findings, captures, made, by_id)
     removals = _removals(findings, captures, sections)

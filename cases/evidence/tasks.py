@@ -33,7 +33,7 @@ MAX_RETRIES = 3
     time_limit=TIME_LIMIT_S,
     max_retries=MAX_RETRIES,
 )
-def capture_run_task(self, capture_id: int) -> None:  # type: ignore[no-untyped-def]
+def capture_run_task(self, capture_id: int) -> None:
     # Network trouble is not an exception (the pipeline records it); what raises is a
     # database or storage hiccup, worth a few retries with backoff (job_task_run).
     job_task_run(

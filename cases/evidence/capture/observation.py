@@ -77,7 +77,7 @@ def removal_signature_match(
     """The first signature of the host's platform found in the visible text, and the
     names of signatures whose regex timed out."""
     normalised = normalise_text(text)
-    timed_out = []
+    timed_out: list[str] = []
     for signature in signatures:
         if not signature.applies_to(host):
             continue

@@ -9,9 +9,10 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -99,9 +100,7 @@ def parse_rows(text: str) -> list[ImportRow]:
     return rows
 
 
-def import_job_create(
-    *, agency: Agency, actor: AbstractBaseUser, text: str, filename: str = ""
-) -> ImportJob:
+def import_job_create(*, agency: Agency, actor: User, text: str, filename: str = "") -> ImportJob:
     """Validate an import's size and row count, store it, and queue it for a worker."""
     from cases.intake.tasks import import_job_run_task
 
@@ -202,7 +201,7 @@ def _process_chunk(
         )
     created = Finding.objects.bulk_create(new_findings, batch_size=1000)
     through = Finding.artists.through
-    links = []
+    links: list[Any] = []
     for finding in created:
         row, _canonical = pending[finding.canonical_hash]
         report.append([row.number, CREATED, finding.pk, ""])
@@ -296,6 +295,6 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             )
 
 
-def import_job_retry(*, job: ImportJob, actor: AbstractBaseUser) -> ImportJob:
+def import_job_retry(*, job: ImportJob, actor: User) -> ImportJob:
     """Run a failed import again: it resumes after its last committed chunk."""
     return job_retry(job=job, actor=actor)
