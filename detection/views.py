@@ -14,7 +14,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases.kernel.models import Role
 from cases.kernel.web import HtmxHttpRequest, member_required, redirect_back
-from detection import services
 from detection.forms import DetectionReviewForm
 from detection.selectors import (
     detection_evidence_get_for,
@@ -23,7 +22,10 @@ from detection.selectors import (
     detector_version_get_for,
     detector_version_list_for,
 )
-from detection.services import DetectionError
+from detection.services import runs
+from detection.services.detectors import detector_active
+from detection.services.reviews import detection_review_record
+from detection.services.runs import DetectionError, detection_run_request
 
 PANEL_TEMPLATE = "detection/_evidence_detection_panel.html"
 
@@ -64,7 +66,7 @@ def evidence_detection(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def evidence_detection_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     evidence = detection_evidence_get_for(request.user, pk)
     try:
-        services.detection_run_request(evidence=evidence, actor=request.user)
+        detection_run_request(evidence=evidence, actor=request.user)
     except DetectionError as exc:
         messages.error(request, str(exc))
     else:
@@ -84,7 +86,7 @@ def evidence_detection_review(request: HtmxHttpRequest, pk: int) -> HttpResponse
     # The run must be one of this evidence item's own (and so of the user's agency).
     run = detection_runs_for(request.user, evidence).filter(pk=run_id).first() if run_id else None
     try:
-        review = services.detection_review_record(
+        review = detection_review_record(
             evidence=evidence,
             verdict=form.cleaned_data["verdict"],
             actor=request.user,
@@ -107,7 +109,7 @@ def detector_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "detection/detector_list.html",
-        {"versions": versions, "active": services.detector_active()},
+        {"versions": versions, "active": detector_active()},
     )
 
 
@@ -120,7 +122,7 @@ def detector_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "detection/detector_detail.html",
-        {"version": version, "active": services.detector_active()},
+        {"version": version, "active": detector_active()},
     )
 
 
@@ -128,7 +130,7 @@ def detector_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @member_required(read=Role.ADMIN, write=Role.ADMIN)
 def detection_rerun_all(request: HtmxHttpRequest) -> HttpResponse:
     """Queue detection again for every image and video of the admin's agency."""
-    count = services.detection_rerun_all(agency=request.membership.agency, actor=request.user)
+    count = runs.detection_rerun_all(agency=request.membership.agency, actor=request.user)
     if count:
         messages.success(
             request,

@@ -8,7 +8,10 @@ Who may do what (views check it, and dossier_request checks it again):
   names collectors, IP addresses and custody details, and a packet holds the unblurred
   originals, both of which are legal-staff material like evidence downloads;
 - an annex (unblurred previews) needs a reason, names its items explicitly, and is never
-  part of the dossier or the packet."""
+  part of the dossier or the packet.
+
+A dossier is a job of the one job runner (cases.kernel.jobs): claim, progress (the
+heartbeat), finish, fail and the stale sweep are the kernel's."""
 
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files import File
@@ -34,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
 from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
+from cases.kernel.jobs import job_claim, job_fail, job_finish, job_progress
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
@@ -43,6 +48,18 @@ log = logging.getLogger(__name__)
 Actor = AbstractBaseUser | AnonymousUser | None
 WRITER_ROLES = (Role.ADMIN, Role.LEGAL)
 REASON_MAX = 1000
+# What a finished dossier stores besides the lifecycle columns (job_finish saves those).
+RESULT_FIELDS = (
+    "pdf_name",
+    "pdf_sha256",
+    "pdf_size",
+    "zip_name",
+    "zip_sha256",
+    "zip_size",
+    "evidence_hashes",
+    "timestamped",
+    "signed",
+)
 
 
 class DossierRefused(Exception):
@@ -180,21 +197,7 @@ def memory_limit(megabytes: int) -> Iterator[None]:
 
 
 def _progress(dossier: Dossier, progress: int, step: str) -> None:
-    dossier.progress, dossier.step = min(100, max(0, progress)), step[:200]
-    Dossier.objects.filter(pk=dossier.pk).update(progress=dossier.progress, step=dossier.step)
-
-
-def _claim(dossier_id: int) -> Dossier | None:
-    """Queued → running, once: a redelivered message finds it taken and does nothing."""
-    with transaction.atomic():
-        claimed = Dossier.objects.filter(pk=dossier_id, status=DossierStatus.QUEUED).update(
-            status=DossierStatus.RUNNING, started_at=timezone.now(), progress=1
-        )
-    if not claimed:
-        return None
-    return Dossier.objects.select_related("case", "case__agency", "agency", "generated_by").get(
-        pk=dossier_id
-    )
+    job_progress(job=dossier, percent=progress, step=step)
 
 
 def _titles(kind: str) -> str:
@@ -283,24 +286,27 @@ def _custody_many(
 
 def dossier_build(*, dossier_id: int) -> Dossier | None:
     """Build a queued dossier: context, PDF, (packet), storage, custody. Idempotent per
-    row: only a queued dossier is built. Failures are recorded on the row."""
-    dossier = _claim(dossier_id)
+    row: a finished dossier is not built again (None). A failure is recorded on the row
+    (job_fail: "dossier.failed" in the audit trail) and not retried by the task: a person
+    retries it. The task's soft time limit goes through to the job runner, which fails the
+    dossier saying so; JobBusy means another worker is building it."""
+    dossier = job_claim(
+        model=Dossier,
+        pk=dossier_id,
+        related=("case", "case__agency", "agency", "generated_by"),
+        step=_("Gathering the case record"),
+    )
     if dossier is None:
         return None
     try:
         with translation.override(dossier.language), memory_limit(settings.REPORTS_MEMORY_LIMIT_MB):
             _build(dossier)
-    except Exception as exc:  # recorded for the user; the task itself does not retry
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
         log.exception("dossier #%s failed", dossier.pk)
         message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-        Dossier.objects.filter(pk=dossier.pk).update(
-            status=DossierStatus.FAILED,
-            error=str(message)[:2000],
-            finished_at=timezone.now(),
-            step=_("Failed"),
-        )
-        dossier.refresh_from_db()
-        return dossier
+        return job_fail(model=Dossier, pk=dossier.pk, error=str(message)) or dossier
     return dossier
 
 
@@ -364,6 +370,14 @@ def _build(dossier: Dossier) -> None:
         "reason": dossier.reason,
     }
     with transaction.atomic():
+        running = (
+            Dossier.objects.select_for_update()
+            .filter(pk=dossier.pk, status=DossierStatus.RUNNING)
+            .exists()
+        )
+        if not running:
+            log.warning("dossier #%s is no longer running; its files are not recorded", dossier.pk)
+            return
         _custody_many(
             dossier=dossier,
             evidence=evidence,
@@ -372,11 +386,7 @@ def _build(dossier: Dossier) -> None:
             reason=reason,
         )
         dossier.evidence_hashes = context.evidence_hashes
-        dossier.status = DossierStatus.DONE
-        dossier.progress = 100
-        dossier.step = _("Done")
-        dossier.finished_at = timezone.now()
-        dossier.save()
+        job_finish(job=dossier, step=_("Done"), update_fields=RESULT_FIELDS)
         audit_record(
             agency=dossier.agency,
             actor=dossier.generated_by,

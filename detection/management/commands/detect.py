@@ -61,7 +61,7 @@ class Command(BaseCommand):
 
     def _active_card(self) -> Path | None:
         try:
-            from detection.services import detector_active
+            from detection.services.detectors import detector_active
         except ImportError:  # pragma: no cover - services ship with the app
             return None
         from django.db import DatabaseError

@@ -59,7 +59,7 @@ def register_card(
     A model that fails a gate is refused, or with `force` registered inactive; either way
     the command says which gates failed (a detector is software, not agency data: no audit)."""
     try:
-        from detection.services import detector_register, gate_failure_text
+        from detection.services.detectors import detector_register, gate_failure_text
     except ImportError as exc:  # pragma: no cover - services ship with the app
         command.stderr.write(f"not registered (detection services unavailable: {exc})")
         return
