@@ -1,5 +1,5 @@
 """Detection pages: the evidence panel (htmx-polled while a run is in progress), the
-re-run and review actions, and the detector versions with their model cards."""
+re-run, retry and review actions, and the detector versions with their model cards."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from detection.forms import DetectionReviewForm
 from detection.selectors import (
     detection_evidence_get_for,
     detection_panel_for,
+    detection_run_get_for,
     detection_runs_for,
     detector_version_get_for,
     detector_version_list_for,
@@ -25,7 +26,7 @@ from detection.selectors import (
 from detection.services import runs
 from detection.services.detectors import detector_active
 from detection.services.reviews import detection_review_record
-from detection.services.runs import DetectionError, detection_run_request
+from detection.services.runs import DetectionError, detection_run_request, detection_run_retry
 
 PANEL_TEMPLATE = "detection/_evidence_detection_panel.html"
 
@@ -71,6 +72,21 @@ def evidence_detection_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Detection queued. This page updates when it finishes."))
+    return _back(request, evidence.pk)
+
+
+@require_POST
+@member_required()
+def evidence_detection_retry(request: HtmxHttpRequest, pk: int, run_pk: int) -> HttpResponse:
+    """Run a failed run again (the same run, audited as detection.retried)."""
+    evidence = detection_evidence_get_for(request.user, pk)
+    run = detection_run_get_for(request.user, evidence, run_pk)
+    try:
+        detection_run_retry(run=run, actor=request.user)
+    except DetectionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Detection queued again. This page updates when it finishes."))
     return _back(request, evidence.pk)
 
 

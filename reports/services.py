@@ -8,10 +8,11 @@ Who may do what (views check it, and dossier_request checks it again):
   names collectors, IP addresses and custody details, and a packet holds the unblurred
   originals, both of which are legal-staff material like evidence downloads;
 - an annex (unblurred previews) needs a reason, names its items explicitly, and is never
-  part of the dossier or the packet.
+  part of the dossier or the packet;
+- a failed dossier can be retried by those who may generate it.
 
 A dossier is a job of the one job runner (cases.kernel.jobs): claim, progress (the
-heartbeat), finish, fail and the stale sweep are the kernel's."""
+heartbeat), finish, fail, the stale sweep and retry are the kernel's."""
 
 from __future__ import annotations
 
@@ -38,7 +39,14 @@ from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, CustodyEvent, Evidence
 from cases.kernel.audit.services import AuditEntry, audit_anchor, audit_record, audit_record_many
-from cases.kernel.jobs import job_claim, job_fail, job_finish, job_progress
+from cases.kernel.jobs import (
+    JobNotRetryable,
+    job_claim,
+    job_fail,
+    job_finish,
+    job_progress,
+    job_retry,
+)
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
@@ -156,6 +164,22 @@ def _enqueue(dossier_id: int) -> None:
     from reports.tasks import dossier_build_task
 
     dossier_build_task.delay(dossier_id=dossier_id)
+
+
+def dossier_retry(*, dossier: Dossier, actor: Actor) -> Dossier:
+    """Build a failed dossier again, on the same row (same identifier, same request): back
+    to queued, audited as "dossier.retried" with the error it had, the task sent after
+    commit. Only those who may generate dossiers may retry one; only a failed one can be."""
+    _require_writer(dossier.case, actor)
+    with transaction.atomic():
+        try:
+            job_retry(job=dossier, actor=actor)
+        except JobNotRetryable as exc:
+            raise DossierRefused(_("Only a failed dossier can be retried.")) from exc
+        # The failed attempt's progress is not this attempt's.
+        dossier.progress, dossier.step = 0, _("Waiting for a worker")
+        Dossier.objects.filter(pk=dossier.pk).update(progress=0, step=dossier.step)
+    return dossier
 
 
 # ---------------------------------------------------------------------------- build

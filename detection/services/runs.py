@@ -1,4 +1,5 @@
-"""Detection runs, the requesting side: queue a run of one item or of every item. A run is a job of the one job runner (cases.kernel.jobs); the worker's
+"""Detection runs, the requesting side: queue a run of one item or of every item, and
+retry a failed run. A run is a job of the one job runner (cases.kernel.jobs); the worker's
 side is detection.services.analysis."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases.evidence.models import Evidence, EvidenceKind
 from cases.kernel.audit.services import audit_record
+from cases.kernel.jobs import JobNotRetryable, job_retry
 from cases.kernel.models import Agency
 from detection.models import DetectionRun, DetectionStatus
 from detection.services.detectors import detector_active
@@ -150,3 +152,20 @@ def detection_rerun_all(*, agency: Agency, actor: Actor) -> int:
 def _enqueue_in_chunks(run_ids: list[int]) -> None:
     for start in range(0, len(run_ids), ENQUEUE_CHUNK):
         _enqueue(run_ids[start : start + ENQUEUE_CHUNK])
+
+
+def detection_run_retry(*, run: DetectionRun, actor: Actor) -> DetectionRun:
+    """Run a failed run again, on the same row: back to queued (audited as
+    "detection.retried" with the error it had), the task sent after commit. The failed
+    attempt's message, timings and progress are cleared so the panel shows a queued run.
+    Only "failed" is retried; a run that ended in what it found (no faces, a file that
+    cannot be decoded, a model error) is re-run instead. The caller checks that `actor`
+    may write."""
+    with transaction.atomic():
+        try:
+            job_retry(job=run, actor=actor)
+        except JobNotRetryable as exc:
+            raise DetectionError(_("Only a failed detection run can be retried.")) from exc
+        run.message, run.timings, run.progress = "", {}, 0
+        DetectionRun.objects.filter(pk=run.pk).update(message="", timings={}, progress=0)
+    return run
