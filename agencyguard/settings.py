@@ -281,13 +281,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.evidence.tasks.evidence_verify_all",
         "schedule": 24 * 3600.0,
     },
-    # Jobs whose worker or message was lost are requeued or failed (cases.kernel.jobs).
+    # Jobs whose worker or message was lost are requeued or failed (cases.kernel.jobs):
+    # captures, detection runs, dossiers, imports.
     "job-reap-stale": {"task": "cases.kernel.tasks.job_reap_stale_task", "schedule": 300.0},
-    # Detection runs left "running" by a worker that died are marked failed.
-    "detection-fail-stale": {
-        "task": "detection.tasks.detection_fail_stale_task",
-        "schedule": 1800.0,
-    },
     # Notice deadlines: reminders before, escalations after (cases.notices.services.deadlines).
     "notice-deadlines-check": {
         "task": "cases.notices.tasks.notice_deadlines_check",
@@ -385,6 +381,11 @@ C2PA_TRUST_ANCHORS_PEM = os.getenv("C2PA_TRUST_ANCHORS_PEM", "")
 # Which registered detector key new runs use ("" = the most recently registered active one).
 DETECTION_DETECTOR_KEY = os.getenv("DETECTION_DETECTOR_KEY", "")
 DETECTION_MAX_BYTES = envint("DETECTION_MAX_BYTES", str(1024 * 1024 * 1024))
+# A running detection run whose heartbeat is older than this lost its worker and is failed
+# (not resumed: a file that kills a worker would kill the next; cases.kernel.jobs). Keep it
+# above the task's hard time limit (CELERY_TASK_TIME_LIMIT, 660 s) and below the broker's
+# visibility timeout.
+DETECTION_STALE_AFTER = timedelta(minutes=envint("DETECTION_STALE_AFTER_MIN", "15"))
 # Quality gates a detector must pass to become active (detection/gates.py, docs/detection.md):
 # held-out items per class, the AUC interval's lower bound, the spread of raw scores (a
 # constant model fails) and the slope of the Platt calibration fitted on held-out data.
@@ -436,6 +437,10 @@ REPORTS_SOFT_TIME_LIMIT_S = envint("REPORTS_SOFT_TIME_LIMIT_S", "300")
 REPORTS_TIME_LIMIT_S = envint("REPORTS_TIME_LIMIT_S", "330")
 REPORTS_MEMORY_LIMIT_MB = envint("REPORTS_MEMORY_LIMIT_MB", "2048")
 REPORTS_MAX_ITEMS = envint("REPORTS_MAX_ITEMS", "2000")
+# A running dossier whose heartbeat is older than this lost its worker: the redelivered
+# task or the sweep builds it again, up to three times (cases.kernel.jobs). Keep it above
+# REPORTS_TIME_LIMIT_S and below the broker's visibility timeout.
+DOSSIER_STALE_AFTER = timedelta(minutes=envint("DOSSIER_STALE_AFTER_MIN", "15"))
 TSA_URL = os.getenv("TSA_URL", "")
 TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")

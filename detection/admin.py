@@ -11,8 +11,12 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from detection import services
 from detection.models import DetectorVersion
+from detection.services.detectors import (
+    DetectorActivationError,
+    detector_activate,
+    detector_deactivate,
+)
 
 
 @admin.register(DetectorVersion)
@@ -44,8 +48,8 @@ class DetectorVersionAdmin(admin.ModelAdmin):
     def activate(self, request: HttpRequest, queryset: QuerySet[DetectorVersion]) -> None:
         for version in queryset:
             try:
-                services.detector_activate(version=version)
-            except services.DetectorActivationError as exc:
+                detector_activate(version=version)
+            except DetectorActivationError as exc:
                 self.message_user(request, str(exc), level=messages.ERROR)
             else:
                 self.message_user(request, f"{version} activated.", level=messages.SUCCESS)
@@ -53,5 +57,5 @@ class DetectorVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Deactivate")
     def deactivate(self, request: HttpRequest, queryset: QuerySet[DetectorVersion]) -> None:
         for version in queryset:
-            services.detector_deactivate(version=version)
+            detector_deactivate(version=version)
         self.message_user(request, f"{queryset.count()} version(s) deactivated.")

@@ -2,7 +2,7 @@
 
 Same rules as the cases API (cases/kernel/api.py): reads go through selectors (another agency's evidence, or a detector
 that never scored the caller's agency and is not active, is a 404), every member reads,
-nothing here writes. Every number comes with what it is (a calibrated probability only with
+and the one write, retrying a failed run, needs the legal or admin role. Every number comes with what it is (a calibrated probability only with
 a calibration fitted on held-out data, else the model's raw score), whether it may headline,
 its model's caveats and small-sample warning, and a link to its model card."""
 
@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import path, reverse
 from drf_spectacular.utils import extend_schema, extend_schema_field
-from rest_framework import generics, serializers, viewsets
+from rest_framework import generics, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -23,10 +23,12 @@ from detection import statements
 from detection.models import DetectionRun, DetectorVersion
 from detection.selectors import (
     detection_evidence_get_for,
+    detection_run_get_for,
     detection_runs_for,
     detector_version_get_for,
     detector_version_list_for,
 )
+from detection.services.runs import DetectionError, detection_run_retry
 
 
 class GateSerializer(serializers.Serializer):
@@ -241,6 +243,26 @@ class EvidenceDetectionsView(generics.GenericAPIView):
         return Response(self.get_serializer(body).data)
 
 
+class EvidenceDetectionRetryView(generics.GenericAPIView):
+    """Retry a failed detection run of an evidence item: the same run goes back to the
+    queue (audited as detection.retried) and is answered with 202 and the queued run. Only
+    a run whose status is "failed" can be retried (409 otherwise); a viewer cannot (403)."""
+
+    serializer_class = DetectionRunSerializer
+    permission_classes = [IsAgencyMember]
+    pagination_class = None
+
+    @extend_schema(request=None, responses={202: DetectionRunSerializer})
+    def post(self, request: Request, pk: int, run_pk: int) -> Response:
+        evidence = detection_evidence_get_for(request.user, pk)
+        run = detection_run_get_for(request.user, evidence, run_pk)
+        try:
+            detection_run_retry(run=run, actor=request.user)
+        except DetectionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
 router = SimpleRouter()
 router.register("detectors", DetectorViewSet, basename="detector")
 
@@ -249,6 +271,11 @@ urlpatterns = [
         "evidence/<int:pk>/detections/",
         EvidenceDetectionsView.as_view(),
         name="evidence-detections",
+    ),
+    path(
+        "evidence/<int:pk>/detections/<int:run_pk>/retry/",
+        EvidenceDetectionRetryView.as_view(),
+        name="evidence-detection-retry",
     ),
     *router.urls,
 ]

@@ -10,9 +10,9 @@ def _on_evidence_saved(
     sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any
 ) -> None:
     """New suspect images and videos are analysed automatically; see
-    detection.services.detection_on_new_evidence."""
+    detection.services.runs.detection_on_new_evidence."""
     if created and not raw:
-        from detection.services import detection_on_new_evidence  # app registry not ready
+        from detection.services.runs import detection_on_new_evidence  # app registry not ready
 
         detection_on_new_evidence(instance)
 

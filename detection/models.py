@@ -9,6 +9,7 @@ card holds a calibration fitted on held-out data (detection.gates, detection.sta
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.evidence.models import Evidence
+from cases.kernel.jobs import Job
 from cases.kernel.models import Agency, AppendOnlyModel
 from detection.gates import calibration_fitted
 from detection.statements import detector_caveats, small_sample_warning
@@ -108,6 +110,10 @@ class DetectorVersion(models.Model):
 
 
 class DetectionStatus(models.TextChoices):
+    """The job lifecycle (cases.kernel.jobs.JobStatus) plus the end statuses that say what
+    the analysis found or why it could not score the item. "failed" is an error of the
+    run itself (an exception, the time limit, a lost worker): only that one is retried."""
+
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
@@ -120,23 +126,22 @@ class DetectionStatus(models.TextChoices):
 
 
 # Statuses after which a run is never executed again (a redelivered message is a no-op).
-FINISHED_STATUSES = frozenset(
-    {
-        DetectionStatus.DONE,
-        DetectionStatus.NO_DETECTOR,
-        DetectionStatus.NO_FACES,
-        DetectionStatus.DECODE_ERROR,
-        DetectionStatus.MODEL_ERROR,
-        DetectionStatus.UNSUPPORTED,
-        DetectionStatus.FAILED,
-    }
+FINISHED_STATUSES = (
+    DetectionStatus.DONE,
+    DetectionStatus.NO_DETECTOR,
+    DetectionStatus.NO_FACES,
+    DetectionStatus.DECODE_ERROR,
+    DetectionStatus.MODEL_ERROR,
+    DetectionStatus.UNSUPPORTED,
+    DetectionStatus.FAILED,
 )
 
 
-class DetectionRun(models.Model):
+class DetectionRun(Job):
     """One analysis of one evidence item: provenance signals always, and faces with
     calibrated scores when a detector is installed. Records exactly what produced the score
-    (detector version and checkpoint hash), where (device) and how long each step took."""
+    (detector version and checkpoint hash), where (device) and how long each step took.
+    A job of the one job runner (cases.kernel.jobs): its lifecycle columns come from Job."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="detection_runs")
     evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="detection_runs")
@@ -150,8 +155,6 @@ class DetectionRun(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=DetectionStatus.choices, default=DetectionStatus.QUEUED
     )
-    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
-    step = models.CharField(_("current step"), max_length=200, blank=True)
     message = models.TextField(_("message"), blank=True)
     # P(fake) when score_calibrated, else the model's raw score in [0, 1] (not a probability).
     item_probability = models.FloatField(_("score of fake (0-1)"), null=True, blank=True)
@@ -166,13 +169,22 @@ class DetectionRun(models.Model):
     checkpoint_sha256 = models.CharField(_("checkpoint SHA-256"), max_length=64, blank=True)
     # Extras of the pipeline: precision, aggregation rule, frame times, warnings, size.
     details = models.JSONField(default=dict, blank=True)
-    error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    job_audit_prefix = "detection"
+    job_task = "detection.tasks.detection_run_task"
+    job_task_arg = "run_id"
+    job_stale_after_setting = "DETECTION_STALE_AFTER"
+    job_finished_statuses = FINISHED_STATUSES
+    # A run whose worker died is failed, not resumed: a file that kills a (GPU) worker
+    # would kill the next one too. A person can retry it.
+    job_max_attempts = 1
+    # A re-run of every item after a new detector can keep runs queued for a day or more
+    # on a single GPU worker: only a week in the queue means the message was lost.
+    job_queued_stale_after = timedelta(days=7)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -197,14 +209,19 @@ class DetectionRun(models.Model):
         indexes = [
             models.Index(fields=["evidence", "-created_at"], name="detection_evidence_recent"),
             models.Index(fields=["agency", "status"], name="detection_agency_status"),
+            # The stale-job sweep (cases.kernel.jobs.job_reap_stale) reads only live runs.
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                name="detection_job_heartbeat",
+                condition=Q(status__in=["queued", "running"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Detection #{self.pk} of evidence {self.evidence_id} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in FINISHED_STATUSES
+    def job_audit_context(self) -> dict[str, Any]:
+        return {"evidence": self.evidence_id}
 
     @property
     def is_pending(self) -> bool:

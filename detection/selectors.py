@@ -35,6 +35,12 @@ def detection_runs_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionR
     )
 
 
+def detection_run_get_for(user: AnyUser, evidence: Evidence, pk: Any) -> DetectionRun:
+    """One run of this evidence item of the user's agency; 404 otherwise (another item's
+    run too)."""
+    return get_or_404(detection_runs_for(user, evidence), pk=pk)
+
+
 def detection_reviews_for(user: AnyUser, evidence: Evidence) -> QuerySet[DetectionReview]:
     """An evidence item's reviews, newest first: the first one is the verdict."""
     return (

@@ -1,21 +1,23 @@
 """Celery tasks of the detection queue (routed by module: "detection.*"). Thin: ids in, one
-service call. The run row carries status and progress, so nothing needs a result backend."""
+service call through the one job runner (cases.kernel.jobs.job_task_run). The run row
+carries status and progress, so nothing needs a result backend."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from celery import shared_task
 
-from detection.services import detection_run_execute, detection_run_fail_stale
+from cases.kernel.jobs import job_task_run
+from detection.models import DetectionRun
+from detection.services.analysis import detection_run_execute
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=False)
-def detection_run_task(run_id: int) -> None:
-    """Execute one run. Safe to deliver twice (acks_late): a finished run is not re-run.
-    A worker killed mid-run (out of memory on a hostile file) is not redelivered forever:
-    detection_fail_stale_task marks such runs failed."""
-    detection_run_execute(run_id=run_id)
-
-
-@shared_task
-def detection_fail_stale_task() -> int:
-    return detection_run_fail_stale()
+# acks_late + reject_on_worker_lost: the message of a worker killed mid-run comes back; the
+# redelivered task finds the run still running and waits for it to go stale, and the job
+# runner then fails it (DetectionRun.job_max_attempts is 1), as the sweep would.
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=2)
+def detection_run_task(self, run_id: int) -> None:
+    job_task_run(
+        task=self, model=DetectionRun, pk=run_id, run=partial(detection_run_execute, run_id=run_id)
+    )

@@ -16,6 +16,11 @@ urlpatterns = [
         name="evidence_detection_rerun",
     ),
     path(
+        "evidence/<int:pk>/detection/runs/<int:run_pk>/retry/",
+        views.evidence_detection_retry,
+        name="evidence_detection_retry",
+    ),
+    path(
         "evidence/<int:pk>/detection/review/",
         views.evidence_detection_review,
         name="evidence_detection_review",

@@ -1,5 +1,5 @@
 """Detection pages: the evidence panel (htmx-polled while a run is in progress), the
-re-run and review actions, and the detector versions with their model cards."""
+re-run, retry and review actions, and the detector versions with their model cards."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cases.kernel.models import Role
 from cases.kernel.web import HtmxHttpRequest, member_required, redirect_back
-from detection import services
 from detection.forms import DetectionReviewForm
 from detection.selectors import (
     detection_evidence_get_for,
     detection_panel_for,
+    detection_run_get_for,
     detection_runs_for,
     detector_version_get_for,
     detector_version_list_for,
 )
-from detection.services import DetectionError
+from detection.services import runs
+from detection.services.detectors import detector_active
+from detection.services.reviews import detection_review_record
+from detection.services.runs import DetectionError, detection_run_request, detection_run_retry
 
 PANEL_TEMPLATE = "detection/_evidence_detection_panel.html"
 
@@ -64,11 +67,26 @@ def evidence_detection(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def evidence_detection_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     evidence = detection_evidence_get_for(request.user, pk)
     try:
-        services.detection_run_request(evidence=evidence, actor=request.user)
+        detection_run_request(evidence=evidence, actor=request.user)
     except DetectionError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, _("Detection queued. This page updates when it finishes."))
+    return _back(request, evidence.pk)
+
+
+@require_POST
+@member_required()
+def evidence_detection_retry(request: HtmxHttpRequest, pk: int, run_pk: int) -> HttpResponse:
+    """Run a failed run again (the same run, audited as detection.retried)."""
+    evidence = detection_evidence_get_for(request.user, pk)
+    run = detection_run_get_for(request.user, evidence, run_pk)
+    try:
+        detection_run_retry(run=run, actor=request.user)
+    except DetectionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("Detection queued again. This page updates when it finishes."))
     return _back(request, evidence.pk)
 
 
@@ -84,7 +102,7 @@ def evidence_detection_review(request: HtmxHttpRequest, pk: int) -> HttpResponse
     # The run must be one of this evidence item's own (and so of the user's agency).
     run = detection_runs_for(request.user, evidence).filter(pk=run_id).first() if run_id else None
     try:
-        review = services.detection_review_record(
+        review = detection_review_record(
             evidence=evidence,
             verdict=form.cleaned_data["verdict"],
             actor=request.user,
@@ -107,7 +125,7 @@ def detector_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "detection/detector_list.html",
-        {"versions": versions, "active": services.detector_active()},
+        {"versions": versions, "active": detector_active()},
     )
 
 
@@ -120,7 +138,7 @@ def detector_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "detection/detector_detail.html",
-        {"version": version, "active": services.detector_active()},
+        {"version": version, "active": detector_active()},
     )
 
 
@@ -128,7 +146,7 @@ def detector_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @member_required(read=Role.ADMIN, write=Role.ADMIN)
 def detection_rerun_all(request: HtmxHttpRequest) -> HttpResponse:
     """Queue detection again for every image and video of the admin's agency."""
-    count = services.detection_rerun_all(agency=request.membership.agency, actor=request.user)
+    count = runs.detection_rerun_all(agency=request.membership.agency, actor=request.user)
     if count:
         messages.success(
             request,

@@ -4,12 +4,14 @@ its SHA-256, who generated it, and the exact list of evidence hashes it contains
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cases.kernel.jobs import Job, JobStatus
 from cases.kernel.models import Agency
 from cases.legal.models import Case
 
@@ -20,28 +22,21 @@ class DossierKind(models.TextChoices):
     ANNEX = "annex", _("Unblurred annex (PDF)")
 
 
-class DossierStatus(models.TextChoices):
-    QUEUED = "queued", _("Queued")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
-    FAILED = "failed", _("Failed")
+# A dossier has the common job lifecycle and no statuses of its own.
+DossierStatus = JobStatus
 
 
-class Dossier(models.Model):
+class Dossier(Job):
     """One generation of a case's dossier, packet or unblurred annex. Files live in the
     default storage under reports/<uuid>.pdf|.zip: never under a public URL, only streamed
     by the tenant-checked download view. `evidence_hashes` is the exact list of the
-    evidence SHA-256s the output contains, in the order it contains them."""
+    evidence SHA-256s the output contains, in the order it contains them. A job of the one
+    job runner (cases.kernel.jobs): its lifecycle columns come from Job."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="dossiers")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="dossiers")
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("kind"), max_length=10, choices=DossierKind.choices)
-    status = models.CharField(
-        _("status"), max_length=10, choices=DossierStatus.choices, default=DossierStatus.QUEUED
-    )
-    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
-    step = models.CharField(_("current step"), max_length=200, blank=True)
     pdf_name = models.CharField(max_length=255, blank=True)
     pdf_sha256 = models.CharField(_("PDF SHA-256"), max_length=64, blank=True)
     pdf_size = models.PositiveBigIntegerField(_("PDF size"), null=True, blank=True)
@@ -59,10 +54,12 @@ class Dossier(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     generated_by_label = models.CharField(max_length=150, blank=True)
-    error = models.TextField(_("error"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+
+    job_audit_prefix = "dossier"
+    job_task = "reports.tasks.dossier_build_task"
+    job_task_arg = "dossier_id"
+    job_stale_after_setting = "DOSSIER_STALE_AFTER"
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -80,9 +77,8 @@ class Dossier(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} of case {self.case_id} ({self.status})"
 
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (DossierStatus.DONE, DossierStatus.FAILED)
+    def job_audit_context(self) -> dict[str, Any]:
+        return {"case": self.case_id, "kind": self.kind}
 
     @property
     def identifier(self) -> str:

@@ -8,7 +8,11 @@ Who may do what (views check it, and dossier_request checks it again):
   names collectors, IP addresses and custody details, and a packet holds the unblurred
   originals, both of which are legal-staff material like evidence downloads;
 - an annex (unblurred previews) needs a reason, names its items explicitly, and is never
-  part of the dossier or the packet."""
+  part of the dossier or the packet;
+- a failed dossier can be retried by those who may generate it.
+
+A dossier is a job of the one job runner (cases.kernel.jobs): claim, progress (the
+heartbeat), finish, fail, the stale sweep and retry are the kernel's."""
 
 from __future__ import annotations
 
@@ -23,18 +27,27 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence
 from cases.evidence.services.evidence import custody_record_many
 from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_anchor, audit_record
+from cases.kernel.jobs import (
+    JobNotRetryable,
+    job_claim,
+    job_fail,
+    job_finish,
+    job_progress,
+    job_retry,
+)
 from cases.kernel.models import Membership, Role
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
@@ -43,6 +56,18 @@ from reports.models import Dossier, DossierKind, DossierStatus
 log = logging.getLogger(__name__)
 WRITER_ROLES = (Role.ADMIN, Role.LEGAL)
 REASON_MAX = 1000
+# What a finished dossier stores besides the lifecycle columns (job_finish saves those).
+RESULT_FIELDS = (
+    "pdf_name",
+    "pdf_sha256",
+    "pdf_size",
+    "zip_name",
+    "zip_sha256",
+    "zip_size",
+    "evidence_hashes",
+    "timestamped",
+    "signed",
+)
 
 
 class DossierRefused(Exception):
@@ -61,9 +86,10 @@ class MemoryLimitExceeded(Exception):
 
 
 def _require_writer(case: Case, actor: Actor) -> Membership:
+    user = actor_user(actor)
     membership = (
-        Membership.objects.select_related("agency").filter(user=actor).first()
-        if actor_user(actor) is not None
+        Membership.objects.select_related("agency").filter(user=user).first()
+        if user is not None
         else None
     )
     if membership is None or membership.agency_id != case.agency_id:
@@ -120,7 +146,7 @@ def dossier_request(
             reason=reason,
             requested_ids=requested,
             language=language,
-            generated_by=actor,
+            generated_by=actor_user(actor),
             generated_by_label=actor_label(actor),
             step=_("Waiting for a worker"),
         )
@@ -139,6 +165,22 @@ def _enqueue(dossier_id: int) -> None:
     from reports.tasks import dossier_build_task
 
     dossier_build_task.delay(dossier_id=dossier_id)
+
+
+def dossier_retry(*, dossier: Dossier, actor: Actor) -> Dossier:
+    """Build a failed dossier again, on the same row (same identifier, same request): back
+    to queued, audited as "dossier.retried" with the error it had, the task sent after
+    commit. Only those who may generate dossiers may retry one; only a failed one can be."""
+    _require_writer(dossier.case, actor)
+    with transaction.atomic():
+        try:
+            job_retry(job=dossier, actor=actor)
+        except JobNotRetryable as exc:
+            raise DossierRefused(_("Only a failed dossier can be retried.")) from exc
+        # The failed attempt's progress is not this attempt's.
+        dossier.progress, dossier.step = 0, _("Waiting for a worker")
+        Dossier.objects.filter(pk=dossier.pk).update(progress=0, step=dossier.step)
+    return dossier
 
 
 # ---------------------------------------------------------------------------- build
@@ -180,21 +222,7 @@ def memory_limit(megabytes: int) -> Iterator[None]:
 
 
 def _progress(dossier: Dossier, progress: int, step: str) -> None:
-    dossier.progress, dossier.step = min(100, max(0, progress)), step[:200]
-    Dossier.objects.filter(pk=dossier.pk).update(progress=dossier.progress, step=dossier.step)
-
-
-def _claim(dossier_id: int) -> Dossier | None:
-    """Queued → running, once: a redelivered message finds it taken and does nothing."""
-    with transaction.atomic():
-        claimed = Dossier.objects.filter(pk=dossier_id, status=DossierStatus.QUEUED).update(
-            status=DossierStatus.RUNNING, started_at=timezone.now(), progress=1
-        )
-    if not claimed:
-        return None
-    return Dossier.objects.select_related("case", "case__agency", "agency", "generated_by").get(
-        pk=dossier_id
-    )
+    job_progress(job=dossier, percent=progress, step=step)
 
 
 def _titles(kind: str) -> str:
@@ -235,30 +263,33 @@ def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes
     return pdf_render(html, fetcher=fetcher_for(context, _preview_source(context, unblurred)))
 
 
-def _store(name: str, content: File) -> str:
+def _store(name: str, content: File[Any]) -> str:
     return default_storage.save(name, content)
 
 
 def dossier_build(*, dossier_id: int) -> Dossier | None:
     """Build a queued dossier: context, PDF, (packet), storage, custody. Idempotent per
-    row: only a queued dossier is built. Failures are recorded on the row."""
-    dossier = _claim(dossier_id)
+    row: a finished dossier is not built again (None). A failure is recorded on the row
+    (job_fail: "dossier.failed" in the audit trail) and not retried by the task: a person
+    retries it. The task's soft time limit goes through to the job runner, which fails the
+    dossier saying so; JobBusy means another worker is building it."""
+    dossier = job_claim(
+        model=Dossier,
+        pk=dossier_id,
+        related=("case", "case__agency", "agency", "generated_by"),
+        step=_("Gathering the case record"),
+    )
     if dossier is None:
         return None
     try:
         with translation.override(dossier.language), memory_limit(settings.REPORTS_MEMORY_LIMIT_MB):
             _build(dossier)
-    except Exception as exc:  # recorded for the user; the task itself does not retry
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
         log.exception("dossier #%s failed", dossier.pk)
         message = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-        Dossier.objects.filter(pk=dossier.pk).update(
-            status=DossierStatus.FAILED,
-            error=str(message)[:2000],
-            finished_at=timezone.now(),
-            step=_("Failed"),
-        )
-        dossier.refresh_from_db()
-        return dossier
+        return job_fail(model=Dossier, pk=dossier.pk, error=str(message)) or dossier
     return dossier
 
 
@@ -322,6 +353,14 @@ def _build(dossier: Dossier) -> None:
         "reason": dossier.reason,
     }
     with transaction.atomic():
+        running = (
+            Dossier.objects.select_for_update()
+            .filter(pk=dossier.pk, status=DossierStatus.RUNNING)
+            .exists()
+        )
+        if not running:
+            log.warning("dossier #%s is no longer running; its files are not recorded", dossier.pk)
+            return
         custody_record_many(
             agency=dossier.agency,
             evidence=evidence,
@@ -330,11 +369,7 @@ def _build(dossier: Dossier) -> None:
             reason=reason,
         )
         dossier.evidence_hashes = context.evidence_hashes
-        dossier.status = DossierStatus.DONE
-        dossier.progress = 100
-        dossier.step = _("Done")
-        dossier.finished_at = timezone.now()
-        dossier.save()
+        job_finish(job=dossier, step=_("Done"), update_fields=RESULT_FIELDS)
         audit_record(
             agency=dossier.agency,
             actor=dossier.generated_by,

@@ -1,6 +1,7 @@
 """Dossier pages: the case page's panel (htmx polling while one builds), generate a dossier
-or packet, request an unblurred annex, download. Legal staff and admins only, except the
-panel, which every member of the agency sees (without download links for viewers)."""
+or packet, request an unblurred annex, retry a failed one, download. Legal staff and admins
+only, except the panel, which every member of the agency sees (without download links or
+retry buttons for viewers)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from cases.legal.selectors import case_get_for
 from reports.models import DossierKind, DossierStatus
 from reports.panel import panel_context
 from reports.selectors import dossier_get_for
-from reports.services import DossierRefused, dossier_download_record, dossier_open, dossier_request
+from reports.services import (
+    DossierRefused,
+    dossier_download_record,
+    dossier_open,
+    dossier_request,
+    dossier_retry,
+)
 
 PANEL_TEMPLATE = "reports/_dossiers_panel_body.html"
 
@@ -62,6 +69,18 @@ def case_annex_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             reason=request.POST.get("reason", ""),
             evidence_ids=ids,
         )
+    except DossierRefused as refused:
+        messages.error(request, refused.message)
+    return _after_post(request, case.pk)
+
+
+@require_POST
+@member_required(read=Role.LEGAL, write=Role.LEGAL)
+def case_dossier_retry(request: HtmxHttpRequest, pk: int, dossier_pk: int) -> HttpResponse:
+    case = case_get_for(request.user, pk)
+    dossier = dossier_get_for(request.user, case, dossier_pk)
+    try:
+        dossier_retry(dossier=dossier, actor=request.user)
     except DossierRefused as refused:
         messages.error(request, refused.message)
     return _after_post(request, case.pk)

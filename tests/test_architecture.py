@@ -196,7 +196,6 @@ def test_the_import_contracts_hold():
     assert "0 broken" in result.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="other helpers are splitting files")
 def test_no_source_file_over_500_lines():
     too_long = {}
     for package in PACKAGES:

@@ -196,6 +196,8 @@ def _value_for(route: Route, kwarg: str, objects: Objects) -> Any:
         return objects.artist.pk
     if kwarg == "dossier_pk":
         return objects.dossier.pk
+    if kwarg == "run_pk":
+        return objects.detection_run.pk
     if kwarg == "pk" and route.name:
         bare = route.name.rsplit(":", 1)[-1]
         for prefix, attribute in PK_BY_PREFIX.items():
@@ -279,6 +281,7 @@ class Objects:
     dossier: Any
     removal_signature: Any
     detector: Any
+    detection_run: Any
 
 
 @dataclass
@@ -348,6 +351,15 @@ def _detector_used_by(evidence: Any, text: str) -> Any:
     return version
 
 
+def _failed_detection_run(evidence: Any) -> Any:
+    """A failed detection run of the evidence item: one a member may retry."""
+    from detection.models import DetectionRun, DetectionStatus
+
+    return DetectionRun.objects.create(
+        agency=evidence.agency, evidence=evidence, status=DetectionStatus.FAILED, error="boom"
+    )
+
+
 def _nebula(agency: Agency, mallory: Any) -> Objects:
     """Mallory has a life of her own, so her pages render rows, not only empty states."""
     group = GroupFactory(agency=agency, name="Nebula Group")
@@ -391,6 +403,7 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         dossier=_done_dossier(case, mallory, "nebula dossier"),
         removal_signature=RemovalSignature.objects.filter(agency=agency).first(),
         detector=_detector_used_by(evidence, "nebula"),
+        detection_run=_failed_detection_run(evidence),
     )
 
 
@@ -482,6 +495,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
             agency=agency, platform=platform, name="aurora-secret signature", pattern="x"
         ),
         detector=_detector_used_by(evidence, "aurora-secret"),
+        detection_run=_failed_detection_run(evidence),
         alice=alice,
         bob=bob,
         carol=carol,

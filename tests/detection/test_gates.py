@@ -100,7 +100,7 @@ def constant_card(tmp_path: Path) -> Path:
 
 @pytest.mark.django_db
 def test_a_constant_output_model_can_never_be_activated(constant_card: Path) -> None:
-    from detection.services import (
+    from detection.services.detectors import (
         DetectorActivationError,
         DetectorRegistrationError,
         detector_activate,
@@ -144,7 +144,7 @@ def test_the_admin_refuses_to_activate_a_gate_failing_or_legacy_model(admin_clie
 
 @pytest.mark.django_db
 def test_stricter_thresholds_take_an_active_model_out_of_use_on_activation(settings: Any) -> None:
-    from detection.services import DetectorActivationError, detector_activate
+    from detection.services.detectors import DetectorActivationError, detector_activate
 
     version = detector_version(active=False)
     settings.DETECTION_GATE_MIN_PER_CLASS = 1000

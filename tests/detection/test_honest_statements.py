@@ -60,7 +60,7 @@ def image(agency: Any, finding: Any, bob: Any, django_capture_on_commit_callback
 @pytest.fixture
 def meso4_version(meso4_card: Path) -> DetectorVersion:
     """Meso-4 registered the way import_meso4 registers it."""
-    from detection.services import detector_register
+    from detection.services.detectors import detector_register
 
     return detector_register(card_path=meso4_card)
 

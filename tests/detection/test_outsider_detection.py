@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from detection.models import DetectionReview, DetectionRun
-from detection.services import detection_review_record
+from detection.services.reviews import detection_review_record
 from tests.detection import workflow_fixtures
 from tests.detection.detection_samples import png_of, textured_rgb
 from tests.detection.workflow_fixtures import ingest

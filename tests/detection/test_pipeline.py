@@ -77,7 +77,7 @@ def test_detect_command_samples_a_video_and_scores_its_faces(
 def test_detect_command_never_picks_a_legacy_detector_and_names_its_raw_score(
     capsys, meso4_card, meso4, tmp_path, obama_jpeg
 ):
-    from detection.services import detector_register
+    from detection.services.detectors import detector_register
 
     version = detector_register(card_path=meso4_card)
     assert version.legacy and not version.active

@@ -106,7 +106,7 @@ def test_the_latest_review_is_the_verdict(client: Any, alice: Any, bob: Any, evi
 
 
 def test_a_review_is_append_only(evidence: Any, bob: Any) -> None:
-    from detection.services import detection_review_record
+    from detection.services.reviews import detection_review_record
 
     review = detection_review_record(evidence=evidence, verdict=ReviewVerdict.UNSURE, actor=bob)
     review.verdict = ReviewVerdict.NOT_FAKE

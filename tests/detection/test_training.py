@@ -145,7 +145,7 @@ def test_evaluate_detector_prints_auc_with_ci_eer_ece_and_saves_plots(trained):
 
 @pytest.mark.django_db
 def test_the_trained_card_registers_as_a_detector_version(trained):
-    from detection.services import detector_register
+    from detection.services.detectors import detector_register
 
     version = detector_register(card_path=trained["out"] / "card.json", force=True)
     assert (version.key, version.version) == ("test-lite0", "t1")

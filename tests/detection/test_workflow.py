@@ -14,17 +14,15 @@ from django.urls import reverse
 
 from cases.evidence.models import CustodyEvent, EvidenceKind
 from cases.kernel.models import AuditEvent
-from detection import services
 from detection.models import DetectionRun, DetectionStatus, DetectorVersion, ReviewVerdict
-from detection.services import (
-    DetectionError,
+from detection.services.analysis import detection_run_execute
+from detection.services.detectors import (
     DetectorRegistrationError,
-    detection_rerun_all,
-    detection_review_record,
-    detection_run_execute,
-    detection_run_request,
+    detector_active,
     detector_register,
 )
+from detection.services.reviews import detection_review_record
+from detection.services.runs import DetectionError, detection_rerun_all, detection_run_request
 from tests.detection import workflow_fixtures
 from tests.detection.detection_samples import gradient_png, png_of, textured_rgb
 from tests.detection.workflow_fixtures import ingest, latest_run, make_detector_card
@@ -243,7 +241,7 @@ def test_registration_verifies_the_checkpoint_and_keeps_one_active_version(
     second = detector_register(card_path=make_detector_card(tmp_path / "v2", version="2"))
     first.refresh_from_db()
     assert second.active and not first.active
-    assert services.detector_active() == second
+    assert detector_active() == second
     # A checkpoint that no longer matches its card is not registered.
     card = make_detector_card(tmp_path / "v3", version="3")
     checkpoint = Path(json.loads(card.read_text())["checkpoint_path"])

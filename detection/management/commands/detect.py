@@ -18,7 +18,7 @@ from detection.registry import (
     load_detector,
     spec_from_card,
 )
-from detection.services import detector_active
+from detection.services.detectors import detector_active
 
 
 class Command(BaseCommand):

@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.kernel.models import Agency
-from detection.services import detection_training_export
+from detection.services.reviews import detection_training_export
 
 
 class Command(BaseCommand):

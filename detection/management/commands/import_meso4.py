@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.registry import sha256_file, spec_from_card
-from detection.services import detector_register, gate_failure_text
+from detection.services.detectors import detector_register, gate_failure_text
 
 
 class Command(BaseCommand):

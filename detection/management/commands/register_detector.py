@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cases.kernel.models import Agency
-from detection.services import detection_rerun_all, detector_register, gate_failure_text
+from detection.services.detectors import detector_register, gate_failure_text
+from detection.services.runs import detection_rerun_all
 
 
 class Command(BaseCommand):
