@@ -148,6 +148,7 @@ class DetectionRunSerializer(serializers.ModelSerializer):
             "id",
             "status",
             "message",
+            "error",
             "score",
             "score_kind",
             "calibrated_probability_fake",

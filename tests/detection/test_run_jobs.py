@@ -263,6 +263,14 @@ def test_the_api_retries_a_failed_run(
     assert job_events(evidence.agency) == ["detection.retried"]
 
 
+def test_the_api_says_why_the_job_runner_failed_a_run(carol: Any, evidence: Any) -> None:
+    lost = "The worker stopped 1 time(s) before the job finished; it was not tried again."
+    run = make_run(evidence, status=DetectionStatus.FAILED, attempts=1, error=lost)
+    body = api_as(carol).get(reverse("api:evidence-detections", args=[evidence.pk])).json()
+    [shown] = [r for r in body["runs"] if r["id"] == run.pk]
+    assert (shown["status"], shown["message"], shown["error"]) == ("failed", "", lost)
+
+
 def test_the_api_refuses_outsiders_viewers_and_runs_that_did_not_fail(
     bob: Any, carol: Any, mallory: Any, evidence: Any
 ) -> None:
