@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 
 from cases.evidence.models import Evidence
+from cases.evidence.services.evidence import evidence_open
 from cases.kernel.audit.services import audit_record
 from cases.kernel.jobs import ERROR_MAX_CHARS, job_claim, job_finish, job_progress
 from detection.models import DetectionRun, DetectionStatus, DetectorVersion
@@ -24,6 +25,7 @@ from detection.provenance import (
     provenance_signals,
     provenance_unavailable,
 )
+from detection.registry import load_detector, spec_from_dict
 from detection.services.detectors import DetectorRegistrationError, detector_active
 from detection.services.runs import detectable
 
@@ -63,7 +65,6 @@ def trust_anchors_pem() -> str | None:
 
 
 def _read_evidence(evidence: Evidence) -> bytes:
-    from cases.evidence.services.evidence import evidence_open
 
     with evidence_open(evidence) as handle:
         return handle.read()
@@ -72,7 +73,6 @@ def _read_evidence(evidence: Evidence) -> bytes:
 def _load_detector(version: DetectorVersion) -> Any:
     """The loaded model of a registered version, from the card stored at registration. The
     registry verifies the checkpoint's SHA-256 before loading and refuses on mismatch."""
-    from detection.registry import load_detector, spec_from_dict
 
     spec = spec_from_dict(version.card)
     if spec.checkpoint_sha256 != version.checkpoint_sha256:

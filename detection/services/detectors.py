@@ -12,7 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from detection.gates import gates_report
 from detection.models import DetectorVersion
+from detection.registry import sha256_file, spec_from_card
+from detection.statements import gate_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +36,6 @@ def detector_register(
     reads `version.active`). A legacy model (Meso-4) is registered inactive, without `force`.
     Activating a version deactivates the other versions of the same key. Registering the
     same (key, version, hash) again refreshes the card and re-evaluates the gates."""
-    from detection.gates import gates_report
-    from detection.registry import sha256_file, spec_from_card
-    from detection.statements import gate_thresholds
 
     card_path = Path(card_path)
     if not card_path.is_file():
@@ -134,8 +134,6 @@ def detector_activate(*, version: DetectorVersion) -> DetectorVersion:
     """Make a registered version the one its key uses, after re-evaluating its gates against
     today's thresholds (stored on its card). A legacy or gate-failing model is refused: the
     same rule as registration, the admin and the database constraint."""
-    from detection.gates import gates_report
-    from detection.statements import gate_thresholds
 
     refusal = ""
     with transaction.atomic():

@@ -12,11 +12,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from cases.evidence.models import CustodyAction, Evidence
+from cases.evidence.services.evidence import custody_record, evidence_open
 from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.media import media_suffix
 from cases.kernel.models import Agency
 from detection.models import DetectionReview, DetectionRun, ReviewVerdict
+from detection.selectors import latest_verdicts_for_agency
 from detection.services.runs import DetectionError
 
 
@@ -68,8 +70,6 @@ def detection_training_export(
     fake/, not-fake under real/ (unsure and videos left out), with manifest.jsonl (sha256,
     evidence, finding, verdict, reviewer). Each exported item gets a custody event
     "exported"; one audit event records the export as a whole."""
-    from cases.evidence.services.evidence import custody_record
-    from detection.selectors import latest_verdicts_for_agency
 
     out = Path(out_dir)
     (out / "fake").mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,6 @@ def _pairs(
 
 
 def _read(evidence: Evidence) -> bytes:
-    from cases.evidence.services.evidence import evidence_open
 
     with evidence_open(evidence) as handle:
         return handle.read()
