@@ -102,6 +102,7 @@ def _require_writer(case: Case, actor: Actor) -> Membership:
 def annex_candidates(case: Case) -> list[Evidence]:
     """Evidence items of the case that have an image an annex can show unblurred: evidence
     of content only, never a file of a failed or refused capture attempt."""
+    # Lazy like _preview_source: the previews module is patched per test (tests/reports).
     from cases.evidence.previews import has_image_preview
     from reports.attempts import content_evidence_ids
 
@@ -162,7 +163,7 @@ def dossier_request(
 
 
 def _enqueue(dossier_id: int) -> None:
-    from reports.tasks import dossier_build_task
+    from reports.tasks import dossier_build_task  # task wiring
 
     dossier_build_task.delay(dossier_id=dossier_id)
 
@@ -232,6 +233,7 @@ def _titles(kind: str) -> str:
 
 
 def _preview_source(context: DossierContext, unblurred: bool) -> Any:
+    # Looked up at call time so tests can replace revealed_preview (tests/reports/test_safety.py).
     from cases.evidence.previews import blurred_preview, revealed_preview
 
     by_id = {item.evidence.pk: item.evidence for item in context.items}
@@ -246,6 +248,7 @@ def _preview_source(context: DossierContext, unblurred: bool) -> Any:
 
 
 def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes:
+    # heavy: WeasyPrint loads only in the reports worker, never in a web process.
     from reports.packet import packet_trust
     from reports.render import dossier_html, fetcher_for, pdf_render
 
@@ -294,7 +297,7 @@ def dossier_build(*, dossier_id: int) -> Dossier | None:
 
 
 def _build(dossier: Dossier) -> None:
-    from reports.packet import packet_write
+    from reports.packet import packet_write  # heavy: the PDF renderer, reports worker only
 
     case = dossier.case
     annex = dossier.kind == DossierKind.ANNEX

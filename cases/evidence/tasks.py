@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 @shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
 def evidence_preview_build(evidence_id: int) -> None:
     """Build the blurred preview ahead of the first page view (idempotent: cached by hash)."""
-    from cases.evidence.previews import blurred_preview
+    from cases.evidence.previews import blurred_preview  # task wiring (previews → tasks)
 
     evidence = Evidence.objects.filter(pk=evidence_id).first()
     if evidence is not None:
@@ -66,7 +66,7 @@ def evidence_preview_build(evidence_id: int) -> None:
 @shared_task(acks_late=True)
 def evidence_verify_all() -> dict[str, object]:
     """The scheduled integrity check: re-hash every original, one audit event per agency."""
-    from cases.evidence.services.evidence import evidence_verify_all as verify
+    from cases.evidence.services.evidence import evidence_verify_all as verify  # task wiring
 
     report = verify()
     for problem in report.problems:

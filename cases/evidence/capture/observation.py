@@ -22,6 +22,8 @@ import regex
 from django.db.models.enums import TextChoices
 from django.utils.translation import gettext_lazy as _
 
+from cases.kernel.net.outcome import FetchOutcome
+
 REMOVED_STATUSES = frozenset({404, 410, 451})
 # A signature's regular expression runs on text the suspect page controls: a pattern with
 # catastrophic backtracking must not hang the capture worker, so each match is capped.
@@ -115,8 +117,6 @@ def classify(
 
 def reason_label(reason: str) -> str:
     """The reason code of an observation in words ("http_404" → "HTTP 404")."""
-    from cases.kernel.net.outcome import FetchOutcome
-
     if reason.startswith("http_"):
         return f"HTTP {reason.removeprefix('http_')}"
     if reason.startswith("removed_page: "):
