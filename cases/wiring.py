@@ -13,6 +13,7 @@ from cases.agency.signals import agency_created
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
 from cases.intake.signals import finding_removed
+from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.matching.tasks import evidence_pdq_task
 from cases.notices.services.outcomes import notices_close_for_removed_finding
