@@ -53,6 +53,8 @@ ALLOWLIST = {
     "fan_report_thanks": "public page with no agency data",
     "api:schema": "static description: test_the_api_schema_and_docs_hold_no_agency_data",
     "api:docs": "static page: test_the_api_schema_and_docs_hold_no_agency_data",
+    "healthz": "public probe: 'ok', no data (tests/cases/test_health.py)",
+    "readyz": "public probe: check names and statuses only (tests/cases/test_health.py)",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
 VIEWER_MAY_WRITE = {"user_settings": "a member's own preferences and API token"}
