@@ -31,8 +31,7 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 DEBUG = envbool("DEBUG", "1")
-# Public: with DEBUG off this key (or any short or placeholder key) is a system check error
-# (cases.kernel.checks), so `check --deploy` fails until SECRET_KEY is set.
+# Public: with DEBUG off it (or a weak key) is a system check error (cases.kernel.checks).
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
 SECRET_KEY = os.getenv("SECRET_KEY", DEV_SECRET_KEY)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
@@ -338,8 +337,7 @@ if os.getenv("RATELIMIT_IP_META_KEY"):
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
 
 # Capture (cases.capture). The network policy of every visit to a suspect URL; loopback is
-# for test suites only and never reaches another non-global address (with DEBUG off it is a
-# system check error: cases.kernel.checks).
+# for tests only (a check error with DEBUG off) and never reaches another non-global address.
 CAPTURE_ALLOWED_PORTS = [int(port) for port in envlist("CAPTURE_ALLOWED_PORTS", "80,443")]
 CAPTURE_ALLOW_LOOPBACK_FOR_TESTS = envbool("CAPTURE_ALLOW_LOOPBACK_FOR_TESTS", "0")
 CAPTURE_MAX_PAGE_BYTES = envint("CAPTURE_MAX_PAGE_BYTES", str(25 * 1024 * 1024))
