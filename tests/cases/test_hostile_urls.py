@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from cases.evidence.capture.media import media_candidates
 from cases.intake.canonical import InvalidURL, canonicalize_url, host_of
-from cases.intake.models import FanReport, Finding
+from cases.intake.models import FanReport, Finding, ImportJob, ImportJobStatus
 from cases.intake.services.imports import import_job_create, import_job_run
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +111,22 @@ def test_media_candidates_skip_urls_the_page_wrote_that_cannot_be_parsed() -> No
     html = '<base href="http://[::1/"><img src="http://["><img src="http://[zz]/a.jpg"><img src="/ok.jpg">'
     found = media_candidates(html, "https://example.com/post", limit=5)
     assert [candidate.url for candidate in found] == ["https://example.com/ok.jpg"]
+
+
+def test_a_failed_import_never_claims_every_row_was_imported(client, agency, bob) -> None:  # type: ignore[no-untyped-def]
+    job = import_job_create(agency=agency, actor=bob, text="url\nhttps://example.com/a\n")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJobStatus.FAILED, error="boom")
+    client.force_login(bob)
+    page = client.get(reverse("import_detail", args=[job.pk])).content.decode()
+    assert "Every row was imported" not in page
+    assert "before the import stopped" in page
+
+
+def test_a_page_past_the_problem_rows_does_not_claim_every_row_was_imported(
+    client, agency, bob
+) -> None:  # type: ignore[no-untyped-def]
+    job = import_job_create(agency=agency, actor=bob, text="url\nhttp://[::1/\n")
+    import_job_run(job_id=job.pk)
+    client.force_login(bob)
+    page = client.get(reverse("import_detail", args=[job.pk]), {"page": 9}).content.decode()
+    assert "Every row was imported" not in page
