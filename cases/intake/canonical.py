@@ -126,8 +126,10 @@ def _check_brackets(netloc: str) -> None:
     if not hostport.startswith("["):
         return
     inside, _bracket, after = hostport[1:].partition("]")
+    if "%" in inside:  # a zone id names a network interface of the reporter's own machine
+        raise InvalidURL(_("An IPv6 address with a zone id cannot be recorded."))
     try:
-        ipaddress.IPv6Address(inside.split("%", 1)[0])
+        ipaddress.IPv6Address(inside)
     except ValueError as exc:
         raise InvalidURL(
             _("The host name '%(host)s' is not valid (%(error)s).") % {"host": inside, "error": exc}

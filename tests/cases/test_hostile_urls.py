@@ -37,6 +37,9 @@ HOSTILE_URLS = [
     "javascript:alert(1)",
     "data:text/html,hi",
     "file:///etc/passwd",
+    "http://[fe80::1%25eth0]/",
+    "http://[fe80::1%25" + "a" * 300 + "]/",
+    "http://" + "a." * 130 + "com/",
 ]
 
 
@@ -130,3 +133,16 @@ def test_a_page_past_the_problem_rows_does_not_claim_every_row_was_imported(
     client.force_login(bob)
     page = client.get(reverse("import_detail", args=[job.pk]), {"page": 9}).content.decode()
     assert "Every row was imported" not in page
+
+
+def test_an_import_of_only_hostile_urls_reports_each_row_and_finishes(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    lines = HOSTILE_URLS
+    text = "url\n" + "\n".join(f'"{url}"' for url in lines) + "\nhttps://example.com/ok\n"
+    job = import_job_create(agency=agency, actor=bob, text=text, filename="t.csv")
+    job = import_job_run(job_id=job.pk)
+    assert job.status == "done"
+    outcomes = {row: (outcome, reason) for row, outcome, _fid, reason in job.report}
+    for row in range(2, 2 + len(lines)):
+        assert outcomes[row][0] == "invalid" and outcomes[row][1], (row, outcomes[row])
+    assert outcomes[2 + len(lines)][0] == "created"
+    assert (job.created_count, job.invalid_count) == (1, len(lines))
