@@ -63,8 +63,12 @@ def get_or_404(queryset: QuerySet[ModelT], **lookup: Any) -> ModelT:
     (a pk of "abc" from the URL, a number too large for the column) matches nothing: 404,
     not a 500."""
     try:
-        obj = queryset.filter(**lookup).first()
-    except (ValueError, TypeError, OverflowError, ValidationError) as exc:
+        filtered = queryset.filter(**lookup)  # preparing the value raises, not the query
+    except (ValueError, TypeError, ValidationError) as exc:
+        raise Http404 from exc
+    try:
+        obj = filtered.first()
+    except OverflowError as exc:  # SQLite: an integer beyond 64 bits
         raise Http404 from exc
     if obj is None:
         raise Http404
