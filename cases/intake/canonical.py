@@ -5,6 +5,7 @@ Pure functions (Django only for translating the error messages). The canonical f
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -118,6 +119,25 @@ def _host(netloc_host: str | None) -> str:
     return ascii_host
 
 
+def _check_brackets(netloc: str) -> None:
+    """A bracketed host must be an IPv6 address followed by nothing or a port; urlsplit
+    would otherwise drop what follows the bracket ("[::1]x") or pass an IPvFuture literal."""
+    hostport = netloc.rpartition("@")[2]
+    if not hostport.startswith("["):
+        return
+    inside, _bracket, after = hostport[1:].partition("]")
+    if "%" in inside:  # a zone id names a network interface of the reporter's own machine
+        raise InvalidURL(_("An IPv6 address with a zone id cannot be recorded."))
+    try:
+        ipaddress.IPv6Address(inside)
+    except ValueError as exc:
+        raise InvalidURL(
+            _("The host name '%(host)s' is not valid (%(error)s).") % {"host": inside, "error": exc}
+        ) from exc
+    if after and not re.fullmatch(r":\d*", after):
+        raise InvalidURL(_("The port number is not valid."))
+
+
 def canonicalize_url(raw: str) -> str:
     """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason."""
     text = (raw or "").strip()
@@ -138,7 +158,10 @@ def canonicalize_url(raw: str) -> str:
                 % {"scheme": scheme_guess}
             )
         text = "https://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # unbalanced or invalid IPv6 brackets, e.g. "http://[::1/"
+        raise InvalidURL(_("The URL cannot be read (%(error)s).") % {"error": exc}) from exc
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidURL(
@@ -148,6 +171,7 @@ def canonicalize_url(raw: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise InvalidURL(_("The port number is not valid.")) from exc
+    _check_brackets(parts.netloc)
     host = _host(parts.hostname)
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
@@ -172,4 +196,8 @@ def canonical_hash(canonical_url: str) -> str:
 
 
 def host_of(canonical_url: str) -> str:
-    return urlsplit(canonical_url).hostname or ""
+    """The host of a URL, or "" when it has none or cannot be parsed (never raises)."""
+    try:
+        return urlsplit(canonical_url).hostname or ""
+    except ValueError:
+        return ""

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import OrderBy, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from cases.intake.models import Finding, FindingSource, FindingStatus
 
@@ -25,6 +31,53 @@ def finding_sort_register(name: str, ordering: Ordering) -> None:
     SORTS[name] = ordering
 
 
+# The largest value a bigint id column holds: a larger id from the query string is a form
+# error (the filter is ignored on the page, 400 on the API), never a database overflow.
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(django_filters.Filter):
+    """A whole, positive id within the database's range."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+# PostgreSQL accepts offsets up to ±15:59; Python up to ±23:59.
+MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
+
+
+class BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time whose offset PostgreSQL accepts and that converts to UTC
+    (0001-01-01T00:00+15:00 does not): anything else is a form error, not a 500."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        try:
+            parsed = super().to_python(value)
+        except (ValueError, OverflowError) as exc:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from exc
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise ValidationError(
+                _("The time-zone offset must be between -15:59 and +15:59."), code="offset"
+            )
+        try:
+            parsed.astimezone(dt.UTC)
+        except OverflowError as exc:
+            raise ValidationError(_("The date is out of range."), code="range") from exc
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = BoundedIsoDateTimeField
+
+
 class FindingFilter(django_filters.FilterSet):
     """Filters on findings. `artist` and `platform` take ids; the queryset passed in is
     already scoped to the user's agency, so an id of another agency simply matches nothing."""
@@ -32,11 +85,15 @@ class FindingFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     status = django_filters.MultipleChoiceFilter(choices=FindingStatus.choices, label=_("Status"))
     source = django_filters.ChoiceFilter(choices=FindingSource.choices, label=_("Source"))
-    artist = django_filters.NumberFilter(field_name="artists", label=_("Artist"))
-    platform = django_filters.NumberFilter(field_name="platform_id", label=_("Platform"))
-    assignee = django_filters.NumberFilter(field_name="assignee_id", label=_("Assignee"))
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    artist = IdFilter(field_name="artists", label=_("Artist"))
+    platform = IdFilter(field_name="platform_id", label=_("Platform"))
+    assignee = IdFilter(field_name="assignee_id", label=_("Assignee"))
+    created_after = BoundedIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="gte", label=_("Created after")
+    )
+    created_before = BoundedIsoDateTimeFilter(
+        field_name="created_at", lookup_expr="lt", label=_("Created before")
+    )
 
     class Meta:
         model = Finding

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, TypeVar, cast
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -58,7 +59,17 @@ def scoped(queryset: QuerySet[ModelT], user: AnyUser, field: str = "agency") -> 
 
 
 def get_or_404(queryset: QuerySet[ModelT], **lookup: Any) -> ModelT:
-    obj = queryset.filter(**lookup).first()
+    """The one object matching `lookup`, or Http404. A lookup value the field cannot take
+    (a pk of "abc" from the URL, a number too large for the column) matches nothing: 404,
+    not a 500."""
+    try:
+        filtered = queryset.filter(**lookup)  # preparing the value raises, not the query
+    except (ValueError, TypeError, ValidationError) as exc:
+        raise Http404 from exc
+    try:
+        obj = filtered.first()
+    except OverflowError as exc:  # SQLite: an integer beyond 64 bits
+        raise Http404 from exc
     if obj is None:
         raise Http404
     return obj

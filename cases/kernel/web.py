@@ -98,9 +98,13 @@ class Page:
         return (self.number - 1) * PAGE_SIZE + len(self.items)
 
 
+# Beyond this a page's offset would overflow the database's integer; no list is that long.
+MAX_PAGE = 1_000_000
+
+
 def page_number(request: HttpRequest) -> int:
     try:
-        return max(1, int(request.GET.get("page", "1")))
+        return min(max(1, int(request.GET.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 

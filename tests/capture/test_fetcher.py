@@ -425,6 +425,17 @@ def test_redirect_to_an_internal_target_is_refused(
     assert net.dialled == [(PUBLIC_IP, 80)]  # the refused hop was never dialled
 
 
+@pytest.mark.parametrize("location", ["http://[::1/", "http://[", "http://[zz]/"])
+def test_redirect_to_an_unparseable_url_is_refused_not_raised(
+    net: RoutingConnector, location: str
+) -> None:
+    url = "http://public.test/to?u=" + location
+    result = fetch(url, Policy(), resolver=public(), connector=net)
+    assert result.outcome == FetchOutcome.REFUSED
+    assert "cannot be parsed" in result.refused_reason
+    assert result.redirect_chain == [(url, 302, location)]
+
+
 def test_redirects_stay_refused_with_loopback_allowed_for_tests(http_server: _Server) -> None:
     port = http_server.port
     policy = Policy(allow_loopback=True, allowed_ports=frozenset({port}))

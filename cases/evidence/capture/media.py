@@ -98,6 +98,21 @@ class _MediaParser(HTMLParser):
             self.in_media -= 1
 
 
+def _join(base: str, raw: str) -> str:
+    """urljoin, or "" for a URL the page wrote that cannot be parsed (urljoin raises)."""
+    try:
+        return urljoin(base, raw)
+    except ValueError:
+        return ""
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:
+        return ""
+
+
 def media_candidates(html: str, page_url: str, *, limit: int) -> list[MediaCandidate]:
     """Up to `limit` distinct http(s) media URLs found in `html`, most important first."""
     parser = _MediaParser()
@@ -106,7 +121,7 @@ def media_candidates(html: str, page_url: str, *, limit: int) -> list[MediaCandi
         parser.close()
     except Exception:
         pass  # a page the parser chokes on still gives what it found so far
-    base = urljoin(page_url, parser.base) if parser.base else page_url
+    base = _join(page_url, parser.base) if parser.base else page_url
     ordered: list[tuple[str, str, int]] = []
     video_meta = [(k, u) for k, u in parser.meta if k in _META_VIDEO]
     image_meta = [(k, u) for k, u in parser.meta if k in _META_IMAGE]
@@ -119,9 +134,9 @@ def media_candidates(html: str, page_url: str, *, limit: int) -> list[MediaCandi
     seen: set[str] = set()
     out: list[MediaCandidate] = []
     for raw, source, area in ordered:
-        url = urljoin(base, raw).split("#", 1)[0]
-        if urlsplit(url).scheme not in ("http", "https") or url in seen:
-            continue  # data:, blob:, javascript: ... are not fetched
+        url = _join(base or page_url, raw).split("#", 1)[0]
+        if not url or _scheme(url) not in ("http", "https") or url in seen:
+            continue  # data:, blob:, javascript:, unparseable ("http://[::1/") are not fetched
         seen.add(url)
         out.append(MediaCandidate(url=url, source=source, declared_area=area))
         if len(out) >= limit:

@@ -104,6 +104,8 @@ def import_job_create(*, agency: Agency, actor: User, text: str, filename: str =
     """Validate an import's size and row count, store it, and queue it for a worker."""
     from cases.intake.tasks import import_job_run_task
 
+    if "\x00" in text:  # PostgreSQL cannot store it; no CSV or list of URLs has one
+        raise ImportRejected(_("This is not a CSV or text file (it contains binary data)."))
     rows = parse_rows(text)
     if not rows:
         raise ImportRejected(

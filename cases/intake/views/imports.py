@@ -75,6 +75,7 @@ def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     context = {
         "job": job,
         "page": paginate(request, problems),
+        "problem_count": len(problems),
         "finished": job.status in FINISHED,
         "can_write": can_write(request.user),
     }

@@ -201,7 +201,13 @@ def fetch(
                 if body.failure:
                     raise body.failure
                 break
-            hop.location = urljoin(target.url, _location(hop))
+            location = _location(hop)
+            try:
+                hop.location = urljoin(target.url, location)
+            except ValueError as exc:  # a server's "Location: http://[::1/"
+                hop.location = location
+                result.redirects.append(hop)
+                raise PolicyRefused(f"The redirect target cannot be parsed ({exc}).") from exc
             result.redirects.append(hop)
             if len(result.redirects) > policy.max_redirects:
                 raise Failure(
