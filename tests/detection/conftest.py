@@ -1,5 +1,5 @@
 """Fixtures of the detection pipeline tests: a Meso-4 detector imported once per session
-from tests/data (the published weights, checked against their SHA-256), and small media
+from the configured weights (AG_MESO4_WEIGHTS, or ../shared/data; checked against their SHA-256), and small media
 built in memory."""
 
 from __future__ import annotations
@@ -32,10 +32,32 @@ def require_detection_stack() -> None:
     pytest.skip(reason)
 
 
+# Model weights are not kept in the repository: they come from a configured path, or from
+# ../shared/data beside the clone in development (tests/data/README.md).
+MESO4_WEIGHTS_ENV = "AG_MESO4_WEIGHTS"
+MESO4_SHARED = ("shared", "data", "detector", "meso4", "weights", "Meso4_DF.h5")
+
+
+def meso4_weights_path() -> Path | None:
+    configured = os.environ.get(MESO4_WEIGHTS_ENV)
+    if configured:
+        return Path(configured)
+    shared = Path(__file__).resolve().parents[3].joinpath(*MESO4_SHARED)
+    return shared if shared.is_file() else None
+
+
 @pytest.fixture(scope="session")
 def meso4_h5() -> Path:
     require_detection_stack()
-    return data_file("detector", "meso4", "weights", "Meso4_DF.h5")
+    path = meso4_weights_path()
+    if path is None:
+        pytest.skip(
+            f"Meso-4 weights are not in the repository: set {MESO4_WEIGHTS_ENV} to "
+            "Meso4_DF.h5, or keep ../shared/data beside the clone"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"{MESO4_WEIGHTS_ENV}={path} is not a file")
+    return path
 
 
 @pytest.fixture(scope="session")
