@@ -14,14 +14,8 @@ in CI (CI=true or AG_REQUIRE_SERVICES=1) when a service is missing.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,6 +40,7 @@ from tests.integration.test_worker import (
     _redis_url,
     _test_database_url,
 )
+from tests.integration.workers import CeleryWorker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -54,23 +49,19 @@ TIMEOUT_S = 90
 VISIBILITY_TIMEOUT_S = 3
 
 
-class CaptureWorker:
-    """A `celery worker` for the capture queue in its own process group (so that killing
-    it also kills the Chromium it started), with its output kept for failure messages."""
-
-    def __init__(
-        self, *, broker_url: str, database_url: str, var_dir: Path, site_port: int, name: str
-    ) -> None:
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the worker's life)
-            prefix="ag-capture-worker-", suffix=".log", delete=False
-        )
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
+def CaptureWorker(
+    *, broker_url: str, database_url: str, var_dir: Path, site_port: int, name: str
+) -> CeleryWorker:
+    """A worker for the capture queue in its own process group (so that killing it also
+    kills the Chromium it started)."""
+    return CeleryWorker(
+        broker_url=broker_url,
+        database_url=database_url,
+        queues="capture,default",
+        name=name,
+        own_group=True,
+        env={
             "CELERY_BROKER_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_S),
-            "DJANGO_SETTINGS_MODULE": "agencyguard.settings",
             "VAR_DIR": str(var_dir),  # evidence under var_dir/media, shared with this process
             # The test switch: loopback allowed, and only the local site's port.
             "CAPTURE_ALLOW_LOOPBACK_FOR_TESTS": "1",
@@ -78,43 +69,8 @@ class CaptureWorker:
             "CAPTURE_SCREENSHOT": "1"
             if shutil.which(django_settings.CAPTURE_CHROMIUM_PATH)
             else "0",
-        }
-        command = [
-            sys.executable, "-m", "celery", "-A", "agencyguard", "worker",
-            "--pool", "solo", "-Q", "capture,default", "--without-mingle", "--without-gossip",
-            "--loglevel", "INFO", "--hostname", f"{name}-{os.getpid()}@%h",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-6000:]
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"celery worker exited with {self.process.returncode}:\n{self.output()}")
-
-    def kill(self) -> None:
-        """SIGKILL to the worker and everything it started: no ack, no cleanup."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=20)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+        },
+    )
 
 
 @pytest.fixture
@@ -144,21 +100,21 @@ def slow_site() -> Iterator[SuspectSite]:
 
 
 @pytest.fixture
-def workers(django_db_setup, broker, shared_media, slow_site) -> Iterator[list[CaptureWorker]]:  # type: ignore[no-untyped-def]
+def workers(django_db_setup, broker, shared_media, slow_site) -> Iterator[list[CeleryWorker]]:  # type: ignore[no-untyped-def]
     require_service(
         connection.vendor == "postgresql",
         "a worker process needs a shared database: set DATABASE_URL to PostgreSQL "
         f"(the {connection.vendor} test database lives in this process only)",
     )
-    started: list[CaptureWorker] = []
+    started: list[CeleryWorker] = []
     yield started
     for worker in started:
         worker.stop()
 
 
 def _start(
-    workers: list[CaptureWorker], broker: str, var_dir: Path, site: SuspectSite, name: str
-) -> CaptureWorker:
+    workers: list[CeleryWorker], broker: str, var_dir: Path, site: SuspectSite, name: str
+) -> CeleryWorker:
     worker = CaptureWorker(
         broker_url=broker,
         database_url=_test_database_url(),
@@ -170,7 +126,7 @@ def _start(
     return worker
 
 
-def _wait(condition, what: str, worker: CaptureWorker | None) -> None:  # type: ignore[no-untyped-def]
+def _wait(condition, what: str, worker: CeleryWorker | None) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         if condition():

@@ -18,9 +18,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +32,7 @@ from cases.kernel.audit.services import audit_chain_verify
 from cases.kernel.models import AuditEvent
 from tests.conftest import require_service
 from tests.integration.test_worker import _redis_available, _redis_url, _test_database_url
+from tests.integration.workers import CeleryWorker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -44,50 +42,18 @@ CHUNK = 250
 ROWS = 6000
 
 
-class PreforkWorker:
-    """`celery worker --pool prefork --concurrency 1`: a main process and one pool child
-    that runs the tasks (and is replaced when it dies)."""
-
-    def __init__(self, broker_url: str, database_url: str) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="ag-prefork-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "DJANGO_SETTINGS_MODULE": "agencyguard.settings",
-            "IMPORT_CHUNK_SIZE": str(CHUNK),
-        }
-        command = [
-            sys.executable, "-m", "celery", "-A", "agencyguard", "worker",
-            "--pool", "prefork", "--concurrency", "1", "-Q", "default",
-            "--without-mingle", "--without-gossip", "--without-heartbeat",
-            "--loglevel", "INFO", "--hostname", f"jobs-{os.getpid()}@%h",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-8000:]
-
-    def pool_children(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"celery worker exited with {self.process.returncode}:\n{self.output()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+def PreforkWorker(broker_url: str, database_url: str) -> CeleryWorker:
+    """`--pool prefork --concurrency 1`: a main process and one pool child that runs the
+    tasks (and is replaced when it dies)."""
+    return CeleryWorker(
+        broker_url=broker_url,
+        database_url=database_url,
+        queues="default",
+        name="jobs",
+        pool_args=("--pool", "prefork", "--concurrency", "1", "--without-heartbeat"),
+        env={"IMPORT_CHUNK_SIZE": str(CHUNK)},
+        output_chars=8000,
+    )
 
 
 @pytest.fixture
@@ -103,7 +69,7 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def prefork_worker(django_db_setup, redis_url: str) -> Iterator[PreforkWorker]:  # type: ignore[no-untyped-def]
+def prefork_worker(django_db_setup, redis_url: str) -> Iterator[CeleryWorker]:  # type: ignore[no-untyped-def]
     require_service(
         connection.vendor == "postgresql",
         "a worker process needs a shared database: set DATABASE_URL to PostgreSQL",
@@ -113,7 +79,7 @@ def prefork_worker(django_db_setup, redis_url: str) -> Iterator[PreforkWorker]: 
     worker.stop()
 
 
-def _wait(predicate, what: str, worker: PreforkWorker, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate, what: str, worker: CeleryWorker, interval: float = 0.02) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + TIMEOUT_S
     while time.monotonic() < deadline:
         if predicate():

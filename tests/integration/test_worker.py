@@ -9,9 +9,6 @@ tests skip; in CI (CI=true or AG_REQUIRE_SERVICES=1) a missing service fails the
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +26,7 @@ from cases.kernel.audit.services import audit_chain_verify
 from cases.kernel.models import AuditEvent
 from tests.conftest import require_service
 from tests.factories import make_finding
+from tests.integration.workers import CeleryWorker
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -63,43 +61,11 @@ def _test_database_url() -> str:
     return f"postgres://{credentials}@{host}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-class Worker:
-    """A `celery worker` subprocess with its output kept for failure messages."""
-
-    def __init__(self, broker_url: str, database_url: str) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="ag-worker-", suffix=".log", delete=False)  # noqa: SIM115
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "CELERY_BROKER_URL": broker_url,
-            "CELERY_TASK_ALWAYS_EAGER": "0",
-            "DJANGO_SETTINGS_MODULE": "agencyguard.settings",
-        }
-        command = [
-            sys.executable, "-m", "celery", "-A", "agencyguard", "worker",
-            "--pool", "solo", "-Q", "default", "--without-mingle", "--without-gossip",
-            "--loglevel", "INFO", "--hostname", f"it-{os.getpid()}@%h",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")[-6000:]
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(f"celery worker exited with {self.process.returncode}:\n{self.output()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        self.log.close()
-        Path(self.log.name).unlink(missing_ok=True)
+def Worker(broker_url: str, database_url: str) -> CeleryWorker:
+    """A solo-pool worker on the default queue."""
+    return CeleryWorker(
+        broker_url=broker_url, database_url=database_url, queues="default", name="it"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +81,7 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def worker(django_db_setup, redis_url: str) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
+def worker(django_db_setup, redis_url: str) -> Iterator[CeleryWorker]:  # type: ignore[no-untyped-def]
     require_service(
         connection.vendor == "postgresql",
         "a worker process needs a shared database: set DATABASE_URL to PostgreSQL "
@@ -126,7 +92,7 @@ def worker(django_db_setup, redis_url: str) -> Iterator[Worker]:  # type: ignore
     worker.stop()
 
 
-def _wait_for_job(job_id: int, worker: Worker) -> ImportJob:
+def _wait_for_job(job_id: int, worker: CeleryWorker) -> ImportJob:
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while time.monotonic() < deadline:
         job = ImportJob.objects.get(pk=job_id)
@@ -137,7 +103,7 @@ def _wait_for_job(job_id: int, worker: Worker) -> ImportJob:
     pytest.fail(f"import #{job_id} not finished after {JOB_TIMEOUT_S}s:\n{worker.output()}")
 
 
-def _wait_for_empty_queue(redis_url: str, worker: Worker, queue: str = "default") -> None:
+def _wait_for_empty_queue(redis_url: str, worker: CeleryWorker, queue: str = "default") -> None:
     """Wait until every message was delivered and acknowledged (acks_late keeps a message
     in Redis's `unacked` hash until its task has returned)."""
     client = redis.Redis.from_url(redis_url)
