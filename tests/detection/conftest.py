@@ -68,10 +68,20 @@ def meso4_card(meso4_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
-def meso4(meso4_card: Path):  # type: ignore[no-untyped-def]
+def meso4(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A loaded Meso-4 for the pipeline tests: the published weights where they are
+    configured, otherwise the same network with fixed random weights (the pipeline's
+    behaviour, not the model's accuracy, is what these tests check)."""
     from detection.registry import load_detector, spec_from_card
 
-    return load_detector(spec_from_card(meso4_card), "cpu")
+    if meso4_weights_path() is not None:
+        card = request.getfixturevalue("meso4_card")
+    else:
+        require_detection_stack()
+        from tests.detection.workflow_fixtures import make_detector_card
+
+        card = make_detector_card(tmp_path_factory.mktemp("meso4_random"))
+    return load_detector(spec_from_card(card), "cpu")
 
 
 @pytest.fixture(scope="session")
