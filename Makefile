@@ -3,7 +3,7 @@
 
 PY := .venv/bin/python
 ADDR ?= 127.0.0.1:8000
-# Where run-time files go; agencyguard/settings.py reads the same variable.
+# Where run-time files go; agencyguard/settings/ reads the same variable.
 VAR_DIR ?= var
 
 .PHONY: run test bench lint check-deploy ci setup clean help

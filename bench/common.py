@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def var_dir() -> Path:
-    """VAR_DIR as agencyguard/settings.py reads it (default: var/ in the checkout). Benches
+    """VAR_DIR as agencyguard/settings/ reads it (default: var/ in the checkout). Benches
     write nowhere else, except temporary folders they remove."""
     return Path(os.getenv("VAR_DIR", str(ROOT / "var")))
 

@@ -1,0 +1,112 @@
+"""Background work: Celery, beat, job limits, intake limits."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from agencyguard.settings.env import VAR_DIR, envbool, envint
+
+# Celery. Dev: a filesystem broker under var/ that needs no server. Prod: redis://...
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL", "filesystem://")
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL == "filesystem://":
+    for _folder in ("queue", "processed", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        # Without this kombu writes its exchange files into the current directory.
+        "control_folder": str(BROKER_DIR / "control"),
+        "store_processed": False,
+    }
+# Progress and results live in our own rows, so no result backend is needed.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", "0")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Queues by module (the per-task `queue=` attribute is deprecated in Celery 5.5+).
+CELERY_TASK_ROUTES = {
+    # Before "cases.*": the first match wins.
+    "cases.evidence.tasks.capture_*": {"queue": "capture"},
+    "cases.evidence.tasks.recheck_*": {"queue": "capture"},
+    "detection.*": {"queue": "detection"},
+    "reports.*": {"queue": "reports"},
+    "cases.*": {"queue": "default"},
+}
+CELERY_TASK_SOFT_TIME_LIMIT = 600
+CELERY_TASK_TIME_LIMIT = 660
+CELERY_BEAT_SCHEDULE = {
+    "audit-chain-verify": {
+        "task": "cases.kernel.audit.tasks.audit_chain_verify_all",
+        "schedule": 6 * 3600.0,
+    },
+    # Every agency's chain head goes to write-once storage (cases.kernel.audit.anchors).
+    "audit-anchor": {
+        "task": "cases.kernel.audit.tasks.audit_anchor_all_task",
+        "schedule": 60.0 * envint("AUDIT_ANCHOR_INTERVAL_MIN", "60"),
+    },
+    # Queues the re-checks that are due (CAPTURE_RECHECK_INTERVALS); cheap when none are.
+    "capture-recheck-due": {
+        "task": "cases.evidence.tasks.recheck_due_task",
+        "schedule": float(envint("CAPTURE_RECHECK_SWEEP_S", "600")),
+    },
+    # Re-hash every evidence original once a day; problems go to the log and the audit trail.
+    "evidence-verify": {
+        "task": "cases.evidence.tasks.evidence_verify_all",
+        "schedule": 24 * 3600.0,
+    },
+    # Jobs whose worker or message was lost are requeued or failed (cases.kernel.jobs):
+    # captures, detection runs, dossiers, imports.
+    "job-reap-stale": {"task": "cases.kernel.tasks.job_reap_stale_task", "schedule": 300.0},
+    # Notice deadlines: reminders before, escalations after (cases.notices.services.deadlines).
+    "notice-deadlines-check": {
+        "task": "cases.notices.tasks.notice_deadlines_check",
+        "schedule": 900.0,
+    },
+}
+# When each periodic task last ran, kept across restarts (`celery beat` defaults to a file
+# in the current directory).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The cases app keeps its tasks per context (autodiscovery finds only `<app>.tasks`).
+CELERY_IMPORTS = [
+    "cases.kernel.audit.tasks",
+    "cases.kernel.tasks",
+    "cases.intake.tasks",
+    "cases.evidence.tasks",
+    "cases.matching.tasks",
+    "cases.notices.tasks",
+]
+# Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
+# died mid-task) after this many seconds. Keep it above the longest task's time limit.
+CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+
+# Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
+# Background jobs (cases.kernel.jobs): the stale limit of a type that names no setting.
+JOB_STALE_AFTER = timedelta(minutes=envint("JOB_STALE_AFTER_MIN", "30"))
+# Rows an import processes and commits together (its checkpoint).
+IMPORT_CHUNK_SIZE = envint("IMPORT_CHUNK_SIZE", "5000")
+# An import commits a chunk (and a heartbeat) every second or so; silent for this long,
+# its worker is gone and a redelivered task or the sweep resumes it (cases.kernel.jobs).
+IMPORT_STALE_AFTER = timedelta(seconds=envint("IMPORT_STALE_AFTER_S", "120"))
+FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
+# Evidence uploads by staff: largest file, and most pixels an image may claim (Pillow's
+# default bomb threshold, enforced explicitly).
+EVIDENCE_UPLOAD_MAX_BYTES = envint("EVIDENCE_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))
+EVIDENCE_IMAGE_MAX_PIXELS = envint("EVIDENCE_IMAGE_MAX_PIXELS", "89478485")
+# How long an unblurred preview stays reachable after a logged reveal.
+EVIDENCE_REVEAL_SECONDS = envint("EVIDENCE_REVEAL_SECONDS", "300")
+# Behind a reverse proxy the client address is in a header (e.g. HTTP_X_FORWARDED_FOR);
+# without this every fan would share the proxy's rate limit.
+if os.getenv("RATELIMIT_IP_META_KEY"):
+    RATELIMIT_IP_META_KEY = os.environ["RATELIMIT_IP_META_KEY"]
+# Pasted import lists arrive as form fields, not files: allow them up to the import cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
