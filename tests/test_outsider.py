@@ -55,9 +55,16 @@ ALLOWLIST = {
     "api:docs": "static page: test_the_api_schema_and_docs_hold_no_agency_data",
     "healthz": "public probe: 'ok', no data (tests/cases/test_health.py)",
     "readyz": "public probe: check names and statuses only (tests/cases/test_health.py)",
+    "password_reset": "public by design; never tells whether an address exists (tests/cases/test_account.py)",
+    "password_reset_done": "public page with no data",
+    "password_reset_confirm": "public; only a valid token from the e-mail opens it (tests/cases/test_account.py)",
+    "password_reset_complete": "public page with no data",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
-VIEWER_MAY_WRITE = {"user_settings": "a member's own preferences and API token"}
+VIEWER_MAY_WRITE = {
+    "user_settings": "a member's own preferences and API token",
+    "password_change": "a user's own password (needs the old one)",
+}
 # Kwargs that do not point at an object: a URL with only these is a "list" URL.
 NON_OBJECT_KWARGS = {"format", "agency_slug"}
 # Pattern-name prefix (UI `finding_detail`, API `finding-detail`) → which Aurora object `pk` is.

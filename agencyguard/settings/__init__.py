@@ -13,3 +13,4 @@ from agencyguard.settings.evidence import *  # noqa: F403
 from agencyguard.settings.jobs import *  # noqa: F403
 from agencyguard.settings.legal import *  # noqa: F403
 from agencyguard.settings.ops import *  # noqa: F403
+from agencyguard.settings.passwords import *  # noqa: F403

@@ -18,7 +18,8 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist, Group, Platform
 from cases.agency.services.platform_admin import PLATFORM_FIELDS
-from cases.kernel.models import Membership, Role
+from cases.agency.services.tenancy import staff_username
+from cases.kernel.models import Agency, Membership, Role
 
 User = get_user_model()
 
@@ -154,18 +155,32 @@ class GroupForm(forms.ModelForm):
 
 
 class StaffCreateForm(forms.Form):
-    username = forms.CharField(label=_("Username"), max_length=150)
-    email = forms.EmailField(label=_("E-mail"))
+    username = forms.CharField(label=_("Username"), max_length=100)
+    email = forms.EmailField(
+        label=_("E-mail"), help_text=_("Password reset links are sent to this address.")
+    )
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices, initial=Role.VIEWER)
     password = forms.CharField(
         label=_("Initial password"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("Give it to the person through a separate channel; they can change it later."),
+        help_text=_(
+            "Give it to the person through a separate channel; they change it on their "
+            "Settings page (Change password), or you send them a reset link from the staff list."
+        ),
     )
 
+    def __init__(self, *args: Any, agency: Agency, **kwargs: Any) -> None:
+        self.agency = agency
+        super().__init__(*args, **kwargs)
+        self.fields["username"].help_text = _(
+            "They log in as %(prefix)s followed by this name."
+        ) % {"prefix": staff_username(agency=agency, name="")}
+
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        name = self.cleaned_data["username"].strip()
+        username = staff_username(agency=self.agency, name=name)
         User.username_validator(username)
+        # Only this agency's namespace can clash, so the answer tells nothing about others.
         if User.objects.filter(username__iexact=username).exists():
             raise forms.ValidationError(_("This username is taken."))
         return username

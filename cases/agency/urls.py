@@ -1,11 +1,11 @@
-"""URLs of agency administration: the roster, staff, platforms, the audit trail and the
-user's own settings."""
+"""URLs of agency administration: the roster, staff, platforms, the audit trail, and the
+user's own settings and account (password change and reset)."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from cases.agency.views import audit, platforms, roster, settings, staff
+from cases.agency.views import account, audit, platforms, roster, settings, staff
 
 urlpatterns = [
     path("artists/", roster.artist_list, name="artist_list"),
@@ -18,8 +18,27 @@ urlpatterns = [
     path("staff/", staff.staff_list, name="staff_list"),
     path("staff/new/", staff.staff_create, name="staff_create"),
     path("staff/<int:pk>/edit/", staff.staff_update, name="staff_update"),
+    path(
+        "staff/<int:pk>/password-reset/",
+        staff.staff_password_reset,
+        name="staff_password_reset",
+    ),
     path("platforms/", platforms.platform_list, name="platform_list"),
     path("platforms/<int:pk>/edit/", platforms.platform_update, name="platform_update"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("settings/", settings.user_settings, name="user_settings"),
+    # The user's own account; the reset pages are public (cases.agency.views.account).
+    path("account/password/", account.password_change, name="password_change"),
+    path("account/password/reset/", account.password_reset, name="password_reset"),
+    path("account/password/reset/sent/", account.password_reset_done, name="password_reset_done"),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        account.password_reset_confirm,
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password/reset/done/",
+        account.password_reset_complete,
+        name="password_reset_complete",
+    ),
 ]

@@ -25,6 +25,14 @@ def agency_create(*, name: str, slug: str) -> Agency:
     return agency
 
 
+def staff_username(*, agency: Agency, name: str) -> str:
+    """The user name of a staff account an agency admin creates: the agency's slug, a dot,
+    then the chosen name ("aurora.dave"). User names are global, so without the agency's
+    own namespace a taken name would tell the admin that someone in another agency has it;
+    a slug never holds a dot, so two agencies' namespaces never meet."""
+    return f"{agency.slug}.{name}"
+
+
 def membership_create(
     *,
     agency: Agency,

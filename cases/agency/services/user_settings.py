@@ -40,3 +40,15 @@ def api_token_rotate(*, membership: Membership) -> Token:
             obj=membership,
         )
     return token
+
+
+def api_token_revoke(*, membership: Membership) -> bool:
+    """Delete the member's API token (it stops working at once). False if there was none."""
+    user: User = membership.user
+    with transaction.atomic():
+        revoked = Token.objects.filter(user=user).delete()[0] > 0
+        if revoked:
+            audit_record(
+                agency=membership.agency, actor=user, action="api_token.revoked", obj=membership
+            )
+    return revoked
