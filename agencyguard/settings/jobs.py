@@ -97,7 +97,15 @@ IMPORT_CHUNK_SIZE = envint("IMPORT_CHUNK_SIZE", "5000")
 # An import commits a chunk (and a heartbeat) every second or so; silent for this long,
 # its worker is gone and a redelivered task or the sweep resumes it (cases.kernel.jobs).
 IMPORT_STALE_AFTER = timedelta(seconds=envint("IMPORT_STALE_AFTER_S", "120"))
+# The public fan report page: reports per client address in any moving window of the period
+# (cases.kernel.ratelimit), and the largest request body it reads (checked before reading,
+# cases.kernel.bodylimit; the form's longest legitimate post is about 60 KB).
 FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
+FAN_REPORT_MAX_BYTES = envint("FAN_REPORT_MAX_BYTES", str(128 * 1024))
+# Where rate limits count: shared by every web process (Redis); memory:// counts per process.
+RATE_LIMIT_STORAGE_URL = os.getenv("RATE_LIMIT_STORAGE_URL", "") or (
+    os.getenv("CACHE_URL", "") or "memory://"
+)
 # Evidence uploads by staff: largest file, and most pixels an image may claim (Pillow's
 # default bomb threshold, enforced explicitly).
 EVIDENCE_UPLOAD_MAX_BYTES = envint("EVIDENCE_UPLOAD_MAX_BYTES", str(200 * 1024 * 1024))

@@ -7,16 +7,20 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from cases.intake.models import FanReport, Finding, FindingSource
+from cases.kernel.ratelimit import rate_limit_reset
 from tests.factories import ArtistFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():  # type: ignore[no-untyped-def]
-    # django-ratelimit counts in the cache: start every test with a clean slate.
+def _fresh_rate_limits(settings):  # type: ignore[no-untyped-def]
+    # Rate limits count in their own storage: start every test with a clean slate.
+    settings.RATE_LIMIT_STORAGE_URL = "memory://"
+    rate_limit_reset()
     cache.clear()
     yield
+    rate_limit_reset()
     cache.clear()
 
 
@@ -95,6 +99,7 @@ def test_reports_are_rate_limited_per_address(client, agency, settings):
     assert _report(client, url="https://vimeo.com/2").status_code == 302
     response = _report(client, url="https://vimeo.com/3")
     assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
     assert "Too many reports" in response.content.decode()
     assert Finding.objects.count() == 2
     # Reading the page is never limited.
