@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.i18n import set_language
 
+from agencyguard import metrics
 from cases import urls as cases_urls
 from cases.kernel import health
 from detection import api as detection_api
@@ -13,6 +14,8 @@ urlpatterns = [
     # Probes for load balancers and orchestrators: public, no agency data (docs/deploy.md).
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # Prometheus, for a scraper holding METRICS_TOKEN only (docs/deploy.md "Metrics").
+    path("metrics", metrics.metrics, name="metrics"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/setlang/", set_language, name="set_language"),

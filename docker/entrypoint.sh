@@ -5,7 +5,12 @@ cd /app
 
 case "${1:-web}" in
 web)
+    # Request metrics of every gunicorn process, merged at /metrics (docs/deploy.md
+    # "Metrics"): one folder per container, emptied at start.
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus}"
+    rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
     exec gunicorn agencyguard.wsgi:application \
+        --config python:agencyguard.gunicorn \
         --bind "0.0.0.0:${PORT:-8000}" \
         --workers "${GUNICORN_WORKERS:-3}" \
         --threads "${GUNICORN_THREADS:-2}" \
