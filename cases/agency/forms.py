@@ -179,6 +179,12 @@ class StaffCreateForm(forms.Form):
     def clean_username(self) -> str:
         name = self.cleaned_data["username"].strip()
         username = staff_username(agency=self.agency, name=name)
+        limit = User._meta.get_field("username").max_length or 150
+        if len(username) > limit:
+            raise forms.ValidationError(
+                _("Use at most %(count)d characters.")
+                % {"count": limit - len(staff_username(agency=self.agency, name=""))}
+            )
         User.username_validator(username)
         # Only this agency's namespace can clash, so the answer tells nothing about others.
         if User.objects.filter(username__iexact=username).exists():

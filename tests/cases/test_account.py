@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.kernel.models import AuditEvent, Membership, Role
+from tests.cases.test_views_i18n import korean_catalog  # noqa: F401 - fixture
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -244,7 +245,9 @@ def test_reset_requests_are_rate_limited_per_client(client, settings, bob):
     assert mail.outbox == []
 
 
-def test_the_reset_mail_speaks_korean_to_a_korean_visitor(client, bob):
+def test_the_reset_pages_and_mail_speak_korean_to_a_korean_visitor(client, bob):
+    page = client.get(reverse("password_reset"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "재설정 링크 보내기" in page
     _ask(client, bob.email, HTTP_ACCEPT_LANGUAGE="ko")
     message = mail.outbox[0]
     assert "비밀번호" in message.subject
@@ -351,6 +354,15 @@ def test_staff_creation_tells_nothing_of_other_agencies(client, alice, mallory):
     mallory.refresh_from_db()
     assert mallory.membership.agency.slug == "nebula"
     assert _can_log_in(mallory, PASSWORD)
+
+
+def test_a_name_too_long_for_the_agencys_namespace_is_refused(client, alice, agency):
+    agency.slug = "a" * 60
+    agency.save()
+    client.force_login(alice)
+    response = _create_staff(client, "n" * 90)
+    assert response.status_code == 200
+    assert "Use at most 89 characters." in response.content.decode()
 
 
 def test_the_staff_form_says_how_the_person_logs_in(client, alice):
