@@ -101,7 +101,13 @@ def test_a_slow_template_is_stopped_at_the_time_limit(agency, make_notice, setti
 
 def test_the_subject_is_limited_too(agency, make_notice, settings) -> None:  # type: ignore[no-untyped-def]
     notice = make_notice("dmca_512c3")
-    _save(agency, "fine", subject=THIRTY_MB)
+    # 1,000 times 2,000 characters, in a source that fits the subject's 300 characters.
+    subject = (
+        '{% with b="0123456789"|make_list %}{% for x in b %}{% for y in b %}{% for z in b %}'
+        '{{ "x"|ljust:"2000" }}{% endfor %}{% endfor %}{% endfor %}{% endwith %}'
+    )
+    assert len(subject) <= 300
+    _save(agency, "fine", subject=subject)
     assert "its subject produced more than" in str(_render_measured(notice)[0])
 
 
