@@ -8,8 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# nginx (about 1.5 MB, never started): `nginx -t` checks docker/nginx.conf
+# (tests/test_deploy_proxy.py).
 bash scripts/system-deps.sh gettext chromium fonts-noto-cjk \
-    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils nginx
 bash scripts/setup.sh
 
 PY=.venv/bin/python

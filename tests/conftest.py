@@ -10,6 +10,7 @@ import pytest
 
 from agencyguard.celery import app as celery_app
 from cases.kernel.models import Role
+from cases.kernel.ratelimit import rate_limit_reset
 from tests.factories import (
     ArtistFactory,
     GroupFactory,
@@ -76,6 +77,14 @@ def _fast_test_settings(settings):  # type: ignore[no-untyped-def]
     settings.AXES_ENABLED = False
     # Password hashing dominated test time; security of test passwords is not a concern.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(settings):  # type: ignore[no-untyped-def]
+    """Rate limits (cases.kernel.ratelimit) count in this process's memory, from zero in
+    every test (a test that wants Redis or an outage sets RATE_LIMIT_STORAGE_URL itself)."""
+    settings.RATE_LIMIT_STORAGE_URL = "memory://"
+    rate_limit_reset()
 
 
 @pytest.fixture(autouse=True)

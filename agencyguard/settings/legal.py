@@ -28,6 +28,11 @@ DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "AgencyGuard <noreply@local
 # Takedown notices (cases.notices.services, cases.notices.bases).
 NOTICE_FROM_EMAIL = os.getenv("NOTICE_FROM_EMAIL", "")  # "" = DEFAULT_FROM_EMAIL
 NOTICE_MESSAGE_ID_DOMAIN = os.getenv("NOTICE_MESSAGE_ID_DOMAIN", "")  # "" = this host's name
+# Admin-edited notice templates render within these limits (cases.notices.services.
+# template_limits): characters of output (each piece counted as it is produced, filter
+# results too) and milliseconds. A notice is a few kilobytes and renders in milliseconds.
+NOTICE_TEMPLATE_MAX_CHARS = envint("NOTICE_TEMPLATE_MAX_CHARS", "1000000")
+NOTICE_TEMPLATE_TIMEOUT_MS = envint("NOTICE_TEMPLATE_TIMEOUT_MS", "1000")
 # Hours a platform has per legal basis, over the defaults in cases/notices/bases.py, e.g.
 # NOTICE_DUE_HOURS="dmca_512c3=48,eu_dsa_16=120". TAKE IT DOWN never exceeds 48.
 NOTICE_DUE_HOURS = {

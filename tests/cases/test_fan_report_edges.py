@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import types
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,19 +19,11 @@ from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter, R
 
 from cases.intake.models import FanReport, Finding
 from cases.kernel import ratelimit
-from cases.kernel.ratelimit import client_address, rate_limit_hit, rate_limit_reset
+from cases.kernel.ratelimit import client_address, rate_limit_hit
 
 pytestmark = pytest.mark.django_db
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    settings.RATE_LIMIT_STORAGE_URL = "memory://"
-    rate_limit_reset()
-    yield
-    rate_limit_reset()
 
 
 class WatchedStream(io.RawIOBase):

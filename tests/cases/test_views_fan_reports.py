@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from cases.intake.models import FanReport, Finding, FindingSource
-from cases.kernel.ratelimit import rate_limit_reset
 from tests.factories import ArtistFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits(settings):  # type: ignore[no-untyped-def]
-    # Rate limits count in their own storage: start every test with a clean slate.
-    settings.RATE_LIMIT_STORAGE_URL = "memory://"
-    rate_limit_reset()
-    cache.clear()
-    yield
-    rate_limit_reset()
-    cache.clear()
 
 
 def _report(client, slug: str = "aurora", **data):  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.template import Context
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -31,7 +30,11 @@ from cases.notices.bases import (
 )
 from cases.notices.models import LegalBasis, Notice, NoticeChannel, SignerProfile
 from cases.notices.services.errors import NoticeError
-from cases.notices.services.templates import TEMPLATE_ENGINE, RenderedNotice, notice_template_source
+from cases.notices.services.templates import (
+    RenderedNotice,
+    notice_template_render,
+    notice_template_source,
+)
 
 SAFE_ATTACHMENT_KINDS = (EvidenceKind.SCREENSHOT,)
 
@@ -290,14 +293,13 @@ def notice_render(notice: Notice, *, when: datetime | None = None) -> RenderedNo
     subject_src, body_src = notice_template_source(
         agency=notice.agency, legal_basis=notice.legal_basis, language=notice.language
     )
-    context = Context(notice_context(notice, when=when), autoescape=False)
-    try:
-        subject: str = TEMPLATE_ENGINE.from_string(subject_src).render(context)
-        body = TEMPLATE_ENGINE.from_string(body_src).render(context)
-    except Exception as exc:  # a template edited by an admin must never break the page
-        raise NoticeError(
-            _("The notice template has an error: %(error)s") % {"error": exc}
-        ) from exc
+    subject, body = notice_template_render(
+        legal_basis=notice.legal_basis,
+        language=notice.language,
+        subject=subject_src,
+        body=body_src,
+        context=notice_context(notice, when=when),
+    )
     # One line of subject; bodies without runs of blank lines left by empty {% if %} blocks.
     subject = " ".join(subject.split())[:300]
     lines = [line.rstrip() for line in body.strip().splitlines()]

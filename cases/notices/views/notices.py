@@ -323,7 +323,12 @@ def notice_download(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The notice document (PDF, or HTML without WeasyPrint) to attach to a web form, or
     the plain text (?file=text)."""
     notice = notice_get_for(request.user, pk)
-    rendered = drafts.notice_render(notice)
+    try:
+        rendered = drafts.notice_render(notice)
+    except NoticeError as exc:
+        # The notice page says the same next to the preview.
+        messages.error(request, str(exc))
+        return redirect("notice_detail", pk=notice.pk)
     if request.GET.get("file") == "text":
         name, data, media_type = (
             f"notice-{notice.pk}.txt",
