@@ -34,7 +34,7 @@ from cases.kernel.models import Role  # noqa: E402
 CLIENTS = int(os.getenv("BENCH_API_CLIENTS", "30"))
 REQUESTS = int(os.getenv("BENCH_API_REQUESTS", "40"))  # per client
 WORKERS = os.getenv("BENCH_API_WORKERS", "2")
-THREADS = os.getenv("BENCH_API_THREADS", "8")
+THREADS = os.getenv("BENCH_API_THREADS", "4")
 HOST = "127.0.0.1"
 
 
