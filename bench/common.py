@@ -34,7 +34,7 @@ def setup_django() -> None:
 
 def emit(name: str, value: float, unit: str) -> None:
     """One measured figure on its own line: `BENCH <name> <value> <unit>`."""
-    if unit in ("queries", "rows", "events"):
+    if unit in ("queries", "rows", "events", "requests"):
         text = f"{value:.0f}"
     elif unit in ("ratio", "x"):
         text = f"{value:.3f}"
