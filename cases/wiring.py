@@ -12,9 +12,11 @@ from django.db.models.signals import post_migrate
 from cases.agency.signals import agency_created
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
+from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.signals import finding_removed
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
+from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.matching.tasks import evidence_pdq_task
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate

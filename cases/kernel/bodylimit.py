@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.checks import Error, register
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
@@ -80,3 +81,30 @@ def _refusal(request: HttpRequest, *, limit: int, status: int) -> HttpResponse:
         {"limit": filesizeformat(limit), "status": status},
         status=status,
     )
+
+
+MIDDLEWARE_PATH = "cases.kernel.bodylimit.BodyLimitMiddleware"
+CSRF_MIDDLEWARE_PATH = "django.middleware.csrf.CsrfViewMiddleware"
+
+
+@register()
+def body_limit_middleware_check(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """Without the middleware, or after the CSRF check (which reads every POST body), the
+    limits of body_limit views would be enforced only after the whole body was read."""
+    middleware = list(settings.MIDDLEWARE)
+    if MIDDLEWARE_PATH not in middleware:
+        problem = f"{MIDDLEWARE_PATH} is not in MIDDLEWARE"
+    elif CSRF_MIDDLEWARE_PATH in middleware and middleware.index(
+        CSRF_MIDDLEWARE_PATH
+    ) < middleware.index(MIDDLEWARE_PATH):
+        problem = f"{MIDDLEWARE_PATH} comes after {CSRF_MIDDLEWARE_PATH}"
+    else:
+        return []
+    return [
+        Error(
+            f"{problem}: request bodies of public pages would be read before their size "
+            "limit is checked.",
+            hint=f"List {MIDDLEWARE_PATH} before {CSRF_MIDDLEWARE_PATH} (cases.kernel.bodylimit).",
+            id="cases.E150",
+        )
+    ]

@@ -245,3 +245,22 @@ def test_rates_in_either_notation(settings) -> None:  # type: ignore[no-untyped-
 
     with pytest.raises(ImproperlyConfigured):
         ratelimit.rate_parse("lots")
+
+
+def test_a_missing_or_misplaced_body_limit_middleware_fails_the_checks(settings) -> None:  # type: ignore[no-untyped-def]
+    from cases.kernel.bodylimit import MIDDLEWARE_PATH, body_limit_middleware_check
+
+    assert body_limit_middleware_check() == []
+    middleware = [m for m in settings.MIDDLEWARE if m != MIDDLEWARE_PATH]
+    settings.MIDDLEWARE = middleware
+    assert [e.id for e in body_limit_middleware_check()] == ["cases.E150"]
+    settings.MIDDLEWARE = [*middleware, MIDDLEWARE_PATH]
+    assert "comes after" in body_limit_middleware_check()[0].msg
+
+
+def test_a_rate_that_does_not_parse_fails_the_checks(settings) -> None:  # type: ignore[no-untyped-def]
+    from cases.intake.checks import fan_report_rate_check
+
+    assert fan_report_rate_check() == []
+    settings.FAN_REPORT_RATE = "lots"
+    assert [e.id for e in fan_report_rate_check()] == ["cases.E151"]
