@@ -55,6 +55,7 @@ ALLOWLIST = {
     "api:docs": "static page: test_the_api_schema_and_docs_hold_no_agency_data",
     "healthz": "public probe: 'ok', no data (tests/cases/test_health.py)",
     "readyz": "public probe: check names and statuses only (tests/cases/test_health.py)",
+    "metrics": "bearer token only, aggregate over agencies (tests/ops/test_metrics.py)",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
 VIEWER_MAY_WRITE = {"user_settings": "a member's own preferences and API token"}
