@@ -59,6 +59,7 @@ ALLOWLIST = {
     "password_reset_done": "public page with no data",
     "password_reset_confirm": "public; only a valid token from the e-mail opens it (tests/cases/test_account.py)",
     "password_reset_complete": "public page with no data",
+    "metrics": "bearer token only, aggregate over agencies (tests/ops/test_metrics.py)",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
 VIEWER_MAY_WRITE = {
