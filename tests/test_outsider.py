@@ -57,7 +57,13 @@ ALLOWLIST = {
     "readyz": "public probe: check names and statuses only (tests/cases/test_health.py)",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
-VIEWER_MAY_WRITE = {"user_settings": "a member's own preferences and API token"}
+VIEWER_MAY_WRITE = {
+    "user_settings": "a member's own preferences and API token",
+    "twofactor_setup": "a member's own authenticator (tests/cases/test_twofactor.py)",
+    "twofactor_verify": "a member's own second login step",
+    "twofactor_recovery_codes": "a member's own recovery codes",
+    "twofactor_disable": "a member's own authenticator",
+}
 # Kwargs that do not point at an object: a URL with only these is a "list" URL.
 NON_OBJECT_KWARGS = {"format", "agency_slug"}
 # Pattern-name prefix (UI `finding_detail`, API `finding-detail`) → which Aurora object `pk` is.

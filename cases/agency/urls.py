@@ -1,11 +1,11 @@
-"""URLs of agency administration: the roster, staff, platforms, the audit trail and the
-user's own settings."""
+"""URLs of agency administration: the roster, staff, platforms, the audit trail, the
+agency's settings and the user's own settings (two-factor login included)."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from cases.agency.views import audit, platforms, roster, settings, staff
+from cases.agency.views import agency_settings, audit, platforms, roster, settings, staff, twofactor
 
 urlpatterns = [
     path("artists/", roster.artist_list, name="artist_list"),
@@ -22,4 +22,13 @@ urlpatterns = [
     path("platforms/<int:pk>/edit/", platforms.platform_update, name="platform_update"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("settings/", settings.user_settings, name="user_settings"),
+    path("agency/settings/", agency_settings.agency_settings, name="agency_settings"),
+    path("account/two-factor/", twofactor.twofactor_setup, name="twofactor_setup"),
+    path("account/two-factor/verify/", twofactor.twofactor_verify, name="twofactor_verify"),
+    path(
+        "account/two-factor/recovery-codes/",
+        twofactor.twofactor_recovery_codes,
+        name="twofactor_recovery_codes",
+    ),
+    path("account/two-factor/disable/", twofactor.twofactor_disable, name="twofactor_disable"),
 ]
