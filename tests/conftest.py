@@ -88,6 +88,42 @@ def _fresh_rate_limits(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _force_login_passes_two_factor(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Admins (and everyone in an agency that requires it) must pass a second login step
+    (cases.agency.middleware). Tests that are not about it log in with `client.force_login`
+    and mean a fully logged-in user, so here force_login also marks the session verified,
+    exactly as django-otp does after a correct code: a confirmed authenticator of the user
+    (one is created for users who must have one) stored in the session. Only users who need
+    it get a device; tests of the second step itself are marked `two_factor` and get Django's
+    plain force_login (a password-only session)."""
+    if request.node.get_closest_marker("two_factor"):
+        return
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from cases.agency.services.twofactor import twofactor_required
+
+    real_force_login = Client.force_login
+
+    def force_login(self, user, backend=None):  # type: ignore[no-untyped-def]
+        real_force_login(self, user, backend)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        had_cache = hasattr(user, "_membership_cache")
+        required = twofactor_required(user)
+        if not had_cache:  # leave the test's user object as it was (membership_for caches)
+            user.__dict__.pop("_membership_cache", None)
+        if device is None and required:
+            device = TOTPDevice.objects.create(user=user, name="test session", confirmed=True)
+        if device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     """Evidence blobs and previews of each test go to a fresh directory, never to var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -69,7 +69,7 @@ def test_only_the_proxy_publishes_ports() -> None:
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in volumes
     assert "./nginx-proxy.conf:/etc/nginx/agencyguard-proxy.conf:ro" in volumes
     assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
-    assert services["web"]["environment"]["RATELIMIT_IP_META_KEY"] == "HTTP_X_REAL_IP"
+    assert services["web"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
 
 
 def test_slow_clients_time_out_in_nginx_and_requests_are_buffered() -> None:

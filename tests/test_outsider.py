@@ -65,6 +65,10 @@ ALLOWLIST = {
 VIEWER_MAY_WRITE = {
     "user_settings": "a member's own preferences and API token",
     "password_change": "a user's own password (needs the old one)",
+    "twofactor_setup": "a member's own authenticator (tests/cases/test_twofactor.py)",
+    "twofactor_verify": "a member's own second login step",
+    "twofactor_recovery_codes": "a member's own recovery codes",
+    "twofactor_disable": "a member's own authenticator",
 }
 # Kwargs that do not point at an object: a URL with only these is a "list" URL.
 NON_OBJECT_KWARGS = {"format", "agency_slug"}

@@ -34,6 +34,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "cases",
     "detection",
     "reports",
@@ -52,6 +55,11 @@ MIDDLEWARE = [
     "cases.kernel.bodylimit.BodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session pass the second step (django-otp)?
+    "django_otp.middleware.OTPMiddleware",
+    # A session that passed only the password sees the second step (or enrolment) and nothing
+    # else; API tokens never carry a session and are not concerned (docs/deploy.md).
+    "cases.agency.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -108,13 +116,29 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: lock an (username, IP) pair after 5 failures for an hour.
+# The client's address behind TRUSTED_PROXY_COUNT reverse proxies that each append to
+# X-Forwarded-For (0: no proxy, REMOTE_ADDR as is). One function (cases.kernel.net.clientip)
+# answers for the login lockout, the per-address limit and the audit trail alike.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+
+# Login throttling (django-axes): an (username, client address) pair is locked after
+# AXES_FAILURE_LIMIT failures for an hour, so one client's bad passwords never lock the user
+# out for everyone; and one address is locked after LOGIN_ADDRESS_FAILURE_LIMIT failures over
+# any user names (password spraying), counted by cases.agency.lockout.LoginLockoutHandler.
 AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+LOGIN_ADDRESS_FAILURE_LIMIT = envint("LOGIN_ADDRESS_FAILURE_LIMIT", "20")
 AXES_COOLOFF_TIME = 1
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "cases.agency.lockout.LoginLockoutHandler"
+AXES_CLIENT_IP_CALLABLE = "cases.kernel.net.clientip.client_ip"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = envbool("AXES_ENABLED", "1")
 AXES_VERBOSE = False
+
+# Two-factor login (django-otp, TOTP plus single-use recovery codes): required for agency
+# admins, and for everyone in an agency whose admin switched it on (docs/deploy.md).
+OTP_TOTP_ISSUER = "AgencyGuard"
+TWO_FACTOR_RECOVERY_CODES = 10
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]

@@ -112,9 +112,8 @@ EVIDENCE_UPLOAD_MAX_BYTES = envint("EVIDENCE_UPLOAD_MAX_BYTES", str(200 * 1024 *
 EVIDENCE_IMAGE_MAX_PIXELS = envint("EVIDENCE_IMAGE_MAX_PIXELS", "89478485")
 # How long an unblurred preview stays reachable after a logged reveal.
 EVIDENCE_REVEAL_SECONDS = envint("EVIDENCE_REVEAL_SECONDS", "300")
-# Behind a reverse proxy the client address is in a header (e.g. HTTP_X_FORWARDED_FOR);
-# without this every fan would share the proxy's rate limit.
-if os.getenv("RATELIMIT_IP_META_KEY"):
-    RATELIMIT_IP_META_KEY = os.environ["RATELIMIT_IP_META_KEY"]
+# The client's address of every rate limit is cases.kernel.net.clientip's (behind
+# TRUSTED_PROXY_COUNT trusted proxies), also for django-ratelimit (password reset).
+RATELIMIT_IP_META_KEY = "cases.kernel.net.clientip.client_ip_for_ratelimit"
 # Pasted import lists arrive as form fields, not files: allow them up to the import cap.
 DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024

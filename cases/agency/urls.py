@@ -1,11 +1,21 @@
-"""URLs of agency administration: the roster, staff, platforms, the audit trail, and the
-user's own settings and account (password change and reset)."""
+"""URLs of agency administration: the roster, staff, platforms, the audit trail, the
+agency's settings, and the user's own settings and account (password change and reset,
+two-factor login)."""
 
 from __future__ import annotations
 
 from django.urls import path
 
-from cases.agency.views import account, audit, platforms, roster, settings, staff
+from cases.agency.views import (
+    account,
+    agency_settings,
+    audit,
+    platforms,
+    roster,
+    settings,
+    staff,
+    twofactor,
+)
 
 urlpatterns = [
     path("artists/", roster.artist_list, name="artist_list"),
@@ -41,4 +51,13 @@ urlpatterns = [
         account.password_reset_complete,
         name="password_reset_complete",
     ),
+    path("agency/settings/", agency_settings.agency_settings, name="agency_settings"),
+    path("account/two-factor/", twofactor.twofactor_setup, name="twofactor_setup"),
+    path("account/two-factor/verify/", twofactor.twofactor_verify, name="twofactor_verify"),
+    path(
+        "account/two-factor/recovery-codes/",
+        twofactor.twofactor_recovery_codes,
+        name="twofactor_recovery_codes",
+    ),
+    path("account/two-factor/disable/", twofactor.twofactor_disable, name="twofactor_disable"),
 ]

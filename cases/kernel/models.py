@@ -55,6 +55,10 @@ class Agency(models.Model):
     name = models.CharField(_("name"), max_length=200)
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     fan_reports_enabled = models.BooleanField(_("accept fan reports"), default=True)
+    # Admins always need two-factor login; this extends it to every member of the agency.
+    require_two_factor = models.BooleanField(
+        _("require two-factor login for everyone"), default=False
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -32,6 +32,8 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from cases.kernel.net.clientip import client_ip
+
 logger = logging.getLogger(__name__)
 
 # django-ratelimit's notation, which FAN_REPORT_RATE has always used: 10/h, 2/m, 5/10m.
@@ -122,19 +124,14 @@ def _hit(
 
 
 def client_address(request: HttpRequest) -> str:
-    """The client's address as the rate limits key it.
-
-    Behind the proxy (docker/nginx.conf) RATELIMIT_IP_META_KEY names the header it sets, e.g.
-    HTTP_X_REAL_IP; of a list (X-Forwarded-For) the last entry counts, the one our own
-    proxy added, since a client can write anything before it. IPv6 addresses count per /64
-    (one household or host gets a whole /64). Without the setting: REMOTE_ADDR."""
-    meta_key = getattr(settings, "RATELIMIT_IP_META_KEY", "") or "REMOTE_ADDR"
-    raw = str(request.META.get(meta_key, "")).split(",")[-1].strip()
-    try:
-        address = ipaddress.ip_address(raw)
-    except ValueError:
-        # A missing or garbled header: one shared bucket, never a free pass.
+    """The client's address as the rate limits key it: the one rule of
+    cases.kernel.net.clientip (TRUSTED_PROXY_COUNT), shared with the login lockout and the
+    audit trail. IPv6 addresses count per /64 (one household or host gets a whole /64)."""
+    raw = client_ip(request)
+    if raw is None:
+        # A missing or garbled address: one shared bucket, never a free pass.
         return "unknown"
+    address = ipaddress.ip_address(raw)
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address) + "/64"
     return str(address)

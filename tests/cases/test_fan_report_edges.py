@@ -161,20 +161,24 @@ def test_the_page_refuses_the_edge_burst_and_says_when_to_retry(
     assert Finding.objects.count() == 3
 
 
-def test_the_limit_keys_on_the_proxy_header_and_its_last_entry(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_limit_keys_on_the_client_behind_the_trusted_proxies(settings) -> None:  # type: ignore[no-untyped-def]
     factory = RequestFactory()
-    request = factory.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_REAL_IP="198.51.100.7")
-    assert client_address(request) == "10.0.0.2"
-    settings.RATELIMIT_IP_META_KEY = "HTTP_X_REAL_IP"
+    request = factory.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_address(request) == "10.0.0.2"  # no proxy: the header is ignored
+    settings.TRUSTED_PROXY_COUNT = 1
     assert client_address(request) == "198.51.100.7"
-    # A client may write anything before the entry our proxy appends.
-    settings.RATELIMIT_IP_META_KEY = "HTTP_X_FORWARDED_FOR"
-    spoofed = factory.post("/", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7")
+    # A client may write anything before the entry our proxy sets.
+    spoofed = factory.post(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.2.3.4, 198.51.100.7"
+    )
     assert client_address(spoofed) == "198.51.100.7"
-    assert client_address(factory.post("/", HTTP_X_FORWARDED_FOR="garbage")) == "unknown"
-    assert client_address(factory.post("/")) == "unknown"
-    v6 = factory.post("/", HTTP_X_FORWARDED_FOR="2001:db8:1:2:aaaa::1")
-    other_host_same_64 = factory.post("/", HTTP_X_FORWARDED_FOR="2001:db8:1:2:bbbb::9")
+    garbled = factory.post("/", REMOTE_ADDR="garbage", HTTP_X_FORWARDED_FOR="garbage")
+    assert client_address(garbled) == "unknown"
+    v6 = factory.post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="2001:db8:1:2:aaaa::1")
+    other_host_same_64 = factory.post(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="2001:db8:1:2:bbbb::9"
+    )
     assert client_address(v6) == client_address(other_host_same_64) == "2001:db8:1:2::/64"
 
 

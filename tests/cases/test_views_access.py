@@ -239,9 +239,10 @@ def test_login_page_has_the_contract_fields(client):
     assert "Log in" in content
 
 
-def test_login_with_the_form_works(client, alice):
+def test_login_with_the_form_works(client, bob):
+    # Bob (legal staff, no two-factor required); admins' second step: tests/cases/test_twofactor.py
     response = client.post(
-        reverse("login"), {"username": "alice", "password": "correct horse battery staple"}
+        reverse("login"), {"username": "bob", "password": "correct horse battery staple"}
     )
     assert response.status_code == 302
     assert client.get(reverse("dashboard")).status_code == 200

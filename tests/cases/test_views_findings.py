@@ -303,7 +303,10 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_60_findings(
     assert Finding.objects.count() == 60  # 10 of the URLs were already recorded
     many = _queue_queries(client)
     assert few == many
-    assert many <= 8, many
+    # 9 = 8 of the queue + 1 of the second login step on every request: django-otp loads the
+    # session's device, or (no device in the session) cases.agency.middleware asks whether
+    # the user has one.
+    assert many <= 9, many
 
 
 def test_htmx_requests_get_only_the_results(client, bob, finding):

@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Membership
+from cases.kernel.net.clientip import client_ip
 
 
 def _record(user: Any, action: str, request: Any) -> None:
@@ -18,7 +19,8 @@ def _record(user: Any, action: str, request: Any) -> None:
     )
     if membership is None:
         return
-    ip = request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    # The client's address behind the trusted proxies, not the proxy's (TRUSTED_PROXY_COUNT).
+    ip = (client_ip(request) or "") if request is not None else ""
     with transaction.atomic():
         audit_record(agency=membership.agency, actor=user, action=action, data={"ip": ip})
 
