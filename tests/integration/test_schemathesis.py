@@ -8,10 +8,11 @@ be accepted) is left out, because the API refuses schema-valid input for rules O
 express, by design and with a 400 that says why: a name already taken in the agency, an id
 that is not one of the agency's, a lifecycle step not allowed from the current status, a
 notice that lacks what the law requires, a time-zone offset beyond ±15:59 (PostgreSQL's
-limit). Every other check, negative data included, runs on every operation. The seed is fixed and the example count bounded so the run stays well
-under five minutes on two cores (docs/api.md gives the measured time). Jobs the API queues
-go to the settings' filesystem broker, where no worker takes them: the contract is the
-API's, not the workers'."""
+limit). Every other check, negative data included, runs on every operation.
+
+The seed is fixed and the example count bounded, aiming at under five minutes on two cores
+(docs/api.md gives the measured times). Jobs the API queues go to the settings' filesystem
+broker, where no worker takes them: the contract is the API's, not the workers'."""
 
 from __future__ import annotations
 
