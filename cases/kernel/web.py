@@ -139,6 +139,12 @@ def query_id(request: HttpRequest, name: str) -> int | None:
     return int(value) if _ID.fullmatch(value) else None
 
 
+def query_text(request: HttpRequest, name: str) -> str:
+    """Search text from query parameter `name`, trimmed and without NUL characters (which
+    PostgreSQL refuses in any string, so they would fail the query)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()
+
+
 def parse_ids(text: str) -> list[int]:
     """Finding ids pasted as '12, 15 #18': every run of digits is one id (at most 1,000,
     and none beyond a database integer, so junk input cannot break the query)."""

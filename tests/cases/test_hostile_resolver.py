@@ -236,3 +236,10 @@ def test_a_pattern_that_answers_500_fails_the_walk(world: World) -> None:  # noq
     assert any("/planted/abc/" in p and "ValueError" in p for p in problems), problems
     problems = probe_queries(_client(world.alice), "alice", world, only={"planted_list"})
     assert any("/planted/?page='abc'" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("name", ["case_list", "artist_list"])
+def test_a_nul_in_the_search_text_is_ignored_not_a_500(client, alice, name: str) -> None:  # type: ignore[no-untyped-def]
+    # Found by the walk on PostgreSQL, which refuses NUL in any string literal.
+    client.force_login(alice)
+    assert client.get(reverse(name), {"q": "a\x00b"}).status_code == 200
