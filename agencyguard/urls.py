@@ -26,3 +26,8 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("cases.urls")),
 ]
+
+# JSON errors under /api/, the usual pages elsewhere (cases/kernel/errors.py).
+handler400 = "cases.kernel.errors.bad_request"
+handler404 = "cases.kernel.errors.page_not_found"
+handler500 = "cases.kernel.errors.server_error"

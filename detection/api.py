@@ -12,13 +12,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.urls import path, reverse
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from cases.kernel.api import IsAgencyMember
+from cases.kernel.api_schema import ErrorSerializer
 from detection import statements
 from detection.models import DetectionRun, DetectorVersion
 from detection.selectors import (
@@ -253,7 +254,13 @@ class EvidenceDetectionRetryView(generics.GenericAPIView):
     permission_classes = [IsAgencyMember]
     pagination_class = None
 
-    @extend_schema(request=None, responses={202: DetectionRunSerializer})
+    @extend_schema(
+        request=None,
+        responses={
+            202: DetectionRunSerializer,
+            409: OpenApiResponse(ErrorSerializer, description="Only a failed run can be retried."),
+        },
+    )
     def post(self, request: Request, pk: int, run_pk: int) -> Response:
         evidence = detection_evidence_get_for(request.user, pk)
         run = detection_run_get_for(request.user, evidence, run_pk)

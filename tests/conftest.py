@@ -124,6 +124,16 @@ def _force_login_passes_two_factor(request, monkeypatch):  # type: ignore[no-unt
 
 
 @pytest.fixture(autouse=True)
+def _api_throttles_off(settings):  # type: ignore[no-untyped-def]
+    """Tests call the API hundreds of times as one user; the throttles themselves are tested
+    with real rates in tests/cases/test_api_throttles.py (which sets them back)."""
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"anon": None, "user": None, "token": None},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     """Evidence blobs and previews of each test go to a fresh directory, never to var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from agencyguard.settings.env import BASE_DIR, DEBUG, VAR_DIR, envbool, envint, envlist
+from agencyguard.settings.env import BASE_DIR, DEBUG, VAR_DIR, envbool, envint, envlist, envrate
 
 # Public: with DEBUG off it (or a weak key) is a system check error (cases.kernel.checks).
 DEV_SECRET_KEY = "dev-only-insecure-key-change-me-in-production-0123456789"
@@ -215,11 +215,28 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["cases.kernel.api.IsAgencyMember"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["cases.kernel.api.StrictFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "cases.kernel.api_schema.AgencyAutoSchema",
     "DEFAULT_PAGINATION_CLASS": "cases.kernel.api.StandardPagination",
+    # Bodies are JSON (the one file upload, a notice's submission, adds multipart itself):
+    # form encodings cannot say null, an empty list or a boolean apart from a string.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_RATES": {"anon": "30/min", "user": "600/min"},
+    # Throttles (cases/kernel/throttling.py): per user (session or any token), per token,
+    # and per client address for anonymous callers; a refused call is a 429 + Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "cases.kernel.throttling.AnonThrottle",
+        "cases.kernel.throttling.UserThrottle",
+        "cases.kernel.throttling.TokenThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": envrate("API_THROTTLE_ANON", "30/min"),
+        "user": envrate("API_THROTTLE_USER", "600/min"),
+        "token": envrate("API_THROTTLE_TOKEN", "300/min"),
+    },
+    # X-Forwarded-For entries to trust for an anonymous caller's address: 0 (the default)
+    # trusts none; 1 behind the compose reverse proxy.
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

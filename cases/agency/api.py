@@ -18,6 +18,8 @@ from cases.kernel.api import (
     AgencyViewMixin,
     IsAgencyAdminOrReadOnly,
     ScopedIdListField,
+    StrictCharField,
+    StrictModelSerializer,
     _request_user,
 )
 from cases.kernel.tenancy import can_see_legal_names
@@ -28,7 +30,7 @@ User = get_user_model()
 # ---------------------------------------------------------------------------- roster
 
 
-class GroupSerializer(serializers.ModelSerializer):
+class GroupSerializer(StrictModelSerializer):
     artist_count = serializers.SerializerMethodField()
 
     class Meta:
@@ -55,10 +57,10 @@ class GroupSerializer(serializers.ModelSerializer):
         return value
 
 
-class ArtistSerializer(serializers.ModelSerializer):
+class ArtistSerializer(StrictModelSerializer):
     groups = ScopedIdListField(selector=group_list_for, required=False)
     aliases = serializers.ListField(
-        child=serializers.CharField(max_length=120), required=False, max_length=50
+        child=StrictCharField(max_length=120), required=False, max_length=50
     )
 
     class Meta:

@@ -37,6 +37,7 @@ from cases.kernel.api import (
     IsAgencyMember,
     ScopedIdListField,
     ScopedPrimaryKeyRelatedField,
+    StrictCharField,
     UserRefSerializer,
     _staff_users_for,
 )
@@ -102,11 +103,14 @@ class FindingRecordedSerializer(FindingDetailSerializer):
 
 
 class FindingCreateSerializer(serializers.Serializer):
-    url = serializers.CharField(
-        allow_blank=True, trim_whitespace=False, help_text=_("An http or https URL.")
+    # Not blankable: the schema says so (minLength 1), and a blank URL is refused anyway.
+    url = StrictCharField(
+        trim_whitespace=False,
+        help_text=_("An http or https URL."),
+        error_messages={"blank": _("The URL is empty.")},
     )
     artists = ScopedIdListField(selector=artist_list_for, required=False)
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    notes = StrictCharField(required=False, allow_blank=True, max_length=10000)
 
     def validate_url(self, value: str) -> str:
         # The same rules finding_record applies, checked here so the reason lands on `url`.
@@ -126,12 +130,12 @@ class FindingUpdateSerializer(serializers.Serializer):
         allow_null=True,
         help_text=_("A user id of your agency's staff, or null to unassign."),
     )
-    notes = serializers.CharField(required=False, allow_blank=True, max_length=10000)
+    notes = StrictCharField(required=False, allow_blank=True, max_length=10000)
 
 
 class FindingStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=FindingStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    reason = StrictCharField(required=False, allow_blank=True, max_length=500, default="")
 
 
 # ---------------------------------------------------------------------------- findings

@@ -3,12 +3,15 @@ agency-scoped id fields."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.models import User
+from django.db import models
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers
 from rest_framework.exceptions import NotAuthenticated
 from rest_framework.pagination import CursorPagination, PageNumberPagination
@@ -40,18 +43,45 @@ else:
     _GenericAPIView = object
 
 
-class StandardPagination(PageNumberPagination):
+# The largest id a BigAutoField can hold.
+MAX_ID = 2**63 - 1
+
+
+class _StrictPageSize:
+    """`page_size` is a whole number from 1 to max_page_size, or a 400 that says so (DRF
+    would silently use the default, so a typo went unnoticed and the schema lied)."""
+
+    page_size: int
+    page_size_query_param: str | None = "page_size"
+    max_page_size: int | None = 200
+
+    def get_page_size(self, request: Any) -> int:
+        name, most = self.page_size_query_param or "page_size", self.max_page_size or 200
+        value = request.query_params.get(name)
+        if value is None:
+            return self.page_size
+        if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= most:
+            raise serializers.ValidationError(
+                {name: [_("A whole number from 1 to %(max)d.") % {"max": most}]}
+            )
+        return int(value)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+class StandardPagination(_StrictPageSize, PageNumberPagination):
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
-class FindingCursorPagination(CursorPagination):
+class FindingCursorPagination(_StrictPageSize, CursorPagination):
     """Findings can number in the hundreds of thousands: a cursor never counts the table."""
 
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
     ordering = ("-created_at", "-id")
 
 
@@ -100,7 +130,8 @@ class ScopedIdListField(serializers.ListField):
     """A list of ids resolved with one query inside the caller's agency. An id of another
     agency is indistinguishable from one that does not exist: both are a 400."""
 
-    child = serializers.IntegerField(min_value=1)
+    # Ids beyond a bigint exist nowhere; bounding them keeps them out of the query.
+    child = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
     def __init__(self, *, selector: Selector, **kwargs: Any) -> None:
         self.selector = selector
@@ -140,6 +171,80 @@ class ScopedPrimaryKeyRelatedField(_PrimaryKeyRelatedField):
         if user is None:
             return self.queryset.none()  # type: ignore[union-attr]
         return self.selector(user)
+
+
+class _AbsentIsNull:
+    """An optional e-mail or URL column (stored as "" when absent) seen through the API: an
+    absent value is `null` both ways, never `""`, which is not a valid e-mail or URL and
+    would break the schema's `format`. A client clears it by sending null; "" is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["allow_null"] = True
+        kwargs["allow_blank"] = False
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value: Any) -> Any:
+        return None if value in ("", None) else super().to_representation(value)  # type: ignore[misc]
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        value = super().run_validation(data)  # type: ignore[misc]
+        return "" if value is None else value
+
+
+class OptionalEmailField(_AbsentIsNull, serializers.EmailField):
+    """An e-mail address or null."""
+
+
+class OptionalURLField(_AbsentIsNull, serializers.URLField):
+    """A URL or null."""
+
+
+class StrictFilterBackend(DjangoFilterBackend):
+    """A filter parameter sent with no value is a 400, not silently "no filter": the schema
+    says what each one takes (a date-time, a status, an id), and "" is none of them."""
+
+    def filter_queryset(self, request: Any, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            empty = {
+                name: [_("Give a value, or leave the parameter out.")]
+                for name in filterset_class.base_filters
+                if "" in request.query_params.getlist(name)
+            }
+            if empty:
+                raise serializers.ValidationError(empty)
+        return super().filter_queryset(request, queryset, view)
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: DRF would turn 5 or true into "5" or "True", accepting a
+    body the schema (type: string) says is wrong."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false, and only those: DRF would also take "yes", "0" or 1."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictModelSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    """A ModelSerializer whose text and boolean fields take only JSON strings and booleans."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.BooleanField: StrictBooleanField,
+    }
 
 
 class UserRefSerializer(_UserModelSerializer):

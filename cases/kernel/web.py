@@ -128,6 +128,23 @@ def redirect_back(request: HttpRequest, fallback: str) -> HttpResponseRedirect:
     return HttpResponseRedirect(target)
 
 
+# A database id: ASCII digits (str.isdigit() also accepts "²" and "٣") within a bigint.
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def query_id(request: HttpRequest, name: str) -> int | None:
+    """The id in query parameter `name`, or None when it is absent or not an id (a filter
+    with a malformed id filters nothing instead of failing the page)."""
+    value = request.GET.get(name, "")
+    return int(value) if _ID.fullmatch(value) else None
+
+
+def query_text(request: HttpRequest, name: str) -> str:
+    """Search text from query parameter `name`, trimmed and without NUL characters (which
+    PostgreSQL refuses in any string, so they would fail the query)."""
+    return request.GET.get(name, "").replace("\x00", "").strip()
+
+
 def parse_ids(text: str) -> list[int]:
     """Finding ids pasted as '12, 15 #18': every run of digits is one id (at most 1,000,
     and none beyond a database integer, so junk input cannot break the query)."""

@@ -17,7 +17,14 @@ from rest_framework.response import Response
 
 from cases.agency.selectors import artist_list_for
 from cases.intake.api import _findings_by_id_for
-from cases.kernel.api import AgencyViewMixin, IsAgencyMember, ScopedIdListField
+from cases.kernel.api import (
+    AgencyViewMixin,
+    IsAgencyMember,
+    OptionalEmailField,
+    ScopedIdListField,
+    StrictBooleanField,
+    StrictModelSerializer,
+)
 from cases.legal.models import Case, CaseDeadline
 from cases.legal.selectors import case_list_for
 from cases.legal.services.legal_cases import case_create, case_link_findings, case_update
@@ -32,7 +39,7 @@ class CaseDeadlineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CaseSerializer(serializers.ModelSerializer):
+class CaseSerializer(StrictModelSerializer):
     artists = ScopedIdListField(selector=artist_list_for, required=False)
     findings = ScopedIdListField(
         selector=_findings_by_id_for,
@@ -43,6 +50,7 @@ class CaseSerializer(serializers.ModelSerializer):
         ),
     )
     finding_count = serializers.SerializerMethodField()
+    counsel_email = OptionalEmailField(max_length=254)
 
     class Meta:
         model = Case
@@ -92,7 +100,7 @@ class CaseDetailSerializer(CaseSerializer):
 
 class CaseLinkFindingsSerializer(serializers.Serializer):
     findings = ScopedIdListField(selector=_findings_by_id_for, allow_empty=False, max_length=10000)
-    unlink = serializers.BooleanField(
+    unlink = StrictBooleanField(
         default=False, help_text=_("Remove these findings instead of adding them.")
     )
 

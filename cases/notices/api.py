@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,7 +18,13 @@ from cases.agency.models import Platform
 from cases.agency.selectors import platform_list_for
 from cases.intake.models import Finding
 from cases.intake.selectors import finding_list_for
-from cases.kernel.api import IsAgencyMember, ScopedIdListField
+from cases.kernel.api import (
+    IsAgencyMember,
+    OptionalEmailField,
+    OptionalURLField,
+    ScopedIdListField,
+    StrictCharField,
+)
 from cases.kernel.tenancy import agency_for
 from cases.matching.selectors import reference_media_list_for
 from cases.notices.models import LegalBasis, Notice, NoticeChannel, NoticeLanguage, NoticeStatus
@@ -27,6 +34,10 @@ from cases.notices.services.errors import NoticeError, NoticeSendRefused
 
 
 class PlatformSerializer(serializers.ModelSerializer):
+    abuse_email = OptionalEmailField(read_only=True)
+    trusted_flagger_email = OptionalEmailField(read_only=True)
+    web_form_url = OptionalURLField(read_only=True)
+
     class Meta:
         model = Platform
         fields = [
@@ -59,6 +70,7 @@ class NoticeSerializer(serializers.ModelSerializer):
     findings: serializers.PrimaryKeyRelatedField[Finding] = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True
     )
+    recipient = OptionalEmailField(read_only=True)
 
     class Meta:
         model = Notice
@@ -104,15 +116,15 @@ class NoticeCreateSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=NoticeLanguage.choices, default="en")
     channel = serializers.ChoiceField(choices=NoticeChannel.choices, required=False)
     signer = serializers.IntegerField(required=False, allow_null=True)
-    explanation = serializers.CharField(required=False, allow_blank=True, default="")
-    original_work_description = serializers.CharField(required=False, allow_blank=True, default="")
+    explanation = StrictCharField(required=False, allow_blank=True, default="")
+    original_work_description = StrictCharField(required=False, allow_blank=True, default="")
     reference_media = ScopedIdListField(selector=reference_media_list_for, required=False)
 
 
 class NoticeSubmissionSerializer(serializers.Serializer):
     """A web-form notice was submitted on the platform's form: what the form returned."""
 
-    platform_reference = serializers.CharField(
+    platform_reference = StrictCharField(
         max_length=200, help_text="The reference or case number the platform's form returned."
     )
     submitted_at = serializers.DateTimeField(
@@ -139,8 +151,8 @@ class NoticeStatusSerializer(serializers.Serializer):
             NoticeStatus.NO_RESPONSE,
         ]
     )
-    platform_reference = serializers.CharField(required=False, allow_blank=True, default="")
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    platform_reference = StrictCharField(required=False, allow_blank=True, default="")
+    note = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class NoticeViewSet(
@@ -259,7 +271,14 @@ class NoticeViewSet(
             ),
         },
     )
-    @action(detail=True, methods=["post"], url_path="submission", url_name="submission")
+    # The one API operation that takes a file: JSON everywhere else (settings), multipart here.
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="submission",
+        url_name="submission",
+        parser_classes=[JSONParser, MultiPartParser],
+    )
     def submission(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         notice = self.get_object()
         serializer = NoticeSubmissionSerializer(data=request.data)

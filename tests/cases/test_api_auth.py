@@ -148,6 +148,10 @@ def test_the_browsable_api_renders_every_endpoint(alice, finding) -> None:  # ty
         response = client.get(path, HTTP_ACCEPT="text/html")
         assert response.status_code == 200, path
         assert response["Content-Type"].startswith("text/html")
-    # The findings page offers the recording form (url, artists, notes), not the read-only rows.
+    # The findings page offers the recording form (url, artists, notes), not the read-only rows:
+    # a JSON body (the API parses JSON only), prefilled with the recording fields.
     page = client.get(reverse("api:finding-list"), HTTP_ACCEPT="text/html").content.decode()
-    assert 'name="url"' in page
+    form = page[page.index('name="_content"') :]
+    form = form[: form.index("</textarea>")]
+    assert "&quot;url&quot;" in form and "&quot;notes&quot;" in form
+    assert "canonical_url" not in form

@@ -13,14 +13,20 @@ from cases.agency.selectors import artist_get_for, artist_list_for, group_get_fo
 from cases.agency.services.roster import artist_save, group_save
 from cases.kernel.models import Role
 from cases.kernel.tenancy import can_see_legal_names
-from cases.kernel.web import HtmxHttpRequest, member_required, paginate, partial_or_page
+from cases.kernel.web import (
+    HtmxHttpRequest,
+    member_required,
+    paginate,
+    partial_or_page,
+    query_text,
+)
 
 
 @require_GET
 @member_required()
 def artist_list(request: HtmxHttpRequest) -> HttpResponse:
     artists = artist_list_for(request.user).annotate(finding_count=Count("findings"))
-    q = request.GET.get("q", "").strip()
+    q = query_text(request, "q")
     if q:
         artists = artists.filter(
             Q(stage_name__icontains=q) | Q(name_hangul__icontains=q) | Q(name_latin__icontains=q)

@@ -12,7 +12,14 @@ from cases.agency.selectors import artist_list_for
 from cases.intake.selectors import finding_list_for
 from cases.kernel.models import Role
 from cases.kernel.tenancy import get_or_404
-from cases.kernel.web import HtmxHttpRequest, member_required, paginate, parse_ids, partial_or_page
+from cases.kernel.web import (
+    HtmxHttpRequest,
+    member_required,
+    paginate,
+    parse_ids,
+    partial_or_page,
+    query_text,
+)
 from cases.legal.forms import CaseFindingsForm, CaseForm, DeadlineForm
 from cases.legal.models import CaseStatus
 from cases.legal.selectors import case_get_for, case_list_for, case_timeline_for
@@ -25,7 +32,7 @@ PICK_FROM_RECENT = 20
 @member_required()
 def case_list(request: HtmxHttpRequest) -> HttpResponse:
     cases = case_list_for(request.user).order_by("-created_at", "-id")
-    q = request.GET.get("q", "").strip()
+    q = query_text(request, "q")
     if q:
         cases = cases.filter(Q(title__icontains=q) | Q(reference__icontains=q))
     status = request.GET.get("status", "")

@@ -19,7 +19,7 @@ from cases.intake.selectors import finding_list_for
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Role
 from cases.kernel.tenancy import get_or_404
-from cases.kernel.web import HtmxHttpRequest, member_required, paginate, parse_ids
+from cases.kernel.web import HtmxHttpRequest, member_required, paginate, parse_ids, query_id
 from cases.matching.selectors import reference_media_list_for
 from cases.notices.bases import STATEMENT_KEYS, foreign_wording, template_foreign_statements
 from cases.notices.defaults import default_template
@@ -66,9 +66,10 @@ def notice_list(request: HtmxHttpRequest) -> HttpResponse:
     if basis in LegalBasis.values:
         notices = notices.filter(legal_basis=basis)
     platforms = platform_list_for(request.user).order_by("name")
-    platform = request.GET.get("platform", "")
-    if platform.isdigit():
-        notices = notices.filter(platform_id=int(platform))
+    platform_id = query_id(request, "platform")
+    platform = "" if platform_id is None else str(platform_id)
+    if platform_id is not None:
+        notices = notices.filter(platform_id=platform_id)
     context = {
         "page": paginate(request, notices),
         "now": timezone.now(),
