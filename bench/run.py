@@ -31,6 +31,7 @@ BENCHES = [
     "capture.py",
     "detection_cpu.py",
     "dossier.py",
+    "outbox.py",
 ]
 
 
