@@ -241,8 +241,8 @@ def job_claim(
 ) -> J | None:
     """Take a job for this worker: queued -> running, or resume a running job whose worker
     is gone (stale heartbeat, or its process on this node died; see cases.kernel.jobclaims).
-    One more attempt either way. Returns None when the job does not exist or is finished (a redelivered
-    message), and fails a running job that used all its attempts (a job that kills its
+    One more attempt either way. Returns None when the job does not exist or is finished
+    (a redelivered or duplicate message), and fails a running job that used all its attempts (a job that kills its
     worker every time). Raises JobBusy while a live worker runs it."""
     now = now or timezone.now()
     with transaction.atomic():
