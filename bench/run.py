@@ -32,6 +32,7 @@ BENCHES = [
     "detection_cpu.py",
     "dossier.py",
     "api_load.py",
+    "outbox.py",
 ]
 
 

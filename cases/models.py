@@ -22,7 +22,15 @@ from cases.intake.models import (
     ImportJob,
     ImportJobStatus,
 )
-from cases.kernel.models import Agency, AuditChain, AuditEvent, Membership, Role
+from cases.kernel.models import (
+    Agency,
+    AuditChain,
+    AuditEvent,
+    JobClaim,
+    Membership,
+    OutboxMessage,
+    Role,
+)
 from cases.legal.models import Case, CaseDeadline, CaseStatus
 from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
 from cases.notices.models import (
@@ -61,6 +69,7 @@ __all__ = [
     "Group",
     "ImportJob",
     "ImportJobStatus",
+    "JobClaim",
     "LegalBasis",
     "Membership",
     "Notice",
@@ -68,6 +77,7 @@ __all__ = [
     "NoticeLanguage",
     "NoticeStatus",
     "NoticeTemplate",
+    "OutboxMessage",
     "PdqFingerprint",
     "Platform",
     "ReferenceMedia",

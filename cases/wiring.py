@@ -17,7 +17,7 @@ from cases.intake.signals import finding_removed
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
-from cases.matching.tasks import evidence_pdq_task
+from cases.kernel.outbox import outbox_enqueue
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
 
@@ -31,7 +31,8 @@ def _seed_removal_signatures(sender: Any, *, agency: Any, **kwargs: Any) -> None
 
 
 def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None:
-    evidence_pdq_task.delay(evidence_id=evidence_id)
+    # Called in the transaction that stored the evidence: sent when it commits.
+    outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
 
 
 def connect(app: AppConfig) -> None:

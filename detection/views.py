@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.kernel.models import Role
-from cases.kernel.web import HtmxHttpRequest, member_required, redirect_back
+from cases.kernel.web import HtmxHttpRequest, job_queued_message, member_required, redirect_back
 from detection.forms import DetectionReviewForm
 from detection.selectors import (
     detection_evidence_get_for,
@@ -67,11 +67,11 @@ def evidence_detection(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def evidence_detection_rerun(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     evidence = detection_evidence_get_for(request.user, pk)
     try:
-        detection_run_request(evidence=evidence, actor=request.user)
+        run = detection_run_request(evidence=evidence, actor=request.user)
     except DetectionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Detection queued. This page updates when it finishes."))
+        job_queued_message(request, run, _("Detection queued. This page updates when it finishes."))
     return _back(request, evidence.pk)
 
 
@@ -86,7 +86,9 @@ def evidence_detection_retry(request: HtmxHttpRequest, pk: int, run_pk: int) -> 
     except DetectionError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Detection queued again. This page updates when it finishes."))
+        job_queued_message(
+            request, run, _("Detection queued again. This page updates when it finishes.")
+        )
     return _back(request, evidence.pk)
 
 

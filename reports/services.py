@@ -23,7 +23,6 @@ import os
 import resource
 import tempfile
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,7 @@ from cases.kernel.jobs import (
     job_retry,
 )
 from cases.kernel.models import Membership, Role
+from cases.kernel.outbox import outbox_enqueue
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
@@ -158,14 +158,13 @@ def dossier_request(
             obj=dossier,
             data={"case": case.pk, "kind": kind, "reason": reason, "evidence": requested},
         )
-        transaction.on_commit(partial(_enqueue, dossier.pk))
+        _enqueue(dossier.pk)
     return dossier
 
 
 def _enqueue(dossier_id: int) -> None:
-    from reports.tasks import dossier_build_task  # task wiring
-
-    dossier_build_task.delay(dossier_id=dossier_id)
+    """Queue the build through the outbox, in the caller's transaction."""
+    outbox_enqueue(Dossier.job_task, **{Dossier.job_task_arg: dossier_id})
 
 
 def dossier_retry(*, dossier: Dossier, actor: Actor) -> Dossier:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from cases.kernel.models import Role
-from cases.kernel.web import HtmxHttpRequest, member_required, parse_ids
+from cases.kernel.web import HtmxHttpRequest, job_queued_message, member_required, parse_ids
 from cases.legal.selectors import case_get_for
 from reports.models import DossierKind, DossierStatus
 from reports.panel import panel_context
@@ -49,9 +49,13 @@ def case_dossier_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if kind == DossierKind.ANNEX:
         kind = ""  # an annex has its own form with a reason
     try:
-        dossier_request(case=case, kind=kind, actor=request.user, language=request.LANGUAGE_CODE)
+        dossier = dossier_request(
+            case=case, kind=kind, actor=request.user, language=request.LANGUAGE_CODE
+        )
     except DossierRefused as refused:
         messages.error(request, refused.message)
+    else:
+        job_queued_message(request, dossier)
     return _after_post(request, case.pk)
 
 
@@ -61,7 +65,7 @@ def case_annex_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     case = case_get_for(request.user, pk)
     ids = parse_ids(" ".join(request.POST.getlist("evidence")))
     try:
-        dossier_request(
+        dossier = dossier_request(
             case=case,
             kind=DossierKind.ANNEX,
             actor=request.user,
@@ -71,6 +75,8 @@ def case_annex_create(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         )
     except DossierRefused as refused:
         messages.error(request, refused.message)
+    else:
+        job_queued_message(request, dossier)
     return _after_post(request, case.pk)
 
 
@@ -83,6 +89,8 @@ def case_dossier_retry(request: HtmxHttpRequest, pk: int, dossier_pk: int) -> Ht
         dossier_retry(dossier=dossier, actor=request.user)
     except DossierRefused as refused:
         messages.error(request, refused.message)
+    else:
+        job_queued_message(request, dossier)
     return _after_post(request, case.pk)
 
 

@@ -62,7 +62,16 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Jobs whose worker or message was lost are requeued or failed (cases.kernel.jobs):
     # captures, detection runs, dossiers, imports.
-    "job-reap-stale": {"task": "cases.kernel.tasks.job_reap_stale_task", "schedule": 300.0},
+    "job-reap-stale": {
+        "task": "cases.kernel.tasks.job_reap_stale_task",
+        "schedule": float(envint("JOB_REAP_INTERVAL_S", "60")),
+    },
+    # Messages written while the broker was unreachable are published when it is back
+    # (cases.kernel.outbox); sent ones are pruned after OUTBOX_RETENTION_H.
+    "outbox-sweep": {
+        "task": "cases.kernel.tasks.outbox_sweep_task",
+        "schedule": float(envint("OUTBOX_SWEEP_S", "30")),
+    },
     # Notice deadlines: reminders before, escalations after (cases.notices.services.deadlines).
     "notice-deadlines-check": {
         "task": "cases.notices.tasks.notice_deadlines_check",
@@ -82,10 +91,25 @@ CELERY_IMPORTS = [
     "cases.notices.tasks",
 ]
 # Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
-# died mid-task) after this many seconds. Keep it above the longest task's time limit.
-CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", "3600")
+# died mid-task) after this many seconds. It must stay above the longest hard time limit
+# (CELERY_TASK_TIME_LIMIT, 660 s) and the longest countdown a job task is sent with (a busy
+# job comes back when its heartbeat would be stale: at most 15 min + 1 s), or a message
+# still being worked on or waiting for its ETA is delivered a second time. 1,200 s is both;
+# a whole-worker crash does not wait for it (docs/jobs.md).
+CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", "1200")
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+        # A request that publishes while Redis is unreachable fails at once (the outbox
+        # keeps the message; its sweep sends it) instead of retrying the connect for
+        # seconds. The worker's consumer reconnects under its own retry settings.
+        "socket_connect_timeout": 3,
+        "max_retries": 0,
+    }
+# The transactional outbox (cases.kernel.outbox): rows published per batch, and how long a
+# sent row is kept (what was sent, when, for which request) before the sweep deletes it.
+OUTBOX_BATCH = envint("OUTBOX_BATCH", "200")
+OUTBOX_RETENTION = timedelta(hours=envint("OUTBOX_RETENTION_H", "72"))
 
 # Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))

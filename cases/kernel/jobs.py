@@ -23,7 +23,7 @@ same for every type, and only the services below change it:
   queued job that waited longer than `job_queued_stale_after` lost its message: failed.
 - `job_release`: the task raised and Celery will retry it: running -> queued at once.
 - `job_retry` (a person's decision) moves a failed job back to queued with a fresh attempt
-  budget and enqueues it after commit.
+  budget and enqueues it through the outbox (sent when the transaction commits).
 Each of fail, requeue and retry writes an audit event `<job_audit_prefix>.<verb>`.
 
 A type says how it is run with class attributes (`job_task`, `job_stale_after_setting`,
@@ -36,19 +36,25 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from django.apps import apps
 from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.kernel.actor import Actor
 from cases.kernel.audit.services import audit_record
+from cases.kernel.jobclaims import (
+    claim_get,
+    claim_record,
+    claim_state,
+    claims_forget,
+    worker_bound,
+)
+from cases.kernel.outbox import outbox_enqueue, outbox_pending
 
 if TYPE_CHECKING:
     from celery import Task
@@ -191,18 +197,25 @@ def progress_clamp(percent: float) -> int:
     return max(0, min(int(percent), PROGRESS_WORKING_MAX))
 
 
-def _locked(model: type[J], pk: int, related: Sequence[str] = ()) -> J | None:
+def job_locked(model: type[J], pk: int, related: Sequence[str] = ()) -> J | None:
     query = model._default_manager.select_for_update(of=("self",))
     if related:
         query = query.select_related(*related)
     return query.filter(pk=pk).first()
 
 
-def job_enqueue(*, job: Job) -> None:
-    """Send the job's task now (call it from transaction.on_commit)."""
+def job_enqueue(*, job: Job, countdown: int | None = None) -> None:
+    """Queue the job's task through the outbox, in the caller's transaction: it is sent
+    when the transaction commits, or by the outbox sweep when the broker was down."""
     model = type(job)
-    task = import_string(model.job_task)
-    task.delay(**{model.job_task_arg: job.pk})
+    outbox_enqueue(model.job_task, countdown=countdown, **{model.job_task_arg: job.pk})
+
+
+def job_dispatch_pending(job: Job) -> bool:
+    """Whether the job's message waits in the outbox, unsent (the broker was unreachable):
+    the page says it starts when the workers are reachable."""
+    model = type(job)
+    return outbox_pending(model.job_task, **{model.job_task_arg: job.pk})
 
 
 def _audit(job: Job, *, verb: str, actor: Actor, data: dict[str, Any]) -> None:
@@ -227,18 +240,22 @@ def job_claim(
     now: datetime | None = None,
 ) -> J | None:
     """Take a job for this worker: queued -> running, or resume a running job whose worker
-    is gone (stale heartbeat; at once for a `job_overlap_safe` type). One more attempt
-    either way. Returns None when the job does not exist or is finished (a redelivered
-    message), and fails a running job that used all its attempts (a job that kills its
+    is gone (stale heartbeat, or its process on this node died; see cases.kernel.jobclaims).
+    One more attempt either way. Returns None when the job does not exist or is finished
+    (a redelivered or duplicate message), and fails a running job that used all its attempts (a job that kills its
     worker every time). Raises JobBusy while a live worker runs it."""
     now = now or timezone.now()
     with transaction.atomic():
-        job = _locked(model, pk, related)
+        job = job_locked(model, pk, related)
         if job is None or job.is_finished:
             return None
         if job.status == JobStatus.RUNNING:
             stale_at = job.heartbeat_at + job_stale_after(model)
-            if stale_at > now and not model.job_overlap_safe:
+            # Resumed at once when its process is known to be dead, or for a type whose
+            # runs may overlap when it is not known to be alive (cases.kernel.jobclaims).
+            state = claim_state(claim_get(model=model, pk=pk))
+            at_once = state == "gone" or (model.job_overlap_safe and state == "unknown")
+            if stale_at > now and not at_once:
                 raise JobBusy(label=_label(job), retry_in=stale_at - now)
             if job.attempts >= model.job_max_attempts:
                 _fail_locked(job, error=_worker_lost_message(job), actor=None, now=now)
@@ -251,6 +268,7 @@ def job_claim(
         job.heartbeat_at = now
         job.step = step[:200]
         job.save(update_fields=["status", "attempts", "started_at", "heartbeat_at", "step"])
+        claim_record(model=model, pk=pk, now=now)
     return job
 
 
@@ -284,6 +302,7 @@ def job_finish(
     job.error = error[:ERROR_MAX_CHARS]
     job.finished_at = job.heartbeat_at = now
     job.save(update_fields=sorted({*LIFECYCLE_FIELDS, *update_fields}))
+    claims_forget(model=type(job), pk=job.pk)
     return job
 
 
@@ -291,6 +310,7 @@ def _fail_locked(job: Job, *, error: str, actor: Actor, now: datetime) -> None:
     job.status, job.error = JobStatus.FAILED, error[:ERROR_MAX_CHARS]
     job.finished_at = job.heartbeat_at = now
     job.save(update_fields=["status", "error", "finished_at", "heartbeat_at"])
+    claims_forget(model=type(job), pk=job.pk)
     _audit(job, verb="failed", actor=actor, data={"error": error[:500], "attempts": job.attempts})
 
 
@@ -301,7 +321,7 @@ def job_fail(
     worker was lost too often). Progress stays where it stopped. A finished job is left
     alone (None)."""
     with transaction.atomic():
-        job = _locked(model, pk)
+        job = job_locked(model, pk)
         if job is None or job.is_finished:
             return None
         _fail_locked(job, error=error, actor=actor, now=now or timezone.now())
@@ -323,6 +343,19 @@ def _worker_lost_message(job: Job) -> str:
         "The worker stopped %(n)s time(s) before the job finished; it was not tried again. "
         "Retry it if the cause is fixed."
     ) % {"n": job.attempts}
+
+
+def job_requeue_locked(job: Job, *, reason: str, step: str, now: datetime) -> bool:
+    """A running job lost its worker (the caller holds its row lock): back to queued and
+    sent again through the outbox while it has attempts left (True), failed when not."""
+    if job.attempts >= type(job).job_max_attempts:
+        _fail_locked(job, error=_worker_lost_message(job), actor=None, now=now)
+        return False
+    job.status, job.heartbeat_at, job.step = JobStatus.QUEUED, now, step[:200]
+    job.save(update_fields=["status", "heartbeat_at", "step"])
+    _audit(job, verb="requeued", actor=None, data={"reason": reason, "attempts": job.attempts})
+    job_enqueue(job=job)
+    return True
 
 
 @dataclass
@@ -350,31 +383,24 @@ def job_reap_stale(
     report = ReapReport()
     for pk in list(stale.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
-            job = _locked(model, pk)
+            job = job_locked(model, pk)
             if job is None or not job_is_stale(job=job, now=now):
                 continue
             if job.status == JobStatus.QUEUED:
+                if job_dispatch_pending(job):
+                    continue  # not lost: the broker was down, the outbox sweep sends it
                 error = _(
                     "The job waited in the queue for more than %(hours)s hours and never "
                     "started (its message was lost). Retry it."
                 ) % {"hours": int(model.job_queued_stale_after.total_seconds() // 3600)}
                 _fail_locked(job, error=error, actor=None, now=now)
                 report.failed.append(pk)
-            elif job.attempts >= model.job_max_attempts:
-                _fail_locked(job, error=_worker_lost_message(job), actor=None, now=now)
-                report.failed.append(pk)
-            else:
-                job.status, job.heartbeat_at = JobStatus.QUEUED, now
-                job.step = _("Requeued: the worker stopped")
-                job.save(update_fields=["status", "heartbeat_at", "step"])
-                _audit(
-                    job,
-                    verb="requeued",
-                    actor=None,
-                    data={"reason": "stale heartbeat", "attempts": job.attempts},
-                )
-                transaction.on_commit(partial(job_enqueue, job=job))
+            elif job_requeue_locked(
+                job, reason="stale heartbeat", step=_("Requeued: the worker stopped"), now=now
+            ):
                 report.requeued.append(pk)
+            else:
+                report.failed.append(pk)
     if report:
         log.warning(
             "%s: requeued %s, failed %s stale job(s)",
@@ -392,10 +418,10 @@ def job_reap_all(*, now: datetime | None = None) -> dict[str, ReapReport]:
 
 def job_retry(*, job: J, actor: Actor) -> J:
     """A person asks for a failed job to run again: back to queued with a fresh attempt
-    budget, audited, enqueued after commit. The caller checks that `actor` may write."""
+    budget, audited, enqueued through the outbox. The caller checks that `actor` may write."""
     model = type(job)
     with transaction.atomic():
-        locked = _locked(model, job.pk)
+        locked = job_locked(model, job.pk)
         if locked is None or not locked.is_retryable:
             raise JobNotRetryable(_("Only a failed job can be retried."))
         previous = {"error": locked.error[:500], "attempts": locked.attempts}
@@ -406,7 +432,7 @@ def job_retry(*, job: J, actor: Actor) -> J:
             update_fields=["status", "error", "step", "attempts", "finished_at", "heartbeat_at"]
         )
         _audit(locked, verb="retried", actor=actor, data=previous)
-        transaction.on_commit(partial(job_enqueue, job=locked))
+        job_enqueue(job=locked)
     for name in ("status", "error", "step", "attempts", "finished_at", "heartbeat_at"):
         setattr(job, name, getattr(locked, name))
     return job
@@ -436,13 +462,14 @@ def job_task_run(
     from celery.exceptions import SoftTimeLimitExceeded
 
     try:
-        run()
+        with worker_bound(getattr(task.request, "hostname", None)):
+            run()
     except JobBusy as busy:
         if task.request.is_eager:
             log.warning("%s; an eager task is not sent again", busy)
             return
         countdown = max(1, int(busy.retry_in.total_seconds()) + 1)
-        task.apply_async(kwargs={model.job_task_arg: pk}, countdown=countdown)
+        outbox_enqueue(task.name, countdown=countdown, **{model.job_task_arg: pk})
     except SoftTimeLimitExceeded:
         job_fail(
             model=model,

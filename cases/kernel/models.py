@@ -7,6 +7,7 @@ from typing import Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -150,3 +151,49 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+class OutboxMessage(models.Model):
+    """A task to send to the broker, written in the transaction that made its work
+    (the transactional outbox, cases.kernel.outbox): when the transaction commits the
+    message is published at once, and when the broker was unreachable the sweep publishes
+    it when it is back. Nothing is lost with a rolled-back transaction or a broker outage."""
+
+    task = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    # Seconds the task waits after it is published (a job that is busy comes back later).
+    countdown = models.PositiveIntegerField(null=True, blank=True)
+    # The id of the request (or task) that queued it, bound again when it is published.
+    request_id = models.CharField(max_length=128, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sent_at", "id"], name="outbox_unsent")]
+
+    def __str__(self) -> str:
+        return f"{self.task}({self.kwargs}) {'sent' if self.sent_at else 'unsent'}"
+
+
+class JobClaim(models.Model):
+    """Which worker process claimed a job last (cases.kernel.jobs.job_claim): the worker's
+    node name and the pool process id. A worker that starts again under the same node name
+    requeues the jobs it was running when it died; a claim whose process is gone on this
+    node is resumed at once, while a live one is never run twice."""
+
+    job_type = models.CharField(max_length=100)
+    job_id = models.BigIntegerField()
+    worker = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    claimed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job_type", "job_id"], name="job_claim_unique_job")
+        ]
+        indexes = [models.Index(fields=["worker"], name="job_claim_worker")]
+
+    def __str__(self) -> str:
+        return f"{self.job_type}#{self.job_id} on {self.worker} ({self.pid})"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
+from cases.kernel.jobs import Job, job_dispatch_pending
 from cases.kernel.models import Membership, Role
+from cases.kernel.outbox import QUEUED_OFFLINE
 from cases.kernel.tenancy import membership_for
 
 PAGE_SIZE = 50
@@ -150,3 +153,13 @@ def parse_ids(text: str) -> list[int]:
     and none beyond a database integer, so junk input cannot break the query)."""
     ids = [int(digits) for digits in re.findall(r"\d+", text) if len(digits) <= 18]
     return list(dict.fromkeys(ids))[:1000]
+
+
+def job_queued_message(request: HttpRequest, job: Job, normal: str = "") -> None:
+    """Tell the person what happened to the job they queued: when its message could not be
+    sent (the broker is unreachable; the outbox sends it later) say so, whatever `normal`
+    would have claimed; otherwise the view's own message, if any."""
+    if job_dispatch_pending(job):
+        messages.warning(request, str(QUEUED_OFFLINE))
+    elif normal:
+        messages.success(request, normal)

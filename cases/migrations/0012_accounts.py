@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0010_job_runner'),
+        ('cases', '0011_outbox'),
     ]
 
     operations = [

@@ -23,7 +23,6 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +44,7 @@ from cases.kernel.net.connection import (
 )
 from cases.kernel.net.outcome import Deadline, Failure
 from cases.kernel.net.policy import Policy, PolicyRefused, check_url
+from cases.kernel.outbox import outbox_enqueue_many
 from cases.notices.models import DeliveryStatus, Notice, Webhook, WebhookDelivery, WebhookEvent
 
 SIGNATURE_HEADER = "X-AgencyGuard-Signature"
@@ -178,10 +178,8 @@ def notice_payload(notice: Notice, event: str) -> dict[str, Any]:
 
 
 def _enqueue(ids: list[int]) -> None:
-    from cases.notices.tasks import webhook_deliver  # task wiring
-
-    for delivery_id in ids:
-        webhook_deliver.delay(delivery_id=delivery_id)
+    """Queue the deliveries through the outbox, in the caller's transaction."""
+    outbox_enqueue_many("cases.notices.tasks.webhook_deliver", [{"delivery_id": i} for i in ids])
 
 
 def webhook_emit(*, notice: Notice, event: str) -> list[WebhookDelivery]:
@@ -204,7 +202,7 @@ def webhook_emit(*, notice: Notice, event: str) -> list[WebhookDelivery]:
         delivery.body = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         delivery.save(update_fields=["body"])
         created.append(delivery)
-    transaction.on_commit(partial(_enqueue, [d.pk for d in created]))
+    _enqueue([d.pk for d in created])
     return created
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -17,6 +16,7 @@ from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.jobs import JobNotRetryable, job_retry
 from cases.kernel.models import Agency
+from cases.kernel.outbox import outbox_enqueue_many
 from detection.models import DetectionRun, DetectionStatus
 from detection.services.detectors import detector_active
 
@@ -38,10 +38,8 @@ def detectable(evidence: Evidence) -> bool:
 
 
 def _enqueue(run_ids: Sequence[int]) -> None:
-    from detection.tasks import detection_run_task
-
-    for run_id in run_ids:
-        detection_run_task.delay(run_id=run_id)
+    """Queue the runs' tasks through the outbox, in the caller's transaction."""
+    outbox_enqueue_many(DetectionRun.job_task, [{DetectionRun.job_task_arg: pk} for pk in run_ids])
 
 
 def detection_run_request(*, evidence: Evidence, actor: Actor = None) -> DetectionRun:
@@ -74,7 +72,7 @@ def detection_run_request(*, evidence: Evidence, actor: Actor = None) -> Detecti
                 obj=evidence,
                 data={"run": run.pk, "sha256": evidence.sha256},
             )
-        transaction.on_commit(partial(_enqueue, [run.pk]))
+        _enqueue([run.pk])
     return run
 
 
@@ -138,7 +136,7 @@ def detection_rerun_all(*, agency: Agency, actor: Actor) -> int:
                 "detector": f"{detector.key} {detector.version}" if detector else None,
             },
         )
-        transaction.on_commit(partial(_enqueue_in_chunks, run_ids))
+        _enqueue_in_chunks(run_ids)
     return len(run_ids)
 
 

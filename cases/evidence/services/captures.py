@@ -48,6 +48,7 @@ from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_platform_refresh, finding_set_status
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.jobrecovery import job_resend_if_stale
 from cases.kernel.jobs import (
     JobNotRetryable,
     job_claim,
@@ -58,6 +59,7 @@ from cases.kernel.jobs import (
 )
 from cases.kernel.net.fetcher import Connector, Resolver
 from cases.kernel.net.policy import Policy
+from cases.kernel.outbox import outbox_enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -108,21 +110,22 @@ def capture_options(
 
 
 def _enqueue(capture_ids: Sequence[int]) -> None:
-    from cases.evidence.tasks import capture_run_task
-
-    for capture_id in capture_ids:
-        capture_run_task.delay(capture_id=capture_id)
+    """Queue the captures' tasks through the outbox, in the caller's transaction."""
+    outbox_enqueue_many(Capture.job_task, [{Capture.job_task_arg: pk} for pk in capture_ids])
 
 
 def capture_request(*, finding: Finding, actor: Actor, is_recheck: bool = False) -> Capture:
     """Queue a capture of the finding's URL; the worker runs it after commit. A capture of
     the same finding that is still queued or running is returned instead of a second one
-    (a double click, or a re-check while a capture runs)."""
+    (a double click, or a re-check while a capture runs). An active capture that is stuck
+    (its worker died, or its message was lost after it was sent) is sent again; one whose
+    message waits in the outbox is left to the outbox sweep (cases.kernel.jobrecovery)."""
     with transaction.atomic():
         # The finding's row lock serialises two requests for the same finding.
         Finding.objects.select_for_update().only("pk").get(pk=finding.pk)
         active = Capture.objects.filter(finding=finding, status__in=ACTIVE).first()
         if active is not None:
+            job_resend_if_stale(active)
             return active
         collector = actor_user(actor)
         capture = Capture.objects.create(
@@ -141,7 +144,7 @@ def capture_request(*, finding: Finding, actor: Actor, is_recheck: bool = False)
             obj=capture,
             data={"finding": finding.pk, "url": capture.requested_url, "recheck": is_recheck},
         )
-        transaction.on_commit(partial(_enqueue, [capture.pk]))
+        _enqueue([capture.pk])
     return capture
 
 
@@ -419,5 +422,5 @@ def recheck_due_findings(*, now: datetime | None = None, limit: int | None = Non
         for agency_id, entries in by_agency.items():
             audit_record_many(agency=agencies[agency_id], actor=None, entries=entries, at=now)
         ids = [capture.pk for capture in created]
-        transaction.on_commit(partial(_enqueue, ids))
+        _enqueue(ids)
     return ids

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import IO, Any
 
 from django.db import IntegrityError, transaction
@@ -28,6 +27,7 @@ from cases.intake.models import Finding
 from cases.kernel.actor import Actor, actor_fields, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.models import Agency
+from cases.kernel.outbox import outbox_enqueue
 from cases.kernel.storage import (
     BlobIntegrityError,
     blob_hash,
@@ -114,9 +114,7 @@ def _enqueue_derived_work(evidence_id: int) -> None:
     """Work derived from a new original: the blurred preview here, and through the
     evidence_stored hook the PDQ hashes that match it against the agency's other evidence and
     reference media (all idempotent)."""
-    from cases.evidence.tasks import evidence_preview_build  # task wiring
-
-    evidence_preview_build.delay(evidence_id=evidence_id)
+    outbox_enqueue("cases.evidence.tasks.evidence_preview_build", evidence_id=evidence_id)
     evidence_stored.send(sender=Evidence, evidence_id=evidence_id)
 
 
@@ -178,7 +176,7 @@ def evidence_ingest(
                 actor=collected_by,
                 reason=_collected_reason(kind, finding, capture, written),
             )
-            transaction.on_commit(partial(_enqueue_derived_work, evidence.pk))
+            _enqueue_derived_work(evidence.pk)
     return evidence, True
 
 

@@ -27,7 +27,7 @@ from cases.intake.selectors import finding_get_for
 from cases.kernel.jobs import JobNotRetryable
 from cases.kernel.models import Role
 from cases.kernel.tenancy import can_write
-from cases.kernel.web import HtmxHttpRequest, member_required
+from cases.kernel.web import HtmxHttpRequest, job_queued_message, member_required
 
 PANEL_SIZE = 10
 STEP_LABELS = {
@@ -94,7 +94,7 @@ def capture_request(request: HtmxHttpRequest, finding_pk: int) -> HttpResponse:
     if request.htmx:
         return render(request, "cases/capture_panel.html", _panel_context(request, finding_pk))
     if capture.status == CaptureStatus.QUEUED:
-        messages.success(request, _("Capture #%(id)s is queued.") % {"id": capture.pk})
+        job_queued_message(request, capture, _("Capture #%(id)s is queued.") % {"id": capture.pk})
     else:
         messages.info(request, _("Capture #%(id)s is already running.") % {"id": capture.pk})
     return redirect(reverse("finding_detail", args=[finding.pk]) + "#captures")
@@ -110,7 +110,9 @@ def capture_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except JobNotRetryable as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Capture #%(id)s is queued again.") % {"id": capture.pk})
+        job_queued_message(
+            request, capture, _("Capture #%(id)s is queued again.") % {"id": capture.pk}
+        )
     if request.htmx:
         return render(
             request, "cases/capture_panel.html", _panel_context(request, capture.finding_id)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +20,7 @@ from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import InvalidURL, canonical_hash, canonicalize_url, host_of
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
-from cases.kernel.jobs import job_claim, job_finish, job_progress, job_retry
+from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
 HEADER_NAMES = {"url", "link", "urls", "주소", "링크"}
@@ -102,7 +101,6 @@ def parse_rows(text: str) -> list[ImportRow]:
 
 def import_job_create(*, agency: Agency, actor: User, text: str, filename: str = "") -> ImportJob:
     """Validate an import's size and row count, store it, and queue it for a worker."""
-    from cases.intake.tasks import import_job_run_task
 
     if "\x00" in text:  # PostgreSQL cannot store it; no CSV or list of URLs has one
         raise ImportRejected(_("This is not a CSV or text file (it contains binary data)."))
@@ -131,7 +129,7 @@ def import_job_create(*, agency: Agency, actor: User, text: str, filename: str =
             obj=job,
             data={"rows": len(rows), "filename": filename[:255]},
         )
-        transaction.on_commit(partial(import_job_run_task.delay, job_id=job.pk))
+        job_enqueue(job=job)
     return job
 
 

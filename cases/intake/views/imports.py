@@ -24,7 +24,7 @@ from cases.intake.services.imports import (
 from cases.kernel.jobs import JobNotRetryable
 from cases.kernel.models import Role
 from cases.kernel.tenancy import can_write, get_or_404
-from cases.kernel.web import HtmxHttpRequest, member_required, paginate
+from cases.kernel.web import HtmxHttpRequest, job_queued_message, member_required, paginate
 
 FINISHED = (ImportJobStatus.DONE, ImportJobStatus.FAILED)
 # A cell starting with one of these is a formula in a spreadsheet: quote it (CSV injection).
@@ -48,6 +48,7 @@ def import_create(request: HtmxHttpRequest) -> HttpResponse:
         except ImportRejected as exc:
             form.add_error("file" if upload else "lines", str(exc))
         else:
+            job_queued_message(request, job)
             return redirect("import_detail", pk=job.pk)
     context = {"form": form, "max_mb": round(settings.IMPORT_MAX_BYTES / 1e6, 1)}
     return render(request, "cases/import_create.html", context)
@@ -92,7 +93,7 @@ def import_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     except JobNotRetryable as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, _("Import #%(id)s is queued again.") % {"id": job.pk})
+        job_queued_message(request, job, _("Import #%(id)s is queued again.") % {"id": job.pk})
     return redirect("import_detail", pk=job.pk)
 
 

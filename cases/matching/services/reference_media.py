@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from functools import partial
 from typing import IO
 
 from django.core.exceptions import ValidationError
@@ -22,6 +21,7 @@ from cases.evidence.uploads import UploadRefused, ValidatedUpload, upload_valida
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
+from cases.kernel.outbox import outbox_enqueue
 from cases.matching.models import ReferenceMedia
 
 
@@ -125,11 +125,9 @@ def reference_media_add(
         )
         # Hash and match after commit, also when the file was already stored (its
         # existing matches now name this artist).
-        transaction.on_commit(partial(_enqueue_pdq, evidence.pk))
+        _enqueue_pdq(evidence.pk)
     return reference
 
 
 def _enqueue_pdq(evidence_id: int) -> None:
-    from cases.matching.tasks import evidence_pdq_task
-
-    evidence_pdq_task.delay(evidence_id=evidence_id)
+    outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
