@@ -83,6 +83,7 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The cases app keeps its tasks per context (autodiscovery finds only `<app>.tasks`).
 CELERY_IMPORTS = [
+    "cases.agency.tasks",
     "cases.kernel.audit.tasks",
     "cases.kernel.tasks",
     "cases.intake.tasks",

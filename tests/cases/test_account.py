@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -127,7 +127,10 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client):
 
 
 def _ask(client: Client, email: str, **extra: str):  # type: ignore[no-untyped-def]
-    return client.post(reverse("password_reset"), {"email": email}, **extra)
+    """Ask for a link; the queued mail is published (and, tasks being eager, sent) when the
+    request's transaction commits, as it would outside the test's transaction."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("password_reset"), {"email": email}, **extra)
 
 
 def _link(message) -> str:  # type: ignore[no-untyped-def]
@@ -164,6 +167,28 @@ def test_a_reset_link_by_email_sets_a_new_password(client, settings, bob):
     assert sent.data["by_admin"] is False
     assert link.rsplit("/", 2)[-2] not in str(sent.data)
     assert AuditEvent.objects.get(action="password.reset_completed").actor == bob
+
+
+def test_the_page_queues_the_mail_and_never_waits_for_the_relay(client, bob, monkeypatch):
+    """The mail goes out from a worker through the outbox: the request itself never talks
+    to the relay, so an existing and an unknown address take the same path and time."""
+    from cases.agency.services.account import RESET_MAIL_TASK
+    from cases.kernel import outbox
+    from cases.kernel.models import OutboxMessage
+
+    published: list[list[int]] = []
+    monkeypatch.setattr(outbox, "outbox_publish", lambda ids: published.append(list(ids)))
+
+    def relay(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the request talked to the mail relay")
+
+    monkeypatch.setattr("django.core.mail.EmailMessage.send", relay)
+    assert _ask(client, "nobody@example.com").status_code == 302
+    assert not OutboxMessage.objects.filter(task=RESET_MAIL_TASK).exists()
+    assert _ask(client, bob.email).status_code == 302
+    queued = OutboxMessage.objects.get(task=RESET_MAIL_TASK)
+    assert queued.kwargs == {"user_id": bob.pk, "language": "en"}
+    assert published and mail.outbox == []
 
 
 def test_the_link_host_is_the_site_url_never_the_request_host(client, settings, bob):

@@ -13,12 +13,14 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from cases.kernel.actor import Actor
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Membership
+from cases.kernel.outbox import outbox_enqueue_many
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +76,29 @@ def password_reset_send(*, user: User, actor: Actor, by_admin: bool) -> None:
         )
 
 
+RESET_MAIL_TASK = "cases.agency.tasks.password_reset_mail_task"
+
+
 def password_reset_request(*, users: list[User]) -> int:
-    """The "Forgot your password?" page: a link to each active account with the address
-    (the form found them). A mail server error is logged, never shown: the page must answer
-    the same whether an account exists or not. Returns how many mails went out."""
-    sent = 0
-    for user in users:
+    """The "Forgot your password?" page: queue a link to each active account with the
+    address (the form found them), through the outbox. The mail goes out from a worker, so
+    the page answers in the same time whether an account exists or not, and a relay or
+    broker outage is never shown. Returns how many mails were queued."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    outbox_enqueue_many(RESET_MAIL_TASK, [{"user_id": u.pk, "language": language} for u in users])
+    return len(users)
+
+
+def password_reset_mail(*, user_id: int, language: str) -> None:
+    """The worker's side of password_reset_request: the mail in the language of the page it
+    was asked from. An account deactivated since is skipped; a relay that refuses is logged
+    (the visitor was already told to check their e-mail)."""
+    user = User.objects.filter(pk=user_id, is_active=True).first()
+    if user is None or not user.email:
+        return
+    with translation.override(language):
         try:
             # Whoever asked proved nothing about the account: the actor is anonymous.
             password_reset_send(user=user, actor=AnonymousUser(), by_admin=False)
         except Exception:
             log.exception("could not e-mail a password reset link to user %s", user.pk)
-        else:
-            sent += 1
-    return sent
