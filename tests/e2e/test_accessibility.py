@@ -1,0 +1,114 @@
+"""axe-core (vendored, test-only: tests/e2e/vendor) over every main page in Chromium: zero
+WCAG 2.0/2.1 A and AA violations, in English and Korean.
+
+axe is injected with `page.evaluate(source)`: DevTools evaluation is not subject to the
+page's Content-Security-Policy (script-src 'self'), whereas `add_script_tag` would insert an
+inline <script> that the CSP rightly blocks. The pages keep their real CSP (no bypass_csp),
+so what axe checks is what users get."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from cases.intake.services.imports import import_job_create
+from cases.kernel.web import PAGE_SIZE
+from cases.legal.services.legal_cases import case_create
+from cases.notices.services.drafts import notice_create
+from tests.e2e.test_browser import PASSWORD, browser, page  # noqa: F401 - fixtures
+from tests.factories import make_finding
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+VENDOR = Path(__file__).parent / "vendor"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _axe_source() -> str:
+    """The vendored axe, checked against the checksum its LICENCES line records."""
+    line = next(
+        line
+        for line in (VENDOR / "LICENCES").read_text().splitlines()
+        if line.startswith("axe.min.js ")
+    )
+    source = (VENDOR / "axe.min.js").read_bytes()
+    assert hashlib.sha256(source).hexdigest() == line.split()[-1]
+    return source.decode()
+
+
+def _violations(page: Any, axe: str) -> list[str]:  # noqa: F811
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(axe)
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        WCAG_TAGS,
+    )
+    return [
+        f"{violation['id']} ({violation['impact']}): {node['target']} {node['failureSummary']}"
+        for violation in result["violations"]
+        for node in violation["nodes"]
+    ]
+
+
+@pytest.fixture
+def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    # More than a page of findings: the triage queue shows its pagination.
+    for n in range(PAGE_SIZE):
+        make_finding(agency, f"https://www.youtube.com/watch?v=a11y-{n}", actor=bob)
+    case = case_create(agency=agency, actor=bob, title="Deepfake ring", findings=[finding])
+    notice = notice_create(
+        agency=agency, actor=bob, findings=[finding], legal_basis="platform_policy"
+    )
+    job = import_job_create(agency=agency, actor=bob, text="https://example.com/a\nnot a url\n")
+    return {
+        "dashboard": reverse("dashboard"),
+        "triage queue": reverse("finding_list"),
+        "finding detail": reverse("finding_detail", args=[finding.pk]),
+        "cases": reverse("case_list"),
+        "case detail": reverse("case_detail", args=[case.pk]),
+        "notices": reverse("notice_list"),
+        "notice detail": reverse("notice_detail", args=[notice.pk]),
+        "imports": reverse("import_list"),
+        "import detail": reverse("import_detail", args=[job.pk]),
+        "roster": reverse("artist_list"),
+        "settings": reverse("user_settings"),
+        "staff": reverse("staff_list"),
+        "audit trail": reverse("audit_list"),
+        "not found": "/no-such-page/",
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "ko"])
+def test_every_main_page_has_no_wcag_a_or_aa_violation(  # type: ignore[no-untyped-def]
+    page,  # noqa: F811
+    live_server,
+    main_pages,
+    agency,
+    language,
+) -> None:
+    axe = _axe_source()
+    page.context.add_cookies(
+        [{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}]
+    )
+    found: dict[str, list[str]] = {}
+    for name, url in {
+        "login": reverse("login"),
+        "fan report": reverse("fan_report", args=[agency.slug]),
+    }.items():
+        page.goto(url)
+        found[name] = _violations(page, axe)
+    page.goto(reverse("login"))
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form[action$='/login/'] button[type=submit]").click()
+    page.wait_for_url("**/")
+    for name, url in main_pages.items():
+        page.goto(url)
+        found[name] = _violations(page, axe)
+    assert page.locator("html").get_attribute("lang") == language
+    assert {name: v for name, v in found.items() if v} == {}
