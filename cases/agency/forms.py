@@ -7,6 +7,7 @@ values into its instance, which would hide the changes from the service's audit 
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from django import forms
@@ -17,7 +18,11 @@ from django.forms.models import model_to_dict
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist, Group, Platform
-from cases.agency.services.platform_admin import PLATFORM_FIELDS
+from cases.agency.services.platform_admin import (
+    MAX_SHARE_PARAMS,
+    PLATFORM_FIELDS,
+    share_params_invalid,
+)
 from cases.agency.services.tenancy import staff_username
 from cases.kernel.models import Agency, Membership, Role
 
@@ -251,6 +256,16 @@ class PlatformForm(forms.ModelForm):
     languages = forms.CharField(
         label=_("Notice languages"), required=False, help_text=_("Comma-separated, e.g. en, ko.")
     )
+    share_params = forms.CharField(
+        label=_("Share parameters"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text=_(
+            "Query parameters this platform's share buttons add, which never change what a "
+            "link shows (e.g. si, feature). One name per line; they are removed from its "
+            "URLs before duplicates are found, on its domains and their subdomains."
+        ),
+    )
 
     class Meta:
         model = Platform
@@ -265,6 +280,7 @@ class PlatformForm(forms.ModelForm):
         initial["domains"] = "\n".join(platform.domains or [])
         initial["cdn_domains"] = "\n".join(platform.cdn_domains or [])
         initial["languages"] = ", ".join(platform.languages or [])
+        initial["share_params"] = "\n".join(platform.share_params or [])
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
 
@@ -280,6 +296,27 @@ class PlatformForm(forms.ModelForm):
             for line in self.cleaned_data["cdn_domains"].splitlines()
             if line.strip()
         ]
+
+    def clean_share_params(self) -> list[str]:
+        names = [
+            name.strip().lower()
+            for name in re.split(r"[\n,]", self.cleaned_data["share_params"])
+            if name.strip()
+        ]
+        bad = share_params_invalid(names)
+        if bad:
+            raise forms.ValidationError(
+                _(
+                    "Not a parameter name: %(names)s. Enter names only, one per line, "
+                    "without '=', a value, '?' or '&' (e.g. si, not si=abc)."
+                )
+                % {"names": ", ".join(bad[:5])}
+            )
+        if len(names) > MAX_SHARE_PARAMS:
+            raise forms.ValidationError(
+                _("At most %(max)s share parameters per platform.") % {"max": MAX_SHARE_PARAMS}
+            )
+        return list(dict.fromkeys(names))
 
     def clean_languages(self) -> list[str]:
         codes = [c.strip().lower() for c in self.cleaned_data["languages"].split(",") if c.strip()]

@@ -78,6 +78,15 @@ class Platform(models.Model):
     # CDN hosts that serve this platform's content (its customer mapping): a finding on one
     # of them belongs to this platform.
     cdn_domains = models.JSONField(_("CDN hosts"), default=list, blank=True)
+    # Query parameters this platform's share buttons and apps add to a link (TikTok's
+    # is_from_webapp, YouTube's si): stripped from its URLs before deduplication, on top of
+    # the global tracking parameters (cases.intake.canonical). Lower-case names.
+    share_params = models.JSONField(
+        _("share parameters"),
+        default=list,
+        blank=True,
+        help_text=_("Query parameters that never change the content, one per line."),
+    )
     # Overrides the legal basis's default response time (cases.notices.bases) when set.
     notice_due_hours = models.PositiveIntegerField(
         _("notice deadline (hours)"), null=True, blank=True

@@ -21,7 +21,8 @@ from rest_framework.response import Response
 
 from cases.agency.api import ArtistRefSerializer, PlatformRefSerializer
 from cases.agency.selectors import artist_list_for
-from cases.intake.canonical import InvalidURL, canonicalize_url
+from cases.agency.services.platforms import PlatformIndex
+from cases.intake.canonical import NO_RULES, InvalidURL, canonicalize_url
 from cases.intake.filters import FindingFilter
 from cases.intake.models import Finding, FindingSource, FindingStatus
 from cases.intake.selectors import finding_get_for, finding_list_for
@@ -31,6 +32,7 @@ from cases.intake.services.findings import (
     finding_set_status,
     finding_update,
 )
+from cases.intake.services.url_rules import url_rules
 from cases.kernel.api import (
     AgencyViewMixin,
     FindingCursorPagination,
@@ -115,7 +117,7 @@ class FindingCreateSerializer(serializers.Serializer):
     def validate_url(self, value: str) -> str:
         # The same rules finding_record applies, checked here so the reason lands on `url`.
         try:
-            canonicalize_url(value)
+            canonicalize_url(value, self.context.get("url_rules", NO_RULES))
         except InvalidURL as exc:
             raise serializers.ValidationError(str(exc)) from exc
         return value
@@ -195,7 +197,11 @@ class FindingViewSet(AgencyViewMixin, viewsets.ReadOnlyModelViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """Record a URL. A URL whose canonical form is already recorded returns the existing
         finding with `duplicate: true` (its artists and notes are left as they are)."""
-        serializer = self.get_serializer(data=request.data)
+        platforms = PlatformIndex.for_agency(self.agency)  # read once for this request
+        serializer = self.get_serializer(
+            data=request.data,
+            context={**self.get_serializer_context(), "url_rules": url_rules(platforms)},
+        )
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         finding, created = finding_record(
@@ -205,6 +211,7 @@ class FindingViewSet(AgencyViewMixin, viewsets.ReadOnlyModelViewSet):
             source=FindingSource.API,
             artists=data.get("artists", ()),
             notes=data.get("notes", ""),
+            platforms=platforms,
         )
         finding.duplicate = not created  # type: ignore[attr-defined]
         body = FindingRecordedSerializer(finding, context=self.get_serializer_context()).data

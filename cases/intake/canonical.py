@@ -1,17 +1,24 @@
 """URL canonicalisation: one URL, one key, whatever the tracking junk or spelling.
 
-Pure functions (Django only for translating the error messages). The canonical form is what findings are deduplicated on."""
+Pure functions (Django only for translating the error messages). The canonical form is what findings are deduplicated on.
+What varies per agency (each platform's share parameters, from its platform table) and per
+deployment (the test-only loopback switch) comes in as `UrlRules`; the caller builds them
+once per request or import (cases.intake.services.url_rules)."""
 
 from __future__ import annotations
 
 import hashlib
 import ipaddress
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import idna
 from django.utils.translation import gettext as _
+
+from cases.kernel.net.policy import PolicyRefused, check_host
 
 MAX_URL_LENGTH = 4096
 ALLOWED_SCHEMES = ("http", "https")
@@ -56,6 +63,31 @@ _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 
 class InvalidURL(ValueError):
     """The text cannot be recorded as a finding URL; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class UrlRules:
+    """What canonicalisation takes from outside: the share and tracking parameters of each
+    platform, by domain (lower case, without a leading dot; a domain covers its
+    subdomains), stripped on top of the global ones; and whether loopback hosts may be
+    recorded (the test-only CAPTURE_ALLOW_LOOPBACK_FOR_TESTS switch, as at capture)."""
+
+    platform_params: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    allow_loopback: bool = False
+
+    def params_for(self, host: str) -> frozenset[str]:
+        """The parameters of the platform whose domain is the longest suffix of `host`."""
+        if not self.platform_params:
+            return frozenset()
+        labels = host.split(".")
+        for start in range(len(labels) - 1):
+            params = self.platform_params.get(".".join(labels[start:]))
+            if params is not None:
+                return params
+        return frozenset()
+
+
+NO_RULES = UrlRules()
 
 
 def _normalise_escapes(component: str, safe: str) -> str:
@@ -112,11 +144,32 @@ def _host(netloc_host: str | None) -> str:
         raise InvalidURL(
             _("The host name '%(host)s' is not valid (%(error)s).") % {"host": host, "error": exc}
         ) from exc
-    if "." not in ascii_host:
+    return ascii_host
+
+
+@lru_cache(maxsize=8192)
+def _policy_refusal(host: str, allow_loopback: bool) -> str | None:
+    """Why the capture policy refuses `host` (a loopback, private, link-local or reserved
+    address literal, or a local name), or None. No DNS: a name is not resolved here."""
+    try:
+        check_host(host, allow_loopback=allow_loopback)
+    except PolicyRefused as exc:
+        return exc.reason
+    return None
+
+
+def _check_host(host: str, rules: UrlRules) -> None:
+    refusal = _policy_refusal(host, rules.allow_loopback)
+    if refusal is not None:
+        # The reason is the capture policy's own, word for word (what a capture of this URL
+        # would say), so the two never disagree about a host.
+        raise InvalidURL(
+            _("The network policy refuses this host: %(reason)s") % {"reason": refusal}
+        )
+    if "." not in host and ":" not in host:
         raise InvalidURL(
             _("The host name '%(host)s' is not a public domain name.") % {"host": host}
         )
-    return ascii_host
 
 
 def _check_brackets(netloc: str) -> None:
@@ -138,8 +191,12 @@ def _check_brackets(netloc: str) -> None:
         raise InvalidURL(_("The port number is not valid."))
 
 
-def canonicalize_url(raw: str) -> str:
-    """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason."""
+def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
+    """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason.
+
+    `rules` adds the share parameters of the platform the host belongs to, and the
+    loopback switch; without them only the global tracking parameters are stripped and
+    loopback hosts are refused."""
     text = (raw or "").strip()
     if not text:
         raise InvalidURL(_("The URL is empty."))
@@ -173,15 +230,19 @@ def canonicalize_url(raw: str) -> str:
         raise InvalidURL(_("The port number is not valid.")) from exc
     _check_brackets(parts.netloc)
     host = _host(parts.hostname)
+    _check_host(host, rules)
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
 
     path = _remove_dot_segments(_normalise_escapes(parts.path or "/", safe="/:@!$&'()*+,;="))
+    platform_params = rules.params_for(host)
     pairs = [
         (key, value)
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if key.lower() not in TRACKING_PARAMS and not key.lower().startswith(TRACKING_PREFIXES)
+        if key.lower() not in TRACKING_PARAMS
+        and key.lower() not in platform_params
+        and not key.lower().startswith(TRACKING_PREFIXES)
     ]
     pairs.sort()
     query = "&".join(

@@ -77,7 +77,7 @@ def test_recording_writes_the_audit_trail(bob) -> None:  # type: ignore[no-untyp
         ("   ", "The URL is empty."),
         ("not a url at all", "The URL contains spaces or control characters."),
         ("https://", "The URL has no host name."),
-        ("localhost/x", "The host name 'localhost' is not a public domain name."),
+        ("localhost/x", "The network policy refuses this host: 'localhost' is a local host name."),
         ("https://example.com/" + "a" * 4100, "The URL is longer than 4096 characters."),
     ],
 )

@@ -59,7 +59,7 @@ def test_canonicalize_turns_every_parse_error_into_invalid_url(url: str) -> None
 def test_a_bracket_followed_by_junk_is_not_silently_dropped() -> None:
     with pytest.raises(InvalidURL):
         canonicalize_url("http://[::1]evil.example/")
-    assert canonicalize_url("http://[::1]:8080/a") == "http://[::1]:8080/a"
+    assert canonicalize_url("http://[2606:4700::1]:8080/a") == "http://[2606:4700::1]:8080/a"
 
 
 def test_host_of_never_raises() -> None:

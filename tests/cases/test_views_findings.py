@@ -83,7 +83,7 @@ def test_recording_a_duplicate_shows_the_existing_finding(client, bob, finding):
         ("ftp://files.example.com/a.mp4", "Only http and https URLs can be recorded"),
         ("javascript:alert(1)", "Only http and https URLs can be recorded"),
         ("https://exa mple.com/x", "spaces or control characters"),
-        ("https://localhost/x", "not a public domain name"),
+        ("https://localhost/x", "is a local host name."),
     ],
 )
 def test_an_invalid_url_is_refused_with_the_reason(client, bob, url, reason):

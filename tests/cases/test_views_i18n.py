@@ -76,3 +76,26 @@ def test_the_login_page_in_korean(client):
     content = client.get(reverse("login")).content.decode()
     assert "로그인" in content
     assert 'name="username"' in content
+
+
+def test_share_parameters_and_the_host_refusal_in_korean(client, alice, agency):
+    from cases.agency.models import Platform
+
+    client.force_login(alice)
+    client.post(reverse("set_language"), {"language": "ko", "next": reverse("dashboard")})
+    assert "공유 파라미터" in client.get(reverse("platform_list")).content.decode()
+    platform = Platform.objects.get(agency=agency, name="YouTube")
+    response = client.post(
+        reverse("platform_update", args=[platform.pk]),
+        {
+            "name": platform.name,
+            "domains": "youtube.com",
+            "channel": "web_form",
+            "share_params": "si=1",
+        },
+    )
+    assert "파라미터 이름이 아닙니다: si=1." in response.content.decode()
+    refused = client.post(reverse("finding_create"), {"url": "http://10.0.0.5/"})
+    assert "네트워크 정책이 이 호스트를 거부합니다: 10.0.0.5 is a private address." in (
+        refused.content.decode()
+    )

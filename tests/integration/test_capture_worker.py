@@ -24,6 +24,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.db import connection, transaction
+from django.test import override_settings
 
 from agencyguard.celery import app as celery_app
 from cases.evidence.capture.wacz import wacz_validate
@@ -164,7 +165,8 @@ def _assert_every_capture_has_a_valid_wacz(folder: Path) -> None:
 def test_a_worker_killed_mid_capture_is_replaced_and_the_capture_completes_once(
     workers, broker, shared_media, slow_site, agency, bob
 ) -> None:  # type: ignore[no-untyped-def]
-    finding = make_finding(agency, f"http://127.0.0.1:{slow_site.port}/slow", actor=bob)
+    with override_settings(CAPTURE_ALLOW_LOOPBACK_FOR_TESTS=True):  # as the workers run
+        finding = make_finding(agency, f"http://127.0.0.1:{slow_site.port}/slow", actor=bob)
     first = _start(workers, broker, shared_media, slow_site, "first")
     with transaction.atomic():
         capture = capture_request(finding=finding, actor=bob)
@@ -207,7 +209,8 @@ def test_two_workers_running_the_same_capture_at_once_record_it_once(
     workers, broker, shared_media, slow_site, agency, bob
 ) -> None:  # type: ignore[no-untyped-def]
     slow_site.slow_seconds = 4.0
-    finding = make_finding(agency, f"http://127.0.0.1:{slow_site.port}/slow", actor=bob)
+    with override_settings(CAPTURE_ALLOW_LOOPBACK_FOR_TESTS=True):  # as the workers run
+        finding = make_finding(agency, f"http://127.0.0.1:{slow_site.port}/slow", actor=bob)
     one = _start(workers, broker, shared_media, slow_site, "one")
     two = _start(workers, broker, shared_media, slow_site, "two")
     for worker in (one, two):  # both consuming, so that the two deliveries overlap

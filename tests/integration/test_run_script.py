@@ -38,7 +38,8 @@ DB_NAME = "agencyguard.sqlite3"
 
 # Migrate a fresh database and record one finding in a status that is re-checked, never
 # visited yet: due at the first sweep. Port 9 makes the re-check itself end at once, refused
-# by the fetcher's policy, without touching the network.
+# by the fetcher's policy (the port is checked before any name is resolved), without
+# touching the network.
 SEED = """
 from django.core.management import call_command
 import django
@@ -48,7 +49,7 @@ from cases.agency.services.tenancy import agency_create
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_record
 agency = agency_create(name="Run Script Agency", slug="run-script")
-finding, _ = finding_record(agency=agency, url="http://127.0.0.1:9/clip.mp4", actor=None)
+finding, _ = finding_record(agency=agency, url="http://example.com:9/clip.mp4", actor=None)
 Finding.objects.filter(pk=finding.pk).update(status=FindingStatus.CAPTURED)
 print(finding.pk)
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -20,7 +21,17 @@ PLATFORM_FIELDS = (
     "languages",
     "cdn_domains",
     "notice_due_hours",
+    "share_params",
 )
+# A query parameter name as it appears before '=' (decoded): letters, digits and the few
+# punctuation marks real platforms use (`__cft__[0]`, `$deep_link`).
+SHARE_PARAM_NAME = re.compile(r"^[A-Za-z0-9_.$~\-\[\]]{1,100}$")
+MAX_SHARE_PARAMS = 200
+
+
+def share_params_invalid(names: list[str]) -> list[str]:
+    """The entries of `names` that are not a bare query parameter name."""
+    return [name for name in names if not SHARE_PARAM_NAME.fullmatch(name)]
 
 
 def platform_update(*, platform: Platform, actor: User, **fields: Any) -> Platform:
@@ -34,6 +45,14 @@ def platform_update(*, platform: Platform, actor: User, **fields: Any) -> Platfo
     for name in ("domains", "cdn_domains"):
         if name in fields:
             fields[name] = _clean_domains(fields[name])
+    if "share_params" in fields:
+        # Matched without regard to case, like the global tracking parameters.
+        fields["share_params"] = list(
+            dict.fromkeys(p.strip().lower() for p in fields["share_params"] if p.strip())
+        )
+        bad = share_params_invalid(fields["share_params"])
+        if bad:
+            raise ValueError(f"Not query parameter names: {bad[:5]}")
     with transaction.atomic():
         platform = Platform.objects.select_for_update().get(pk=platform.pk)
         changed = {

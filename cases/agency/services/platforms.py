@@ -3,14 +3,22 @@ from __future__ import annotations
 from django.db import transaction
 
 from cases.agency.models import Platform
-from cases.agency.seeds import PLATFORMS
+from cases.agency.seeds import PLATFORMS, SHARE_PARAMS
 from cases.kernel.models import Agency
 
 
 class PlatformIndex:
     """Host → platform by longest matching domain suffix. Built once per bulk operation."""
 
-    def __init__(self, platforms: list[Platform]) -> None:
+    def __init__(self, platforms: list[Platform], *, agency_id: int | None = None) -> None:
+        self.agency_id = agency_id
+        # A platform's share parameters apply on its own domains, not on its CDN hosts
+        # (media URLs there carry signed query strings that must stay as they are).
+        self.share_params: dict[str, frozenset[str]] = {
+            domain.lower().strip("."): frozenset(p.lower() for p in platform.share_params or [])
+            for platform in platforms
+            for domain in platform.domains
+        }
         self._by_domain = {
             domain.lower().strip("."): platform
             for platform in platforms
@@ -23,7 +31,7 @@ class PlatformIndex:
 
     @classmethod
     def for_agency(cls, agency: Agency) -> PlatformIndex:
-        return cls(list(Platform.objects.filter(agency=agency)))
+        return cls(list(Platform.objects.filter(agency=agency)), agency_id=agency.pk)
 
     def lookup(self, host: str) -> Platform | None:
         labels = host.lower().split(".")
@@ -46,6 +54,7 @@ def platforms_seed(*, agency: Agency) -> int:
                 abuse_email=email,
                 web_form_url=form,
                 channel=channel,
+                share_params=list(SHARE_PARAMS.get(name, ())),
             )
             for name, domains, email, form, channel in PLATFORMS
             if name not in existing

@@ -14,6 +14,7 @@ from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import canonical_hash, canonicalize_url, host_of
 from cases.intake.models import Finding, FindingSource, FindingStatus
+from cases.intake.services.url_rules import platform_index_for, url_rules
 from cases.intake.signals import finding_removed
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
@@ -52,10 +53,15 @@ def finding_record(
     source: str = FindingSource.STAFF,
     artists: Iterable[Artist] = (),
     notes: str = "",
+    platforms: PlatformIndex | None = None,
 ) -> tuple[Finding, bool]:
     """Record a URL for the agency. Returns (finding, created); a URL whose canonical form is
-    already recorded returns the existing finding. Raises InvalidURL with a reason."""
-    canonical = canonicalize_url(url)
+    already recorded returns the existing finding. Raises InvalidURL with a reason.
+
+    `platforms`, the agency's platform index when the caller already built it (it holds the
+    share parameters the URL is canonicalised with); another agency's is ignored."""
+    platforms = platform_index_for(agency, platforms)
+    canonical = canonicalize_url(url, url_rules(platforms))
     key = canonical_hash(canonical)
     existing = Finding.objects.filter(agency=agency, canonical_hash=key).first()
     if existing is not None:
@@ -69,7 +75,7 @@ def finding_record(
                 canonical_url=canonical,
                 canonical_hash=key,
                 host=host,
-                platform=PlatformIndex.for_agency(agency).lookup(host),
+                platform=platforms.lookup(host),
                 source=source,
                 notes=notes,
                 created_by=actor_user(actor),

@@ -17,8 +17,15 @@ from django.utils.translation import gettext as _
 
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
-from cases.intake.canonical import InvalidURL, canonical_hash, canonicalize_url, host_of
+from cases.intake.canonical import (
+    InvalidURL,
+    UrlRules,
+    canonical_hash,
+    canonicalize_url,
+    host_of,
+)
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
+from cases.intake.services.url_rules import url_rules
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
@@ -138,6 +145,7 @@ def _process_chunk(
     rows: list[ImportRow],
     platforms: PlatformIndex,
     artists_by_name: dict[str, Artist],
+    rules: UrlRules,
 ) -> None:
     report: list[list[object]] = []
     pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
@@ -158,7 +166,7 @@ def _process_chunk(
             )
             continue
         try:
-            canonical = canonicalize_url(row.url)
+            canonical = canonicalize_url(row.url, rules)
         except InvalidURL as exc:
             report.append([row.number, INVALID, None, str(exc)])
             continue
@@ -253,6 +261,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         return None
     rows = parse_rows(job.payload)
     platforms = PlatformIndex.for_agency(job.agency)
+    rules = url_rules(platforms)  # once per run: the platforms are read once, not per row
     artists_by_name = {a.stage_name.lower(): a for a in Artist.objects.filter(agency=job.agency)}
     while True:
         with transaction.atomic():
@@ -277,7 +286,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 return job
             # The chunk is chosen under the lock: two runs never take the same rows.
             chunk = rows[job.processed_rows : job.processed_rows + settings.IMPORT_CHUNK_SIZE]
-            _process_chunk(job, chunk, platforms, artists_by_name)
+            _process_chunk(job, chunk, platforms, artists_by_name, rules)
             job.save(
                 update_fields=[
                     "report",

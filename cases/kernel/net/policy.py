@@ -286,6 +286,22 @@ def check_host_name(name: str, *, allow_loopback: bool = False) -> None:
         raise PolicyRefused(f"'{name}' is not a public domain name.")
 
 
+def check_host(host: str, *, allow_loopback: bool = False) -> str:
+    """The host part of the policy, without DNS: parse `host` (numeric IPv4 spellings and
+    IPv6 literals normalised), refuse a non-global address literal or a local name, and
+    return the canonical host. Raises PolicyRefused.
+
+    Capture applies it to every URL and redirect it visits; recording a finding applies it
+    too (cases.intake.canonical), so both refuse the same hosts with the same reason. Names
+    are only checked here; what they resolve to is checked when a capture connects."""
+    name = parse_host(host)
+    if is_ip_literal(name):
+        check_address(name, allow_loopback=allow_loopback)
+    else:
+        check_host_name(name, allow_loopback=allow_loopback)
+    return name
+
+
 # --- URLs --------------------------------------------------------------------------------
 
 
@@ -346,11 +362,7 @@ def check_url(url: str, policy: Policy) -> Target:
     raw_host = parts.netloc.rsplit(":", 1)[0] if explicit_port is not None else parts.netloc
     if raw_host.endswith(":"):
         raw_host = raw_host[:-1]  # "host:" with an empty port
-    host = parse_host(raw_host)
-    if is_ip_literal(host):
-        check_address(host, allow_loopback=policy.allow_loopback)
-    else:
-        check_host_name(host, allow_loopback=policy.allow_loopback)
+    host = check_host(raw_host, allow_loopback=policy.allow_loopback)
 
     bracketed = f"[{host}]" if ":" in host else host
     host_header = bracketed if port == DEFAULT_PORTS[scheme] else f"{bracketed}:{port}"
