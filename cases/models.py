@@ -36,6 +36,7 @@ from cases.notices.models import (
     Webhook,
     WebhookDelivery,
 )
+from cases.work.models import Comment, Notification, NotificationKind, Task
 
 __all__ = [
     "Agency",
@@ -48,6 +49,7 @@ __all__ = [
     "Case",
     "CaseDeadline",
     "CaseStatus",
+    "Comment",
     "CustodyAction",
     "CustodyEvent",
     "Evidence",
@@ -68,6 +70,8 @@ __all__ = [
     "NoticeLanguage",
     "NoticeStatus",
     "NoticeTemplate",
+    "Notification",
+    "NotificationKind",
     "PdqFingerprint",
     "Platform",
     "ReferenceMedia",
@@ -75,6 +79,7 @@ __all__ = [
     "Role",
     "SignatureKind",
     "SignerProfile",
+    "Task",
     "Webhook",
     "WebhookDelivery",
 ]
