@@ -20,6 +20,7 @@ from cases.notices.services.drafts import notice_create
 from cases.work.services.comments import comment_add
 from cases.work.timeline import TIMELINE_PAGE
 from detection.models import DetectionReview, ReviewVerdict
+from tests.cases.test_views_i18n import korean_catalog  # noqa: F401 - fixture
 from tests.factories import ArtistFactory, make_finding
 
 
@@ -182,3 +183,18 @@ def test_linked_findings_bring_their_artists_to_the_case(client, agency, bob, ca
 def test_a_case_opened_with_findings_takes_their_artists(agency, bob, finding, artist):
     case = case_create(agency=agency, actor=bob, title="With findings", findings=[finding])
     assert list(case.artists.all()) == [artist]
+
+
+def test_the_timeline_speaks_korean(client, agency, bob, carol, case, finding, korean_catalog):  # noqa: F811
+    capture = capture_request(finding=finding, actor=bob)
+    Capture.objects.filter(pk=capture.pk).update(
+        status=CaptureStatus.FAILED, outcome="dns_error", finished_at=timezone.now()
+    )
+    comment_add(author=bob, body="@carol 확인 부탁", case=case)
+    client.force_login(carol)
+    client.post(reverse("set_language"), {"language": "ko"})
+    content = client.get(reverse("case_detail", args=[case.pk])).content.decode()
+    assert "수집 실패" in content
+    assert "이전 항목 더 보기" not in content  # a short case has one page
+    assert "새 알림 1건" in content
+    assert "Capture failed" not in content
