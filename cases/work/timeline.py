@@ -32,6 +32,9 @@ from cases.work.mentions import comment_html
 from cases.work.models import Comment
 
 TIMELINE_PAGE = 30
+# Each source reads page * TIMELINE_PAGE rows: beyond this page (3,000 entries) the audit
+# trail and the dossier hold the rest, so a crafted ?page= cannot read whole tables.
+TIMELINE_MAX_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,8 @@ def case_timeline(
 ) -> tuple[list[TimelineEntry], bool]:
     """Entries of one page, newest first, and whether older ones exist."""
     page = max(page, 1)
+    if page > TIMELINE_MAX_PAGE:
+        return [], False
     limit = page * page_size + 1
     entries: list[TimelineEntry] = []
     for source in (*SOURCES, *_extra_sources.values()):

@@ -198,3 +198,15 @@ def test_the_timeline_speaks_korean(client, agency, bob, carol, case, finding, k
     assert "이전 항목 더 보기" not in content  # a short case has one page
     assert "새 알림 1건" in content
     assert "Capture failed" not in content
+
+
+def test_a_page_far_beyond_the_end_reads_nothing(
+    client, carol, case, django_assert_max_num_queries
+):
+    client.force_login(carol)
+    url = reverse("case_timeline", args=[case.pk])
+    assert "Case opened" in client.get(url + "?page=1").content.decode()
+    with django_assert_max_num_queries(12):  # session, user, membership, case: no source
+        response = client.get(url + "?page=1000000")
+    assert response.status_code == 200
+    assert "Nothing more." in response.content.decode()
