@@ -117,6 +117,7 @@ CONTRACT = {
     "task_done",
     "my_work",
     "notification_list",
+    "notification_bell",
     "notification_read",
     "artist_list",
     "artist_create",

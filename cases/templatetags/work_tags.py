@@ -1,5 +1,5 @@
-"""The work panels of the case and finding pages (tasks, timeline, comments) and the header's
-count of unread notifications, read through the user's selectors."""
+"""The work panels of the case and finding pages (tasks, timeline, comments), read through
+the user's selectors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from cases.work.selectors import (
     comments_for_finding,
     task_assignees_for,
     tasks_for,
-    unread_notification_count,
 )
 from cases.work.timeline import case_timeline
 
@@ -56,9 +55,3 @@ def finding_work_panel(context: template.Context, finding: Finding) -> dict[str,
         )
     values.update(finding=finding, comments=comments, tasks=list(tasks_for(user, finding=finding)))
     return values
-
-
-@register.simple_tag(takes_context=True)
-def unread_notifications(context: template.Context) -> int:
-    request = context.get("request")
-    return unread_notification_count(request.user) if request is not None else 0

@@ -106,7 +106,13 @@ def notifications_for(user: User) -> QuerySet[Notification]:
     )
 
 
+BELL_MAX = 99
+
+
 def unread_notification_count(user: AnyUser) -> int:
+    """Unread notifications, up to BELL_MAX + 1 (the bell says "more than 99"); a slice, not
+    COUNT(*), so an old backlog costs nothing."""
     if not user.is_authenticated:
         return 0
-    return scoped(Notification.objects.filter(user=user, read_at__isnull=True), user).count()
+    unread = scoped(Notification.objects.filter(user=user, read_at__isnull=True), user)
+    return len(unread.values_list("pk", flat=True)[: BELL_MAX + 1])

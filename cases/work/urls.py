@@ -16,5 +16,6 @@ urlpatterns = [
     path("tasks/<int:task_pk>/done/", work.task_mark_done, name="task_done"),
     path("work/", work.my_work, name="my_work"),
     path("notifications/", work.notification_list, name="notification_list"),
+    path("notifications/bell/", work.notification_bell, name="notification_bell"),
     path("notifications/read/", work.notification_read, name="notification_read"),
 ]

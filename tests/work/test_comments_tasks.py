@@ -140,8 +140,8 @@ def test_notifications_are_counted_listed_and_marked_read(client, alice, bob, ma
     comment_add(author=bob, body="@alice again", case=case)
     client.force_login(alice)
     page = client.get(reverse("notification_list")).content.decode()
-    assert "2 new notifications" in page
     assert "look" in page and "again" in page
+    assert "2 new notifications" in client.get(reverse("notification_bell")).content.decode()
     first = Notification.objects.filter(user=alice).order_by("pk").first()
     client.post(reverse("notification_read"), {"ids": str(first.pk)})
     assert Notification.objects.filter(user=alice, read_at__isnull=True).count() == 1
@@ -153,4 +153,17 @@ def test_notifications_are_counted_listed_and_marked_read(client, alice, bob, ma
     client.force_login(alice)
     client.post(reverse("notification_read"))
     assert not Notification.objects.filter(user=alice, read_at__isnull=True).exists()
-    assert "0 new notifications" in client.get(reverse("notification_list")).content.decode()
+    assert "0 new notifications" in client.get(reverse("notification_bell")).content.decode()
+
+
+def test_the_bell_never_claims_more_than_it_counted(client, agency, alice, bob, case):
+    for n in range(100):
+        comment_add(author=bob, body=f"@alice {n}", case=case)
+    client.force_login(alice)
+    bell = client.get(reverse("notification_bell")).content.decode()
+    assert "More than 99 new notifications" in bell
+    Notification.objects.filter(pk=Notification.objects.order_by("pk").first().pk).update(
+        read_at=timezone.now()
+    )
+    assert "99 new notifications" in client.get(reverse("notification_bell")).content.decode()
+    assert "More than" not in client.get(reverse("notification_bell")).content.decode()

@@ -196,7 +196,8 @@ def test_the_timeline_speaks_korean(client, agency, bob, carol, case, finding, k
     content = client.get(reverse("case_detail", args=[case.pk])).content.decode()
     assert "수집 실패" in content
     assert "이전 항목 더 보기" not in content  # a short case has one page
-    assert "새 알림 1건" in content
+    bell = client.get(reverse("notification_bell")).content.decode()
+    assert "새 알림 1건" in bell
     assert "Capture failed" not in content
 
 

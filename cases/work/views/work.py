@@ -13,10 +13,12 @@ from cases.kernel.web import HtmxHttpRequest, member_required, page_number, pars
 from cases.legal.selectors import case_get_for
 from cases.work.forms import CommentForm, TaskForm
 from cases.work.selectors import (
+    BELL_MAX,
     my_work_for,
     notifications_for,
     task_assignees_for,
     task_get_for,
+    unread_notification_count,
 )
 from cases.work.services.comments import comment_add
 from cases.work.services.notifications import notification_mark_read
@@ -109,6 +111,16 @@ def my_work(request: HtmxHttpRequest) -> HttpResponse:
 def notification_list(request: HtmxHttpRequest) -> HttpResponse:
     rows = notifications_for(request.user)[:100]
     return render(request, "cases/notification_list.html", {"notifications": rows})
+
+
+@require_GET
+@member_required()
+def notification_bell(request: HtmxHttpRequest) -> HttpResponse:
+    """The sidebar's count of unread notifications, fetched by htmx after the page, so no
+    page pays a query for it."""
+    count = unread_notification_count(request.user)
+    context = {"unread": min(count, BELL_MAX), "more": count > BELL_MAX}
+    return render(request, "cases/_notification_bell.html", context)
 
 
 @require_POST
