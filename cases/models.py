@@ -44,6 +44,7 @@ from cases.notices.models import (
     Webhook,
     WebhookDelivery,
 )
+from cases.work.models import Comment, Notification, NotificationKind, Task
 
 __all__ = [
     "Agency",
@@ -56,6 +57,7 @@ __all__ = [
     "Case",
     "CaseDeadline",
     "CaseStatus",
+    "Comment",
     "CustodyAction",
     "CustodyEvent",
     "Evidence",
@@ -77,6 +79,8 @@ __all__ = [
     "NoticeLanguage",
     "NoticeStatus",
     "NoticeTemplate",
+    "Notification",
+    "NotificationKind",
     "OutboxMessage",
     "PdqFingerprint",
     "Platform",
@@ -85,6 +89,7 @@ __all__ = [
     "Role",
     "SignatureKind",
     "SignerProfile",
+    "Task",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("cases.matching.urls")),
     path("", include("cases.notices.urls")),
     path("", include("cases.stats.urls")),
+    path("", include("cases.work.urls")),
 ]
 
 # The REST API under /api/: a browsable root, the resources, the OpenAPI schema and its

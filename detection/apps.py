@@ -25,7 +25,9 @@ class DetectionConfig(AppConfig):
         # app registry not ready when this module is imported: models load after it.
         from cases.evidence.models import Evidence
         from cases.intake.filters import finding_sort_register
+        from cases.work.timeline import timeline_source_register
         from detection.selectors import finding_score_ordering
+        from detection.timeline import case_timeline_verdicts
 
         # Decoupled from evidence_ingest: the evidence code need not know detection exists.
         post_save.connect(
@@ -34,3 +36,5 @@ class DetectionConfig(AppConfig):
         # Highest calibrated probability by an active detector on any of the finding's
         # evidence; one correlated subquery (indexed), unscored findings last.
         finding_sort_register("score", finding_score_ordering())
+        # People's verdicts on a case's evidence appear in the case timeline.
+        timeline_source_register("detection_verdicts", case_timeline_verdicts)

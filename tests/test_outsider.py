@@ -40,6 +40,8 @@ from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
 from cases.notices.services.drafts import notice_create
 from cases.notices.webhooks import webhook_save
+from cases.work.services.comments import comment_add
+from cases.work.services.tasks import task_add
 from tests.factories import ArtistFactory, GroupFactory, make_finding
 
 # Whole namespaces left to other tests, with the reason.
@@ -69,6 +71,7 @@ VIEWER_MAY_WRITE = {
     "twofactor_verify": "a member's own second login step",
     "twofactor_recovery_codes": "a member's own recovery codes",
     "twofactor_disable": "a member's own authenticator",
+    "notification_read": "a member's own notifications (marked read)",
 }
 # Kwargs that do not point at an object: a URL with only these is a "list" URL.
 NON_OBJECT_KWARGS = {"format", "agency_slug"}
@@ -110,6 +113,16 @@ CONTRACT = {
     "case_findings",
     "case_deadline_add",
     "case_deadline_done",
+    "case_timeline",
+    "case_comment_add",
+    "case_task_add",
+    "finding_comment_add",
+    "finding_task_add",
+    "task_done",
+    "my_work",
+    "notification_list",
+    "notification_bell",
+    "notification_read",
     "artist_list",
     "artist_create",
     "artist_detail",
@@ -212,6 +225,8 @@ def _value_for(route: Route, kwarg: str, objects: Objects) -> Any:
         return objects.dossier.pk
     if kwarg == "run_pk":
         return objects.detection_run.pk
+    if kwarg == "task_pk":
+        return objects.task.pk
     if kwarg == "pk" and route.name:
         bare = route.name.rsplit(":", 1)[-1]
         for prefix, attribute in PK_BY_PREFIX.items():
@@ -296,6 +311,7 @@ class Objects:
     removal_signature: Any
     detector: Any
     detection_run: Any
+    task: Any
 
 
 @dataclass
@@ -418,6 +434,7 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         removal_signature=RemovalSignature.objects.filter(agency=agency).first(),
         detector=_detector_used_by(evidence, "nebula"),
         detection_run=_failed_detection_run(evidence),
+        task=task_add(actor=mallory, title="Nebula task", assignee=mallory, case=case),
     )
 
 
@@ -470,6 +487,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         finding=finding,
         original_name="aurora-secret-evidence.png",
     )
+    comment_add(author=bob, body="AURORA-SECRET-COMMENT for @carol @alice", case=case)
     alice_token = Token.objects.create(user=alice)
     markers = (
         "aurora-secret",
@@ -510,6 +528,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         ),
         detector=_detector_used_by(evidence, "aurora-secret"),
         detection_run=_failed_detection_run(evidence),
+        task=task_add(actor=bob, title="AURORA-SECRET-TASK", assignee=bob, case=case),
         alice=alice,
         bob=bob,
         carol=carol,

@@ -70,6 +70,7 @@ def case_create(
                 "findings": [f.pk for f in finding_list],
             },
         )
+        _case_artists_from_findings(case=case, actor=actor, findings=finding_list)
     return case
 
 
@@ -94,6 +95,29 @@ def case_update(
     return case
 
 
+def _case_artists_from_findings(*, case: Case, actor: User, findings: list[Finding]) -> None:
+    """A linked finding's artists join the case's (never removed on unlink: a person may
+    have chosen them), with an audit event naming those added."""
+    if not findings:
+        return
+    new = list(
+        Artist.objects.filter(agency=case.agency, findings__in=findings)
+        .exclude(cases=case)
+        .distinct()
+        .order_by("stage_name", "pk")
+    )
+    if not new:
+        return
+    case.artists.add(*new)
+    audit_record(
+        agency=case.agency,
+        actor=actor,
+        action="case.artists_added",
+        obj=case,
+        data={"artists": [a.pk for a in new], "names": [a.stage_name for a in new]},
+    )
+
+
 def case_link_findings(
     *, case: Case, actor: User, findings: Iterable[Finding], unlink: bool = False
 ) -> int:
@@ -107,6 +131,7 @@ def case_link_findings(
         else:
             targets = [f for f in finding_list if f.pk not in current]
             case.findings.add(*targets)
+            _case_artists_from_findings(case=case, actor=actor, findings=targets)
         if targets:
             audit_record(
                 agency=case.agency,

@@ -22,7 +22,7 @@ from cases.kernel.web import (
 )
 from cases.legal.forms import CaseFindingsForm, CaseForm, DeadlineForm
 from cases.legal.models import CaseStatus
-from cases.legal.selectors import case_get_for, case_list_for, case_timeline_for
+from cases.legal.selectors import case_get_for, case_list_for
 from cases.legal.services import legal_cases as services
 
 PICK_FROM_RECENT = 20
@@ -76,7 +76,6 @@ def case_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         .exclude(cases=case)
         .order_by("-created_at", "-id")[:PICK_FROM_RECENT],
         "deadlines": case.deadlines.all(),
-        "timeline": case_timeline_for(user, case),
         "deadline_form": DeadlineForm(),
         "link_form": CaseFindingsForm(),
     }
