@@ -36,6 +36,7 @@ from cases.evidence.services.captures import capture_request
 from cases.evidence.services.evidence import evidence_ingest
 from cases.intake.services.fan_reports import fan_report_submit
 from cases.intake.services.imports import import_job_create
+from cases.intake.services.saved_views import saved_view_save
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
 from cases.notices.services.drafts import notice_create
@@ -83,6 +84,7 @@ PK_BY_PREFIX = {
     "notice": "notice",
     "webhook": "webhook",
     "detector": "detector",
+    "saved_view": "saved_view",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -292,6 +294,7 @@ class Objects:
     removal_signature: Any
     detector: Any
     detection_run: Any
+    saved_view: Any
 
 
 @dataclass
@@ -414,6 +417,9 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         removal_signature=RemovalSignature.objects.filter(agency=agency).first(),
         detector=_detector_used_by(evidence, "nebula"),
         detection_run=_failed_detection_run(evidence),
+        saved_view=saved_view_save(
+            agency=agency, owner=mallory, name="Nebula view", query="q=nebula", shared=True
+        ),
     )
 
 
@@ -506,6 +512,13 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         ),
         detector=_detector_used_by(evidence, "aurora-secret"),
         detection_run=_failed_detection_run(evidence),
+        saved_view=saved_view_save(
+            agency=agency,
+            owner=bob,
+            name="AURORA-SECRET-VIEW",
+            query="q=aurora-secret",
+            shared=True,
+        ),
         alice=alice,
         bob=bob,
         carol=carol,

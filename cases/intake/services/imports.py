@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import InvalidURL, canonical_hash, canonicalize_url, host_of
+from cases.intake.counts import finding_counts_changed
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
 from cases.kernel.jobs import job_claim, job_finish, job_progress, job_retry
@@ -212,6 +213,8 @@ def _process_chunk(
             for name in row.artists
         )
     through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    if created:
+        finding_counts_changed(agency_id=job.agency_id)
     audit_record_many(
         agency=job.agency,
         actor=job.created_by,
