@@ -119,7 +119,7 @@ def analyze() -> None:
 
 def counts_findings(sql: str) -> bool:
     """A COUNT over the findings table (what a page-number paginator would run). The triage
-    total's COUNT over at most 10,001 rows (a LIMIT inside) is bounded and not one."""
+    total's COUNT over at most 1,001 rows (a LIMIT inside) is bounded and not one."""
     upper = sql.upper()
     return (
         "COUNT(" in upper

@@ -20,7 +20,7 @@ from cases.kernel.tenancy import AnyUser, agency_for, scoped
 
 # Below this many matching findings the queue shows the exact total (a COUNT capped at
 # EXACT_LIMIT + 1 rows, so it never reads more); above it, the planner's estimate.
-EXACT_LIMIT = 10_000
+EXACT_LIMIT = 1_000
 
 
 @dataclass(frozen=True)
