@@ -36,6 +36,7 @@ from cases.evidence.services.captures import capture_request
 from cases.evidence.services.evidence import evidence_ingest
 from cases.intake.services.fan_reports import fan_report_submit
 from cases.intake.services.imports import import_job_create
+from cases.intake.services.saved_views import saved_view_save
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
 from cases.notices.services.drafts import notice_create
@@ -90,6 +91,7 @@ PK_BY_PREFIX = {
     "notice": "notice",
     "webhook": "webhook",
     "detector": "detector",
+    "saved_view": "saved_view",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -312,6 +314,7 @@ class Objects:
     detector: Any
     detection_run: Any
     task: Any
+    saved_view: Any
 
 
 @dataclass
@@ -435,6 +438,9 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         detector=_detector_used_by(evidence, "nebula"),
         detection_run=_failed_detection_run(evidence),
         task=task_add(actor=mallory, title="Nebula task", assignee=mallory, case=case),
+        saved_view=saved_view_save(
+            agency=agency, owner=mallory, name="Nebula view", query="q=nebula", shared=True
+        ),
     )
 
 
@@ -529,6 +535,13 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         detector=_detector_used_by(evidence, "aurora-secret"),
         detection_run=_failed_detection_run(evidence),
         task=task_add(actor=bob, title="AURORA-SECRET-TASK", assignee=bob, case=case),
+        saved_view=saved_view_save(
+            agency=agency,
+            owner=bob,
+            name="AURORA-SECRET-VIEW",
+            query="q=aurora-secret",
+            shared=True,
+        ),
         alice=alice,
         bob=bob,
         carol=carol,

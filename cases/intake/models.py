@@ -164,3 +164,28 @@ class FanReport(models.Model):
 
     def __str__(self) -> str:
         return f"Fan report #{self.pk}"
+
+
+class SavedView(models.Model):
+    """A named set of triage filters (the query string of /findings/), private to its owner
+    or, when shared, offered to everyone in the owner's agency."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="saved_views")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    query = models.CharField(_("filters"), max_length=2000, blank=True)
+    shared = models.BooleanField(_("shared with the agency"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "owner", "name"], name="savedview_unique_name_per_owner"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

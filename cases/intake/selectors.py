@@ -8,9 +8,10 @@ from typing import TypedDict, cast
 from django.db.models import Count, Prefetch, QuerySet
 
 from cases.agency.models import Artist
+from cases.intake.counts import finding_counts_cached
 from cases.intake.models import Finding, ImportJob
 from cases.kernel.models import Agency
-from cases.kernel.tenancy import AnyUser, get_or_404, scoped
+from cases.kernel.tenancy import AnyUser, agency_for, get_or_404, scoped
 
 
 def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
@@ -56,7 +57,17 @@ class FindingCounts(TypedDict):
 
 
 def finding_counts_for(user: AnyUser) -> FindingCounts:
-    """Dashboard figures: findings by status, by artist and by platform (three GROUP BYs)."""
+    """Dashboard figures: findings by status, by artist and by platform, from the per-agency
+    cache (cases/intake/counts.py); the three GROUP BYs run only after a change."""
+    agency = agency_for(user)
+    if agency is None:
+        return {"by_status": {}, "by_platform": [], "by_artist": [], "total": 0}
+    return finding_counts_cached(
+        agency.pk, agency.created_at.timestamp(), lambda: _finding_counts_compute(user)
+    )
+
+
+def _finding_counts_compute(user: AnyUser) -> FindingCounts:
     findings = scoped(Finding.objects.all(), user)
     by_status = dict(findings.values_list("status").annotate(n=Count("id")).order_by())
     by_platform = cast(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cases.intake.views import fan_reports, findings, imports
+from cases.intake.views import fan_reports, findings, imports, saved_views
 
 urlpatterns = [
     # Findings and the triage queue
@@ -15,6 +15,12 @@ urlpatterns = [
     path("findings/<int:pk>/", findings.finding_detail, name="finding_detail"),
     path("findings/<int:pk>/status/", findings.finding_status, name="finding_status"),
     path("findings/<int:pk>/edit/", findings.finding_update, name="finding_update"),
+    path("findings/views/", saved_views.saved_view_create, name="saved_view_create"),
+    path(
+        "findings/views/<int:pk>/delete/",
+        saved_views.saved_view_remove,
+        name="saved_view_delete",
+    ),
     # Bulk import
     path("imports/", imports.import_list, name="import_list"),
     path("imports/new/", imports.import_create, name="import_create"),

@@ -24,6 +24,7 @@ from cases.intake.canonical import (
     canonicalize_url,
     host_of,
 )
+from cases.intake.counts import finding_counts_changed
 from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
 from cases.intake.services.url_rules import url_rules
 from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
@@ -218,6 +219,8 @@ def _process_chunk(
             for name in row.artists
         )
     through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    if created:
+        finding_counts_changed(agency_id=job.agency_id)
     audit_record_many(
         agency=job.agency,
         actor=job.created_by,

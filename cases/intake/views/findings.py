@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import formats, timezone
@@ -21,9 +22,10 @@ from cases.intake.models import FindingSource, FindingStatus
 from cases.intake.selectors import finding_get_for, finding_list_for
 from cases.intake.services import findings as services
 from cases.intake.services.findings import StatusChangeError
+from cases.intake.triage import finding_total, saved_view_list_for, triage_rows
 from cases.kernel.audit.selectors import audit_events_for_object
-from cases.kernel.models import Role
-from cases.kernel.tenancy import membership_list_for
+from cases.kernel.models import Membership, Role
+from cases.kernel.tenancy import AnyUser, membership_list_for
 from cases.kernel.web import (
     HtmxHttpRequest,
     member_required,
@@ -33,7 +35,12 @@ from cases.kernel.web import (
 )
 
 MAX_REFUSALS_SHOWN = 10
-FILTER_NAMES = ("q", "status", "source", "artist", "platform", "assignee")
+FILTER_NAMES = ("q", "status", "source", "artist", "platform", "assignee", "mine")
+
+
+def _assignable(user: AnyUser) -> QuerySet[Membership]:
+    """Members a finding can be assigned to: those who can write (never read-only viewers)."""
+    return membership_list_for(user).exclude(role=Role.VIEWER)
 
 
 def _sort_labels() -> list[tuple[str, str]]:
@@ -51,13 +58,17 @@ def _sort_labels() -> list[tuple[str, str]]:
 @member_required()
 def finding_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    filters = FindingFilter(request.GET, queryset=finding_list_for(user))
+    filters = FindingFilter(request.GET, queryset=finding_list_for(user), request=request)
     sort = request.GET.get("sort", "newest")
     if sort not in SORTS:
         sort = "newest"
-    page = paginate(request, filters.qs.order_by(*SORTS[sort]))
+    findings = filters.qs
+    page = paginate(request, findings.order_by(*SORTS[sort]))
     context = {
         "page": page,
+        "rows": triage_rows(list(page.items)),
+        "total": finding_total(findings),
+        "saved_views": saved_view_list_for(user).select_related("owner"),
         "filters": filters,
         "sort": sort,
         "sorts": _sort_labels(),
@@ -70,7 +81,8 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         .prefetch_related(None)
         .only("id", "stage_name", "name_hangul"),
         "platform_choices": platform_list_for(user).only("id", "name"),
-        "member_choices": membership_list_for(user),
+        "member_choices": _assignable(user),
+        "mine": bool(request.GET.get("mine")),
     }
     return render(request, partial_or_page(request, "cases/finding_list.html", "results"), context)
 
@@ -127,7 +139,7 @@ def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "linked_cases": finding.cases.order_by("-created_at"),
         "status_form": FindingStatusForm(current=finding.status),
         "update_form": FindingUpdateForm(
-            artists=artist_list_for(user), members=membership_list_for(user), finding=finding
+            artists=artist_list_for(user), members=_assignable(user), finding=finding
         ),
     }
     return render(request, "cases/finding_detail.html", context)
@@ -162,9 +174,7 @@ def finding_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def finding_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     user = request.user
     finding = finding_get_for(user, pk)
-    form = FindingUpdateForm(
-        request.POST, artists=artist_list_for(user), members=membership_list_for(user)
-    )
+    form = FindingUpdateForm(request.POST, artists=artist_list_for(user), members=_assignable(user))
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
