@@ -45,7 +45,7 @@ canonical_json = json.JSONEncoder(
 ).encode
 
 
-def _fields_hash(
+def fields_hash(
     agency_id: int,
     seq: int,
     actor_label: str,
@@ -81,7 +81,7 @@ def _fields_hash(
 def event_hash(event: AuditEvent | _EventRow, key: bytes | None) -> str:
     """HMAC-SHA256 with `key` over the previous hash and the event (its key id included, so
     an event cannot be relabelled as unkeyed); plain SHA-256 for a legacy event (key None)."""
-    return _fields_hash(
+    return fields_hash(
         event.agency_id,
         event.seq,
         event.actor_label,
