@@ -38,11 +38,28 @@ from cases.kernel.models import GENESIS_HASH, Agency, AuditChain, AuditEvent
 log = logging.getLogger(__name__)
 
 
-# One encoder built once (the C encoder): json.dumps with keyword arguments builds a new
-# encoder for every call, which was a third of the hashing time.
+# One encoder built once: json.dumps with keyword arguments builds a new encoder for every
+# call, which was a third of the hashing time.
 canonical_json = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
 ).encode
+
+
+def _hash_encoder() -> Any:
+    """canonical_json for a dict, without the per-call set-up of JSONEncoder.encode: the C
+    encoder made once with the same options (json.JSONEncoder.iterencode's own call: same
+    bytes), or canonical_json where the C encoder is missing."""
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:
+        return canonical_json
+    # markers None: no cycle check (JSON read back from the database, or plain data).
+    make = c_make_encoder(
+        None, str, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    return lambda value: "".join(make(value, 0))
+
+
+_hash_json = _hash_encoder()
 
 
 def fields_hash(
@@ -72,7 +89,7 @@ def fields_hash(
     }
     if key is not None:
         payload["key_id"] = key_id
-    body = (prev_hash + canonical_json(payload)).encode("utf-8")
+    body = (prev_hash + _hash_json(payload)).encode("utf-8")
     if key is None:
         return hashlib.sha256(body).hexdigest()
     return hmac.digest(key, body, "sha256").hex()
