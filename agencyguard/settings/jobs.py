@@ -114,7 +114,7 @@ OUTBOX_RETENTION = timedelta(hours=envint("OUTBOX_RETENTION_H", "72"))
 
 # Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
-IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "200000")
+IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "1000000")
 # Background jobs (cases.kernel.jobs): the stale limit of a type that names no setting.
 JOB_STALE_AFTER = timedelta(minutes=envint("JOB_STALE_AFTER_MIN", "30"))
 # Rows an import processes and commits together (its checkpoint).

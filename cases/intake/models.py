@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist, Platform
@@ -126,8 +129,6 @@ class ImportJob(Job):
     created_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
-    # One entry per processed row: [row number, outcome, finding id or null, reason].
-    report = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     job_audit_prefix = "import"
@@ -146,6 +147,45 @@ class ImportJob(Job):
 
     def __str__(self) -> str:
         return f"Import #{self.pk} ({self.status})"
+
+    @property
+    def report(self) -> list[list[object]]:
+        """Every processed row as [row number, outcome, finding id or None, reason], in file
+        order, the reason in the active language (the CSV download and tests read this)."""
+        return [
+            [r.row, r.outcome, r.finding_id, r.reason]
+            for r in self.report_rows.order_by("row", "pk")
+        ]
+
+
+class ImportReportRow(models.Model):
+    """One processed row of an import: appended with its chunk (never rewriting a growing
+    report). The reason is stored as its untranslated message and parameters and rendered
+    in the reader's language (`reason`)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="report_rows")
+    row = models.PositiveIntegerField()  # the line number in the file
+    outcome = models.CharField(max_length=10)  # created, duplicate, invalid
+    # A plain id, not a foreign key: the report keeps saying what happened after a deletion.
+    finding_id = models.BigIntegerField(null=True, blank=True)
+    url = models.TextField(blank=True)  # the raw value of the URL cell (or line)
+    column = models.PositiveSmallIntegerField(null=True, blank=True)  # 1-based URL column
+    code = models.TextField(blank=True)  # the reason's message id (English source text)
+    params = models.TextField(blank=True)  # its parameters as JSON, "" when none
+
+    class Meta:
+        ordering = ["row", "pk"]
+        indexes = [models.Index(fields=["job", "outcome", "row"], name="import_report_outcome")]
+
+    def __str__(self) -> str:
+        return f"Import #{self.job_id} row {self.row}: {self.outcome}"
+
+    @property
+    def reason(self) -> str:
+        if not self.code:
+            return ""
+        message = gettext(self.code)
+        return message % json.loads(self.params) if self.params else message
 
 
 class FanReport(models.Model):

@@ -35,7 +35,7 @@ def import_job_get_for(user: AnyUser, pk: int | str) -> ImportJob:
 
 
 def import_job_list_for(user: AnyUser) -> QuerySet[ImportJob]:
-    return scoped(ImportJob.objects.defer("payload", "report"), user)
+    return scoped(ImportJob.objects.defer("payload"), user)
 
 
 class PlatformCount(TypedDict):

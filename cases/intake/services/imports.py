@@ -7,6 +7,7 @@ last committed chunk and never records a row twice."""
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, override
 
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
@@ -25,26 +27,44 @@ from cases.intake.canonical import (
     host_of,
 )
 from cases.intake.counts import finding_counts_changed
-from cases.intake.models import Finding, FindingSource, ImportJob, ImportJobStatus
+from cases.intake.models import (
+    Finding,
+    FindingSource,
+    ImportJob,
+    ImportJobStatus,
+    ImportReportRow,
+)
 from cases.intake.services.url_rules import url_rules
-from cases.kernel.audit.services import AuditEntry, audit_record, audit_record_many
+from cases.kernel.audit.bulk import audit_append_rows
+from cases.kernel.audit.services import audit_record
+from cases.kernel.bulk import insert_tuples
 from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
 HEADER_NAMES = {"url", "link", "urls", "주소", "링크"}
 CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
+# Report reasons are stored untranslated (message id + parameters) and rendered in the
+# reader's language (cases.intake.models.ImportReportRow.reason).
+MALFORMED = gettext_noop("malformed CSV (%(error)s)")
+NO_URL = gettext_noop("no URL in column %(col)s")
+UNKNOWN_ARTIST = gettext_noop("unknown artist: %(names)s")
+SAME_AS_ROW = gettext_noop("same URL as row %(row)s")
+ALREADY_RECORDED = gettext_noop("already recorded")
+REPORT_COLUMNS = ("job_id", "row", "outcome", "finding_id", "url", "column", "code", "params")
 
 
 class ImportRejected(ValueError):
     """The whole upload is refused (too big, not text); the message is for the user."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImportRow:
     number: int  # the line number in the file, as a spreadsheet shows it
-    url: str
+    url: str  # the raw value of the URL cell (or the line)
     artists: tuple[str, ...]
-    error: str = ""
+    error: str = ""  # untranslated message id; rendered with error_params at view time
+    column: int | None = None  # the URL's column (1-based) in a CSV, None for plain lines
+    error_params: dict[str, Any] | None = None
 
 
 def decode_upload(data: bytes) -> str:
@@ -77,6 +97,7 @@ def parse_rows(text: str) -> list[ImportRow]:
                 (i for i, h in enumerate(header) if h in {"artist", "artists", "아티스트"}), None
             )
             start = 1
+    column = url_col + 1 if start else None
     rows = []
     for index in range(start, len(lines)):
         line = lines[index]
@@ -84,26 +105,20 @@ def parse_rows(text: str) -> list[ImportRow]:
             continue
         number = index + 1
         if '"' not in line and "," not in line:
-            rows.append(ImportRow(number, line.strip(), ()))
+            rows.append(ImportRow(number, line.strip(), (), column=column))
             continue
         try:
             cells = next(csv.reader([line], strict=True))
         except csv.Error as exc:
-            rows.append(
-                ImportRow(number, line[:300], (), _("malformed CSV (%(error)s)") % {"error": exc})
-            )
+            rows.append(ImportRow(number, line[:300], (), MALFORMED, column, {"error": str(exc)}))
             continue
         if len(cells) <= url_col:
-            rows.append(
-                ImportRow(
-                    number, line[:300], (), _("no URL in column %(col)s") % {"col": url_col + 1}
-                )
-            )
+            rows.append(ImportRow(number, line[:300], (), NO_URL, column, {"col": url_col + 1}))
             continue
         artists: tuple[str, ...] = ()
         if artist_col is not None and artist_col < len(cells):
             artists = tuple(a.strip() for a in cells[artist_col].split("|") if a.strip())
-        rows.append(ImportRow(number, cells[url_col].strip(), artists))
+        rows.append(ImportRow(number, cells[url_col].strip(), artists, column=column))
     return rows
 
 
@@ -141,6 +156,26 @@ def import_job_create(*, agency: Agency, actor: User, text: str, filename: str =
     return job
 
 
+def _params(params: dict[str, Any] | None) -> str:
+    return json.dumps(params, ensure_ascii=False) if params else ""
+
+
+def _finding_template(job: ImportJob) -> tuple[tuple[str, ...], list[Any], list[int]]:
+    """The columns of a Finding insert, a row of database-ready values shared by every
+    finding of a chunk (agency, source, creator, timestamps, defaults), and the positions
+    of url, canonical_url, canonical_hash, host and platform_id to fill in per row."""
+    connection = transaction.get_connection()
+    template = Finding(agency=job.agency, source=FindingSource.IMPORT, created_by=job.created_by)
+    fields = [f for f in Finding._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields]
+    columns = tuple(f.column for f in fields)
+    slots = [
+        columns.index(name)
+        for name in ("url", "canonical_url", "canonical_hash", "host", "platform_id")
+    ]
+    return columns, values, slots
+
+
 def _process_chunk(
     job: ImportJob,
     rows: list[ImportRow],
@@ -148,95 +183,100 @@ def _process_chunk(
     artists_by_name: dict[str, Artist],
     rules: UrlRules,
 ) -> None:
-    report: list[list[object]] = []
+    # (row, outcome, finding id, raw url, column, message id, params as JSON)
+    report: list[tuple[int, str, int | None, str, int | None, str, str]] = []
     pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
-    first_row_of: dict[str, int] = {}
-    for row in rows:
-        if row.error:
-            report.append([row.number, INVALID, None, row.error])
-            continue
-        unknown = [name for name in row.artists if name.lower() not in artists_by_name]
-        if unknown:
-            report.append(
-                [
-                    row.number,
-                    INVALID,
-                    None,
-                    _("unknown artist: %(names)s") % {"names": ", ".join(unknown)},
-                ]
-            )
-            continue
-        try:
-            canonical = canonicalize_url(row.url, rules)
-        except InvalidURL as exc:
-            report.append([row.number, INVALID, None, str(exc)])
-            continue
-        key = canonical_hash(canonical)
-        if key in first_row_of or key in pending:
-            report.append(
-                [
-                    row.number,
-                    DUPLICATE,
-                    None,
-                    _("same URL as row %(row)s")
-                    % {"row": first_row_of.get(key, pending[key][0].number)},
-                ]
-            )
-            continue
-        pending[key] = (row, canonical)
+    # Messages of invalid URLs are kept in the source language (their ids), like ours.
+    with override(None):
+        for row in rows:
+            if row.error:
+                report.append(
+                    (
+                        row.number,
+                        INVALID,
+                        None,
+                        row.url,
+                        row.column,
+                        row.error,
+                        _params(row.error_params),
+                    )
+                )
+                continue
+            unknown = [name for name in row.artists if name.lower() not in artists_by_name]
+            if unknown:
+                names = _params({"names": ", ".join(unknown)})
+                report.append(
+                    (row.number, INVALID, None, row.url, row.column, UNKNOWN_ARTIST, names)
+                )
+                continue
+            try:
+                canonical = canonicalize_url(row.url, rules)
+            except InvalidURL as exc:
+                report.append((row.number, INVALID, None, row.url, row.column, str(exc), ""))
+                continue
+            key = canonical_hash(canonical)
+            if key in pending:
+                first = _params({"row": pending[key][0].number})
+                report.append(
+                    (row.number, DUPLICATE, None, row.url, row.column, SAME_AS_ROW, first)
+                )
+                continue
+            pending[key] = (row, canonical)
     # Rows of earlier chunks were committed: look them up in the database, like any other.
     existing = dict(
         Finding.objects.filter(agency=job.agency, canonical_hash__in=list(pending)).values_list(
             "canonical_hash", "pk"
         )
     )
-    new_findings = []
+    columns, base, slots = _finding_template(job)
+    u_slot, c_slot, h_slot, host_slot, p_slot = slots
+    values = []
+    new: list[tuple[str, ImportRow, str]] = []
     for key, (row, canonical) in pending.items():
         if key in existing:
-            report.append([row.number, DUPLICATE, existing[key], _("already recorded")])
+            report.append(
+                (row.number, DUPLICATE, existing[key], row.url, row.column, ALREADY_RECORDED, "")
+            )
             continue
         host = host_of(canonical)
-        new_findings.append(
-            Finding(
-                agency=job.agency,
-                url=row.url,
-                canonical_url=canonical,
-                canonical_hash=key,
-                host=host,
-                platform=platforms.lookup(host),
-                source=FindingSource.IMPORT,
-                created_by=job.created_by,
-            )
-        )
-    created = Finding.objects.bulk_create(new_findings, batch_size=1000)
+        platform = platforms.lookup(host)
+        value = base.copy()
+        value[u_slot], value[c_slot], value[h_slot] = row.url, canonical, key
+        value[host_slot], value[p_slot] = host, platform.pk if platform is not None else None
+        values.append(value)
+        new.append((key, row, canonical))
+    insert_tuples(Finding, columns, values)
+    ids = dict(
+        Finding.objects.filter(
+            agency=job.agency, canonical_hash__in=[key for key, _r, _c in new]
+        ).values_list("canonical_hash", "pk")
+    )
     through = Finding.artists.through
     links: list[Any] = []
-    for finding in created:
-        row, _canonical = pending[finding.canonical_hash]
-        report.append([row.number, CREATED, finding.pk, ""])
+    audit_rows = []
+    for key, row, canonical in new:
+        pk = ids[key]
+        report.append((row.number, CREATED, pk, row.url, row.column, "", ""))
         links.extend(
-            through(finding_id=finding.pk, artist_id=artists_by_name[name.lower()].pk)
+            through(finding_id=pk, artist_id=artists_by_name[name.lower()].pk)
             for name in row.artists
         )
-    through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
-    if created:
-        finding_counts_changed(agency_id=job.agency_id)
-    audit_record_many(
-        agency=job.agency,
-        actor=job.created_by,
-        entries=[
-            AuditEntry(
-                action="finding.recorded",
-                obj=f,
-                data={"url": f.canonical_url, "source": "import", "import": job.pk},
+        audit_rows.append(
+            (
+                "finding.recorded",
+                "finding",
+                str(pk),
+                {"url": canonical, "source": "import", "import": job.pk},
             )
-            for f in created
-        ],
-    )
-    report.sort(key=lambda entry: entry[0])  # type: ignore[arg-type, return-value]
-    job.report.extend(report)
+        )
+    through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    if new:
+        finding_counts_changed(agency_id=job.agency_id)
+    audit_append_rows(agency=job.agency, actor=job.created_by, rows=audit_rows)
+    report.sort(key=lambda entry: entry[0])
+    insert_tuples(ImportReportRow, REPORT_COLUMNS, [(job.pk, *entry) for entry in report])
     job.processed_rows += len(rows)
-    job.created_count += len(created)
+    job.created_count += len(new)
     job.duplicate_count += sum(1 for r in report if r[1] == DUPLICATE)
     job.invalid_count += sum(1 for r in report if r[1] == INVALID)
 
@@ -245,6 +285,7 @@ def _locked_running(job_id: int) -> ImportJob | None:
     job = (
         ImportJob.objects.select_for_update(of=("self",))
         .select_related("agency", "created_by")
+        .defer("payload")  # read once, at the start of the run
         .get(pk=job_id)
     )
     return job if job.status == ImportJobStatus.RUNNING else None
@@ -292,7 +333,6 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             _process_chunk(job, chunk, platforms, artists_by_name, rules)
             job.save(
                 update_fields=[
-                    "report",
                     "processed_rows",
                     "created_count",
                     "duplicate_count",

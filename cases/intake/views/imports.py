@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from cases.intake.forms import ImportForm
-from cases.intake.models import ImportJobStatus
+from cases.intake.models import ImportJob, ImportJobStatus
 from cases.intake.selectors import import_job_get_for, import_job_list_for
 from cases.intake.services.imports import (
     CREATED,
@@ -72,11 +72,12 @@ def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
             return HttpResponseClientRefresh()
         return render(request, "cases/import_detail.html#progress", {"job": job})
     job = import_job_get_for(request.user, pk)
-    problems = [entry for entry in job.report if entry[1] != CREATED]
+    problem_count = job.invalid_count + job.duplicate_count
+    problems = job.report_rows.exclude(outcome=CREATED).order_by("row", "pk")
     context = {
         "job": job,
         "page": paginate(request, problems),
-        "problem_count": len(problems),
+        "problem_count": problem_count,
         "finished": job.status in FINISHED,
         "can_write": can_write(request.user),
     }
@@ -110,19 +111,19 @@ def _safe_cell(value: object) -> object:
     return value
 
 
-def _report_lines(report: list[list[object]]) -> Iterator[str]:
+def _report_lines(job: ImportJob) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(["row", "outcome", "finding_id", "reason"])
-    for row, outcome, finding_id, reason in report:
-        yield writer.writerow([row, outcome, finding_id or "", _safe_cell(reason or "")])
+    for entry in job.report_rows.order_by("row", "pk").iterator(chunk_size=5000):
+        yield writer.writerow(
+            [entry.row, entry.outcome, entry.finding_id or "", _safe_cell(entry.reason)]
+        )
 
 
 @require_GET
 @member_required()
 def import_report(request: HtmxHttpRequest, pk: int) -> StreamingHttpResponse:
     job = import_job_get_for(request.user, pk)
-    response = StreamingHttpResponse(
-        _report_lines(job.report), content_type="text/csv; charset=utf-8"
-    )
+    response = StreamingHttpResponse(_report_lines(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-report.csv"'
     return response
