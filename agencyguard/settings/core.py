@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "agencyguard.middleware.SecurityHeadersMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Last, so its process_exception runs first: SQLite's lock timeout is a 503, not a 500.
+    "cases.kernel.errors.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "agencyguard.urls"

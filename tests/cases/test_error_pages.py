@@ -121,3 +121,18 @@ def test_a_form_without_its_csrf_token_shows_the_branded_page(bob, language, tit
     content = response.content.decode()
     assert 'data-error-page="403-csrf"' in content
     assert title in content
+
+
+def test_a_database_lock_timeout_is_a_503_to_retry_not_a_500(db) -> None:  # type: ignore[no-untyped-def]
+    """SQLite (the embedded stack) under a burst of writes: a request that waited out the
+    busy timeout is told to retry; nothing was saved."""
+    client = Client(raise_request_exception=False)
+    page = client.get("/__test__/locked/")
+    assert page.status_code == 503
+    assert page["Retry-After"] == "5"
+    assert "Nothing was saved" in page.content.decode()
+    api = client.get("/api/__test__/locked/")
+    assert api.status_code == 503 and api["Retry-After"] == "5"
+    assert "Nothing was saved" in api.json()["detail"]
+    # Any other database error is still the server error it is.
+    assert client.get("/__test__/operational/").status_code == 500
