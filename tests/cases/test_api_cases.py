@@ -94,7 +94,13 @@ def test_findings_are_linked_through_the_action_not_the_update(bob, agency, find
         .values_list("action", flat=True)
         .order_by("seq")
     )
-    assert actions == ["case.created", "case.findings_linked", "case.findings_unlinked"]
+    # The case was opened with a finding of an artist: that artist joined the case.
+    assert actions == [
+        "case.created",
+        "case.artists_added",
+        "case.findings_linked",
+        "case.findings_unlinked",
+    ]
 
 
 def test_linking_refuses_foreign_or_missing_findings(bob, agency, other_agency) -> None:  # type: ignore[no-untyped-def]

@@ -119,7 +119,8 @@ def test_the_queue_shows_notice_status_and_due_date_in_bounded_queries(
             status=NoticeStatus.SENT, sent_at=timezone.now(), due_at=due, rendered_sha256="0" * 64
         )
     client.force_login(bob)
-    with django_assert_max_num_queries(12):  # 11, and the planner estimate on PostgreSQL
+    # 11, the planner estimate on PostgreSQL, and the second login step (django-otp).
+    with django_assert_max_num_queries(13):
         content = client.get(reverse("finding_list")).content.decode()
     assert content.count("data-notice-status") == 6
     assert str(NoticeStatus.SENT.label) in content

@@ -14,6 +14,7 @@ from cases.notices.models import Notice, NoticeStatus
 from cases.notices.services.drafts import notice_create
 from cases.work.services.tasks import task_add
 from tests.e2e.test_browser import _log_in, browser, page  # noqa: F401 - fixtures
+from tests.twofactor_helpers import enrol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,6 +40,7 @@ def test_the_case_page_is_where_the_work_happens(
     finding_set_status(finding=finding, status="captured", actor=bob)
     finding_set_status(finding=finding, status="removed", actor=bob)
     task_add(actor=bob, title="Draft the complaint", assignee=alice, case=case)
+    alice_device, _codes = enrol(alice)  # an admin logs in with a second step
 
     _log_in(page, "bob")
     page.goto(f"/cases/{case.pk}/")
@@ -54,7 +56,7 @@ def test_the_case_page_is_where_the_work_happens(
     assert page.locator("#timeline .mention").inner_text() == "@alice"
 
     page.get_by_role("button", name="Log out").click()
-    _log_in(page, "alice")
+    _log_in(page, "alice", device=alice_device)
     # The bell's count arrives by htmx after the page: the task and the mention.
     bell = page.locator("a.notification-bell", has_text="2 new notifications")
     bell.wait_for()

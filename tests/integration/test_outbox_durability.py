@@ -123,8 +123,9 @@ def test_work_requested_while_redis_is_down_runs_exactly_once_when_it_is_back(
     private_redis, client, agency, bob, settings
 ) -> None:  # type: ignore[no-untyped-def]
     settings.CAPTURE_SCREENSHOT = False
-    # An address the capture policy refuses: the capture runs to its end at once, offline.
-    finding = make_finding(agency, "http://10.255.255.1/private", actor=bob)
+    # A port the capture policy refuses (checked before any name lookup): the capture runs
+    # to its end at once, offline. (A private address is refused already when recorded.)
+    finding = make_finding(agency, "http://example.com:9/private", actor=bob)
     worker = CeleryWorker(
         broker_url=private_redis.url,
         database_url=_test_database_url(),
