@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "finding.recorded": gettext_lazy("Finding recorded"),
     "finding.status_changed": gettext_lazy("Finding status changed"),
     "finding.updated": gettext_lazy("Finding edited"),
+    "finding.recanonicalized": gettext_lazy("Finding re-keyed under the platform rules"),
     "fan_report.received": gettext_lazy("Fan report received"),
     "import.created": gettext_lazy("Import started"),
     "import.finished": gettext_lazy("Import finished"),
