@@ -14,6 +14,7 @@ from cases.evidence.models import CustodyEvent, EvidenceKind
 from cases.evidence.services.evidence import evidence_ingest
 from cases.intake.models import Finding
 from cases.intake.services.findings import finding_set_status
+from cases.kernel.widgets import FILTER_FROM
 from cases.notices.models import Notice, NoticeStatus
 from cases.notices.services.drafts import notice_create
 from cases.work.models import DigestSubscription
@@ -21,7 +22,7 @@ from cases.work.services.tasks import task_add
 from tests.e2e.test_accessibility import _axe_source, _violations
 from tests.e2e.test_browser import _log_in, browser, page  # noqa: F401 - fixtures
 from tests.evidence.samples import png_bytes
-from tests.factories import make_finding
+from tests.factories import ArtistFactory, make_finding
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -173,3 +174,30 @@ def test_my_work_lists_my_findings_tasks_and_notices_due(
     page.get_by_text("You will receive a daily digest by e-mail.").wait_for()
     subscription = DigestSubscription.objects.get(user=bob)
     assert subscription.enabled and subscription.language == "ko"
+
+
+def test_a_long_checkbox_list_filters_and_ticks_from_the_keyboard(
+    page,  # noqa: F811
+    agency,
+    bob,
+    artist,
+) -> None:
+    for n in range(FILTER_FROM):
+        ArtistFactory(agency=agency, stage_name=f"Backup dancer {n}")
+
+    _log_in(page, "bob")
+    page.goto("/findings/new/")
+    group = page.get_by_role("group", name="Artists depicted")
+    assert group.locator("input[type=checkbox]").count() == FILTER_FROM + 1
+    page.get_by_label("Filter the list").fill("yuna")
+    visible = group.locator("input[type=checkbox]:visible")
+    assert visible.count() == 1
+    visible.focus()
+    page.keyboard.press("Space")
+    page.get_by_label("Filter the list").fill("")
+    assert group.locator("input[type=checkbox]:visible").count() == FILTER_FROM + 1
+    page.fill("input[name=url]", "https://www.youtube.com/watch?v=keyboard-pick")
+    page.get_by_role("button", name="Record finding").click()
+    page.wait_for_url(re.compile(r"/findings/\d+/$"))
+    recorded = Finding.objects.get(canonical_url__contains="keyboard-pick")
+    assert list(recorded.artists.values_list("pk", flat=True)) == [artist.pk]

@@ -166,3 +166,11 @@ def test_my_work_page_opts_in_and_out(client, bob, agency):
     client.post(reverse("digest_settings"), {"language": "en"})
     subscription.refresh_from_db()
     assert not subscription.enabled
+
+
+def test_beat_runs_the_sweep_and_the_outbox_names_the_mail_task(settings):
+    from cases.work.tasks import digest_due_task, digest_mail_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["work-digest-due"]["task"] == digest_due_task.name
+    assert digest_mail_task.name == DIGEST_MAIL_TASK
+    assert "cases.work.tasks" in settings.CELERY_IMPORTS
