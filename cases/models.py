@@ -44,7 +44,7 @@ from cases.notices.models import (
     Webhook,
     WebhookDelivery,
 )
-from cases.work.models import Comment, Notification, NotificationKind, Task
+from cases.work.models import Comment, DigestSubscription, Notification, NotificationKind, Task
 
 __all__ = [
     "Agency",
@@ -60,6 +60,7 @@ __all__ = [
     "Comment",
     "CustodyAction",
     "CustodyEvent",
+    "DigestSubscription",
     "Evidence",
     "EvidenceKind",
     "EvidenceMatch",

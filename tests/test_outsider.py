@@ -73,6 +73,7 @@ VIEWER_MAY_WRITE = {
     "twofactor_recovery_codes": "a member's own recovery codes",
     "twofactor_disable": "a member's own authenticator",
     "notification_read": "a member's own notifications (marked read)",
+    "digest_settings": "a member's own opt-in to the daily e-mail digest (tests/work/test_digest.py)",
 }
 # Kwargs that do not point at an object: a URL with only these is a "list" URL.
 NON_OBJECT_KWARGS = {"format", "agency_slug"}
@@ -125,6 +126,8 @@ CONTRACT = {
     "notification_list",
     "notification_bell",
     "notification_read",
+    "digest_settings",
+    "finding_preview",
     "artist_list",
     "artist_create",
     "artist_detail",

@@ -77,7 +77,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.notices.tasks.notice_deadlines_check",
         "schedule": 900.0,
     },
+    # The optional daily e-mail digest (cases.work.services.digest): hourly, each opted-in
+    # member is queued once a day from DIGEST_HOUR; a re-run the same day sends nothing.
+    "work-digest-due": {
+        "task": "cases.work.tasks.digest_due_task",
+        "schedule": 3600.0,
+    },
 }
+# The local hour (TIME_ZONE) from which the day's digests go out.
+DIGEST_HOUR = envint("DIGEST_HOUR", "8")
 # When each periodic task last ran, kept across restarts (`celery beat` defaults to a file
 # in the current directory).
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -90,6 +98,7 @@ CELERY_IMPORTS = [
     "cases.evidence.tasks",
     "cases.matching.tasks",
     "cases.notices.tasks",
+    "cases.work.tasks",
 ]
 # Redis redelivers a message that was taken but not acknowledged (acks_late: a worker that
 # died mid-task) after this many seconds. It must stay above the longest hard time limit

@@ -25,6 +25,7 @@ from cases.agency.services.platform_admin import (
 )
 from cases.agency.services.tenancy import staff_username
 from cases.kernel.models import Agency, Membership, Role
+from cases.kernel.widgets import ChoiceList
 
 User = get_user_model()
 
@@ -74,7 +75,7 @@ class ArtistForm(forms.ModelForm):
         label=_("Groups"),
         queryset=Group.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 5}),
+        widget=ChoiceList,
     )
 
     class Meta:

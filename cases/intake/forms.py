@@ -23,6 +23,7 @@ from cases.intake.canonical import MAX_URL_LENGTH
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import TRANSITIONS
 from cases.kernel.models import Membership
+from cases.kernel.widgets import ChoiceList
 
 User = get_user_model()
 
@@ -42,7 +43,7 @@ class FindingCreateForm(forms.Form):
         label=_("Artists depicted"),
         queryset=Artist.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=ChoiceList,
     )
     notes = forms.CharField(
         label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -58,7 +59,7 @@ class FindingUpdateForm(forms.Form):
         label=_("Artists depicted"),
         queryset=Artist.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=ChoiceList,
     )
     assignee = MemberChoiceField(
         label=_("Assignee"), queryset=User.objects.none(), required=False, empty_label=_("Nobody")

@@ -18,7 +18,7 @@ from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from cases.kernel.models import Agency
+from cases.kernel.models import Agency, Role
 from cases.kernel.tenancy import (
     AnyUser,
     agency_for,
@@ -122,8 +122,10 @@ def _request_user(context: dict[str, Any]) -> AnyUser | None:
 
 
 def _staff_users_for(user: AnyUser) -> QuerySet[User]:
-    """Users who may be assigned a finding: the staff of the caller's agency."""
-    return User.objects.filter(membership__in=membership_list_for(user))
+    """Users who may be assigned a finding: the active staff of the caller's agency who can
+    write (never read-only viewers), the same people the web form offers."""
+    writers = membership_list_for(user).exclude(role=Role.VIEWER)
+    return User.objects.filter(membership__in=writers, is_active=True)
 
 
 class ScopedIdListField(serializers.ListField):

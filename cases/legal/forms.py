@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.agency.forms import ArtistChoiceField, _artists
 from cases.agency.models import Artist
+from cases.kernel.widgets import ChoiceList
 from cases.legal.models import Case, CaseStatus
 
 # --- Cases --------------------------------------------------------------------------------
@@ -21,7 +22,7 @@ class CaseForm(forms.ModelForm):
         label=_("Artists"),
         queryset=Artist.objects.none(),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
+        widget=ChoiceList,
     )
 
     class Meta:

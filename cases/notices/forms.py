@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from cases.evidence.models import Evidence
+from cases.kernel.widgets import ChoiceList
 from cases.matching.models import ReferenceMedia
 from cases.notices.models import (
     LegalBasis,
@@ -59,13 +60,13 @@ class NoticeForm(forms.Form):
         label=_("Reference media (original works)"),
         queryset=ReferenceMedia.objects.none(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=ChoiceList,
     )
     attachments = EvidenceChoiceField(
         label=_("Evidence to attach"),
         queryset=Evidence.objects.none(),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=ChoiceList,
         help_text=_("Screenshots only, unless explicit media is allowed below."),
     )
     include_explicit = forms.BooleanField(

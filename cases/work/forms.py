@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -40,3 +41,8 @@ class TaskForm(forms.Form):
 
 class NotificationReadForm(forms.Form):
     ids = forms.CharField(required=False)
+
+
+class DigestForm(forms.Form):
+    enabled = forms.BooleanField(label=_("E-mail me a daily digest"), required=False)
+    language = forms.ChoiceField(label=_("Language of the digest"), choices=settings.LANGUAGES)

@@ -110,3 +110,24 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.user_id}"
+
+
+class DigestSubscription(models.Model):
+    """A member's opt-in to the daily e-mail digest, in the language she chose. `sent_on`
+    is the agency-local day the digest was last handled (sent, or nothing to send), so a
+    second run on the same day sends nothing."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_subscription"
+    )
+    enabled = models.BooleanField(_("e-mail me a daily digest"), default=False)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    sent_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["enabled", "sent_on"], name="digest_due")]
+
+    def __str__(self) -> str:
+        return f"digest for {self.user_id} ({'on' if self.enabled else 'off'})"

@@ -23,6 +23,45 @@
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) event.target.select();
   });
 
+  // ---- Checkbox lists (cases.kernel.widgets.ChoiceList): a filter box on long lists -------
+  var choiceFilters = 0;
+
+  function enhanceChoiceLists(root) {
+    $all("[data-choice-list]", root).forEach(function (list) {
+      if (list.dataset.enhanced) return;
+      var options = $all("input[type=checkbox]", list);
+      if (options.length <= Number(list.dataset.filterFrom || 8)) return;
+      list.dataset.enhanced = "1";
+      choiceFilters += 1;
+      var box = document.createElement("div");
+      box.className = "choice-filter";
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "search";
+      input.id = "choice-filter-" + choiceFilters;
+      input.setAttribute("data-choice-filter", "");
+      label.htmlFor = input.id;
+      label.className = "small";
+      label.textContent = list.dataset.filterLabel || "Filter";
+      box.appendChild(label);
+      box.appendChild(input);
+      list.parentNode.insertBefore(box, list);
+      input.addEventListener("input", function () {
+        var needle = input.value.trim().toLowerCase();
+        options.forEach(function (option) {
+          var row = option.closest("label") || option;
+          var holder = row.parentNode && row.parentNode !== list ? row.parentNode : row;
+          // Ticked boxes stay visible so a filter never hides what is chosen.
+          var show = !needle || option.checked || row.textContent.toLowerCase().indexOf(needle) !== -1;
+          holder.hidden = !show;
+        });
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { enhanceChoiceLists(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { enhanceChoiceLists(event.detail.target); });
+
   // ---- Triage queue: selection, row highlight, keyboard shortcuts ------------------------
   var current = -1;
 
@@ -65,6 +104,27 @@
     if (row && row.dataset.href) window.location.assign(row.dataset.href);
   }
 
+  // ---- Triage queue: the side preview, loaded by htmx into the panel --------------------
+  var previewEmpty = null;
+
+  function previewPanel() { return $("[data-preview-panel]"); }
+
+  function previewRow(row) {
+    var panel = previewPanel();
+    if (!row || !panel || !row.dataset.preview || !window.htmx) return;
+    if (previewEmpty === null) previewEmpty = panel.innerHTML;
+    window.htmx.ajax("GET", row.dataset.preview, { target: "#finding-preview", swap: "innerHTML" });
+  }
+
+  function previewCurrent() { previewRow(currentRow()); }
+
+  function closePreview() {
+    var panel = previewPanel();
+    if (!panel || previewEmpty === null) return false;
+    panel.innerHTML = previewEmpty;
+    return true;
+  }
+
   function toggleCurrent() {
     var box = checkboxOf(currentRow());
     if (box) { box.checked = !box.checked; refreshSelection(); }
@@ -104,8 +164,13 @@
     if (target.closest("[data-toggle-help]")) { toggleHelp(); return; }
     var help = $("#shortcut-help");
     if (help && !help.hidden && target === help) { toggleHelp(false); return; }
+    if (target.closest("[data-preview-close]")) { closePreview(); return; }
     var row = target.closest("[data-triage-table] tbody tr[data-finding-id]");
-    if (row) highlight(rows().indexOf(row));
+    if (row) {
+      highlight(rows().indexOf(row));
+      // Links, checkboxes and buttons in the row keep their own meaning.
+      if (!target.closest("a, input, button, label, select")) previewRow(row);
+    }
   });
 
   document.addEventListener("change", function (event) {
@@ -122,7 +187,11 @@
   });
 
   document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape") { toggleHelp(false); return; }
+    if (event.key === "Escape") {
+      var help = $("#shortcut-help");
+      if (help && !help.hidden) toggleHelp(false); else closePreview();
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
     if (event.key === "?") { event.preventDefault(); toggleHelp(); return; }
     if (event.key === "/") {
@@ -135,12 +204,13 @@
       case "j": event.preventDefault(); highlight(current + 1); break;
       case "k": event.preventDefault(); highlight(current < 0 ? 0 : current - 1); break;
       case "x": event.preventDefault(); if (current < 0) highlight(0); toggleCurrent(); break;
-      case "o":
+      case "p":
       case "Enter":
         // Enter on a focused link or button keeps its own meaning.
         if (event.key === "Enter" && document.activeElement && document.activeElement !== document.body) break;
-        if (current >= 0) { event.preventDefault(); openCurrent(); }
+        if (current >= 0) { event.preventDefault(); previewCurrent(); }
         break;
+      case "o": if (current >= 0) { event.preventDefault(); openCurrent(); } break;
       case "t": event.preventDefault(); applyStatus("triaged", ""); break;
       case "d": {
         event.preventDefault();
@@ -155,7 +225,9 @@
   });
 
   // After htmx swaps in new results (filters, pages), start again at the top.
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    if (target && target.id === "finding-preview") return;  // the preview keeps the place
     current = -1;
     refreshSelection();
   });

@@ -18,10 +18,11 @@ from django.urls import reverse
 
 from cases.intake.services.imports import import_job_create
 from cases.kernel.web import PAGE_SIZE
+from cases.kernel.widgets import FILTER_FROM
 from cases.legal.services.legal_cases import case_create
 from cases.notices.services.drafts import notice_create
 from tests.e2e.test_browser import PASSWORD, browser, page  # noqa: F401 - fixtures
-from tests.factories import make_finding
+from tests.factories import ArtistFactory, make_finding
 from tests.twofactor_helpers import device_code, enrol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -66,6 +67,9 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
         agency=agency, actor=bob, findings=[finding], legal_basis="platform_policy"
     )
     job = import_job_create(agency=agency, actor=bob, text="https://example.com/a\nnot a url\n")
+    # More artists than a checkbox list shows without its filter box.
+    for n in range(FILTER_FROM + 1):
+        ArtistFactory(agency=agency, stage_name=f"Artist {n}")
     return {
         "dashboard": reverse("dashboard"),
         "triage queue": reverse("finding_list"),
@@ -76,6 +80,8 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
         "notice detail": reverse("notice_detail", args=[notice.pk]),
         "imports": reverse("import_list"),
         "import detail": reverse("import_detail", args=[job.pk]),
+        "record finding": reverse("finding_create"),
+        "my work": reverse("my_work"),
         "roster": reverse("artist_list"),
         "settings": reverse("user_settings"),
         "staff": reverse("staff_list"),

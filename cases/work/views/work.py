@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cases.intake.selectors import finding_get_for
 from cases.kernel.web import HtmxHttpRequest, member_required, page_number, parse_ids
 from cases.legal.selectors import case_get_for
-from cases.work.forms import CommentForm, TaskForm
+from cases.work.forms import CommentForm, DigestForm, TaskForm
+from cases.work.models import DigestSubscription
 from cases.work.selectors import (
     BELL_MAX,
     my_work_for,
@@ -21,6 +22,7 @@ from cases.work.selectors import (
     unread_notification_count,
 )
 from cases.work.services.comments import comment_add
+from cases.work.services.digest import digest_subscription_set
 from cases.work.services.notifications import notification_mark_read
 from cases.work.services.tasks import task_add, task_done
 from cases.work.timeline import case_timeline
@@ -103,7 +105,39 @@ def task_mark_done(request: HtmxHttpRequest, task_pk: int) -> HttpResponse:
 @require_GET
 @member_required()
 def my_work(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "cases/my_work.html", {"work": my_work_for(request.user)})
+    subscription = DigestSubscription.objects.filter(user=request.user).first()
+    digest_form = DigestForm(
+        initial={
+            "enabled": bool(subscription and subscription.enabled),
+            "language": subscription.language if subscription else request.LANGUAGE_CODE,
+        }
+    )
+    context = {"work": my_work_for(request.user), "digest_form": digest_form}
+    return render(request, "cases/my_work.html", context)
+
+
+@require_POST
+@member_required(write="viewer")
+def digest_settings(request: HtmxHttpRequest) -> HttpResponse:
+    """Opt in to (or out of) the daily e-mail digest, in the chosen language."""
+    form = DigestForm(request.POST)
+    if form.is_valid():
+        enabled = form.cleaned_data["enabled"]
+        digest_subscription_set(
+            user=request.user,
+            agency=request.membership.agency,
+            enabled=enabled,
+            language=form.cleaned_data["language"],
+        )
+        if enabled and not request.user.email:
+            messages.warning(
+                request, _("Your account has no e-mail address: no digest can be sent.")
+            )
+        elif enabled:
+            messages.success(request, _("You will receive a daily digest by e-mail."))
+        else:
+            messages.success(request, _("The daily digest is off."))
+    return redirect("my_work")
 
 
 @require_GET
