@@ -28,7 +28,7 @@ def test_the_hash_encoder_writes_the_canonical_bytes(payload) -> None:  # type: 
     expected = json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
-    assert services._hash_json(payload) == expected == services.canonical_json(payload)
+    assert services.hash_json(payload) == expected == services.canonical_json(payload)
 
 
 def test_bulk_appended_events_chain_after_recorded_ones_and_verify(agency, bob) -> None:  # type: ignore[no-untyped-def]
