@@ -276,12 +276,12 @@ def test_unreadable_anchors_are_reported_not_raised(
 ) -> None:  # type: ignore[no-untyped-def]
     from django.urls import reverse
 
-    import cases.kernel.audit.services as audit_service
+    import cases.kernel.audit.verify as audit_verify
 
     def unreachable(agency_id: int) -> list[object]:
         raise OSError("bucket unreachable")
 
-    monkeypatch.setattr(audit_service, "anchor_list", unreachable)
+    monkeypatch.setattr(audit_verify, "anchor_list", unreachable)
     report = audit_chain_verify(agency=agency)
     assert not report.ok and report.broken_seq is None and "bucket unreachable" in report.reason
     client.force_login(alice)

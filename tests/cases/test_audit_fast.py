@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
-from cases.kernel.audit import services
+from cases.kernel.audit import hashing, services, verify
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.keys import audit_keys
 from cases.kernel.audit.services import audit_chain_verify, audit_record, event_hash
@@ -16,6 +17,7 @@ from cases.kernel.models import AuditEvent
 from tests.audit_helpers import EVENTS, as_db_owner, sql
 
 pytestmark = pytest.mark.django_db
+CANONICAL = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
 
 PAYLOADS = [
     {"b": 1, "a": '유나 "x"\n\t', "c": [1.5, float("nan"), None, True, -0.0, 10**30]},
@@ -28,7 +30,7 @@ def test_the_hash_encoder_writes_the_canonical_bytes(payload) -> None:  # type: 
     expected = json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
     )
-    assert services._hash_json(payload) == expected == services.canonical_json(payload)
+    assert services.hash_json(payload) == expected == services.canonical_json(payload)
 
 
 def test_bulk_appended_events_chain_after_recorded_ones_and_verify(agency, bob) -> None:  # type: ignore[no-untyped-def]
@@ -66,3 +68,138 @@ def test_a_bulk_event_edited_afterwards_breaks_the_chain(agency, bob) -> None:  
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", ['{"n": 3}', event.pk])
     report = audit_chain_verify(agency=agency, batch_size=2)
     assert not report.ok and report.broken_seq == event.seq
+
+
+# ------------------------------------------------------------- the verifier's fast loop
+
+HOSTILE = [
+    '유나 "따옴표" \\ 역슬래시',
+    "emoji 🎤🔥 and \u2028\u2029 separators",
+    "control \x00\x01\x1f\t\n\r end",
+    "",
+]
+
+
+@pytest.mark.parametrize("key_id", ["k1", None])
+@pytest.mark.parametrize("text", HOSTILE)
+def test_the_written_out_body_is_the_canonical_json_of_the_event(key_id, text) -> None:  # type: ignore[no-untyped-def]
+    created = datetime(2026, 12, 2, 11, 35, 44, 123456, tzinfo=UTC)
+    data = {"z": [1.5, -0.0, 10**30, None, True], "é": {"b": text, "a": 1e-07}}
+    payload = {
+        "agency": 7,
+        "seq": 12,
+        "actor": text,
+        "action": text + "x",
+        "object_type": text[:3],
+        "object_id": text[::-1],
+        "data": data,
+        "created_at": created.isoformat(),
+    }
+    if key_id is not None:
+        payload["key_id"] = key_id
+    body = hashing.hashed_body(
+        7, 12, text, text + "x", text[:3], text[::-1], hashing.hash_json(data),
+        created.isoformat(), "p" * 64, key_id,
+    )  # fmt: skip
+    assert body == ("p" * 64 + json.dumps(payload, **CANONICAL)).encode("utf-8")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("length", [0, 16, 32, 64, 65, 200])
+def test_the_copied_hmac_states_give_hmac_sha256(length) -> None:  # type: ignore[no-untyped-def]
+    key = bytes(range(256))[:length]
+    for body in (b"", b"x", "유나 🎤".encode() * 100):
+        assert hashing.hmac_sha256(key)(body) == hmac.digest(key, body, "sha256").hex()
+    assert hashing.hmac_sha256(key)(b"x") != hashing.hmac_sha256(key + b"!")(b"x")
+
+
+def _checks(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
+    """The seqs that went through _Walk.check (not the fast loop)."""
+    seen: list[int] = []
+    check = verify._Walk.check
+
+    def spy(self, event):  # type: ignore[no-untyped-def]
+        seen.append(event.seq)
+        return check(self, event)
+
+    monkeypatch.setattr(verify._Walk, "check", spy)
+    return seen
+
+
+def test_hostile_events_verify_in_the_fast_loop(agency, bob, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # PostgreSQL stores no NUL character in text or jsonb (refused before any hashing).
+    hostile = (
+        [t.replace("\x00", "") for t in HOSTILE] if connection.vendor == "postgresql" else HOSTILE
+    )
+    with transaction.atomic():
+        for n, text in enumerate(hostile):
+            audit_record(agency=agency, actor=bob, action=text[:60], data={"t": text, "n": n})
+        audit_append_rows(
+            agency=agency, actor=bob,
+            rows=[(text[:60], text[:40], text[:40], {text: [n, 0.1]}) for n, text in enumerate(hostile)],
+        )  # fmt: skip
+    seen = _checks(monkeypatch)
+    report = audit_chain_verify(agency=agency, batch_size=3)
+    assert report.ok and report.checked == AuditEvent.objects.filter(agency=agency).count()
+    assert seen == []  # every event hashed from the raw row, none left to the ORM walk
+
+
+@pytest.fixture
+def long_chain(agency, bob):  # type: ignore[no-untyped-def]
+    """12 keyed events after the agency's own #1, verified in batches of 5: #6 opens the
+    second batch, #11 the third."""
+    assert AuditEvent.objects.filter(agency=agency).count() == 1
+    with transaction.atomic():
+        audit_append_rows(
+            agency=agency, actor=bob, rows=[("a", "finding", str(n), {"n": n}) for n in range(12)]
+        )
+    return {e.seq: e for e in AuditEvent.objects.filter(agency=agency)}
+
+
+@pytest.mark.parametrize("seq", [6, 8, 11])
+def test_an_edit_in_a_later_batch_is_caught_there(agency, long_chain, seq) -> None:  # type: ignore[no-untyped-def]
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", ['{"n": -1}', long_chain[seq].pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq, report.checked) == (False, seq, seq - 1)
+    assert "edited" in report.reason
+
+
+@pytest.mark.parametrize("seq", [6, 9])
+def test_a_forged_hash_in_a_later_batch_is_caught(agency, long_chain, seq) -> None:  # type: ignore[no-untyped-def]
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET hash = %s WHERE id = %s", ["f" * 64, long_chain[seq].pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, seq)
+
+
+@pytest.mark.parametrize("seq", [5, 6, 10])
+def test_a_row_deleted_at_a_batch_boundary_is_caught(agency, long_chain, seq) -> None:  # type: ignore[no-untyped-def]
+    with as_db_owner():
+        sql(f"DELETE FROM {EVENTS} WHERE id = %s", [long_chain[seq].pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, seq)
+    assert f"#{seq} is missing" in report.reason
+
+
+def test_rows_reordered_across_a_batch_boundary_are_caught(agency, long_chain) -> None:  # type: ignore[no-untyped-def]
+    a, b = long_chain[5], long_chain[6]
+    with transaction.atomic(), as_db_owner():
+        sql(f"UPDATE {EVENTS} SET seq = 10000 WHERE id = %s", [a.pk])
+        sql(f"UPDATE {EVENTS} SET seq = %s WHERE id = %s", [a.seq, b.pk])
+        sql(f"UPDATE {EVENTS} SET seq = %s WHERE id = %s", [b.seq, a.pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, 5)
+
+
+def test_stored_json_text_with_spaces_is_judged_as_the_orm_reads_it(  # type: ignore[no-untyped-def]
+    agency, long_chain, monkeypatch
+) -> None:
+    # The same value written with whitespace around it: not the fast loop's case (json.loads
+    # accepts it, so the ORM walk does and the chain verifies).
+    spaced = f' {{"n" : {long_chain[8].data["n"]}}}\n'
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [spaced, long_chain[8].pk])
+    seen = _checks(monkeypatch)
+    assert audit_chain_verify(agency=agency, batch_size=5).ok
+    expected = [] if connection.vendor == "postgresql" else [8]  # jsonb keeps no whitespace
+    assert seen == expected

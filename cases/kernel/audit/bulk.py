@@ -9,8 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.kernel.actor import Actor, actor_fields
+from cases.kernel.audit.hashing import EVENT_COLUMNS, fields_hash
 from cases.kernel.audit.keys import audit_current_key
-from cases.kernel.audit.services import fields_hash
 from cases.kernel.bulk import insert_tuples
 from cases.kernel.models import Agency, AuditChain, AuditEvent
 
@@ -56,6 +56,7 @@ def audit_append_rows(
             key_id,
             key,
         )
+        # In the order of EVENT_COLUMNS.
         values.append(
             (
                 agency_id,
@@ -73,23 +74,6 @@ def audit_append_rows(
             )
         )
         prev = digest
-    insert_tuples(
-        AuditEvent,
-        (
-            "agency_id",
-            "seq",
-            "actor_id",
-            "actor_label",
-            "action",
-            "object_type",
-            "object_id",
-            "data",
-            "created_at",
-            "prev_hash",
-            "hash",
-            "key_id",
-        ),
-        values,
-    )
+    insert_tuples(AuditEvent, EVENT_COLUMNS, values)
     chain.last_seq, chain.last_hash = seq, prev
     chain.save(update_fields=["last_seq", "last_hash"])
