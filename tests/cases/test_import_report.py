@@ -232,3 +232,18 @@ def test_outsiders_and_viewers_cannot_retry(client, agency, bob, carol, mallory)
         not in client.get(reverse("import_detail", args=[job.pk])).content.decode()
     )
     assert not ImportJob.objects.filter(retry_of=job).exists()
+
+
+def test_the_audit_trail_names_the_retry_and_the_warnings_in_korean(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    from cases.templatetags.cases_extras import action_label, event_detail
+
+    text = "url,artist\nhttps://vimeo.com/9,Nobody\nbad one,\n"
+    job = import_job_run(job_id=import_job_create(agency=agency, actor=bob, text=text).pk)
+    retry, _created = import_job_retry_failed_rows(job=job, actor=bob)
+    finished = AuditEvent.objects.get(action="import.finished")
+    retried = AuditEvent.objects.get(action="import.failed_rows_retried")
+    assert event_detail(finished) == "0 created, 1 with warnings, 0 duplicates, 1 invalid"
+    with translation.override("ko"):
+        assert action_label("import.failed_rows_retried") == "가져오기의 실패한 행 다시 시도"
+        assert event_detail(finished) == "생성 0건, 경고 포함 1건, 중복 0건, 무효 1건"
+        assert event_detail(retried) == f"가져오기 #{retry.pk}의 1행"

@@ -13,11 +13,11 @@ from tests.e2e.test_browser import _log_in, browser, page  # noqa: F401 - fixtur
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CSV = (
-    "url,artist\n"
-    "https://vimeo.com/501,Yuna\n"
-    "https://vimeo.com/502,Nobody\n"
-    "ftp://files.example/leak.mp4,Yuna\n"
-).encode()
+    b"url,artist\n"
+    b"https://vimeo.com/501,Yuna\n"
+    b"https://vimeo.com/502,Nobody\n"
+    b"ftp://files.example/leak.mp4,Yuna\n"
+)
 
 
 def test_the_korean_import_report_and_the_retry_of_failed_rows(
