@@ -247,3 +247,46 @@ def test_the_audit_trail_names_the_retry_and_the_warnings_in_korean(agency, bob)
         assert action_label("import.failed_rows_retried") == "가져오기의 실패한 행 다시 시도"
         assert event_detail(finished) == "생성 0건, 경고 포함 1건, 중복 0건, 무효 1건"
         assert event_detail(retried) == f"가져오기 #{retry.pk}의 1행"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_retries_at_once_make_one_job(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    """Both requests start together: the import's row lock makes them take turns (and the
+    one-to-one constraint backs it up); both get the same retry."""
+    import threading
+
+    from django.db import connection
+
+    from tests.conftest import require_service
+
+    require_service(
+        connection.vendor == "postgresql",
+        "needs PostgreSQL (DATABASE_URL=postgres://...): SQLite's test database shares one "
+        "connection cache across threads",
+    )
+    # Committed at once here: the eager task has run the import by the time create returns.
+    job = ImportJob.objects.get(pk=import_job_create(agency=agency, actor=bob, text="bad one\n").pk)
+    assert job.status == "done" and job.invalid_count == 1
+    barrier = threading.Barrier(2, timeout=20)
+    results: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def retry() -> None:
+        try:
+            barrier.wait()
+            made, created = import_job_retry_failed_rows(job=job, actor=bob)
+            results.append((made.pk, created))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=retry) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    assert sorted(created for _pk, created in results) == [False, True]
+    assert len({pk for pk, _created in results}) == 1
+    assert ImportJob.objects.filter(retry_of=job).count() == 1
