@@ -217,6 +217,8 @@ def test_a_double_click_on_retry_makes_one_job(client, agency, bob, artist) -> N
     # The source's page now links to the retry instead of offering the button again.
     page = client.get(reverse("import_detail", args=[job.pk])).content.decode()
     assert url not in page and reverse("import_detail", args=[retry.pk]) in page
+    listing = client.get(reverse("import_list")).content.decode()
+    assert f"(failed rows of #{job.pk})" in listing
 
 
 def test_outsiders_and_viewers_cannot_retry(client, agency, bob, carol, mallory) -> None:  # type: ignore[no-untyped-def]
