@@ -292,3 +292,24 @@ def test_two_retries_at_once_make_one_job(agency, bob) -> None:  # type: ignore[
     assert sorted(created for _pk, created in results) == [False, True]
     assert len({pk for pk, _created in results}) == 1
     assert ImportJob.objects.filter(retry_of=job).count() == 1
+
+
+def test_findings_left_without_an_artist_are_found_in_triage(client, agency, bob, artist) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from django.http import QueryDict
+
+    from cases.intake.filters import FindingFilter
+
+    text = "url,artist\nhttps://vimeo.com/2,Nobody\nhttps://vimeo.com/3,Yuna\n"
+    import_job_run(job_id=import_job_create(agency=agency, actor=bob, text=text).pk)
+    warned = Finding.objects.get(url="https://vimeo.com/2")
+    linked = Finding.objects.get(url="https://vimeo.com/3")
+    client.force_login(bob)
+    content = client.get(reverse("finding_list"), {"no_artist": "1"}).content.decode()
+    assert [int(pk) for pk in re.findall(r'data-finding-id="(\d+)"', content)] == [warned.pk]
+    everything = client.get(reverse("finding_list")).content.decode()
+    assert str(linked.pk) in re.findall(r'data-finding-id="(\d+)"', everything)
+    # The API filters with the same FilterSet.
+    filtered = FindingFilter(QueryDict("no_artist=true"), queryset=Finding.objects.all()).qs
+    assert list(filtered) == [warned]
