@@ -13,10 +13,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import idna
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 
 from cases.kernel.net.policy import PolicyRefused, check_host
 
@@ -62,7 +64,17 @@ _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
 class InvalidURL(ValueError):
-    """The text cannot be recorded as a finding URL; the message says why, for the user."""
+    """The text cannot be recorded as a finding URL; the message says why, for the user.
+
+    `code` (the untranslated message) and `params` are kept apart so a stored reason (an
+    import report row) is rendered in its reader's language later; str() is the message
+    in the active language."""
+
+    def __init__(self, code: str, params: Mapping[str, Any] | None = None) -> None:
+        self.code = code
+        # Exceptions as parameters are stored as their text (JSON in the import report).
+        self.params = {k: v if isinstance(v, int) else str(v) for k, v in (params or {}).items()}
+        super().__init__(_(code) % self.params if self.params else _(code))
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,7 @@ def _remove_dot_segments(path: str) -> str:
 @lru_cache(maxsize=8192)  # bulk imports repeat a few hosts; IDNA encoding is the slow part
 def _host(netloc_host: str | None) -> str:
     if not netloc_host:
-        raise InvalidURL(_("The URL has no host name."))
+        raise InvalidURL(N_("The URL has no host name."))
     host = netloc_host.rstrip(".").lower()
     if host.startswith("[") or ":" in host:
         return host  # an IPv6 literal, already lower-cased
@@ -142,7 +154,7 @@ def _host(netloc_host: str | None) -> str:
         ascii_host = idna.encode(host, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
         raise InvalidURL(
-            _("The host name '%(host)s' is not valid (%(error)s).") % {"host": host, "error": exc}
+            N_("The host name '%(host)s' is not valid (%(error)s)."), {"host": host, "error": exc}
         ) from exc
     return ascii_host
 
@@ -164,11 +176,11 @@ def _check_host(host: str, rules: UrlRules) -> None:
         # The reason is the capture policy's own, word for word (what a capture of this URL
         # would say), so the two never disagree about a host.
         raise InvalidURL(
-            _("The network policy refuses this host: %(reason)s") % {"reason": refusal}
+            N_("The network policy refuses this host: %(reason)s"), {"reason": refusal}
         )
     if "." not in host and ":" not in host:
         raise InvalidURL(
-            _("The host name '%(host)s' is not a public domain name.") % {"host": host}
+            N_("The host name '%(host)s' is not a public domain name."), {"host": host}
         )
 
 
@@ -180,15 +192,15 @@ def _check_brackets(netloc: str) -> None:
         return
     inside, _bracket, after = hostport[1:].partition("]")
     if "%" in inside:  # a zone id names a network interface of the reporter's own machine
-        raise InvalidURL(_("An IPv6 address with a zone id cannot be recorded."))
+        raise InvalidURL(N_("An IPv6 address with a zone id cannot be recorded."))
     try:
         ipaddress.IPv6Address(inside)
     except ValueError as exc:
         raise InvalidURL(
-            _("The host name '%(host)s' is not valid (%(error)s).") % {"host": inside, "error": exc}
+            N_("The host name '%(host)s' is not valid (%(error)s)."), {"host": inside, "error": exc}
         ) from exc
     if after and not re.fullmatch(r":\d*", after):
-        raise InvalidURL(_("The port number is not valid."))
+        raise InvalidURL(N_("The port number is not valid."))
 
 
 def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
@@ -199,11 +211,11 @@ def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
     loopback hosts are refused."""
     text = (raw or "").strip()
     if not text:
-        raise InvalidURL(_("The URL is empty."))
+        raise InvalidURL(N_("The URL is empty."))
     if len(text) > MAX_URL_LENGTH:
-        raise InvalidURL(_("The URL is longer than %(max)s characters.") % {"max": MAX_URL_LENGTH})
+        raise InvalidURL(N_("The URL is longer than %(max)s characters."), {"max": MAX_URL_LENGTH})
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
-        raise InvalidURL(_("The URL contains spaces or control characters."))
+        raise InvalidURL(N_("The URL contains spaces or control characters."))
     if "://" not in text:
         scheme_guess = text.split(":", 1)[0].lower()
         has_other_scheme = (
@@ -211,23 +223,23 @@ def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
         )
         if has_other_scheme:
             raise InvalidURL(
-                _("Only http and https URLs can be recorded (got '%(scheme)s:').")
-                % {"scheme": scheme_guess}
+                N_("Only http and https URLs can be recorded (got '%(scheme)s:')."),
+                {"scheme": scheme_guess},
             )
         text = "https://" + text
     try:
         parts = urlsplit(text)
     except ValueError as exc:  # unbalanced or invalid IPv6 brackets, e.g. "http://[::1/"
-        raise InvalidURL(_("The URL cannot be read (%(error)s).") % {"error": exc}) from exc
+        raise InvalidURL(N_("The URL cannot be read (%(error)s)."), {"error": exc}) from exc
     scheme = parts.scheme.lower()
     if scheme not in ALLOWED_SCHEMES:
         raise InvalidURL(
-            _("Only http and https URLs can be recorded (got '%(scheme)s:').") % {"scheme": scheme}
+            N_("Only http and https URLs can be recorded (got '%(scheme)s:')."), {"scheme": scheme}
         )
     try:
         port = parts.port
     except ValueError as exc:
-        raise InvalidURL(_("The port number is not valid.")) from exc
+        raise InvalidURL(N_("The port number is not valid.")) from exc
     _check_brackets(parts.netloc)
     host = _host(parts.hostname)
     _check_host(host, rules)

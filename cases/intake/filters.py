@@ -91,6 +91,11 @@ class FindingFilter(django_filters.FilterSet):
     mine = django_filters.BooleanFilter(
         method="assigned_to_me", label=_("Assigned to me"), widget=forms.CheckboxInput
     )
+    # Findings left for review without an artist (an import row naming someone not on the
+    # roster, a fan report without one).
+    no_artist = django_filters.BooleanFilter(
+        method="without_artist", label=_("Without an artist"), widget=forms.CheckboxInput
+    )
     created_after = BoundedIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label=_("Created after")
     )
@@ -115,6 +120,14 @@ class FindingFilter(django_filters.FilterSet):
         # repeat findings linked twice, and DISTINCT over every selected column is slow).
         links = Finding.artists.through.objects.filter(finding_id=OuterRef("pk"), artist_id=value)
         return queryset.filter(Exists(links))
+
+    def without_artist(
+        self, queryset: QuerySet[Finding], name: str, value: bool | None
+    ) -> QuerySet[Finding]:
+        if not value:
+            return queryset
+        links = Finding.artists.through.objects.filter(finding_id=OuterRef("pk"))
+        return queryset.filter(~Exists(links))
 
     def search(self, queryset: QuerySet[Finding], name: str, value: str) -> QuerySet[Finding]:
         """Substring search in URL, host and notes. On PostgreSQL icontains compiles to

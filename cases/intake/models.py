@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist, Platform
+from cases.intake.import_reasons import reason_render
 from cases.kernel.jobs import Job, JobStatus
 from cases.kernel.models import Agency
 
@@ -129,6 +127,13 @@ class ImportJob(Job):
     created_count = models.PositiveIntegerField(default=0)
     duplicate_count = models.PositiveIntegerField(default=0)
     invalid_count = models.PositiveIntegerField(default=0)
+    # Findings recorded with a warning (an artist name not on the roster), not in created.
+    warning_count = models.PositiveIntegerField(default=0)
+    # A retry of the rows an earlier import rejected: at most one per import (a second
+    # click finds this one), and the earlier import's page links to it.
+    retry_of = models.OneToOneField(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="retry"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     job_audit_prefix = "import"
@@ -165,13 +170,16 @@ class ImportReportRow(models.Model):
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="report_rows")
     row = models.PositiveIntegerField()  # the line number in the file
-    outcome = models.CharField(max_length=10)  # created, duplicate, invalid
+    outcome = models.CharField(max_length=10)  # created, warning, duplicate, invalid
     # A plain id, not a foreign key: the report keeps saying what happened after a deletion.
     finding_id = models.BigIntegerField(null=True, blank=True)
     url = models.TextField(blank=True)  # the raw value of the URL cell (or line)
     column = models.PositiveSmallIntegerField(null=True, blank=True)  # 1-based URL column
     code = models.TextField(blank=True)  # the reason's message id (English source text)
     params = models.TextField(blank=True)  # its parameters as JSON, "" when none
+    # The row's line as it was in the file, kept for rejected rows only: what a retry of
+    # the failed rows imports again.
+    raw = models.TextField(blank=True)
 
     class Meta:
         ordering = ["row", "pk"]
@@ -182,10 +190,7 @@ class ImportReportRow(models.Model):
 
     @property
     def reason(self) -> str:
-        if not self.code:
-            return ""
-        message = gettext(self.code)
-        return message % json.loads(self.params) if self.params else message
+        return reason_render(self.code, self.params)
 
 
 class FanReport(models.Model):

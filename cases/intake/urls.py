@@ -27,6 +27,11 @@ urlpatterns = [
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/report.csv", imports.import_report, name="import_report"),
     path("imports/<int:pk>/retry/", imports.import_retry, name="import_retry"),
+    path(
+        "imports/<int:pk>/retry-failed-rows/",
+        imports.import_retry_failed_rows,
+        name="import_retry_failed_rows",
+    ),
     # Public, no login
     path("report/<slug:agency_slug>/", fan_reports.fan_report, name="fan_report"),
     path(

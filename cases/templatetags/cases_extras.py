@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "fan_report.received": gettext_lazy("Fan report received"),
     "import.created": gettext_lazy("Import started"),
     "import.finished": gettext_lazy("Import finished"),
+    "import.failed_rows_retried": gettext_lazy("Failed rows of the import retried"),
     "case.created": gettext_lazy("Case opened"),
     "case.updated": gettext_lazy("Case edited"),
     "case.status_changed": gettext_lazy("Case status changed"),
@@ -138,10 +139,25 @@ def event_detail(event: Any) -> str:
     if event.action == "finding.recorded":
         return str(data.get("url", ""))
     if event.action == "import.finished":
-        return _("%(created)s created, %(duplicate)s duplicates, %(invalid)s invalid") % {
+        counts = {
             "created": data.get("created", 0),
             "duplicate": data.get("duplicate", 0),
             "invalid": data.get("invalid", 0),
+            "warnings": data.get("warnings", 0),
+        }
+        if counts["warnings"]:
+            return (
+                _(
+                    "%(created)s created, %(warnings)s with warnings, "
+                    "%(duplicate)s duplicates, %(invalid)s invalid"
+                )
+                % counts
+            )
+        return _("%(created)s created, %(duplicate)s duplicates, %(invalid)s invalid") % counts
+    if event.action == "import.failed_rows_retried":
+        return _("%(rows)s rows in import #%(retry)s") % {
+            "rows": data.get("rows", 0),
+            "retry": data.get("retry", ""),
         }
     if event.action == "membership.updated" and "role" in data:
         role = data["role"]

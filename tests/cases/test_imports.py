@@ -42,11 +42,13 @@ def test_each_row_gets_an_outcome_with_a_reason(agency, bob, artist) -> None:  #
     assert outcomes[2][0] == "created"
     assert outcomes[3] == ("duplicate", "same URL as row 2")
     assert outcomes[4][0] == "invalid" and "Only http and https" in outcomes[4][1]
-    assert outcomes[5] == ("invalid", "unknown artist: Nobody")
+    # A valid URL with a name not on the roster is recorded, with a warning to review.
+    assert outcomes[5] == ("warning", "artist 'Nobody' not on the roster; left for review")
     assert outcomes[6][0] == "invalid" and "malformed CSV" in outcomes[6][1]
     assert outcomes[7][0] == "created"
     assert outcomes[9] == ("duplicate", "already recorded")
-    assert (job.created_count, job.duplicate_count, job.invalid_count) == (2, 2, 3)
+    assert (job.created_count, job.duplicate_count, job.invalid_count) == (2, 2, 2)
+    assert job.warning_count == 1
     assert job.status == "done" and job.progress == 100
     created = Finding.objects.get(pk=next(fid for row, o, fid, _r in job.report if row == 2))
     assert [a.stage_name for a in created.artists.all()] == ["Yuna"]

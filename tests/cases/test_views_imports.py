@@ -62,7 +62,7 @@ def test_pasted_lines_are_imported_with_a_per_row_report(
     assert reverse("import_report", args=[job.pk]) in content
 
 
-def test_csv_upload_reports_malformed_rows_and_unknown_artists(
+def test_csv_upload_reports_malformed_rows_and_warns_of_unknown_artists(
     client, bob, artist, django_capture_on_commit_callbacks
 ):
     client.force_login(bob)
@@ -77,12 +77,14 @@ def test_csv_upload_reports_malformed_rows_and_unknown_artists(
     _post_import(client, django_capture_on_commit_callbacks, {"file": upload})
     job = ImportJob.objects.get()
     assert job.filename == "list.csv"
-    assert (job.created_count, job.invalid_count) == (1, 3)
-    created = Finding.objects.get(source=FindingSource.IMPORT)
+    assert (job.created_count, job.warning_count, job.invalid_count) == (1, 1, 2)
+    created = Finding.objects.get(source=FindingSource.IMPORT, url="https://vimeo.com/10")
     assert list(created.artists.all()) == [artist]
+    warned = Finding.objects.get(source=FindingSource.IMPORT, url="https://vimeo.com/12")
+    assert not warned.artists.exists()  # left for review
     content = client.get(reverse("import_detail", args=[job.pk])).content.decode()
     assert "malformed CSV" in content
-    assert "unknown artist: Nobody" in content
+    assert "artist &#x27;Nobody&#x27; not on the roster; left for review" in content
     assert "The URL is empty." in content
 
 
@@ -192,9 +194,11 @@ def test_the_report_csv_has_every_row(client, bob, agency, finding):
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["row", "outcome", "finding_id", "reason"]
+    assert rows[0] == ["row", "outcome", "finding_id", "column", "url", "reason"]
     assert [r[:2] for r in rows[1:]] == [["1", "created"], ["2", "invalid"], ["3", "duplicate"]]
     assert rows[3][2] == str(finding.pk)
+    # The raw value is given back, quoted so a spreadsheet does not run it as a formula.
+    assert rows[2][4] == "'=cmd|' /C calc'!A0"
 
 
 def test_the_report_table_pages_through_problem_rows(client, bob, agency):

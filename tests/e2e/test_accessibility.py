@@ -66,10 +66,17 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
     notice = notice_create(
         agency=agency, actor=bob, findings=[finding], legal_basis="platform_policy"
     )
-    job = import_job_create(agency=agency, actor=bob, text="https://example.com/a\nnot a url\n")
     # More artists than a checkbox list shows without its filter box.
     for n in range(FILTER_FROM + 1):
         ArtistFactory(agency=agency, stage_name=f"Artist {n}")
+    # A finished import with a warning row, a rejected long value (cut, opens in full) and
+    # the retry button.
+    job = import_job_create(
+        agency=agency,
+        actor=bob,
+        text="url,artist\nhttps://example.com/a,\nhttps://example.com/b,Nobody\n"
+        f"not a url {'x' * 100},\n",
+    )
     return {
         "dashboard": reverse("dashboard"),
         "triage queue": reverse("finding_list"),

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, override
+from django.utils.translation import override
 
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
@@ -27,6 +27,13 @@ from cases.intake.canonical import (
     host_of,
 )
 from cases.intake.counts import finding_counts_changed
+from cases.intake.import_reasons import (
+    ALREADY_RECORDED,
+    MALFORMED,
+    NO_URL,
+    NOT_ON_ROSTER,
+    SAME_AS_ROW,
+)
 from cases.intake.models import (
     Finding,
     FindingSource,
@@ -43,14 +50,20 @@ from cases.kernel.models import Agency
 
 HEADER_NAMES = {"url", "link", "urls", "주소", "링크"}
 CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
+WARNING = "warning"  # recorded, with something left for review (an unknown artist name)
 # Report reasons are stored untranslated (message id + parameters) and rendered in the
-# reader's language (cases.intake.models.ImportReportRow.reason).
-MALFORMED = gettext_noop("malformed CSV (%(error)s)")
-NO_URL = gettext_noop("no URL in column %(col)s")
-UNKNOWN_ARTIST = gettext_noop("unknown artist: %(names)s")
-SAME_AS_ROW = gettext_noop("same URL as row %(row)s")
-ALREADY_RECORDED = gettext_noop("already recorded")
-REPORT_COLUMNS = ("job_id", "row", "outcome", "finding_id", "url", "column", "code", "params")
+# reader's language (cases.intake.import_reasons).
+REPORT_COLUMNS = (
+    "job_id",
+    "row",
+    "outcome",
+    "finding_id",
+    "url",
+    "column",
+    "code",
+    "params",
+    "raw",
+)
 
 
 class ImportRejected(ValueError):
@@ -65,6 +78,8 @@ class ImportRow:
     error: str = ""  # untranslated message id; rendered with error_params at view time
     column: int | None = None  # the URL's column (1-based) in a CSV, None for plain lines
     error_params: dict[str, Any] | None = None
+    raw: str = ""  # the whole line, as in the file (what a retry of failed rows imports)
+    artist_column: int | None = None  # the artist column (1-based), None without one
 
 
 def decode_upload(data: bytes) -> str:
@@ -98,6 +113,7 @@ def parse_rows(text: str) -> list[ImportRow]:
             )
             start = 1
     column = url_col + 1 if start else None
+    artist_column = artist_col + 1 if artist_col is not None else None
     rows = []
     for index in range(start, len(lines)):
         line = lines[index]
@@ -105,25 +121,44 @@ def parse_rows(text: str) -> list[ImportRow]:
             continue
         number = index + 1
         if '"' not in line and "," not in line:
-            rows.append(ImportRow(number, line.strip(), (), column=column))
+            rows.append(ImportRow(number, line.strip(), (), column=column, raw=line))
             continue
         try:
             cells = next(csv.reader([line], strict=True))
         except csv.Error as exc:
-            rows.append(ImportRow(number, line[:300], (), MALFORMED, column, {"error": str(exc)}))
+            error = {"error": str(exc)}
+            rows.append(ImportRow(number, line[:300], (), MALFORMED, column, error, raw=line))
             continue
         if len(cells) <= url_col:
-            rows.append(ImportRow(number, line[:300], (), NO_URL, column, {"col": url_col + 1}))
+            col = {"col": url_col + 1}
+            rows.append(ImportRow(number, line[:300], (), NO_URL, column, col, raw=line))
             continue
         artists: tuple[str, ...] = ()
         if artist_col is not None and artist_col < len(cells):
             artists = tuple(a.strip() for a in cells[artist_col].split("|") if a.strip())
-        rows.append(ImportRow(number, cells[url_col].strip(), artists, column=column))
+        rows.append(
+            ImportRow(
+                number,
+                cells[url_col].strip(),
+                artists,
+                column=column,
+                raw=line,
+                artist_column=artist_column,
+            )
+        )
     return rows
 
 
-def import_job_create(*, agency: Agency, actor: User, text: str, filename: str = "") -> ImportJob:
-    """Validate an import's size and row count, store it, and queue it for a worker."""
+def import_job_create(
+    *,
+    agency: Agency,
+    actor: User,
+    text: str,
+    filename: str = "",
+    retry_of: ImportJob | None = None,
+) -> ImportJob:
+    """Validate an import's size and row count, store it, and queue it for a worker.
+    `retry_of`: the import whose failed rows this one imports again."""
 
     if "\x00" in text:  # PostgreSQL cannot store it; no CSV or list of URLs has one
         raise ImportRejected(_("This is not a CSV or text file (it contains binary data)."))
@@ -144,14 +179,12 @@ def import_job_create(*, agency: Agency, actor: User, text: str, filename: str =
             filename=filename[:255],
             payload=text,
             total_rows=len(rows),
+            retry_of=retry_of,
         )
-        audit_record(
-            agency=agency,
-            actor=actor,
-            action="import.created",
-            obj=job,
-            data={"rows": len(rows), "filename": filename[:255]},
-        )
+        data: dict[str, Any] = {"rows": len(rows), "filename": filename[:255]}
+        if retry_of is not None:
+            data["retry_of"] = retry_of.pk
+        audit_record(agency=agency, actor=actor, action="import.created", obj=job, data=data)
         job_enqueue(job=job)
     return job
 
@@ -183,42 +216,31 @@ def _process_chunk(
     artists_by_name: dict[str, Artist],
     rules: UrlRules,
 ) -> None:
-    # (row, outcome, finding id, raw url, column, message id, params as JSON)
-    report: list[tuple[int, str, int | None, str, int | None, str, str]] = []
+    # (row, outcome, finding id, raw url, column, message id, params as JSON, raw line)
+    report: list[tuple[int, str, int | None, str, int | None, str, str, str]] = []
     pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
     # Messages of invalid URLs are kept in the source language (their ids), like ours.
     with override(None):
         for row in rows:
             if row.error:
+                params = _params(row.error_params)
                 report.append(
-                    (
-                        row.number,
-                        INVALID,
-                        None,
-                        row.url,
-                        row.column,
-                        row.error,
-                        _params(row.error_params),
-                    )
-                )
-                continue
-            unknown = [name for name in row.artists if name.lower() not in artists_by_name]
-            if unknown:
-                names = _params({"names": ", ".join(unknown)})
-                report.append(
-                    (row.number, INVALID, None, row.url, row.column, UNKNOWN_ARTIST, names)
+                    (row.number, INVALID, None, row.url, row.column, row.error, params, row.raw)
                 )
                 continue
             try:
                 canonical = canonicalize_url(row.url, rules)
             except InvalidURL as exc:
-                report.append((row.number, INVALID, None, row.url, row.column, str(exc), ""))
+                params = _params(exc.params)
+                report.append(
+                    (row.number, INVALID, None, row.url, row.column, exc.code, params, row.raw)
+                )
                 continue
             key = canonical_hash(canonical)
             if key in pending:
                 first = _params({"row": pending[key][0].number})
                 report.append(
-                    (row.number, DUPLICATE, None, row.url, row.column, SAME_AS_ROW, first)
+                    (row.number, DUPLICATE, None, row.url, row.column, SAME_AS_ROW, first, "")
                 )
                 continue
             pending[key] = (row, canonical)
@@ -235,7 +257,16 @@ def _process_chunk(
     for key, (row, canonical) in pending.items():
         if key in existing:
             report.append(
-                (row.number, DUPLICATE, existing[key], row.url, row.column, ALREADY_RECORDED, "")
+                (
+                    row.number,
+                    DUPLICATE,
+                    existing[key],
+                    row.url,
+                    row.column,
+                    ALREADY_RECORDED,
+                    "",
+                    "",
+                )
             )
             continue
         host = host_of(canonical)
@@ -254,21 +285,25 @@ def _process_chunk(
     through = Finding.artists.through
     links: list[Any] = []
     audit_rows = []
+    warnings = 0
     for key, row, canonical in new:
         pk = ids[key]
-        report.append((row.number, CREATED, pk, row.url, row.column, "", ""))
-        links.extend(
-            through(finding_id=pk, artist_id=artists_by_name[name.lower()].pk)
-            for name in row.artists
-        )
-        audit_rows.append(
-            (
-                "finding.recorded",
-                "finding",
-                str(pk),
-                {"url": canonical, "source": "import", "import": job.pk},
+        known = [artists_by_name[n.lower()] for n in row.artists if n.lower() in artists_by_name]
+        # A name not on the roster does not cost the URL: the finding is recorded without
+        # that artist, and the report lists the row for someone to review.
+        unknown = [name for name in row.artists if name.lower() not in artists_by_name]
+        data = {"url": canonical, "source": "import", "import": job.pk}
+        if unknown:
+            warnings += 1
+            names = _params({"names": ", ".join(unknown)})
+            report.append(
+                (row.number, WARNING, pk, row.url, row.artist_column, NOT_ON_ROSTER, names, "")
             )
-        )
+            data["unknown_artists"] = unknown
+        else:
+            report.append((row.number, CREATED, pk, row.url, row.column, "", "", ""))
+        links.extend(through(finding_id=pk, artist_id=artist.pk) for artist in known)
+        audit_rows.append(("finding.recorded", "finding", str(pk), data))
     through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
     if new:
         finding_counts_changed(agency_id=job.agency_id)
@@ -276,7 +311,8 @@ def _process_chunk(
     report.sort(key=lambda entry: entry[0])
     insert_tuples(ImportReportRow, REPORT_COLUMNS, [(job.pk, *entry) for entry in report])
     job.processed_rows += len(rows)
-    job.created_count += len(new)
+    job.created_count += len(new) - warnings
+    job.warning_count += warnings
     job.duplicate_count += sum(1 for r in report if r[1] == DUPLICATE)
     job.invalid_count += sum(1 for r in report if r[1] == INVALID)
 
@@ -325,6 +361,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                         "created": job.created_count,
                         "duplicate": job.duplicate_count,
                         "invalid": job.invalid_count,
+                        "warnings": job.warning_count,
                     },
                 )
                 return job
@@ -335,6 +372,7 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                 update_fields=[
                     "processed_rows",
                     "created_count",
+                    "warning_count",
                     "duplicate_count",
                     "invalid_count",
                 ]

@@ -35,7 +35,7 @@ from cases.kernel.web import (
 )
 
 MAX_REFUSALS_SHOWN = 10
-FILTER_NAMES = ("q", "status", "source", "artist", "platform", "assignee", "mine")
+FILTER_NAMES = ("q", "status", "source", "artist", "platform", "assignee", "mine", "no_artist")
 
 
 def _assignable(user: AnyUser) -> QuerySet[Membership]:
@@ -83,6 +83,7 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "platform_choices": platform_list_for(user).only("id", "name"),
         "member_choices": _assignable(user),
         "mine": bool(request.GET.get("mine")),
+        "no_artist": bool(request.GET.get("no_artist")),
     }
     return render(request, partial_or_page(request, "cases/finding_list.html", "results"), context)
 

@@ -14,8 +14,11 @@ from django_htmx.http import HttpResponseClientRefresh
 from cases.intake.forms import ImportForm
 from cases.intake.models import ImportJob, ImportJobStatus
 from cases.intake.selectors import import_job_get_for, import_job_list_for
+from cases.intake.services.import_retries import import_job_retry_failed_rows
 from cases.intake.services.imports import (
-    CREATED,
+    DUPLICATE,
+    INVALID,
+    WARNING,
     ImportRejected,
     decode_upload,
     import_job_create,
@@ -27,6 +30,8 @@ from cases.kernel.tenancy import can_write, get_or_404
 from cases.kernel.web import HtmxHttpRequest, job_queued_message, member_required, paginate
 
 FINISHED = (ImportJobStatus.DONE, ImportJobStatus.FAILED)
+# The "imported with warnings" list shows this many rows; the CSV report has them all.
+WARNINGS_SHOWN = 200
 # A cell starting with one of these is a formula in a spreadsheet: quote it (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -73,11 +78,16 @@ def import_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         return render(request, "cases/import_detail.html#progress", {"job": job})
     job = import_job_get_for(request.user, pk)
     problem_count = job.invalid_count + job.duplicate_count
-    problems = job.report_rows.exclude(outcome=CREATED).order_by("row", "pk")
+    problems = job.report_rows.filter(outcome__in=(INVALID, DUPLICATE)).order_by("row", "pk")
+    warnings = job.report_rows.filter(outcome=WARNING).order_by("row", "pk")
+    retry = ImportJob.objects.filter(retry_of=job).only("pk", "status").first()
     context = {
         "job": job,
         "page": paginate(request, problems),
         "problem_count": problem_count,
+        "warnings": list(warnings[:WARNINGS_SHOWN]) if job.warning_count else [],
+        "warnings_more": max(job.warning_count - WARNINGS_SHOWN, 0),
+        "retry": retry,
         "finished": job.status in FINISHED,
         "can_write": can_write(request.user),
     }
@@ -98,6 +108,27 @@ def import_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return redirect("import_detail", pk=job.pk)
 
 
+@require_POST
+@member_required()
+def import_retry_failed_rows(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Import the rows this import rejected again, as a new import; a second click (or a
+    second tab) lands on the retry the first one made."""
+    job = import_job_get_for(request.user, pk)
+    try:
+        retry, created = import_job_retry_failed_rows(job=job, actor=request.user)
+    except ImportRejected as exc:
+        messages.error(request, str(exc))
+        return redirect("import_detail", pk=job.pk)
+    if created:
+        job_queued_message(request, retry)
+    else:
+        messages.info(
+            request,
+            _("The failed rows were already retried as import #%(id)s.") % {"id": retry.pk},
+        )
+    return redirect("import_detail", pk=retry.pk)
+
+
 class _Echo:
     """A file-like object whose write returns the line, for streaming csv.writer output."""
 
@@ -113,10 +144,19 @@ def _safe_cell(value: object) -> object:
 
 def _report_lines(job: ImportJob) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(["row", "outcome", "finding_id", "reason"])
-    for entry in job.report_rows.order_by("row", "pk").iterator(chunk_size=5000):
+    yield writer.writerow(["row", "outcome", "finding_id", "column", "url", "reason"])
+    rows = job.report_rows.order_by("row", "pk").defer("raw")
+    for entry in rows.iterator(chunk_size=5000):
+        # The reason in the reader's language, like the page.
         yield writer.writerow(
-            [entry.row, entry.outcome, entry.finding_id or "", _safe_cell(entry.reason)]
+            [
+                entry.row,
+                entry.outcome,
+                entry.finding_id or "",
+                entry.column or "",
+                _safe_cell(entry.url),
+                _safe_cell(entry.reason),
+            ]
         )
 
 
