@@ -2,17 +2,23 @@
 run synchronously in this process (no broker), then the audit-chain verify rate over the
 100,000 events it wrote: keyed chain (HMAC-SHA256 per event), checked against an anchor of
 its head in write-once storage, as `manage.py audit_verify` does, beside raw SHA-256 over
-the same bytes."""
+the same bytes.
+
+On PostgreSQL (bench/run.py with DATABASE_URL naming a PostgreSQL server) it also prints
+import_rows_per_s_pg and import_vs_copy_ratio: the import's rate over that of a bare COPY
+of the same finding rows into a scratch table, measured in the same run."""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 
 from common import emit, note, setup_django, timer
 
 setup_django()
 
-from django.db import transaction  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 from agencyguard.celery import app as celery_app  # noqa: E402
 from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
@@ -28,7 +34,7 @@ from cases.kernel.audit.hashing import (  # noqa: E402
 from cases.kernel.audit.services import audit_anchor, audit_chain_verify  # noqa: E402
 from cases.kernel.models import Agency, AuditEvent, Role  # noqa: E402
 
-ROWS = 100_000
+ROWS = int(os.getenv("BENCH_IMPORT_ROWS", "100000"))  # 100,000 for the figures
 HOSTS = [
     "https://www.youtube.com/watch?v={n}&utm_source=share&si=abc",
     "https://x.com/user{u}/status/{n}?s=20",
@@ -44,6 +50,29 @@ HOSTS = [
 def csv_bytes(rows: int) -> bytes:
     lines = ["url"] + [HOSTS[n % len(HOSTS)].format(n=n, u=n % 499) for n in range(rows)]
     return "\n".join(lines).encode("utf-8")
+
+
+def bare_copy_rate(agency: object) -> float:
+    """Rows per second of a bare PostgreSQL COPY of the import's finding rows (as COPY text,
+    every column but the id) into a scratch table with the same columns, no indexes."""
+    table = Finding._meta.db_table
+    columns = ", ".join(f.column for f in Finding._meta.concrete_fields if not f.primary_key)
+    buffer = io.StringIO()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE bench_copy (LIKE {table}) ON COMMIT DROP")
+        cursor.execute("ALTER TABLE bench_copy DROP COLUMN id")
+        raw = cursor.cursor
+        raw.copy_expert(
+            f"COPY (SELECT {columns} FROM {table} WHERE agency_id = {agency.pk}) TO STDOUT",  # type: ignore[attr-defined]
+            buffer,
+        )
+        buffer.seek(0)
+        with timer() as elapsed:
+            raw.copy_expert(f"COPY bench_copy ({columns}) FROM STDIN", buffer)
+        seconds = elapsed()
+        cursor.execute("SELECT count(*) FROM bench_copy")
+        assert cursor.fetchone()[0] == ROWS
+    return ROWS / seconds
 
 
 def main() -> None:
@@ -68,6 +97,14 @@ def main() -> None:
     assert Finding.objects.filter(agency=agency).count() == ROWS
     emit("import_100k_seconds", seconds, "s")
     emit("import_rows_per_s", ROWS / seconds, "rows/s")
+    if connection.vendor == "postgresql":
+        # Same rows, same server, same run: the import's rate, and a bare COPY's.
+        emit("import_rows_per_s_pg", ROWS / seconds, "rows/s")
+        copy_rate = bare_copy_rate(agency)
+        note(f"bare COPY of the same {ROWS:,} finding rows: {copy_rate:,.0f} rows/s")
+        emit("import_vs_copy_ratio", (ROWS / seconds) / copy_rate, "ratio")
+    else:
+        note("import_rows_per_s_pg and import_vs_copy_ratio skipped: not on PostgreSQL")
 
     key_ids = set(AuditEvent.objects.filter(agency=agency).values_list("key_id", flat=True))
     assert "" not in key_ids, "the bench measures the keyed chain"

@@ -121,8 +121,12 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 OUTBOX_BATCH = envint("OUTBOX_BATCH", "200")
 OUTBOX_RETENTION = timedelta(hours=envint("OUTBOX_RETENTION_H", "72"))
 
-# Intake limits. A bulk import is a CSV or pasted lines, one URL per row.
-IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(25 * 1024 * 1024))
+# Intake limits. A bulk import is a CSV or pasted lines, one URL per row. An uploaded file
+# is streamed (spooled to disk past FILE_UPLOAD_MAX_MEMORY_SIZE, decoded, counted and stored
+# in chunks: cases.intake.services.import_files), so its limit fits 1,000,000 rows of URLs
+# up to about 130 bytes; pasted lines are a form field held in memory, limited apart.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(128 * 1024 * 1024))
+IMPORT_MAX_PASTE_BYTES = envint("IMPORT_MAX_PASTE_BYTES", str(25 * 1024 * 1024))
 IMPORT_MAX_ROWS = envint("IMPORT_MAX_ROWS", "1000000")
 # Background jobs (cases.kernel.jobs): the stale limit of a type that names no setting.
 JOB_STALE_AFTER = timedelta(minutes=envint("JOB_STALE_AFTER_MIN", "30"))
@@ -149,5 +153,5 @@ EVIDENCE_REVEAL_SECONDS = envint("EVIDENCE_REVEAL_SECONDS", "300")
 # The client's address of every rate limit is cases.kernel.net.clientip's (behind
 # TRUSTED_PROXY_COUNT trusted proxies), also for django-ratelimit (password reset).
 RATELIMIT_IP_META_KEY = "cases.kernel.net.clientip.client_ip_for_ratelimit"
-# Pasted import lists arrive as form fields, not files: allow them up to the import cap.
-DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_BYTES + 1024 * 1024
+# Pasted import lists arrive as form fields, not files: allow them up to their cap.
+DATA_UPLOAD_MAX_MEMORY_SIZE = IMPORT_MAX_PASTE_BYTES + 1024 * 1024

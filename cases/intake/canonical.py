@@ -203,6 +203,10 @@ def _check_brackets(netloc: str) -> None:
         raise InvalidURL(N_("The port number is not valid."))
 
 
+# A control character (below 0x20, or DEL) or a space: one regex scan, not a call per character.
+_CONTROL_OR_SPACE = re.compile("[\x00-\x1f\x7f ]")
+
+
 def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
     """Return the canonical form of `raw` or raise InvalidURL with a user-facing reason.
 
@@ -214,7 +218,7 @@ def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
         raise InvalidURL(N_("The URL is empty."))
     if len(text) > MAX_URL_LENGTH:
         raise InvalidURL(N_("The URL is longer than %(max)s characters."), {"max": MAX_URL_LENGTH})
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text) or " " in text:
+    if _CONTROL_OR_SPACE.search(text):
         raise InvalidURL(N_("The URL contains spaces or control characters."))
     if "://" not in text:
         scheme_guess = text.split(":", 1)[0].lower()

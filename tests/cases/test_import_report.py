@@ -5,6 +5,7 @@ artist names accepted with a warning, and the retry of the failed rows."""
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import translation
@@ -13,7 +14,12 @@ from django.utils.translation import trans_real
 from cases.intake.import_reasons import reason_render
 from cases.intake.models import Finding, ImportJob, ImportReportRow
 from cases.intake.services.import_retries import import_job_retry_failed_rows
-from cases.intake.services.imports import ImportRejected, import_job_create, import_job_run
+from cases.intake.services.imports import (
+    ImportRejected,
+    import_job_create,
+    import_job_create_from_upload,
+    import_job_run,
+)
 from cases.kernel.models import AuditEvent, OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -181,6 +187,17 @@ def test_the_retry_holds_exactly_the_failed_rows_as_they_were(agency, bob, artis
     assert OutboxMessage.objects.filter(kwargs={"job_id": retry.pk}).exists()
     event = AuditEvent.objects.get(action="import.failed_rows_retried")
     assert event.object_id == str(job.pk) and event.data == {"retry": retry.pk, "rows": 3}
+
+
+def test_the_retry_of_an_uploaded_file_keeps_its_header(agency, bob, artist) -> None:  # type: ignore[no-untyped-def]
+    # An upload's text is in a stored file, not on the job row: the header comes from there.
+    upload = SimpleUploadedFile("list.csv", RETRY_CSV.encode("utf-8"), content_type="text/csv")
+    job = import_job_create_from_upload(agency=agency, actor=bob, upload=upload)
+    assert job.payload == ""
+    job = import_job_run(job_id=job.pk)
+    retry, _created = import_job_retry_failed_rows(job=job, actor=bob)
+    assert retry.payload.splitlines()[0] == "url,artist,note"
+    assert retry.total_rows == 3
 
 
 def test_a_second_retry_returns_the_first(agency, bob) -> None:  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from django.db.models.functions import Substr
 from django.utils.translation import gettext as _
 
 from cases.intake.models import ImportJob, ImportJobStatus
+from cases.intake.services.import_files import import_file_lines
 from cases.intake.services.imports import INVALID, ImportRejected, import_job_create
 from cases.kernel.audit.services import audit_record
 
@@ -24,7 +25,14 @@ def _header(job: ImportJob) -> str:
         .values_list("head", flat=True)
         .get()
     )
-    return (head.splitlines() or [""])[0]
+    if head:
+        return head.splitlines()[0]
+    # An upload: its text is in the stored file, not on the job row.
+    lines = import_file_lines(job.pk)
+    try:
+        return next(lines, "")[:HEADER_MAX_CHARS]
+    finally:
+        lines.close()
 
 
 def import_failed_rows_text(*, job: ImportJob) -> str:

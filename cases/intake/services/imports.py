@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from itertools import islice
+from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -41,6 +44,15 @@ from cases.intake.models import (
     ImportJobStatus,
     ImportReportRow,
 )
+from cases.intake.services.import_files import (
+    ImportRejected as ImportRejected,  # raised here too: callers catch it from here
+)
+from cases.intake.services.import_files import (
+    import_file_lines,
+    import_file_store,
+    spool_file,
+    upload_lines,
+)
 from cases.intake.services.url_rules import url_rules
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.services import audit_record
@@ -64,10 +76,6 @@ REPORT_COLUMNS = (
     "params",
     "raw",
 )
-
-
-class ImportRejected(ValueError):
-    """The whole upload is refused (too big, not text); the message is for the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +108,19 @@ def decode_upload(data: bytes) -> str:
 
 
 def parse_rows(text: str) -> list[ImportRow]:
+    """The rows of a whole text (see iter_rows)."""
+    return list(iter_rows(text.splitlines()))
+
+
+def iter_rows(lines: Iterable[str]) -> Iterator[ImportRow]:
     """One URL per line, optionally CSV with a header (`url`, and `artist` with stage names
-    separated by `|`). Blank lines are skipped; a malformed line becomes an invalid row."""
-    lines = text.splitlines()
+    separated by `|`). Blank lines are skipped; a malformed line becomes an invalid row.
+    `lines` as `str.splitlines()` gives them; read one at a time (a stored upload streams)."""
+    lines = iter(lines)
+    first = next(lines, None)
     url_col, artist_col, start = 0, None, 0
-    if lines and ("," in lines[0] or lines[0].strip().lower() in HEADER_NAMES):
-        header = [cell.strip().lower() for cell in next(csv.reader([lines[0]]))]
+    if first is not None and ("," in first or first.strip().lower() in HEADER_NAMES):
+        header = [cell.strip().lower() for cell in next(csv.reader([first]))]
         if any(h in HEADER_NAMES for h in header):
             url_col = next(i for i, h in enumerate(header) if h in HEADER_NAMES)
             artist_col = next(
@@ -114,39 +129,58 @@ def parse_rows(text: str) -> list[ImportRow]:
             start = 1
     column = url_col + 1 if start else None
     artist_column = artist_col + 1 if artist_col is not None else None
-    rows = []
-    for index in range(start, len(lines)):
-        line = lines[index]
+    if first is None:
+        return
+    if not start:
+        lines = _chain_first(first, lines)
+    for index, line in enumerate(lines, start=start):
         if not line.strip():
             continue
         number = index + 1
         if '"' not in line and "," not in line:
-            rows.append(ImportRow(number, line.strip(), (), column=column, raw=line))
+            yield ImportRow(number, line.strip(), (), column=column, raw=line)
             continue
         try:
             cells = next(csv.reader([line], strict=True))
         except csv.Error as exc:
             error = {"error": str(exc)}
-            rows.append(ImportRow(number, line[:300], (), MALFORMED, column, error, raw=line))
+            yield ImportRow(number, line[:300], (), MALFORMED, column, error, raw=line)
             continue
         if len(cells) <= url_col:
             col = {"col": url_col + 1}
-            rows.append(ImportRow(number, line[:300], (), NO_URL, column, col, raw=line))
+            yield ImportRow(number, line[:300], (), NO_URL, column, col, raw=line)
             continue
         artists: tuple[str, ...] = ()
         if artist_col is not None and artist_col < len(cells):
             artists = tuple(a.strip() for a in cells[artist_col].split("|") if a.strip())
-        rows.append(
-            ImportRow(
-                number,
-                cells[url_col].strip(),
-                artists,
-                column=column,
-                raw=line,
-                artist_column=artist_column,
-            )
+        yield ImportRow(
+            number,
+            cells[url_col].strip(),
+            artists,
+            column=column,
+            raw=line,
+            artist_column=artist_column,
         )
-    return rows
+
+
+def _chain_first(first: str, rest: Iterator[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _row_count(rows: Iterable[ImportRow]) -> int:
+    """How many rows an import has, refused when none or past IMPORT_MAX_ROWS."""
+    count = sum(1 for _row in rows)
+    if not count:
+        raise ImportRejected(
+            _("No URLs found: paste one URL per line or upload a CSV with a 'url' column.")
+        )
+    if count > settings.IMPORT_MAX_ROWS:
+        raise ImportRejected(
+            _("The import has %(rows)s rows; the limit is %(limit)s. Split it into smaller files.")
+            % {"rows": f"{count:,}", "limit": f"{settings.IMPORT_MAX_ROWS:,}"}
+        )
+    return count
 
 
 def import_job_create(
@@ -162,26 +196,41 @@ def import_job_create(
 
     if "\x00" in text:  # PostgreSQL cannot store it; no CSV or list of URLs has one
         raise ImportRejected(_("This is not a CSV or text file (it contains binary data)."))
-    rows = parse_rows(text)
-    if not rows:
-        raise ImportRejected(
-            _("No URLs found: paste one URL per line or upload a CSV with a 'url' column.")
-        )
-    if len(rows) > settings.IMPORT_MAX_ROWS:
-        raise ImportRejected(
-            _("The import has %(rows)s rows; the limit is %(limit)s. Split it into smaller files.")
-            % {"rows": f"{len(rows):,}", "limit": f"{settings.IMPORT_MAX_ROWS:,}"}
-        )
+    count = _row_count(iter_rows(text.splitlines()))
+    return _job_create(agency, actor, filename, count, payload=text, retry_of=retry_of)
+
+
+def import_job_create_from_upload(
+    *, agency: Agency, actor: User, upload: UploadedFile
+) -> ImportJob:
+    """import_job_create for an uploaded file, streamed: decoded and counted in chunks,
+    stored (services.import_files) for the worker to read again in chunks."""
+    with spool_file() as spool:
+        count = _row_count(iter_rows(upload_lines(upload, spool)))
+        return _job_create(agency, actor, upload.name or "", count, spool=spool)
+
+
+def _job_create(
+    agency: Agency,
+    actor: User,
+    filename: str,
+    count: int,
+    payload: str = "",
+    spool: IO[bytes] | None = None,
+    retry_of: ImportJob | None = None,
+) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.create(
             agency=agency,
             created_by=actor,
             filename=filename[:255],
-            payload=text,
-            total_rows=len(rows),
+            payload=payload,  # empty for an upload: its text is in the stored file
+            total_rows=count,
             retry_of=retry_of,
         )
-        data: dict[str, Any] = {"rows": len(rows), "filename": filename[:255]}
+        if spool is not None:
+            import_file_store(job_id=job.pk, spool=spool)
+        data: dict[str, Any] = {"rows": count, "filename": filename[:255]}
         if retry_of is not None:
             data["retry_of"] = retry_of.pk
         audit_record(agency=agency, actor=actor, action="import.created", obj=job, data=data)
@@ -282,8 +331,8 @@ def _process_chunk(
             agency=job.agency, canonical_hash__in=[key for key, _r, _c in new]
         ).values_list("canonical_hash", "pk")
     )
-    through = Finding.artists.through
-    links: list[Any] = []
+    # The findings are new: their links are too, once each ("A|A" names one artist).
+    links: dict[tuple[int, int], None] = {}
     audit_rows = []
     warnings = 0
     for key, row, canonical in new:
@@ -302,9 +351,10 @@ def _process_chunk(
             data["unknown_artists"] = unknown
         else:
             report.append((row.number, CREATED, pk, row.url, row.column, "", "", ""))
-        links.extend(through(finding_id=pk, artist_id=artist.pk) for artist in known)
+        for artist in known:
+            links[pk, artist.pk] = None
         audit_rows.append(("finding.recorded", "finding", str(pk), data))
-    through.objects.bulk_create(links, batch_size=1000, ignore_conflicts=True)
+    insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), list(links))
     if new:
         finding_counts_changed(agency_id=job.agency_id)
     audit_append_rows(agency=job.agency, actor=job.created_by, rows=audit_rows)
@@ -339,7 +389,9 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     )
     if job is None:
         return None
-    rows = parse_rows(job.payload)
+    # Read once per run, row by row: a stored upload streams; only a chunk is in memory.
+    rows = iter_rows(job.payload.splitlines() if job.payload else import_file_lines(job.pk))
+    position = 0  # rows taken from `rows`
     platforms = PlatformIndex.for_agency(job.agency)
     rules = url_rules(platforms)  # once per run: the platforms are read once, not per row
     artists_by_name = {a.stage_name.lower(): a for a in Artist.objects.filter(agency=job.agency)}
@@ -349,8 +401,13 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
             if locked is None:
                 return None
             job = locked
-            if job.processed_rows >= len(rows):
-                job.total_rows = len(rows)
+            if job.processed_rows > position:  # earlier runs (or one at the same time)
+                position += sum(1 for _row in islice(rows, job.processed_rows - position))
+            # The chunk is chosen under the lock: two runs never take the same rows.
+            chunk = list(islice(rows, settings.IMPORT_CHUNK_SIZE))
+            position += len(chunk)
+            if not chunk:
+                job.total_rows = job.processed_rows
                 job_finish(job=job, update_fields=["total_rows"])
                 audit_record(
                     agency=job.agency,
@@ -365,8 +422,6 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                     },
                 )
                 return job
-            # The chunk is chosen under the lock: two runs never take the same rows.
-            chunk = rows[job.processed_rows : job.processed_rows + settings.IMPORT_CHUNK_SIZE]
             _process_chunk(job, chunk, platforms, artists_by_name, rules)
             job.save(
                 update_fields=[
@@ -377,11 +432,11 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
                     "invalid_count",
                 ]
             )
+            total = max(job.total_rows, job.processed_rows)
             job_progress(
                 job=job,
-                percent=100 * job.processed_rows / len(rows),
-                step=_("%(done)s of %(total)s rows")
-                % {"done": job.processed_rows, "total": len(rows)},
+                percent=100 * job.processed_rows / total,
+                step=_("%(done)s of %(total)s rows") % {"done": job.processed_rows, "total": total},
             )
 
 

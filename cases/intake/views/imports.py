@@ -22,6 +22,7 @@ from cases.intake.services.imports import (
     ImportRejected,
     decode_upload,
     import_job_create,
+    import_job_create_from_upload,
     import_job_retry,
 )
 from cases.kernel.jobs import JobNotRetryable
@@ -41,15 +42,15 @@ def import_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        agency = request.membership.agency
         try:
-            # Pasted text goes through the same size and encoding checks as a file.
-            data = upload.read() if upload else form.cleaned_data["lines"].encode("utf-8")
-            job = import_job_create(
-                agency=request.membership.agency,
-                actor=request.user,
-                text=decode_upload(data),
-                filename=upload.name if upload else "",
-            )
+            if upload:  # streamed: decoded, counted and stored in chunks, never read whole
+                job = import_job_create_from_upload(
+                    agency=agency, actor=request.user, upload=upload
+                )
+            else:  # pasted text goes through the same size and encoding checks as a file
+                data = form.cleaned_data["lines"].encode("utf-8")
+                job = import_job_create(agency=agency, actor=request.user, text=decode_upload(data))
         except ImportRejected as exc:
             form.add_error("file" if upload else "lines", str(exc))
         else:
