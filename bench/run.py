@@ -33,6 +33,7 @@ BENCHES = [
     "dossier.py",
     "api_load.py",
     "outbox.py",
+    "scale_1m.py",
 ]
 
 
