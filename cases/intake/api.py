@@ -84,6 +84,38 @@ class FindingSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Finding) -> dict[str, Any]:
+        """The same dictionary DRF's generic path builds, written out: a page of 50 rows
+        costs a fraction of the per-field serializer calls (subclasses with more fields take
+        the generic path; tests compare both)."""
+        if type(self) is not FindingSerializer:
+            return super().to_representation(instance)
+        platform, assignee = instance.platform, instance.assignee
+        data: dict[str, Any] = {
+            "id": instance.pk,
+            "canonical_url": instance.canonical_url,
+            "host": instance.host,
+            "platform": None if platform is None else {"id": platform.pk, "name": platform.name},
+            "artists": [
+                {"id": a.pk, "stage_name": a.stage_name, "name_hangul": a.name_hangul}
+                for a in instance.artists.all()
+            ],
+            "source": instance.source,
+            "status": instance.status,
+            "dismissed_reason": instance.dismissed_reason,
+            "assignee": None
+            if assignee is None
+            else {"id": assignee.pk, "username": assignee.username},
+        }
+        for name in _TIMES:
+            value = getattr(instance, name)
+            data[name] = None if value is None else _DATETIME.to_representation(value)
+        return data
+
+
+_TIMES = FindingSerializer.Meta.fields[FindingSerializer.Meta.fields.index("created_at") :]
+_DATETIME = serializers.DateTimeField()
+
 
 class FindingDetailSerializer(FindingSerializer):
     class Meta(FindingSerializer.Meta):

@@ -175,6 +175,8 @@ def test_the_total_is_exact_below_the_limit(client, bob, agency):
 
 def test_the_total_above_the_limit_is_an_estimate(client, bob, agency, monkeypatch):
     monkeypatch.setattr(triage, "EXACT_LIMIT", 2)
+    # Pages of two, so the first has a next page and does not tell the total by itself.
+    monkeypatch.setattr(triage, "PAGE_SIZE", 2)
     _findings(agency, bob, 5)
     client.force_login(bob)
     with CaptureQueriesContext(connection) as queries:

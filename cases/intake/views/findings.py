@@ -22,14 +22,19 @@ from cases.intake.models import FindingSource, FindingStatus
 from cases.intake.selectors import finding_get_for, finding_list_for
 from cases.intake.services import findings as services
 from cases.intake.services.findings import StatusChangeError
-from cases.intake.triage import finding_total, saved_view_list_for, triage_rows
+from cases.intake.triage import (
+    finding_page,
+    finding_total,
+    saved_view_list_for,
+    triage_rows,
+    triage_rows_html,
+)
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
 from cases.kernel.tenancy import AnyUser, membership_list_for
 from cases.kernel.web import (
     HtmxHttpRequest,
     member_required,
-    paginate,
     partial_or_page,
     redirect_back,
 )
@@ -63,11 +68,13 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
     if sort not in SORTS:
         sort = "newest"
     findings = filters.qs
-    page = paginate(request, findings.order_by(*SORTS[sort]))
+    page = finding_page(request, findings.order_by(*SORTS[sort]))
+    rows = triage_rows(list(page.items))
     context = {
         "page": page,
-        "rows": triage_rows(list(page.items)),
-        "total": finding_total(findings),
+        "rows": rows,
+        "rows_html": triage_rows_html(rows, can_write=request.membership.can_write),
+        "total": finding_total(findings, page),
         "saved_views": saved_view_list_for(user).select_related("owner"),
         "filters": filters,
         "sort": sort,

@@ -1,0 +1,217 @@
+"""The triage queue, the findings API and the dashboard at 1,000,000 findings on PostgreSQL,
+each against a floor measured in the same run (issue 12).
+
+Runs only when BENCH_DATABASE_URL names a PostgreSQL database this bench may wipe (it is
+dropped and created afresh; BENCH_1M_REUSE=1 keeps one that already holds the seeded
+findings). Without it the script prints that the 1M figures were skipped and exits 0, so
+`make bench` on SQLite runs as before.
+
+Seeding: one agency, 20 artists, 1,000,000 findings and their artist links written with
+PostgreSQL COPY (the benchmark is about reads, not the services), the secondary indexes
+dropped during the load and rebuilt after it, then VACUUM ANALYZE (what autovacuum does after a
+large import) and the dashboard counts marked changed as the services would.
+
+Measuring: gunicorn (1 worker, 1 thread, the embedded stack of `make run`) serves the app
+from bench/floor_wsgi.py, which adds one bench-only page, `/bench-floor/`: a logged-in member
+page through the whole middleware stack that returns two bytes (the floor). One client sends
+requests one at a time, a connection per request as from a proxy, with a logged-in legal
+user's session; rounds interleave the floor with every measured page so machine load hits
+both alike. A ratio is a page's p95 over the floor's p95 in the same run."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+from common import ROOT, emit, note, percentile
+
+URL = os.getenv("BENCH_DATABASE_URL", "")
+SIZE = int(os.getenv("BENCH_1M_SIZE", "1000000"))
+ROUNDS = int(os.getenv("BENCH_1M_ROUNDS", "40"))
+DEEP_PAGE = 200  # OFFSET 9,950: a user paging far into an unfiltered queue
+HOST = "127.0.0.1"
+
+if not URL.startswith(("postgres://", "postgresql://")):
+    note(
+        "1M figures skipped: set BENCH_DATABASE_URL=postgres://USER@HOST:PORT/NAME (a "
+        "PostgreSQL database this bench may wipe) to seed 1,000,000 findings and measure "
+        "triage_p95_vs_floor_1m, api_p95_vs_floor_1m and dashboard_p95_1m"
+    )
+    sys.exit(0)
+
+os.environ["DATABASE_URL"] = URL
+
+
+def reset_database() -> None:
+    from run import _admin_sql
+
+    name = urlsplit(URL).path.strip("/")
+    _admin_sql(URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+
+
+if os.getenv("BENCH_1M_REUSE") != "1":
+    reset_database()
+subprocess.run(
+    [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True
+)
+
+from django.conf import settings  # noqa: E402
+from django.test import Client  # noqa: E402
+from scale_seed import seed  # noqa: E402  (sets Django up on BENCH_DATABASE_URL)
+
+
+def session_cookie(user) -> str:  # type: ignore[no-untyped-def]
+    """A logged-in session of `user` in the database (as a password log-in leaves one)."""
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING"}
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "floor_wsgi:application", "--chdir", str(ROOT / "bench"),
+            "--bind", f"{HOST}:{port}", "--workers", "1", "--threads", "1",
+            "--worker-class", "gthread", "--timeout", "120", "--log-level", "warning",
+        ],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit("gunicorn exited during start-up")
+        try:
+            connection = http.client.HTTPConnection(HOST, port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.3)
+    server.terminate()
+    sys.exit("gunicorn did not answer /healthz within 120 s")
+
+
+def get(port: int, path: str, cookie: str) -> tuple[float, bytes]:
+    """One GET on a connection of its own; (milliseconds, body). Fails on anything but 200."""
+    headers = {"Cookie": cookie, "Accept": "application/json" if "/api/" in path else "text/html"}
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection(HOST, port, timeout=120)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        sys.exit(f"GET {path} answered {response.status}")
+    return elapsed, body
+
+
+def pages(artist_id: int, platform_id: int) -> dict[str, dict[str, str]]:
+    """The measured requests by group: the ratio of a group is its worst member's."""
+    return {
+        "first": {"triage first page": "/findings/"},
+        "deep": {"triage deep page": f"/findings/?page={DEEP_PAGE}"},
+        "filtered": {
+            "triage status=new": "/findings/?status=new",
+            "triage artist": f"/findings/?artist={artist_id}",
+            "triage platform+triaged": f"/findings/?platform={platform_id}&status=triaged",
+            "triage artist+oldest": f"/findings/?artist={artist_id}&sort=oldest",
+        },
+        "search": {
+            "triage search common": "/findings/?q=tiktok",
+            "triage search rare": "/findings/?q=fan4%2Fvideo%2F99",
+            "triage search notes": "/findings/?q=fan+club+42",
+        },
+        "api": {
+            "api first page": "/api/findings/",
+            "api status=triaged": "/api/findings/?status=triaged",
+            "api platform": f"/api/findings/?platform={platform_id}",
+            "api search": "/api/findings/?q=instagram",
+        },
+        "dashboard": {"dashboard": "/"},
+    }
+
+
+def measure(port: int, cookie: str, groups: dict[str, dict[str, str]]) -> dict[str, list[float]]:
+    import json
+
+    requests = {name: path for group in groups.values() for name, path in group.items()}
+    # The API's second cursor page, as a client follows `next`.
+    _, body = get(port, "/api/findings/", cookie)
+    following = json.loads(body)["next"]
+    requests["api cursor page 2"] = following[following.index("/api/") :]
+    groups["api"]["api cursor page 2"] = requests["api cursor page 2"]
+    floors = {"floor": "/bench-floor/", "layout floor": "/bench-floor-page/"}
+    for path in [*requests.values(), *floors.values()]:  # warm-up: imports, templates, plans
+        get(port, path, cookie)
+    latencies: dict[str, list[float]] = {name: [] for name in [*requests, *floors]}
+    for round_number in range(ROUNDS):
+        for index, (name, path) in enumerate(requests.items()):
+            latencies["floor"].append(get(port, floors["floor"], cookie)[0])
+            if (index + round_number) % 3 == 0:
+                latencies["layout floor"].append(get(port, floors["layout floor"], cookie)[0])
+            latencies[name].append(get(port, path, cookie)[0])
+    return latencies
+
+
+def cold_dashboard(port: int, cookie: str, agency_id: int) -> float:
+    """The first dashboard after a change: the counts are computed afresh."""
+    from cases.intake.counts import finding_counts_changed
+
+    finding_counts_changed(agency_id=agency_id)
+    return get(port, "/", cookie)[0]
+
+
+def main() -> None:
+    agency, legal, artist_id, platform_id = seed(SIZE, reuse=os.getenv("BENCH_1M_REUSE") == "1")
+    cookie = session_cookie(legal)
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port = int(probe.getsockname()[1])
+    server = start_gunicorn(port)
+    try:
+        groups = pages(artist_id, platform_id)
+        latencies = measure(port, cookie, groups)
+        # A change made here reaches gunicorn's cached counts only through a shared cache.
+        shared = os.getenv("CACHE_URL", "").startswith("redis")
+        cold = [cold_dashboard(port, cookie, agency.pk) for _ in range(3)] if shared else []
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    floor = percentile(latencies["floor"], 95)
+    note(f"{ROUNDS} rounds, {SIZE:,} findings; p50 / p95 ms and p95 / floor p95:")
+    for name, values in latencies.items():
+        p95 = percentile(values, 95)
+        note(f"{name:<26} {percentile(values, 50):7.1f} / {p95:7.1f}  {p95 / floor:6.2f}x")
+    emit("floor_p95_1m", floor, "ms")
+
+    def ratio(group: str) -> float:
+        return max(percentile(latencies[name], 95) for name in groups[group]) / floor
+
+    for group in ("first", "deep", "filtered", "search"):
+        emit(f"triage_{group}_p95_vs_floor_1m", ratio(group), "ratio")
+    emit("triage_p95_vs_floor_1m", max(ratio(g) for g in ("first", "deep", "filtered", "search")), "ratio")  # fmt: skip
+    emit("api_p95_vs_floor_1m", ratio("api"), "ratio")
+    # For reading the triage ratio: the same pages over the app's bare layout page.
+    layout = percentile(latencies["layout floor"], 95)
+    emit("layout_floor_p95_1m", layout, "ms")
+    worst = max(ratio(g) for g in ("first", "deep", "filtered", "search")) * floor
+    emit("triage_p95_vs_layout_floor_1m", worst / layout, "ratio")
+    emit("dashboard_p95_1m", percentile(latencies["dashboard"], 95), "ms")
+    if cold:  # the worst of three dashboards, each the first after a change
+        emit("dashboard_after_change_1m", max(cold), "ms")
+    else:
+        note("dashboard after a change not measured: set CACHE_URL=redis://... (a shared cache)")
+
+
+if __name__ == "__main__":
+    main()
