@@ -17,6 +17,17 @@ TRIGRAM_INDEXES = {
 }
 
 
+class PostgresTrigramExtension(TrigramExtension):
+    """TrigramExtension, whose backwards step (Django 5.2) asks pg_extension without checking
+    the vendor first: unapplying this migration on SQLite failed. Both directions are no-ops
+    there."""
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
 def add_trigram_indexes(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -41,7 +52,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        TrigramExtension(),  # no-op on SQLite (CreateExtension checks the vendor)
+        PostgresTrigramExtension(),  # a no-op on SQLite, both ways
         migrations.RunPython(add_trigram_indexes, remove_trigram_indexes, elidable=False),
         migrations.CreateModel(
             name="SavedView",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import IO
 
 from django.conf import settings
@@ -91,7 +91,7 @@ def import_file_store(*, job_id: int, spool: IO[bytes]) -> None:
     default_storage.save(name, File(spool, name=name))
 
 
-def import_file_lines(job_id: int) -> Iterator[str]:
+def import_file_lines(job_id: int) -> Generator[str, None, None]:
     """The stored upload of a job, line by line, read in chunks."""
     with default_storage.open(import_file_name(job_id), "rb") as stream:
         yield from text_lines(stream)
