@@ -31,7 +31,7 @@ from reports.items import (
     evidence_item_build,
     evidence_items_queryset,
 )
-from reports.times import utc_and_kst
+from reports.times import utc_and_kst, utc_and_local
 
 # A dossier is for people: past this, the packet's manifest.json has the rest.
 MAX_TIMELINE_EVENTS = 2000
@@ -173,7 +173,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     notices = _notices(case, finding_ids)
     timeline, truncated = _timeline(case, finding_ids)
     now = timezone.now()
-    utc, kst = utc_and_kst(now)
+    utc, kst = utc_and_local(now)
     return DossierContext(
         case=case,
         agency_name=case.agency.name,

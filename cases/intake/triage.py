@@ -12,11 +12,11 @@ from typing import Any
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.urls import reverse
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from cases.intake.models import Finding, FindingSource, FindingStatus, SavedView
 from cases.kernel.tenancy import AnyUser, agency_for, scoped
+from cases.kernel.times import when
 
 # Below this many matching findings the queue shows the exact total (a COUNT capped at
 # EXACT_LIMIT + 1 rows, so it never reads more); above it, the planner's estimate.
@@ -51,9 +51,7 @@ class Total:
 
 
 def _short(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    return when(value)
 
 
 def _latest_notices(ids: list[int]) -> dict[int, tuple[str, datetime | None]]:
