@@ -99,5 +99,5 @@ def csv_time(value: datetime | None) -> str:
 
 def csv_zone_header(title: str) -> str:
     """'Recorded (Asia/Seoul, KST)': the zone a CSV column's times are in."""
-    now = timezone.localtime()
-    return f"{title} ({timezone.get_current_timezone_name()}, {zone_label(now)})"
+    name, label = timezone.get_current_timezone_name(), zone_label(timezone.localtime())
+    return f"{title} ({name})" if name == label else f"{title} ({name}, {label})"
