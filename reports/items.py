@@ -180,7 +180,7 @@ def detection_summary_build(runs: list[DetectionRun]) -> DetectionSummary | None
         signals=[s for s in (run.provenance or []) if isinstance(s, dict)],
         c2pa_absent=bool((run.details or {}).get("c2pa_manifest_absent")),
         device=run.device,
-        finished_utc=utc_and_kst(run.finished_at)[0],
+        finished_utc=utc_and_kst(run.finished_at)[0],  # the manifest's finished_at_utc
     )
     if version is None or run.status == DetectionStatus.NO_DETECTOR:
         summary.no_detector = True

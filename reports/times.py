@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from cases.kernel.times import zone_label
+from cases.kernel.times import when_evidence, zone_label
 
 KST = zoneinfo.ZoneInfo("Asia/Seoul")
 UTC = zoneinfo.ZoneInfo("UTC")
@@ -36,3 +36,9 @@ def utc_and_local(moment: datetime | None) -> tuple[str, str]:
         moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         f"{local:%Y-%m-%d %H:%M:%S} {zone_label(local)}",
     )
+
+
+def evidence_time(moment: datetime | None) -> str:
+    """A time as the dossier's sentences and tables print it: the agency's zone with its
+    label and UTC beside it (cases.kernel.times.when_evidence); "" when unknown."""
+    return when_evidence(moment) if moment is not None else ""

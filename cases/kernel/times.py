@@ -56,10 +56,21 @@ def _local(value: datetime) -> datetime:
     return timezone.localtime(value)
 
 
+def _parsed(value: Any) -> Any:
+    """An ISO 8601 string (a time read back from JSON: an anchor record) as a datetime."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
 def when(value: Any, *, seconds: bool = False) -> str:
     """A date-time in the agency's zone with its label; a date as a date; None as ''."""
     if value is None or value == "":
         return ""
+    value = _parsed(value)
     if not isinstance(value, datetime):
         return when_date(value)
     local = _local(value)
@@ -71,6 +82,7 @@ def when_date(value: Any) -> str:
     """A calendar date (a deadline, a publication day); a date-time by its local date."""
     if value is None or value == "":
         return ""
+    value = _parsed(value)
     if isinstance(value, datetime):
         value = _local(value)
     if not isinstance(value, date):
@@ -80,6 +92,7 @@ def when_date(value: Any) -> str:
 
 def when_evidence(value: Any) -> str:
     """An evidence time, to the second, with UTC alongside (once, where the zone is UTC)."""
+    value = _parsed(value)
     if not isinstance(value, datetime):
         return when(value)
     shown = when(value, seconds=True)

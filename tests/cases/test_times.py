@@ -63,6 +63,12 @@ def test_an_evidence_time_shows_the_agency_zone_and_utc(settings) -> None:
         )
 
 
+def test_an_iso_string_read_back_from_json_is_shown_the_same_way(settings) -> None:
+    settings.TIME_ZONE = "Asia/Seoul"
+    assert times.when_evidence(MOMENT.isoformat()) == times.when_evidence(MOMENT)
+    assert times.when("not a time") == "not a time"
+
+
 def test_nothing_shows_nothing() -> None:
     assert _render("[{{ t|when }}][{{ t|when_date }}][{{ t|when_evidence }}]", t=None) == "[][][]"
 
