@@ -20,7 +20,7 @@ from cases.evidence.models import Capture, Evidence
 from cases.evidence.services.observations import confirm_interval
 from cases.evidence.views.captures import NAVIGATION_LABELS
 from cases.intake.models import FindingStatus
-from reports.times import utc_and_kst
+from reports.times import evidence_time
 
 # The navigation record's entries that say the page did something (the "loaded" entry is
 # the captured document itself).
@@ -175,10 +175,10 @@ class RemovalBasis:
             ) % {
                 "id": self.finding.pk,
                 "first": _label(self.first),
-                "first_at": utc_and_kst(self.first.observed_at)[0],
+                "first_at": evidence_time(self.first.observed_at),
                 "first_why": self.first.observation_reason_label,
                 "second": _label(self.confirming),
-                "second_at": utc_and_kst(self.confirming.observed_at)[0],
+                "second_at": evidence_time(self.confirming.observed_at),
                 "second_why": self.confirming.observation_reason_label,
             }
         return _(
@@ -249,8 +249,8 @@ def removal_bases(
             ]
             if events:
                 basis.set_by = events[-1].actor_label
-                basis.set_at = utc_and_kst(events[-1].created_at)[0]
+                basis.set_at = evidence_time(events[-1].created_at)
             elif finding.removed_at is not None:
-                basis.set_at = utc_and_kst(finding.removed_at)[0]
+                basis.set_at = evidence_time(finding.removed_at)
         bases[finding.pk] = basis
     return bases

@@ -12,7 +12,7 @@ from cases.evidence.models import Capture, EvidenceKind
 from reports.attempts import CaptureAttempt, FindingCaptures, attempt_state, record_label
 from reports.capture_record import AttemptFile, navigation_of, wacz_of
 from reports.items import EvidenceItem
-from reports.times import utc_and_kst
+from reports.times import evidence_time
 
 
 @dataclass
@@ -59,13 +59,13 @@ def attempt_build(capture: Capture, files: list[AttemptFile]) -> CaptureAttempt:
         outcome=capture.outcome,
         outcome_label=str(capture.get_outcome_display()) if capture.outcome else "",
         error=capture.error,
-        started_utc=utc_and_kst(capture.started_at)[0],
-        finished_utc=utc_and_kst(capture.finished_at)[0],
+        started_utc=evidence_time(capture.started_at),
+        finished_utc=evidence_time(capture.finished_at),
         tool=capture.tool_name,
         tool_version=capture.tool_version,
         collector=capture.collector.get_username() if capture.collector else "",
         files=files,
-        observed_utc=utc_and_kst(capture.observed_at)[0],
+        observed_utc=evidence_time(capture.observed_at),
         navigation=navigation_of(capture),
         wacz=wacz_of(capture, files),
     )

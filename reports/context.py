@@ -31,7 +31,7 @@ from reports.items import (
     evidence_item_build,
     evidence_items_queryset,
 )
-from reports.times import utc_and_kst
+from reports.times import evidence_time, utc_and_local
 
 # A dossier is for people: past this, the packet's manifest.json has the rest.
 MAX_TIMELINE_EVENTS = 2000
@@ -98,7 +98,7 @@ def _notices(case: Case, finding_ids: list[int]) -> list[NoticeRow]:
             platform=str(notice.platform),
             basis=str(notice.get_legal_basis_display()),
             status=str(notice.get_status_display()),
-            sent=utc_and_kst(notice.sent_at)[0] if notice.sent_at else "",
+            sent=evidence_time(notice.sent_at) if notice.sent_at else "",
         )
         for notice in notices
     ]
@@ -173,7 +173,7 @@ def dossier_context_build(case: Case, *, evidence_ids: list[int] | None = None) 
     notices = _notices(case, finding_ids)
     timeline, truncated = _timeline(case, finding_ids)
     now = timezone.now()
-    utc, kst = utc_and_kst(now)
+    utc, kst = utc_and_local(now)
     return DossierContext(
         case=case,
         agency_name=case.agency.name,

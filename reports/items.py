@@ -18,7 +18,7 @@ from cases.legal.models import Case
 from detection.models import DetectionReview, DetectionRun, DetectionStatus, DetectorVersion
 from detection.statements import score_kind_label
 from reports.attempts import case_evidence_queryset
-from reports.times import utc_and_kst
+from reports.times import utc_and_kst, utc_and_local
 
 # A dossier is for people: past these, the packet's manifest.json has the rest.
 MAX_HEADERS_SHOWN = 40
@@ -116,6 +116,7 @@ class EvidenceItem:
     url: str
     final_url: str
     captured_utc: str
+    # *_kst: the agency's zone with its label (KST by default; reports.times.utc_and_local).
     captured_kst: str
     collected_utc: str
     collected_kst: str
@@ -179,7 +180,7 @@ def detection_summary_build(runs: list[DetectionRun]) -> DetectionSummary | None
         signals=[s for s in (run.provenance or []) if isinstance(s, dict)],
         c2pa_absent=bool((run.details or {}).get("c2pa_manifest_absent")),
         device=run.device,
-        finished_utc=utc_and_kst(run.finished_at)[0],
+        finished_utc=utc_and_kst(run.finished_at)[0],  # the manifest's finished_at_utc
     )
     if version is None or run.status == DetectionStatus.NO_DETECTOR:
         summary.no_detector = True
@@ -297,10 +298,10 @@ def evidence_item_build(
         finding_url=finding.canonical_url if finding else "",
         url=url,
         final_url=capture.final_url if capture else "",
-        captured_utc=utc_and_kst(captured_at)[0],
-        captured_kst=utc_and_kst(captured_at)[1],
-        collected_utc=utc_and_kst(evidence.collected_at)[0],
-        collected_kst=utc_and_kst(evidence.collected_at)[1],
+        captured_utc=utc_and_local(captured_at)[0],
+        captured_kst=utc_and_local(captured_at)[1],
+        collected_utc=utc_and_local(evidence.collected_at)[0],
+        collected_kst=utc_and_local(evidence.collected_at)[1],
         collector=collector,
         tool=values["tool"],
         tool_version=capture.tool_version if capture else "",

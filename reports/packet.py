@@ -131,7 +131,7 @@ def _item_json(item: EvidenceItem) -> dict[str, Any]:
         "height": evidence.height,
         "may_be_explicit": evidence.explicit,
         "collected_at_utc": _iso(evidence.collected_at),
-        "collected_at_kst": item.collected_kst,
+        "collected_at_kst": utc_and_kst(evidence.collected_at)[1],
         "collector": item.collector or None,
         "uploaded_by": item.uploaded_by or None,
         "finding_id": item.finding_id,

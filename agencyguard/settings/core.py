@@ -78,6 +78,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # The one way to show a time (`when`...) and words for machine codes, in every template.
+            "builtins": ["cases.templatetags.times", "cases.templatetags.labels"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",

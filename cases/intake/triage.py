@@ -14,13 +14,13 @@ from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import dateformat, formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cases.intake.models import Finding, FindingSource, FindingStatus, SavedView
 from cases.kernel.tenancy import AnyUser, agency_for, scoped
+from cases.kernel.times import when
 from cases.kernel.web import PAGE_SIZE, Page, page_number
 
 # Below this many matching findings the queue shows the exact total (a COUNT capped at
@@ -59,30 +59,18 @@ class Total:
     over: bool = False
 
 
-# Format characters whose output changes within a minute (seconds, microseconds, epoch
-# seconds, ISO 8601 and RFC 5322 with seconds): with any of them, nothing is shared.
-_SUB_MINUTE = set("sucrU")
-
-
 def short_formatter() -> Callable[[datetime | None], str]:
-    """SHORT_DATETIME_FORMAT in the current time zone, as formats.date_format(localtime(v))
-    gives it, formatted once per distinct minute on a page (rows imported together share
-    their minute; Django's formatter is the costliest step of a row)."""
-    fmt = str(formats.get_format("SHORT_DATETIME_FORMAT"))
-    zone = timezone.get_current_timezone()
-    per_minute = not _SUB_MINUTE.intersection(fmt)
+    """`when` (the one time format: agency zone, its label, to the minute), computed once per
+    distinct minute on a page: rows imported together share their minute."""
     seen: dict[datetime, str] = {}
 
     def short(value: datetime | None) -> str:
         if value is None:
             return ""
-        local = value.astimezone(zone)
-        if not per_minute:
-            return dateformat.format(local, fmt)
-        minute = local.replace(second=0, microsecond=0)
+        minute = value.replace(second=0, microsecond=0)
         text = seen.get(minute)
         if text is None:
-            text = seen[minute] = dateformat.format(minute, fmt)
+            text = seen[minute] = when(value)
         return text
 
     return short

@@ -11,63 +11,12 @@ from django.utils.translation import gettext_lazy
 from cases.agency.models import Artist
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.selectors import finding_list_for
+from cases.kernel.audit import labels
 from cases.kernel.models import Role
 from cases.legal.models import CaseStatus
 
 register = template.Library()
 RECENT_FINDINGS = 20
-
-ACTION_LABELS = {
-    "agency.created": gettext_lazy("Agency created"),
-    "user.login": gettext_lazy("Logged in"),
-    "user.logout": gettext_lazy("Logged out"),
-    "finding.recorded": gettext_lazy("Finding recorded"),
-    "finding.status_changed": gettext_lazy("Finding status changed"),
-    "finding.updated": gettext_lazy("Finding edited"),
-    "finding.recanonicalized": gettext_lazy("Finding re-keyed under the platform rules"),
-    "fan_report.received": gettext_lazy("Fan report received"),
-    "import.created": gettext_lazy("Import started"),
-    "import.finished": gettext_lazy("Import finished"),
-    "import.failed_rows_retried": gettext_lazy("Failed rows of the import retried"),
-    "case.created": gettext_lazy("Case opened"),
-    "case.updated": gettext_lazy("Case edited"),
-    "case.status_changed": gettext_lazy("Case status changed"),
-    "case.findings_linked": gettext_lazy("Findings linked to the case"),
-    "case.findings_unlinked": gettext_lazy("Findings unlinked from the case"),
-    "case.deadline_added": gettext_lazy("Deadline added"),
-    "case.deadline_done": gettext_lazy("Deadline done"),
-    "case.artists_added": gettext_lazy("Artists added from linked findings"),
-    "comment.added": gettext_lazy("Comment added"),
-    "task.added": gettext_lazy("Task added"),
-    "task.done": gettext_lazy("Task done"),
-    "artist.created": gettext_lazy("Artist added"),
-    "artist.updated": gettext_lazy("Artist edited"),
-    "group.created": gettext_lazy("Group added"),
-    "group.updated": gettext_lazy("Group edited"),
-    "membership.created": gettext_lazy("Staff account created"),
-    "membership.updated": gettext_lazy("Staff account changed"),
-    "membership.preferences_changed": gettext_lazy("Preferences changed"),
-    "api_token.created": gettext_lazy("API token created"),
-    "api_token.rotated": gettext_lazy("API token replaced"),
-    "api_token.revoked": gettext_lazy("API token revoked"),
-    "password.changed": gettext_lazy("Password changed"),
-    "password.reset_sent": gettext_lazy("Password reset link sent"),
-    "password.reset_completed": gettext_lazy("Password set through a reset link"),
-    "platform.updated": gettext_lazy("Platform edited"),
-    "removal_signature.created": gettext_lazy("Removal signature added"),
-    "removal_signature.updated": gettext_lazy("Removal signature edited"),
-    "finding.removal_observed": gettext_lazy("First removal observation"),
-    "finding.return_observed": gettext_lazy("First observation online again"),
-    "finding.change_unconfirmed": gettext_lazy("Observed change not confirmed"),
-    "detection.requested": gettext_lazy("Detection requested"),
-    "detection.finished": gettext_lazy("Detection finished"),
-    "detection.rerun_all": gettext_lazy("Detection re-run on all media"),
-    "detection.reviewed": gettext_lazy("Detection verdict recorded"),
-    "detection.training_exported": gettext_lazy("Reviewed media exported for training"),
-    "notice.reclassified_awaiting_submission": gettext_lazy(
-        "Notice put back to awaiting submission (no submission recorded)"
-    ),
-}
 
 OBJECT_LABELS = {
     "finding": gettext_lazy("Finding"),
@@ -92,8 +41,8 @@ def _label(choices: type[Any], value: Any) -> str:
 
 @register.filter
 def action_label(action: str) -> str:
-    """'finding.status_changed' → 'Finding status changed' (unknown actions as they are)."""
-    return str(ACTION_LABELS.get(action, action))
+    """'finding.status_changed' → 'Finding status changed' (cases.kernel.audit.labels)."""
+    return labels.action_label(action)
 
 
 @register.filter

@@ -178,8 +178,12 @@ def test_two_404s_at_least_n_minutes_apart_remove_the_finding_and_close_its_noti
     assert finding.recheck_due_at == T0 + timedelta(minutes=N)
     page = _page(client, bob, "finding_detail", finding.pk)
     assert "Removal observed, awaiting confirmation." in page
-    assert f"Capture #{first.pk} saw the content removed at 2025-06-02 09:00 UTC" in page
-    assert "at or after 2025-06-02 09:30 UTC" in page
+    # In the agency's zone with its label, UTC beside the observation (an evidence time).
+    assert (
+        f"Capture #{first.pk} saw the content removed at "
+        "2025-06-02 18:00:00 KST (2025-06-02 09:00:00 UTC)" in page
+    )
+    assert "at or after 2025-06-02 18:30 KST" in page
     event = AuditEvent.objects.get(action="finding.removal_observed")
     assert event.data["capture"] == first.pk
 

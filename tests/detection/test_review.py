@@ -215,7 +215,7 @@ def test_a_pending_run_is_polled_and_shows_progress(client: Any, carol: Any, evi
     client.force_login(carol)
     page = client.get(reverse("evidence_detection", args=[evidence.pk])).content.decode()
     assert (
-        'hx-trigger="every 2s"' in page and 'value="35"' in page and "loading the detector" in page
+        'hx-trigger="every 2s"' in page and 'value="35"' in page and "Loading the detector" in page
     )
 
 

@@ -35,5 +35,12 @@ def test_the_dossier_lists_the_notices_of_its_findings_and_no_others(agency, bob
 
     assert [(r.reference, r.platform, r.basis, r.status, r.sent) for r in rows] == [
         (f"#{draft.pk}", "Suspect Host", "EU DSA Art. 16", "Draft", ""),
-        (f"#{sent.pk}", "Suspect Host", "US DMCA § 512(c)(3)", "Sent", "2025-03-04 05:06:07 UTC"),
+        # The agency's time with its label, UTC beside it (docs/decisions.md "Times").
+        (
+            f"#{sent.pk}",
+            "Suspect Host",
+            "US DMCA § 512(c)(3)",
+            "Sent",
+            "2025-03-04 14:06:07 KST (2025-03-04 05:06:07 UTC)",
+        ),
     ]

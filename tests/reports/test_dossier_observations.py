@@ -136,8 +136,9 @@ def test_a_removed_finding_lists_its_two_confirming_removal_observations(
     findings = chapter(text, "Findings", "Capture attempts")
     assert (
         f"Finding #{found.pk} is Removed: the removal was observed by Re-check #{first.pk} "
-        f"at 2025-03-04 06:06:07 UTC (HTTP 404) and confirmed by Re-check #{second.pk} "
-        f"at 2025-03-04 06:46:07 UTC (HTTP 404)" in findings
+        f"at 2025-03-04 15:06:07 KST (2025-03-04 06:06:07 UTC) (HTTP 404) and confirmed by "
+        f"Re-check #{second.pk} at 2025-03-04 15:46:07 KST (2025-03-04 06:46:07 UTC) (HTTP 404)"
+        in findings
     )
     assert "not state that the content was removed" not in findings
     attempts = chapter(text, "Capture attempts", "Evidence items")

@@ -170,12 +170,13 @@ def evidence_ingest(
             except IntegrityError:
                 # A concurrent ingest of the same bytes committed first: theirs is ours.
                 return Evidence.objects.get(agency=agency, sha256=spooled.sha256), False
+            # Stored in this machine form (pages show it as a sentence: the custody_reason
+            # filter) and logged with the evidence's id.
+            reason = _collected_reason(kind, finding, capture, written)
             custody_record(
-                evidence=evidence,
-                action=CustodyAction.COLLECTED,
-                actor=collected_by,
-                reason=_collected_reason(kind, finding, capture, written),
+                evidence=evidence, action=CustodyAction.COLLECTED, actor=collected_by, reason=reason
             )
+            log.info("evidence %s collected: %s", evidence.pk, reason)
             _enqueue_derived_work(evidence.pk)
     return evidence, True
 

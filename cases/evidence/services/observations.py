@@ -26,6 +26,7 @@ from cases.evidence.models import Capture, CaptureObservation
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.services.findings import finding_set_status
 from cases.kernel.audit.services import audit_record
+from cases.kernel.times import when_evidence
 
 # Statuses a confirmed removal moves a finding to "removed" from.
 REMOVABLE = (FindingStatus.CAPTURED, FindingStatus.NOTICE_SENT, FindingStatus.REAPPEARED)
@@ -131,7 +132,7 @@ def finding_observe(*, capture: Capture) -> tuple[Finding, str | None]:
         "label": _("Re-check") if capture.is_recheck else _("Capture"),
         "id": capture.pk,
         "first": first.pk,
-        "at": (first.observed_at or capture.observed_at).strftime("%Y-%m-%d %H:%M UTC"),
+        "at": when_evidence(first.observed_at or capture.observed_at),
         "why": capture.observation_reason,
     }
     if target == FindingStatus.REMOVED:

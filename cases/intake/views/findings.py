@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -32,6 +31,7 @@ from cases.intake.triage import (
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
 from cases.kernel.tenancy import AnyUser, membership_list_for
+from cases.kernel.times import when_date
 from cases.kernel.web import (
     HtmxHttpRequest,
     member_required,
@@ -114,7 +114,7 @@ def finding_create(request: HtmxHttpRequest) -> HttpResponse:
             if created:
                 messages.success(request, _("Finding recorded."))
             else:
-                when = formats.date_format(timezone.localtime(finding.created_at), "DATE_FORMAT")
+                when = when_date(finding.created_at)
                 messages.info(
                     request,
                     _("This URL was already recorded on %(date)s — showing the existing finding.")

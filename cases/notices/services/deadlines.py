@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Membership, Role
+from cases.kernel.times import when
 from cases.notices.models import OPEN_NOTICE_STATUSES, Notice, NoticeStatus
 from cases.notices.services.errors import NoticeError
 from cases.notices.services.outcomes import notice_close
@@ -49,7 +50,7 @@ def _link(notice: Notice) -> str:
 
 
 def _due(notice: Notice) -> str:
-    return timezone.localtime(notice.due_at).isoformat(timespec="minutes")
+    return when(notice.due_at)
 
 
 def notice_deadlines_remind(*, now: datetime) -> list[int]:

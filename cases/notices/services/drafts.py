@@ -10,7 +10,6 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
@@ -20,6 +19,7 @@ from cases.intake.models import Finding
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
+from cases.kernel.times import when_date
 from cases.matching.models import ReferenceMedia
 from cases.notices.bases import (
     STATEMENTS,
@@ -238,7 +238,7 @@ def notice_context(notice: Notice, *, when: datetime | None = None) -> dict[str,
             artists.setdefault(artist.pk, artist.stage_name)
     signer = notice.signer
     with override(notice.language):
-        date = date_format(timezone.localtime(when or timezone.now()), "DATE_FORMAT")
+        date = when_date(when or timezone.now())
     return {
         "agency": notice.agency.name,
         "platform": notice.platform.name,

@@ -24,6 +24,7 @@ from cases.intake.services.findings import finding_set_status
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.storage import blob_open
+from cases.kernel.times import when
 from cases.notices.bases import due_after
 from cases.notices.models import LegalBasis, Notice, NoticeChannel, NoticeStatus, WebhookEvent
 from cases.notices.services.drafts import (
@@ -284,7 +285,7 @@ def notice_record_submission(
                     "The submission time is before the text was final (%(final)s): the text "
                     "submitted may not be the text stored."
                 )
-                % {"final": timezone.localtime(notice.finalised_at).isoformat(timespec="minutes")}
+                % {"final": when(notice.finalised_at)}
             )
         evidence = None
         if confirmation is not None:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cases.intake.models import FindingStatus
+from cases.kernel.times import csv_zone_header
 from cases.kernel.web import HtmxHttpRequest, member_required
 from cases.stats import selectors as stats
 from cases.stats.charts import bar_chart, weekly_chart
@@ -35,7 +36,8 @@ def _tables(user: Any) -> dict[str, Callable[[], tuple[list[str], list[list[Any]
 
     def weekly() -> tuple[list[str], list[list[Any]]]:
         data = stats.findings_weekly(user)
-        return [_("week"), *data.statuses], [
+        # Weeks start on Monday in the agency's zone, which the header names.
+        return [csv_zone_header(_("week")), *data.statuses], [
             [week.isoformat(), *counts] for week, *counts in data.rows()
         ]
 
