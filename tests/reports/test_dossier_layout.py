@@ -92,3 +92,11 @@ def test_every_items_label_value_lines_reach_the_pdf(
         assert evidence.original_name in flat, evidence.pk
     assert "Resolved IP 198.51.100.7" in flat
     assert "Requested URL https://www.youtube.com/watch?v=deepfake-1" in flat
+
+
+def test_indentation_between_tags_is_dropped_and_user_line_breaks_kept(small_case) -> None:  # type: ignore[no-untyped-def]
+    small_case.notes = "첫째 줄\n<b>둘째</b> 줄\n"
+    small_case.save()
+    html = html_of(small_case)
+    assert not re.search(r">[ \t]*\n\s*<", html)
+    assert "첫째 줄\n&lt;b&gt;둘째&lt;/b&gt; 줄\n</p>" in html
