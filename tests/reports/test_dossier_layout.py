@@ -9,7 +9,6 @@ import io
 import re
 from pathlib import Path
 
-import tinycss2
 from django.core.files.storage import default_storage
 from pypdf import PdfReader
 
@@ -25,14 +24,11 @@ COSTLY = ("box-shadow", "border-radius", "opacity", "@font-face", "display: flex
 
 def declarations(selector: str) -> dict[str, str]:
     """The declarations of the stylesheet's rule for exactly `selector`."""
-    for rule in tinycss2.parse_stylesheet(CSS.read_text(), skip_comments=True):
-        if rule.type == "qualified-rule" and tinycss2.serialize(rule.prelude).strip() == selector:
-            parsed = tinycss2.parse_declaration_list(rule.content, skip_comments=True)
-            return {
-                item.lower_name: tinycss2.serialize(item.value).strip()
-                for item in parsed
-                if item.type == "declaration"
-            }
+    css = re.sub(r"/\*.*?\*/", "", CSS.read_text(), flags=re.S)
+    for prelude, body in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
+        if prelude.strip() == selector:
+            pairs = (item.split(":", 1) for item in body.split(";") if ":" in item)
+            return {name.strip(): value.strip() for name, value in pairs}
     raise AssertionError(f"no rule for {selector!r} in dossier.css")
 
 
