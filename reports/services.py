@@ -49,6 +49,7 @@ from cases.kernel.jobs import (
 )
 from cases.kernel.models import Membership, Role
 from cases.kernel.outbox import outbox_enqueue
+from cases.kernel.times import agency_zone
 from cases.legal.models import Case
 from reports.context import DossierContext, dossier_context_build
 from reports.models import Dossier, DossierKind, DossierStatus
@@ -251,17 +252,18 @@ def _render(dossier: Dossier, context: DossierContext, unblurred: bool) -> bytes
     from reports.packet import packet_trust
     from reports.render import dossier_html, fetcher_for, pdf_render
 
-    html = dossier_html(
-        context,
-        kind=dossier.kind,
-        title=_titles(dossier.kind),
-        identifier=dossier.identifier,
-        generated_by=dossier.generated_by_label,
-        language=dossier.language,
-        reason=dossier.reason if dossier.kind == DossierKind.ANNEX else "",
-        # What the packet will carry, known before the PDF inside it is rendered.
-        trust=packet_trust() if dossier.kind == DossierKind.PACKET else None,
-    )
+    with agency_zone(dossier.agency):  # a worker has no request that activated it
+        html = dossier_html(
+            context,
+            kind=dossier.kind,
+            title=_titles(dossier.kind),
+            identifier=dossier.identifier,
+            generated_by=dossier.generated_by_label,
+            language=dossier.language,
+            reason=dossier.reason if dossier.kind == DossierKind.ANNEX else "",
+            # What the packet will carry, known before the PDF inside it is rendered.
+            trust=packet_trust() if dossier.kind == DossierKind.PACKET else None,
+        )
     return pdf_render(html, fetcher=fetcher_for(context, _preview_source(context, unblurred)))
 
 

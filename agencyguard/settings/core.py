@@ -60,6 +60,7 @@ MIDDLEWARE = [
     # A session that passed only the password sees the second step (or enrolment) and nothing
     # else; API tokens never carry a session and are not concerned (docs/deploy.md).
     "cases.agency.middleware.TwoFactorMiddleware",
+    "cases.agency.timezones.AgencyTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -60,6 +60,9 @@ class Agency(models.Model):
     require_two_factor = models.BooleanField(
         _("require two-factor login for everyone"), default=False
     )
+    # Every time shown to its members, and in its notices and dossiers, is in this zone (an
+    # IANA name, checked by the settings form); empty means the deployment's TIME_ZONE.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,7 +14,9 @@ Plain f-strings, not Django's DateFormat: the triage queue formats two times per
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -114,3 +116,23 @@ def csv_zone_header(title: str) -> str:
     """'Recorded (Asia/Seoul, KST)': the zone a CSV column's times are in."""
     name, label = timezone.get_current_timezone_name(), zone_label(timezone.localtime())
     return f"{title} ({name})" if name == label else f"{title} ({name}, {label})"
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> tzinfo | None:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def zone_named(name: str) -> tzinfo | None:
+    """The zone of an IANA name; None (the deployment's TIME_ZONE) for an empty or unknown
+    one: a name the time zone database no longer has must not break a page."""
+    return _zone(name) if name else None
+
+
+def agency_zone(agency: Any) -> timezone.override:
+    """Show times in the agency's zone inside the block (notices and dossiers rendered by a
+    worker, where no request activated it)."""
+    return timezone.override(zone_named(getattr(agency, "time_zone", "") or ""))

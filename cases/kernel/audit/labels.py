@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 ACTION_LABELS = {
     "agency.created": gettext_lazy("Agency created"),
     "agency.two_factor_required": gettext_lazy("Two-factor login required for everyone"),
+    "agency.time_zone_changed": gettext_lazy("Agency time zone changed"),
     "agency.two_factor_optional": gettext_lazy("Two-factor login no longer required for everyone"),
     "user.login": gettext_lazy("Logged in"),
     "user.logout": gettext_lazy("Logged out"),

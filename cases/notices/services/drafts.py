@@ -19,7 +19,7 @@ from cases.intake.models import Finding
 from cases.kernel.actor import Actor, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.models import Agency
-from cases.kernel.times import when_date
+from cases.kernel.times import agency_zone, when_date
 from cases.matching.models import ReferenceMedia
 from cases.notices.bases import (
     STATEMENTS,
@@ -293,13 +293,14 @@ def notice_render(notice: Notice, *, when: datetime | None = None) -> RenderedNo
     subject_src, body_src = notice_template_source(
         agency=notice.agency, legal_basis=notice.legal_basis, language=notice.language
     )
-    subject, body = notice_template_render(
-        legal_basis=notice.legal_basis,
-        language=notice.language,
-        subject=subject_src,
-        body=body_src,
-        context=notice_context(notice, when=when),
-    )
+    with agency_zone(notice.agency):  # its dates in the agency's zone, also in a worker
+        subject, body = notice_template_render(
+            legal_basis=notice.legal_basis,
+            language=notice.language,
+            subject=subject_src,
+            body=body_src,
+            context=notice_context(notice, when=when),
+        )
     # One line of subject; bodies without runs of blank lines left by empty {% if %} blocks.
     subject = " ".join(subject.split())[:300]
     lines = [line.rstrip() for line in body.strip().splitlines()]
