@@ -23,6 +23,13 @@ def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
     )
 
 
+def finding_recent_for(user: AnyUser, limit: int) -> QuerySet[Finding]:
+    """The agency's latest findings with only what the dashboard's list shows (no joins, no
+    artists)."""
+    fields = ("id", "canonical_url", "status", "created_at")
+    return scoped(Finding.objects.only(*fields), user).order_by("-created_at", "-id")[:limit]
+
+
 def finding_get_for(user: AnyUser, pk: int | str) -> Finding:
     return get_or_404(
         scoped(Finding.objects.select_related("platform", "assignee", "agency"), user), pk=pk
