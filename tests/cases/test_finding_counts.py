@@ -5,9 +5,11 @@ and fixed by `manage.py finding_counts_check`."""
 from __future__ import annotations
 
 import pytest
+from django.apps import apps
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, F
+from django.db.models.signals import post_migrate
 from django.urls import reverse
 
 from cases.agency.models import Artist, Platform
@@ -188,3 +190,27 @@ def test_a_damaged_counter_is_found_and_fixed_by_the_check_command(agency, findi
     assert "2 finding counter(s) rewritten" in capsys.readouterr().out
     assert_exact(agency)
     assert finding_counts_compare() == []
+
+
+def test_triggers_a_sqlite_table_rebuild_dropped_come_back_after_migrate(agency, bob):
+    names = {"findingcount_finding_ins", "findingcount_finding_upd", "findingcount_finding_del",
+             "findingcount_link_ins", "findingcount_link_upd", "findingcount_link_del",
+             "findingcount_agency_del"}  # fmt: skip
+
+    def installed() -> set[str]:
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            else:
+                cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            return {row[0] for row in cursor.fetchall()} & names
+
+    assert installed() == names
+    if connection.vendor == "sqlite":  # what a rebuild of cases_finding does to its triggers
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER findingcount_finding_ins")
+        assert "findingcount_finding_ins" not in installed()
+    post_migrate.send(sender=apps.get_app_config("cases"), app_config=apps.get_app_config("cases"), using="default", verbosity=0, interactive=False, plan=[], apps=apps)  # fmt: skip
+    assert installed() == names
+    make_finding(agency, "https://www.youtube.com/watch?v=after", actor=bob)
+    assert_exact(agency)
