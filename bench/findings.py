@@ -23,7 +23,6 @@ from cases.agency.services.platforms import PlatformIndex  # noqa: E402
 from cases.agency.services.roster import artist_save, group_save  # noqa: E402
 from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
 from cases.intake.canonical import canonical_hash, canonicalize_url, host_of  # noqa: E402
-from cases.intake.counts import finding_counts_changed  # noqa: E402
 from cases.intake.models import Finding, FindingSource, FindingStatus  # noqa: E402
 from cases.kernel.models import Role  # noqa: E402
 
@@ -103,8 +102,6 @@ def seed_findings(agency, user, artists: list[Artist], start: int, stop: int) ->
                     batch_size=5000,
                 )
         analyze()
-    # bulk_create bypasses the services, so say what they would: the counts changed.
-    finding_counts_changed(agency_id=agency.pk)
     return (stop - start) / elapsed()
 
 

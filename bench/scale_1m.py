@@ -9,7 +9,7 @@ findings). Without it the script prints that the 1M figures were skipped and exi
 Seeding: one agency, 20 artists, 1,000,000 findings and their artist links written with
 PostgreSQL COPY (the benchmark is about reads, not the services), the secondary indexes
 dropped during the load and rebuilt after it, then VACUUM ANALYZE (what autovacuum does after a
-large import) and the dashboard counts marked changed as the services would.
+large import) and the dashboard's counters recounted (the load ran with triggers off).
 
 Measuring: gunicorn (1 worker, 1 thread, the embedded stack of `make run`) serves the app
 from bench/floor_wsgi.py, which adds one bench-only page, `/bench-floor/`: a logged-in member
@@ -162,10 +162,14 @@ def measure(port: int, cookie: str, groups: dict[str, dict[str, str]]) -> dict[s
 
 
 def cold_dashboard(port: int, cookie: str, agency_id: int) -> float:
-    """The first dashboard after a change: the counts are computed afresh."""
-    from cases.intake.counts import finding_counts_changed
+    """The first dashboard after a change: a new finding triaged through the service (the
+    triggers move the counters in its transaction; the bench database may be changed)."""
+    from cases.intake.models import Finding, FindingStatus
+    from cases.intake.services.findings import finding_set_status
 
-    finding_counts_changed(agency_id=agency_id)
+    finding = Finding.objects.filter(agency_id=agency_id, status=FindingStatus.NEW).first()
+    assert finding is not None
+    finding_set_status(finding=finding, status=FindingStatus.TRIAGED, actor=None)
     return get(port, "/", cookie)[0]
 
 
@@ -181,9 +185,7 @@ def main() -> None:
     try:
         groups = pages(artist_id, platform_id)
         latencies = measure(port, cookie, groups)
-        # A change made here reaches gunicorn's cached counts only through a shared cache.
-        shared = os.getenv("CACHE_URL", "").startswith("redis")
-        cold = [cold_dashboard(port, cookie, agency.pk) for _ in range(3)] if shared else []
+        cold = [cold_dashboard(port, cookie, agency.pk) for _ in range(3)]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -207,10 +209,7 @@ def main() -> None:
     worst = max(ratio(g) for g in ("first", "deep", "filtered", "search")) * floor
     emit("triage_p95_vs_layout_floor_1m", worst / layout, "ratio")
     emit("dashboard_p95_1m", percentile(latencies["dashboard"], 95), "ms")
-    if cold:  # the worst of three dashboards, each the first after a change
-        emit("dashboard_after_change_1m", max(cold), "ms")
-    else:
-        note("dashboard after a change not measured: set CACHE_URL=redis://... (a shared cache)")
+    emit("dashboard_after_change_1m", max(cold), "ms")  # the worst of three, each after a change
 
 
 if __name__ == "__main__":

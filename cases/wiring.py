@@ -13,6 +13,7 @@ from cases.agency.signals import agency_created
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
+from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.signals import finding_removed
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
@@ -35,8 +36,13 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
     outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
 
 
+def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
+    finding_counter_triggers_ensure(using=using)
+
+
 def connect(app: AppConfig) -> None:
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
+    post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")

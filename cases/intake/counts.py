@@ -1,71 +1,77 @@
-"""The dashboard's finding counts, cached per agency and invalidated on every change.
+"""Checking the dashboard's finding counters (cases.intake.models.FindingCount) against a
+fresh count, and rewriting them from one.
 
-Counting by status, platform and artist is three GROUP BYs over all of an agency's findings
-(about a second at a million), so the result is kept in the cache under a per-agency
-generation number. Every service that creates findings, changes a status, a platform or the
-artists calls `finding_counts_changed` inside its transaction; the generation moves on then
-and again when that transaction commits, so a dashboard computed from a half-done change is
-stored under a generation that is never read again. COUNTS_TTL bounds how stale a figure could get
-if a future write path forgot the call, or if the cache was unreachable when a change tried
-to move the generation on (the change itself is never refused for that: a fan report or an
-import must not fail because the cache is down; the dashboard then counts afresh)."""
+The counters are kept by database triggers in the transaction of every change
+(cases/intake/counter_sql.py), so they never need this in normal operation; this finds a
+counter row damaged by hand or by a write with triggers disabled (a bulk load under
+`session_replication_role = replica`, as bench/scale_seed.py does, which then calls
+`finding_counts_rebuild`). Run by `manage.py finding_counts_check [--fix]`."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from typing import TypeVar
+from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 
-T = TypeVar("T")
-
-log = logging.getLogger(__name__)
-
-COUNTS_TTL = 600  # seconds
+from cases.intake.counter_sql import COUNTS, FINDINGS, LINKS, recount_sql
+from cases.intake.models import FindingCount
 
 
-def _generation_key(agency_id: int) -> str:
-    return f"finding_counts:gen:{agency_id}"
+@dataclass(frozen=True)
+class CountMismatch:
+    agency_id: int
+    dimension: str
+    key: str
+    stored: int
+    actual: int
 
 
-def _bump(agency_id: int) -> None:
-    key = _generation_key(agency_id)
-    try:
-        if not cache.add(key, 1, timeout=None):
-            try:
-                cache.incr(key)
-            except ValueError:  # evicted between add and incr
-                cache.set(key, 1, timeout=None)
-    except Exception as exc:  # the cache is down: figures may lag by up to COUNTS_TTL
-        log.warning(
-            "finding counts of agency %s not invalidated: cache unreachable (%s)", agency_id, exc
+def _actual(agency_id: int | None) -> dict[tuple[int, str, str], int]:
+    params = [agency_id] * 3 if agency_id is not None else []
+    with connection.cursor() as cursor:
+        cursor.execute(recount_sql(agency_param=agency_id is not None), params)
+        return {(a, d, k): n for a, d, k, n in cursor.fetchall()}
+
+
+def _stored(agency_id: int | None) -> dict[tuple[int, str, str], int]:
+    rows = FindingCount.objects.exclude(count=0)
+    if agency_id is not None:
+        rows = rows.filter(agency_id=agency_id)
+    return {
+        (a, d, k): n for a, d, k, n in rows.values_list("agency_id", "dimension", "key", "count")
+    }
+
+
+def _lock_writers() -> None:
+    """Keep writers of findings and links out until the transaction ends (PostgreSQL;
+    SQLite has one writer at a time already), so the recount and the counters see the
+    same data."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"LOCK TABLE {FINDINGS}, {LINKS} IN SHARE MODE")
+
+
+def finding_counts_compare(*, agency_id: int | None = None) -> list[CountMismatch]:
+    """Every counter that differs from a fresh GROUP BY (one agency, or all)."""
+    with transaction.atomic():
+        _lock_writers()
+        actual, stored = _actual(agency_id), _stored(agency_id)
+    return [
+        CountMismatch(*key, stored.get(key, 0), actual.get(key, 0))
+        for key in sorted(actual.keys() | stored.keys())
+        if stored.get(key, 0) != actual.get(key, 0)
+    ]
+
+
+def finding_counts_rebuild(*, agency_id: int | None = None) -> None:
+    """Rewrite the counters (one agency's, or all) from a fresh GROUP BY."""
+    params = [agency_id] * 3 if agency_id is not None else []
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_writers()
+        where = " WHERE agency_id = %s" if agency_id is not None else ""
+        cursor.execute(f"DELETE FROM {COUNTS}{where}", params[:1])
+        cursor.execute(
+            f'INSERT INTO {COUNTS} (agency_id, dimension, "key", "count") '
+            f"{recount_sql(agency_param=agency_id is not None)}",
+            params,
         )
-
-
-def finding_counts_changed(*, agency_id: int) -> None:
-    """Forget the agency's cached counts now and again once the current transaction
-    commits (a dashboard computed in between, from the old data, is dropped by the second
-    move)."""
-    _bump(agency_id)
-    transaction.on_commit(lambda: _bump(agency_id))
-
-
-def finding_counts_cached(agency_id: int, created: float, compute: Callable[[], T]) -> T:
-    """The cached counts of the agency's current generation, computed on a miss. `created`
-    (the agency's creation time) keeps a reused id from finding an old agency's figures."""
-    try:
-        generation = cache.get(_generation_key(agency_id), 0)
-        key = f"finding_counts:{agency_id}:{created}:{generation}"
-        value = cache.get(key)
-    except Exception as exc:  # the cache is down: count afresh, never fail the page
-        log.warning("finding counts computed without the cache (%s)", exc)
-        return compute()
-    if value is None:
-        value = compute()
-        try:
-            cache.set(key, value, timeout=COUNTS_TTL)
-        except Exception as exc:
-            log.warning("finding counts not cached (%s)", exc)
-    return value

@@ -234,3 +234,35 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FindingCountDimension(models.TextChoices):
+    STATUS = "status", _("Status")
+    PLATFORM = "platform", _("Platform")
+    ARTIST = "artist", _("Artist")
+
+
+class FindingCount(models.Model):
+    """How many of an agency's findings have a status, are on a platform (key: its id, ""
+    for none), or are linked to an artist (key: its id): the dashboard's figures. Written
+    only by database triggers (cases/intake/counter_sql.py), in the transaction of the
+    change; `manage.py finding_counts_check` compares them with a fresh count."""
+
+    # No database constraint: the agency's own delete trigger removes its counters, after
+    # Django's cascade (which may still move a counter while the agency is being deleted).
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    dimension = models.CharField(max_length=8, choices=FindingCountDimension.choices)
+    key = models.CharField(max_length=40)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "dimension", "key"], name="findingcount_unique_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} {self.dimension}={self.key}: {self.count}"

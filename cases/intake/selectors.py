@@ -3,13 +3,12 @@ agency."""
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from cases.agency.models import Artist
-from cases.intake.counts import finding_counts_cached
-from cases.intake.models import Finding, ImportJob
+from cases.agency.models import Artist, Platform
+from cases.intake.models import Finding, FindingCount, FindingCountDimension, ImportJob
 from cases.kernel.models import Agency
 from cases.kernel.tenancy import AnyUser, agency_for, get_or_404, scoped
 
@@ -24,6 +23,13 @@ def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
     )
 
 
+def finding_recent_for(user: AnyUser, limit: int) -> QuerySet[Finding]:
+    """The agency's latest findings with only what the dashboard's list shows (no joins, no
+    artists)."""
+    fields = ("id", "canonical_url", "status", "created_at")
+    return scoped(Finding.objects.only(*fields), user).order_by("-created_at", "-id")[:limit]
+
+
 def finding_get_for(user: AnyUser, pk: int | str) -> Finding:
     return get_or_404(
         scoped(Finding.objects.select_related("platform", "assignee", "agency"), user), pk=pk
@@ -36,6 +42,9 @@ def import_job_get_for(user: AnyUser, pk: int | str) -> ImportJob:
 
 def import_job_list_for(user: AnyUser) -> QuerySet[ImportJob]:
     return scoped(ImportJob.objects.defer("payload"), user)
+
+
+TOP = 10  # platforms and artists shown on the dashboard
 
 
 class PlatformCount(TypedDict):
@@ -57,39 +66,45 @@ class FindingCounts(TypedDict):
 
 
 def finding_counts_for(user: AnyUser) -> FindingCounts:
-    """Dashboard figures: findings by status, by artist and by platform, from the per-agency
-    cache (cases/intake/counts.py); the three GROUP BYs run only after a change."""
+    """Dashboard figures: findings by status, by platform and by artist (the ten largest of
+    each), read from the agency's counters (a few dozen rows, kept by database triggers in
+    the transaction of every change: cases/intake/counter_sql.py), never by counting the
+    findings."""
     agency = agency_for(user)
     if agency is None:
         return {"by_status": {}, "by_platform": [], "by_artist": [], "total": 0}
-    return finding_counts_cached(
-        agency.pk, agency.created_at.timestamp(), lambda: _finding_counts_compute(user)
-    )
-
-
-def _finding_counts_compute(user: AnyUser) -> FindingCounts:
-    findings = scoped(Finding.objects.all(), user)
-    by_status = dict(findings.values_list("status").annotate(n=Count("id")).order_by())
-    by_platform = cast(
-        "list[PlatformCount]",
-        list(findings.values("platform__name").annotate(n=Count("id")).order_by("-n")[:10]),
-    )
-    by_artist = cast(
-        "list[ArtistCount]",
-        list(
-            scoped(Artist.objects.all(), user)
-            .annotate(n=Count("findings"))
-            .filter(n__gt=0)
-            .order_by("-n")
-            .values("stage_name", "name_hangul", "n")[:10]
-        ),
-    )
+    rows = FindingCount.objects.filter(agency=agency, count__gt=0)
+    by_dimension: dict[str, dict[str, int]] = {d.value: {} for d in FindingCountDimension}
+    for dimension, key, n in rows.values_list("dimension", "key", "count"):
+        by_dimension[dimension][key] = n
+    by_status = by_dimension[FindingCountDimension.STATUS]
     return {
         "by_status": by_status,
-        "by_platform": by_platform,
-        "by_artist": by_artist,
+        "by_platform": _top_platforms(agency, by_dimension[FindingCountDimension.PLATFORM]),
+        "by_artist": _top_artists(agency, by_dimension[FindingCountDimension.ARTIST]),
         "total": sum(by_status.values()),
     }
+
+
+def _top_platforms(agency: Agency, counts: dict[str, int]) -> list[PlatformCount]:
+    ids = [int(key) for key in counts if key]
+    names = dict(Platform.objects.filter(agency=agency, pk__in=ids).values_list("pk", "name"))
+    by_name: dict[str | None, int] = {}
+    for key, n in counts.items():
+        name = names.get(int(key)) if key else None
+        by_name[name] = by_name.get(name, 0) + n
+    ranked = sorted(by_name.items(), key=lambda item: (-item[1], item[0] or ""))
+    return [{"platform__name": name, "n": n} for name, n in ranked[:TOP]]
+
+
+def _top_artists(agency: Agency, counts: dict[str, int]) -> list[ArtistCount]:
+    artists = Artist.objects.filter(agency=agency, pk__in=[int(key) for key in counts])
+    rows: list[ArtistCount] = [
+        {"stage_name": stage, "name_hangul": hangul, "n": counts[str(pk)]}
+        for pk, stage, hangul in artists.values_list("pk", "stage_name", "name_hangul")
+    ]
+    rows.sort(key=lambda row: (-row["n"], row["stage_name"]))
+    return rows[:TOP]
 
 
 def fan_report_agency_get(slug: str) -> Agency:

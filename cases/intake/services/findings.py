@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import canonical_hash, canonicalize_url, host_of
-from cases.intake.counts import finding_counts_changed
 from cases.intake.models import Finding, FindingSource, FindingStatus
 from cases.intake.services.url_rules import platform_index_for, url_rules
 from cases.intake.signals import finding_removed
@@ -83,7 +82,6 @@ def finding_record(
             )
             artist_list = [a for a in artists if a.agency_id == agency.pk]
             finding.artists.set(artist_list)
-            finding_counts_changed(agency_id=agency.pk)
             audit_record(
                 agency=agency,
                 actor=actor,
@@ -127,7 +125,6 @@ def finding_set_status(*, finding: Finding, status: str, actor: Actor, reason: s
         old = finding.status
         fields = _apply_status(finding, status, reason, timezone.now())
         finding.save(update_fields=fields)
-        finding_counts_changed(agency_id=finding.agency_id)
         audit_record(
             agency=finding.agency,
             actor=actor,
@@ -184,7 +181,6 @@ def finding_bulk_set_status(
         if status in STATUS_TIMESTAMP:
             fields.append(STATUS_TIMESTAMP[status])
         Finding.objects.bulk_update(changed, fields, batch_size=1000)
-        finding_counts_changed(agency_id=agency.pk)
         audit_record_many(agency=agency, actor=actor, entries=entries, at=now)
         _close_notices_if_removed(changed, status)
     return len(changed), refused
@@ -204,7 +200,6 @@ def finding_update(
         if artists is not None:
             artist_list = [a for a in artists if a.agency_id == finding.agency_id]
             finding.artists.set(artist_list)
-            finding_counts_changed(agency_id=finding.agency_id)
             changes["artists"] = sorted(a.pk for a in artist_list)
         if assignee is not False:
             finding.assignee = assignee or None  # type: ignore[assignment]
@@ -237,7 +232,6 @@ def finding_platform_refresh(*, finding: Finding, final_url: str, actor: Actor =
     with transaction.atomic():
         old = finding.platform.name if finding.platform is not None else None
         Finding.objects.filter(pk=finding.pk).update(platform=platform)
-        finding_counts_changed(agency_id=finding.agency_id)
         finding.platform = platform
         audit_record(
             agency=finding.agency,

@@ -29,7 +29,6 @@ from cases.intake.canonical import (
     canonicalize_url,
     host_of,
 )
-from cases.intake.counts import finding_counts_changed
 from cases.intake.import_reasons import (
     ALREADY_RECORDED,
     MALFORMED,
@@ -355,8 +354,6 @@ def _process_chunk(
             links[pk, artist.pk] = None
         audit_rows.append(("finding.recorded", "finding", str(pk), data))
     insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), list(links))
-    if new:
-        finding_counts_changed(agency_id=job.agency_id)
     audit_append_rows(agency=job.agency, actor=job.created_by, rows=audit_rows)
     report.sort(key=lambda entry: entry[0])
     insert_tuples(ImportReportRow, REPORT_COLUMNS, [(job.pk, *entry) for entry in report])

@@ -5,7 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from cases.intake.models import FindingStatus
-from cases.intake.selectors import finding_counts_for, finding_list_for
+from cases.intake.selectors import finding_counts_for, finding_recent_for
 from cases.kernel.web import HtmxHttpRequest, member_required
 from cases.legal.models import CaseStatus
 from cases.legal.selectors import case_list_for
@@ -23,7 +23,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "counts": counts,
         "statuses": statuses,
-        "recent_findings": finding_list_for(request.user).order_by("-created_at", "-id")[:RECENT],
+        "recent_findings": finding_recent_for(request.user, RECENT),
         "open_cases": open_cases,
     }
     return render(request, "cases/dashboard.html", context)
