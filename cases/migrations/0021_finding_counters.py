@@ -29,7 +29,7 @@ def uninstall(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0019_import_retry"),
+        ("cases", "0020_agency_time_zone"),
     ]
 
     operations = [
