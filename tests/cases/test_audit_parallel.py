@@ -7,9 +7,9 @@ import multiprocessing
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
-from cases.kernel.audit import bulk, fastwalk, hashing, verify
+from cases.kernel.audit import fastwalk, hashing, verify
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.services import audit_chain_verify
 from cases.kernel.models import AuditEvent
@@ -58,7 +58,7 @@ def test_the_database_time_is_hashed_without_converters(
     agency, bob, monkeypatch, microsecond
 ) -> None:  # type: ignore[no-untyped-def]
     when = datetime(2026, 12, 2, 11, 35, 44, microsecond, tzinfo=UTC)
-    monkeypatch.setattr(bulk.timezone, "now", lambda: when)
+    monkeypatch.setattr("cases.kernel.audit.bulk.timezone.now", lambda: when)
     with transaction.atomic():
         audit_append_rows(agency=agency, actor=bob, rows=[("a", "x", "1", {"n": 1})])
     event = AuditEvent.objects.get(agency=agency, action="a")
@@ -173,8 +173,17 @@ def test_an_anchor_in_a_range_is_matched_there(agency, chain, settings, in_proce
 
 
 def test_a_daemonic_process_verifies_sequentially(agency, chain, settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(fastwalk, "can_fork", lambda: True)
+    # A Celery prefork child, or a multiprocessing daemon: no pool, one sequential walk.
     monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)  # type: ignore[attr-defined]
+    assert not fastwalk.can_fork()
+    assert fastwalk.pool_map([], 2) is None
+    report = _report(agency, settings, 2)
+    assert report.ok and report.checked == 13
+
+
+def test_a_refused_pool_falls_back_to_the_sequential_walk(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(fastwalk, "can_fork", lambda: True)
+    monkeypatch.setattr(fastwalk.connections, "close_all", lambda: None)  # the test's transaction
 
     class Refusing:
         def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -183,13 +192,6 @@ def test_a_daemonic_process_verifies_sequentially(agency, chain, settings, monke
 
     monkeypatch.setattr(fastwalk, "ProcessPoolExecutor", Refusing)
     assert fastwalk.pool_map([], 2) is None
-    report = _report(agency, settings, 2)
-    assert report.ok and report.checked == 13
-
-
-def test_a_daemonic_process_may_not_fork(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)  # type: ignore[attr-defined]
-    assert not fastwalk.can_fork()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -211,4 +213,20 @@ def test_forked_workers_verify_committed_rows(agency, chain, settings, monkeypat
     parallel = _report(agency, settings, 2)
     assert parallel == _report(agency, settings, 1)
     assert parallel.broken_seq == 9 and "edited" in parallel.reason
-    assert connection.vendor in {"postgresql", "sqlite"}
+    # A threaded process (a gthread web worker) does not fork.
+    monkeypatch.setattr(fastwalk.threading, "active_count", lambda: 4)
+    assert not fastwalk.can_fork()
+    results.clear()
+    assert _report(agency, settings, 2) == parallel and results == [None]
+
+
+def _daemonic_here(_: int) -> bool:
+    return fastwalk.in_daemon()
+
+
+def test_a_celery_prefork_child_may_not_fork() -> None:
+    billiard = pytest.importorskip("billiard")
+    # Celery's prefork pool runs tasks in billiard's daemonic children.
+    with billiard.get_context("fork").Pool(1) as pool:
+        assert pool.map(_daemonic_here, [0]) == [True]
+    assert not fastwalk.in_daemon()

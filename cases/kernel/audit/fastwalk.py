@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -276,21 +277,28 @@ def segment_check(task: SegmentTask) -> Segment:
     )
 
 
-def can_fork() -> bool:
-    """Whether this process may start a pool: not a daemonic pool process (Celery's prefork
-    children, multiprocessing's daemons cannot have children), not inside a transaction (the
-    workers would not see its rows), not an in-memory SQLite database (not shared)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return False
+def in_daemon() -> bool:
+    """Whether this is a daemonic process (multiprocessing's, or billiard's: a Celery
+    prefork child), which may not start children."""
     if multiprocessing.current_process().daemon:
-        return False
+        return True
     try:
         from billiard.process import current_process as billiard_process
     except ImportError:  # pragma: no cover - Celery brings billiard
-        pass
-    else:
-        if billiard_process().daemon:
-            return False
+        return False
+    return bool(billiard_process().daemon)
+
+
+def can_fork() -> bool:
+    """Whether this process may start a pool: not a daemonic pool process (Celery's prefork
+    children, multiprocessing's daemons cannot have children), not inside a transaction (the
+    workers would not see its rows), not an in-memory SQLite database (not shared), and only
+    from a single-threaded process (a fork copies locks other threads may hold: a threaded
+    web worker verifies sequentially)."""
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return False
+    if in_daemon():
+        return False
     connection = connections["default"]
     if connection.in_atomic_block:
         return False
