@@ -1,12 +1,13 @@
 """Verifying an agency's audit chain: the walk in seq order against every anchor, naming the
 first broken link (audit_chain_verify, and audit_anchor before it writes an anchor).
 
-The events are read as the database driver returns them, in batches from one ordered query
-(a server-side cursor on PostgreSQL), and the plain case -- the next event, linked to the one
-before, keyed with a configured key, not at an anchor -- is hashed straight from those
-values in one loop. Every other event, and any whose hash does not match there, goes through
-_Walk.check after Django's own conversion of the row, which decides and words the verdict:
-the fast loop only ever accepts an event whose stored hash it has recomputed."""
+The events are read as raw driver rows, in batches from one ordered query (a server-side
+cursor on PostgreSQL), and the plain case -- the next event, linked to the one before, keyed
+with a configured key (or unkeyed where still allowed), matching its anchors -- is hashed
+straight from those values (fastwalk.fast_loop; a long chain in parallel ranges whose links
+are checked here in order). Every other event, and any whose hash does not match there, is
+read again through the ORM and goes through _Walk.check, which decides and words the
+verdict: the fast loop only ever accepts an event whose stored hash it has recomputed."""
 
 from __future__ import annotations
 
