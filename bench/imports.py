@@ -18,12 +18,14 @@ from common import emit, note, setup_django, timer
 
 setup_django()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 
 from agencyguard.celery import app as celery_app  # noqa: E402
 from cases.agency.services.tenancy import agency_create, membership_create  # noqa: E402
 from cases.intake.models import Finding, ImportJob, ImportJobStatus  # noqa: E402
 from cases.intake.services.imports import decode_upload, import_job_create  # noqa: E402
+from cases.kernel.audit.fastwalk import can_fork  # noqa: E402
 from cases.kernel.audit.hashing import (  # noqa: E402
     EVENT_ROW_COLUMNS,
     EventRow,
@@ -133,6 +135,9 @@ def audit_verify_bench(agency: Agency, key_ids: set[str]) -> None:
          f"{sum(map(len, bodies)) / len(bodies):.0f} bytes hashed per event")  # fmt: skip
     verify_rate, sha_rate = report.checked / verify_best, len(bodies) / sha_best
     note(f"raw SHA-256 over the same bytes: {sha_rate:,.0f} events/s")
+    workers = settings.AUDIT_VERIFY_WORKERS
+    note(f"verify: AUDIT_VERIFY_WORKERS={workers}, " + (
+        f"{workers} forked processes" if workers > 1 and can_fork() else "one process"))  # fmt: skip
     emit("audit_verify_rate", verify_rate, "events/s")
     emit("audit_verify_vs_sha256", verify_rate / sha_rate, "ratio")
 

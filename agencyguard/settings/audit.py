@@ -7,7 +7,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from agencyguard.settings.core import STORAGES
-from agencyguard.settings.env import DEBUG, envlist
+from agencyguard.settings.env import DEBUG, envint, envlist
 
 
 # Audit chain keys (cases.kernel.audit.keys): AUDIT_HMAC_KEYS="id=secret,id2=secret2" lists every key
@@ -49,3 +49,8 @@ if AUDIT_ANCHOR_BUCKET:
             "file_overwrite": False,
         },
     }
+# Audit verify (cases.kernel.audit.verify): a chain of at least AUDIT_VERIFY_PARALLEL_MIN events
+# is hashed in AUDIT_VERIFY_WORKERS ranges by a pool of forked processes (1: one sequential pass;
+# a daemonic process such as a Celery prefork child always verifies sequentially).
+AUDIT_VERIFY_WORKERS = envint("AUDIT_VERIFY_WORKERS", str(os.cpu_count() or 1))
+AUDIT_VERIFY_PARALLEL_MIN = envint("AUDIT_VERIFY_PARALLEL_MIN", "50000")

@@ -1,34 +1,27 @@
 """Verifying an agency's audit chain: the walk in seq order against every anchor, naming the
 first broken link (audit_chain_verify, and audit_anchor before it writes an anchor).
 
-The events are read as the database driver returns them, in batches from one ordered query
-(a server-side cursor on PostgreSQL), and the plain case -- the next event, linked to the one
-before, keyed with a configured key, not at an anchor -- is hashed straight from those
-values in one loop. Every other event, and any whose hash does not match there, goes through
-_Walk.check after Django's own conversion of the row, which decides and words the verdict:
-the fast loop only ever accepts an event whose stored hash it has recomputed."""
+The events are read as raw driver rows, in batches from one ordered query (a server-side
+cursor on PostgreSQL), and the plain case -- the next event, linked to the one before, keyed
+with a configured key (or unkeyed where still allowed), matching its anchors -- is hashed
+straight from those values (fastwalk.fast_loop; a long chain in parallel ranges whose links
+are checked here in order). Every other event, and any whose hash does not match there, is
+read again through the ORM and goes through _Walk.check, which decides and words the
+verdict: the fast loop only ever accepts an event whose stored hash it has recomputed."""
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models.sql.constants import MULTI
+from django.conf import settings
 
+from cases.kernel.audit import fastwalk
 from cases.kernel.audit.anchors import AnchorRef, anchor_list, anchor_read
-from cases.kernel.audit.hashing import (
-    EVENT_ROW_COLUMNS,
-    EventRow,
-    created_iso,
-    event_hash,
-    hash_json,
-    hmac_sha256,
-    json_string,
-)
+from cases.kernel.audit.fastwalk import Progress
+from cases.kernel.audit.hashing import EVENT_ROW_COLUMNS, EventRow, event_hash
 from cases.kernel.audit.keys import LEGACY_KEY_ID, audit_keys
 from cases.kernel.models import GENESIS_HASH, Agency, AuditChain, AuditEvent
 
@@ -150,9 +143,9 @@ def chain_walk(
             )
         walk.prev, walk.seq, walk.key_id = start.hash, start.seq + 1, start.key_id
         walk.seen_keyed = start.key_id != LEGACY_KEY_ID
-        events = events.filter(seq__gt=since.seq)
-    rows = events.order_by("seq").values_list(*EVENT_ROW_COLUMNS)
-    if (report := _walk_rows(walk, rows, batch_size)) is not None:
+    # Without `since`, rows below #1 are read too (a forged #0 is a break, as before).
+    bounded = since is not None
+    if (report := _walk_events(walk, bounded, head[0] if head else None, batch_size)) is not None:
         return report
     end = walk.seq - 1
     top = anchors[-1] if anchors else None
@@ -196,90 +189,93 @@ def chain_walk(
     )
 
 
-_CREATED = EVENT_ROW_COLUMNS.index("created_at")
-# json.loads's own scanner (C where there is one): scan(text, 0) is (value, end).
-_scan_json = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+def _walk_raw(walk: _Walk, lo: int | None, hi: int | None, batch_size: int) -> ChainReport | None:
+    """Check the events lo <= seq <= hi (None: no bound) from walk's state: the fast loop on
+    raw rows, and every row it does not accept re-read through the ORM (Django's own
+    conversion) and judged by _Walk.check. None when all are valid next links."""
+    p = Progress(walk.prev, walk.seq, walk.seen_keyed, walk.key_id)
+    found: list[ChainReport] = []
 
+    def slow(row: tuple[Any, ...], p: Progress) -> bool:
+        _sync(walk, p)
+        values = AuditEvent.objects.filter(pk=row[0]).values_list(*EVENT_ROW_COLUMNS).first()
+        # None: removed meanwhile, and the next row shows the gap.
+        if values is not None and (report := walk.check(EventRow._make(values))) is not None:
+            found.append(report)
+            return False
+        p.prev, p.seq, p.seen_keyed, p.key_id = walk.prev, walk.seq, walk.seen_keyed, walk.key_id
+        return True
 
-def _walk_rows(walk: _Walk, rows: Any, batch_size: int) -> ChainReport | None:
-    """Check the events of `rows` (a values_list of EVENT_ROW_COLUMNS in seq order), fetched
-    batch_size at a time as plain driver tuples; None when all are valid next links."""
-    compiler = rows.query.get_compiler(using=rows.db)
-    batches: Iterable[list[tuple[Any, ...]]] = compiler.execute_sql(
-        MULTI, chunked_fetch=True, chunk_size=batch_size
+    fastwalk.fast_loop(
+        fastwalk.raw_batches(walk.agency.pk, lo, hi, batch_size),
+        p,
+        keys=walk.keys,
+        anchored=walk.anchored,
+        first_anchor=walk.anchors[0].seq if walk.anchors else None,
+        legacy_ok=True,
+        slow=slow,
     )
-    # Django's converters for these columns (text to datetime on SQLite, ...): what the ORM
-    # would apply, for the rows that go to _Walk.check and for created_at below.
-    converters = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
-    created_convs, created_expr = converters.get(_CREATED, ((), None))
-    connection = compiler.connection
-
-    def convert(row: tuple[Any, ...]) -> EventRow:
-        values = next(compiler.results_iter(results=[[row]], tuple_expected=True))
-        return EventRow._make(values)
-
-    def iso_of(raw: Any) -> str:
-        value = raw
-        for converter in created_convs:
-            value = converter(value, created_expr, connection)
-        return created_iso(value)
-
-    hashers: dict[str, Callable[[bytes], str]] = {
-        key_id: hmac_sha256(key) for key_id, key in walk.keys.items() if key_id != LEGACY_KEY_ID
-    }
-    anchored, scan, encode, string = walk.anchored, _scan_json, hash_json, json_string
-    # Bulk writers give a whole chunk one created_at: its ISO form is made once.
-    isos: dict[Any, str] = {}
-    prev, seq, fast, fast_key_id = walk.prev, walk.seq, 0, ""
-    for batch in batches:
-        for row in batch:
-            agency_id, n, actor, action, otype, oid, data, created, prev_hash, digest, key_id = row
-            hasher = hashers.get(key_id)
-            if n == seq and prev_hash == prev and hasher is not None and n not in anchored:
-                iso = isos.get(created)
-                if iso is None:
-                    if len(isos) > 4096:
-                        isos.clear()
-                    iso = isos[created] = iso_of(created)
-                # json.loads (JSONField.from_db_value) without its Python-level steps: the C
-                # scanner on the whole text; anything else (whitespace around the value, not
-                # JSON text, not a str) is left to the ORM walk.
-                try:
-                    value, end = scan(data, 0)
-                    data_json = encode(value) if end == len(data) else None
-                except (StopIteration, TypeError, ValueError):
-                    data_json = None
-                # hashing.hashed_body written out (a test compares); == on a match only,
-                # a mismatch is judged (with compare_digest) by _Walk.check.
-                if (
-                    data_json is not None
-                    and hasher(
-                        f'{prev_hash}{{"action":{string(action)},"actor":{string(actor)},'
-                        f'"agency":{agency_id},"created_at":{string(iso)},'
-                        f'"data":{data_json},"key_id":{string(key_id)},'
-                        f'"object_id":{string(oid)},"object_type":{string(otype)},'
-                        f'"seq":{n}}}'.encode()
-                    )
-                    == digest
-                ):
-                    prev, seq, fast, fast_key_id = digest, n + 1, fast + 1, key_id
-                    continue
-            _sync(walk, prev, seq, fast, fast_key_id)
-            prev, seq, fast = walk.prev, walk.seq, 0
-            if (report := walk.check(convert(row))) is not None:
-                return report
-            prev, seq = walk.prev, walk.seq
-    _sync(walk, prev, seq, fast, fast_key_id)
+    if found:
+        return found[0]
+    _sync(walk, p)
     return None
 
 
-def _sync(walk: _Walk, prev: str, seq: int, fast: int, key_id: str) -> None:
+def _sync(walk: _Walk, p: Progress) -> None:
     """Record in `walk` what the fast loop accepted since the last call (what _Walk.check
-    would have recorded for those events)."""
-    walk.prev, walk.seq = prev, seq
-    if fast:
-        walk.checked += fast
-        walk.seen_keyed, walk.key_id = True, key_id
+    would have recorded for those events); p.prev is set: the walk starts from a hash."""
+    assert p.prev is not None
+    walk.prev, walk.seq, walk.seen_keyed, walk.key_id = p.prev, p.seq, p.seen_keyed, p.key_id
+    walk.checked += p.checked
+    walk.matched += p.matched
+    walk.legacy += p.legacy
+    p.checked = p.matched = p.legacy = 0
+
+
+def _walk_segments(
+    walk: _Walk, bounded: bool, hi: int, workers: int, batch_size: int
+) -> ChainReport | None:
+    """Check walk.seq..hi in `workers` ranges hashed in parallel, then the links between
+    them in order: a range accepted whole where its first row links to the state the walk
+    has reached, else walked sequentially from that state to the range's end (the same
+    report as one sequential walk)."""
+    lo = walk.seq
+    size = -(-(hi - lo + 1) // workers)
+    tasks = [
+        fastwalk.SegmentTask(
+            walk.agency.pk,
+            start,
+            start if bounded or start > lo else None,
+            min(start + size - 1, hi),
+            batch_size,
+            walk.keys,
+            walk.anchored,
+        )
+        for start in range(lo, hi + 1, size)
+    ]
+    segments = fastwalk.pool_map(tasks, workers)
+    if segments is None:
+        return _walk_raw(walk, lo if bounded else None, hi, batch_size)
+    for segment in segments:
+        if segment.clean and segment.lo == walk.seq and segment.first_prev == walk.prev:
+            assert segment.last_hash is not None
+            walk.prev, walk.seq, walk.key_id = segment.last_hash, segment.hi + 1, segment.key_id
+            walk.seen_keyed = True
+            walk.checked += segment.checked
+            walk.matched += segment.matched
+        elif (report := _walk_raw(walk, segment.query_lo, segment.hi, batch_size)) is not None:
+            return report
+    return None
+
+
+def _walk_events(walk: _Walk, bounded: bool, hi: int | None, batch_size: int) -> ChainReport | None:
+    """walk.seq..hi: in parallel ranges for a long chain (AUDIT_VERIFY_WORKERS above 1,
+    at least AUDIT_VERIFY_PARALLEL_MIN events), else in one sequential pass."""
+    workers = int(getattr(settings, "AUDIT_VERIFY_WORKERS", 1) or 1)
+    least = int(getattr(settings, "AUDIT_VERIFY_PARALLEL_MIN", 50_000))
+    if hi is not None and workers > 1 and hi - walk.seq + 1 >= max(least, workers):
+        return _walk_segments(walk, bounded, hi, workers, batch_size)
+    return _walk_raw(walk, walk.seq if bounded else None, hi, batch_size)
 
 
 def audit_chain_verify(*, agency: Agency, batch_size: int = 10000) -> ChainReport:
