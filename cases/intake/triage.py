@@ -5,6 +5,7 @@ finding folded into the page query, and a total that never counts the whole tabl
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 from collections.abc import Callable
@@ -18,7 +19,6 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import dateformat, formats, timezone
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
@@ -168,7 +168,13 @@ def triage_rows(findings: list[Finding]) -> list[TriageRow]:
     return rows
 
 
-_DASH = mark_safe('<span class="muted">—</span>')
+_DASH = '<span class="muted">—</span>'
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value))
+
+
 _ROW = (
     '<tr data-finding-id="{pk}" data-href="{url}" data-preview="{url}preview/">{check}<td class="num mono">{pk}</td>'
     '<td class="url-cell"><a href="{url}" class="url-text" data-open>{canonical}</a></td>'
@@ -180,52 +186,42 @@ _ROW = (
 
 
 def triage_rows_html(rows: list[TriageRow], *, can_write: bool) -> SafeString:
-    """The table body of the queue, every value escaped by format_html: one call per row
-    instead of some twenty template lookups and filters per row (the loop was most of the
-    page's rendering time)."""
+    """The table body of the queue: one str.format per row instead of some twenty template
+    lookups and filters per row (the loop was most of the page's rendering time). Every
+    value from the database or a translation goes through html.escape (what Django's escape
+    does, without its lazy-string wrapper on each of some 800 calls a page); ids are ints."""
     parts = []
     for row in rows:
         finding = row.finding
         check = (
-            format_html(
-                '<td class="check"><input type="checkbox" name="ids" value="{}" '
-                'aria-label="{}"></td>',
-                finding.pk,
-                row.select_label,
-            )
+            f'<td class="check"><input type="checkbox" name="ids" value="{finding.pk}" '
+            f'aria-label="{_e(row.select_label)}"></td>'
             if can_write
             else ""
         )
         platform = finding.platform.name if finding.platform else ""
+        assignee = finding.assignee
         parts.append(
-            format_html(
-                _ROW,
-                pk=finding.pk,
-                url=row.url,
+            _ROW.format(
+                pk=int(finding.pk),
+                url=_e(row.url),
                 check=check,
-                canonical=finding.canonical_url,
-                platform=platform or finding.host,
-                artists=format_html_join(
-                    "", '<span class="tag">{}</span>', ((n,) for n in row.artists)
-                )
-                or _DASH,
-                status=finding.status,
-                status_label=row.status_label,
-                notice=format_html(
-                    '<span class="badge status-{}" data-notice-status>{}</span>',
-                    row.notice_status_value,
-                    row.notice_status,
-                )
+                canonical=_e(finding.canonical_url),
+                platform=_e(platform or finding.host),
+                artists="".join(f'<span class="tag">{_e(n)}</span>' for n in row.artists) or _DASH,
+                status=_e(finding.status),
+                status_label=_e(row.status_label),
+                notice=f'<span class="badge status-{_e(row.notice_status_value)}" data-notice-status>{_e(row.notice_status)}</span>'
                 if row.notice_status
                 else _DASH,
-                due=row.notice_due or "—",
-                source=row.source_label,
-                assignee=finding.assignee.get_username() if finding.assignee else _DASH,
-                iso=row.recorded_iso,
-                recorded=row.recorded,
+                due=_e(row.notice_due or "—"),
+                source=_e(row.source_label),
+                assignee=_e(assignee.get_username()) if assignee else _DASH,
+                iso=_e(row.recorded_iso),
+                recorded=_e(row.recorded),
             )
         )
-    return mark_safe("".join(parts))  # every part was built by format_html
+    return mark_safe("".join(parts))  # every inserted value was escaped above
 
 
 def _planner_estimate(queryset: QuerySet[Any]) -> int | None:

@@ -14,12 +14,15 @@ the page reads the lists from the database, never fails."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from html import escape
 from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
+from django.utils.safestring import SafeString, mark_safe
 
 from cases.agency.models import Artist, Platform
 from cases.intake.models import SavedView
@@ -151,3 +154,14 @@ def connect_invalidation() -> None:
         post_delete.connect(_agency_changed, sender=model, dispatch_uid=f"{uid}_delete")
     user = settings.AUTH_USER_MODEL
     post_save.connect(_user_changed, sender=user, dispatch_uid="triage_choices_user")
+
+
+def options_html(choices: Iterable[tuple[int, str]], selected: str | None) -> SafeString:
+    """The <option> elements of a filter-bar list, the one whose id the query string names
+    selected; labels escaped (a loop with a comparison per option in the template was a
+    tenth of the page's rendering)."""
+    parts = []
+    for pk, label in choices:
+        mark = " selected" if str(pk) == selected else ""
+        parts.append(f'<option value="{pk}"{mark}>{escape(label)}</option>')
+    return mark_safe("".join(parts))  # ids are ints, every label escaped

@@ -33,7 +33,7 @@ from cases.intake.triage import (
     triage_rows_html,
     with_latest_notice,
 )
-from cases.intake.triage_choices import saved_views_for, triage_choices_for
+from cases.intake.triage_choices import options_html, saved_views_for, triage_choices_for
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
 from cases.kernel.tenancy import AnyUser, membership_list_for
@@ -92,9 +92,9 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "selected_statuses": request.GET.getlist("status"),
         "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "sources": FindingSource.choices,
-        "artist_choices": choices.artists,
-        "platform_choices": choices.platforms,
-        "member_choices": choices.members,
+        "artist_options": options_html(choices.artists, request.GET.get("artist")),
+        "platform_options": options_html(choices.platforms, request.GET.get("platform")),
+        "member_options": options_html(choices.members, request.GET.get("assignee")),
         "mine": bool(request.GET.get("mine")),
         "no_artist": bool(request.GET.get("no_artist")),
     }
