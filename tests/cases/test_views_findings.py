@@ -314,7 +314,8 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_60_findings(
     # beyond that the number is fixed, however many findings there are.
     assert many - 2 <= few <= many
     _make_findings(agency, bob, 120, artist)
-    assert _queue_queries(client) == many
+    # (one fewer on PostgreSQL once the planner's estimate of this queue is cached)
+    assert many - 1 <= _queue_queries(client) <= many
     # Session, user, second login step (django-otp loads the session's device, or
     # cases.agency.middleware asks whether the user has one), membership, and the page with
     # its artists and latest notices folded in; plus the capped total (and the planner's
