@@ -15,6 +15,7 @@ from cases.evidence.signals import evidence_stored
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.signals import finding_removed
+from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
@@ -46,3 +47,4 @@ def connect(app: AppConfig) -> None:
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
     post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")
+    triage_choices_invalidation()

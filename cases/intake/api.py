@@ -25,7 +25,12 @@ from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import NO_RULES, InvalidURL, canonicalize_url
 from cases.intake.filters import FindingFilter
 from cases.intake.models import Finding, FindingSource, FindingStatus
-from cases.intake.selectors import finding_get_for, finding_list_for
+from cases.intake.selectors import (
+    finding_artists,
+    finding_get_for,
+    finding_list_for,
+    finding_list_with_artists_for,
+)
 from cases.intake.services.findings import (
     StatusChangeError,
     finding_record,
@@ -96,10 +101,7 @@ class FindingSerializer(serializers.ModelSerializer):
             "canonical_url": instance.canonical_url,
             "host": instance.host,
             "platform": None if platform is None else {"id": platform.pk, "name": platform.name},
-            "artists": [
-                {"id": a.pk, "stage_name": a.stage_name, "name_hangul": a.name_hangul}
-                for a in instance.artists.all()
-            ],
+            "artists": finding_artists(instance),
             "source": instance.source,
             "status": instance.status,
             "dismissed_reason": instance.dismissed_reason,
@@ -189,6 +191,8 @@ class FindingViewSet(AgencyViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = FindingFilter
 
     def get_queryset(self) -> QuerySet[Finding]:
+        if self.action == "list":  # artists in the page query: one query for the page
+            return finding_list_with_artists_for(self.request.user)
         return finding_list_for(self.request.user)
 
     def get_object(self) -> Finding:

@@ -3,9 +3,11 @@ agency."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+import json
+from typing import Any, TypedDict
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Aggregate, OuterRef, Prefetch, QuerySet, Subquery, TextField
+from django.db.models.functions import JSONObject
 
 from cases.agency.models import Artist, Platform
 from cases.intake.models import Finding, FindingCount, FindingCountDimension, ImportJob
@@ -28,6 +30,53 @@ def finding_recent_for(user: AnyUser, limit: int) -> QuerySet[Finding]:
     artists)."""
     fields = ("id", "canonical_url", "status", "created_at")
     return scoped(Finding.objects.only(*fields), user).order_by("-created_at", "-id")[:limit]
+
+
+class _JSONArrayText(Aggregate):
+    """The grouped values as a JSON array in text: JSON_AGG on PostgreSQL, JSON_GROUP_ARRAY
+    on SQLite."""
+
+    function = "JSON_GROUP_ARRAY"
+    output_field = TextField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        sql, params = self.as_sql(compiler, connection, function="JSON_AGG", **extra)
+        return f"({sql})::text", params
+
+
+def finding_list_with_artists_for(user: AnyUser) -> QuerySet[Finding]:
+    """finding_list_for with each finding's artists read in the page query itself (a JSON
+    array from a correlated subquery, `artists_json`) instead of a prefetch query of its
+    own: lists of findings that show artists by name (the triage queue, the API list).
+    Read them with `finding_artists`."""
+    links = (
+        Finding.artists.through.objects.filter(finding_id=OuterRef("pk"))  # type: ignore[misc]
+        .values("finding_id")
+        .annotate(
+            names=_JSONArrayText(
+                JSONObject(
+                    id="artist_id",
+                    stage_name="artist__stage_name",
+                    name_hangul="artist__name_hangul",
+                )
+            )
+        )
+        .values("names")
+    )
+    return finding_list_for(user).prefetch_related(None).annotate(artists_json=Subquery(links))
+
+
+def finding_artists(finding: Finding) -> list[dict[str, Any]]:
+    """A finding's artists as {id, stage_name, name_hangul}, ordered as the Artist model
+    orders them (stage name): from `artists_json` when the list read them, else from the
+    (prefetched) relation."""
+    if hasattr(finding, "artists_json"):
+        rows = json.loads(finding.artists_json) if finding.artists_json else []
+        return sorted(rows, key=lambda a: (a["stage_name"], a["id"]))
+    return [
+        {"id": a.pk, "stage_name": a.stage_name, "name_hangul": a.name_hangul}
+        for a in finding.artists.all()
+    ]
 
 
 def finding_get_for(user: AnyUser, pk: int | str) -> Finding:

@@ -303,6 +303,9 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_60_findings(
 ):
     client.force_login(bob)
     _make_findings(agency, bob, 10, artist)
+    _queue_queries(
+        client
+    )  # the filter bar's lists go to the cache (cases/intake/triage_choices.py)
     few = _queue_queries(client)
     _make_findings(agency, bob, 60, artist)
     assert Finding.objects.count() == 60  # 10 of the URLs were already recorded
@@ -311,13 +314,14 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_60_findings(
     # beyond that the number is fixed, however many findings there are.
     assert many - 2 <= few <= many
     _make_findings(agency, bob, 120, artist)
-    assert _queue_queries(client) == many
-    # Session, user, membership, page, artists, ...; plus the latest notices of the page,
-    # the capped total (and the planner's estimate before it on PostgreSQL) and the saved
-    # views: one query each, whatever the page shows; and 1 of the second login step on every
-    # request (django-otp loads the session's device, or cases.agency.middleware asks whether
-    # the user has one).
-    assert many <= 13, many
+    # (one fewer on PostgreSQL once the planner's estimate of this queue is cached)
+    assert many - 1 <= _queue_queries(client) <= many
+    # Session, user, second login step (django-otp loads the session's device, or
+    # cases.agency.middleware asks whether the user has one), membership, and the page with
+    # its artists and latest notices folded in; plus the capped total (and the planner's
+    # estimate before it on PostgreSQL, itself cached). The filter bar's lists and the saved
+    # views come from the cache.
+    assert many <= 7, many
 
 
 def test_htmx_requests_get_only_the_results(client, bob, finding):

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.agency.selectors import artist_list_for, platform_list_for
+from cases.agency.selectors import artist_list_for
 from cases.intake.canonical import InvalidURL
 from cases.intake.filters import SORTS, FindingFilter
 from cases.intake.forms import (
@@ -18,16 +18,21 @@ from cases.intake.forms import (
     FindingUpdateForm,
 )
 from cases.intake.models import FindingSource, FindingStatus
-from cases.intake.selectors import finding_get_for, finding_list_for
+from cases.intake.selectors import (
+    finding_get_for,
+    finding_list_for,
+    finding_list_with_artists_for,
+)
 from cases.intake.services import findings as services
 from cases.intake.services.findings import StatusChangeError
 from cases.intake.triage import (
     finding_page,
     finding_total,
-    saved_view_list_for,
     triage_rows,
     triage_rows_html,
+    with_latest_notice,
 )
+from cases.intake.triage_choices import options_html, saved_views_for, triage_choices_for
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
 from cases.kernel.tenancy import AnyUser, membership_list_for
@@ -63,19 +68,23 @@ def _sort_labels() -> list[tuple[str, str]]:
 @member_required()
 def finding_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    filters = FindingFilter(request.GET, queryset=finding_list_for(user), request=request)
+    filters = FindingFilter(
+        request.GET, queryset=finding_list_with_artists_for(user), request=request
+    )
     sort = request.GET.get("sort", "newest")
     if sort not in SORTS:
         sort = "newest"
     findings = filters.qs
-    page = finding_page(request, findings.order_by(*SORTS[sort]))
+    page = finding_page(request, with_latest_notice(findings.order_by(*SORTS[sort])))
     rows = triage_rows(list(page.items))
+    # The filter bar's lists and the saved views: cached per agency, no query on a hit.
+    choices = triage_choices_for(request.membership.agency)
     context = {
         "page": page,
         "rows": rows,
         "rows_html": triage_rows_html(rows, can_write=request.membership.can_write),
         "total": finding_total(findings, page),
-        "saved_views": saved_view_list_for(user).select_related("owner"),
+        "saved_views": saved_views_for(choices, user.pk),
         "filters": filters,
         "sort": sort,
         "sorts": _sort_labels(),
@@ -83,12 +92,9 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "selected_statuses": request.GET.getlist("status"),
         "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "sources": FindingSource.choices,
-        # Choice lists for the filter bar: one query each, however many findings there are.
-        "artist_choices": artist_list_for(user)
-        .prefetch_related(None)
-        .only("id", "stage_name", "name_hangul"),
-        "platform_choices": platform_list_for(user).only("id", "name"),
-        "member_choices": _assignable(user),
+        "artist_options": options_html(choices.artists, request.GET.get("artist")),
+        "platform_options": options_html(choices.platforms, request.GET.get("platform")),
+        "member_options": options_html(choices.members, request.GET.get("assignee")),
         "mine": bool(request.GET.get("mine")),
         "no_artist": bool(request.GET.get("no_artist")),
     }
