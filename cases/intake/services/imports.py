@@ -299,6 +299,7 @@ def _process_chunk(
     u_slot, c_slot, h_slot, host_slot, p_slot = slots
     values = []
     new: list[tuple[str, ImportRow, str]] = []
+    platform_ids: dict[str, int | None] = {}
     for key, (row, canonical, host) in pending.items():
         if key in existing:
             report.append(
@@ -314,10 +315,12 @@ def _process_chunk(
                 )
             )
             continue
-        platform = platforms.lookup(host)
+        if host not in platform_ids:  # a chunk repeats a few hosts: looked up once each
+            platform = platforms.lookup(host)
+            platform_ids[host] = platform.pk if platform is not None else None
         value = base.copy()
         value[u_slot], value[c_slot], value[h_slot] = row.url, canonical, key
-        value[host_slot], value[p_slot] = host, platform.pk if platform is not None else None
+        value[host_slot], value[p_slot] = host, platform_ids[host]
         values.append(value)
         new.append((key, row, canonical))
     # PostgreSQL: ids from the sequence, COPY'd with the rows; elsewhere read back by hash.
