@@ -102,9 +102,22 @@ class UrlRules:
 NO_RULES = UrlRules()
 
 
+@lru_cache(maxsize=8)
+def _plain(safe: str) -> re.Pattern[str]:
+    """Text made only of unreserved characters and those of `safe`: nothing to change."""
+    return re.compile("[A-Za-z0-9\\-._~" + re.escape(safe) + "]*")
+
+
 def _normalise_escapes(component: str, safe: str) -> str:
     """Decode escapes of unreserved characters, upper-case the others, and escape any raw
     character that is neither unreserved nor in `safe` (spaces, non-ASCII as UTF-8)."""
+    if _plain(safe).fullmatch(component):  # no escape and nothing to escape: as it is
+        return component
+    return _normalise_escapes_full(component, safe)
+
+
+def _normalise_escapes_full(component: str, safe: str) -> str:
+    """_normalise_escapes character by character (the fast path's reference, in tests)."""
 
     def unescape(match: re.Match[str]) -> str:
         char = chr(int(match.group(1), 16))
@@ -124,6 +137,13 @@ def _normalise_escapes(component: str, safe: str) -> str:
 
 
 def _remove_dot_segments(path: str) -> str:
+    if path.startswith("/") and "/." not in path:  # no "." or ".." segment: as it is
+        return path
+    return _remove_dot_segments_full(path)
+
+
+def _remove_dot_segments_full(path: str) -> str:
+    """_remove_dot_segments segment by segment (the fast path's reference, in tests)."""
     segments: list[str] = []
     parts = path.split("/")
     for index, part in enumerate(parts):
@@ -213,6 +233,16 @@ def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
     `rules` adds the share parameters of the platform the host belongs to, and the
     loopback switch; without them only the global tracking parameters are stripped and
     loopback hosts are refused."""
+    return canonicalize_url_host(raw, rules)[0]
+
+
+# A host name host_of() gives back unchanged from a canonical URL (no brackets, no escapes).
+_PLAIN_HOST = re.compile(r"[a-z0-9.\-]+")
+
+
+def canonicalize_url_host(raw: str, rules: UrlRules = NO_RULES) -> tuple[str, str]:
+    """(canonicalize_url(raw, rules), host_of() of it), without parsing the result again
+    (bulk imports): the host as canonicalisation found it where it is a plain name."""
     text = (raw or "").strip()
     if not text:
         raise InvalidURL(N_("The URL is empty."))
@@ -265,7 +295,8 @@ def canonicalize_url(raw: str, rules: UrlRules = NO_RULES) -> str:
         f"{_normalise_escapes(k, safe=_QUERY_SAFE)}={_normalise_escapes(v, safe=_QUERY_SAFE)}"
         for k, v in pairs
     )
-    return urlunsplit((scheme, netloc, path, query, ""))
+    canonical = urlunsplit((scheme, netloc, path, query, ""))
+    return canonical, host if _PLAIN_HOST.fullmatch(host) else host_of(canonical)
 
 
 def canonical_hash(canonical_url: str) -> str:

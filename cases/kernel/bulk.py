@@ -173,3 +173,43 @@ def insert_tuples(
         except _NotCopyable:
             pass  # raised while the text is built, before anything was sent
     _insert(table, columns, rows)
+
+
+def take_ids(model: type[models.Model], count: int) -> list[int] | None:
+    """`count` new primary keys from the table's sequence in one statement, ascending, on
+    PostgreSQL (rows then COPY'd with them: no reading back of the new rows); None
+    elsewhere (SQLite assigns them on insert)."""
+    if connection.vendor != "postgresql" or count <= 0:
+        return None
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [connection.ops.quote_name(table), pk, count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def ids_by_key(
+    model: type[models.Model], key_column: str, keys: Sequence[object], **equal: object
+) -> dict[Any, int]:
+    """{key: primary key} of the rows whose `key_column` is one of `keys` and whose columns
+    named in `equal` have those values: one raw statement per MAX_PARAMS keys (no ORM
+    lookup compiling thousands of parameters)."""
+    if not keys:
+        return {}
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    where = "".join(f" AND {quote(column)} = %s" for column in equal)
+    found: dict[Any, int] = {}
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        for start in range(0, len(keys), MAX_PARAMS):
+            batch = list(keys[start : start + MAX_PARAMS])
+            marks = ", ".join(["%s"] * len(batch))
+            cursor.cursor.execute(
+                f"SELECT {quote(key_column)}, {pk} FROM {table} "
+                f"WHERE {quote(key_column)} IN ({marks}){where}",
+                [*batch, *equal.values()],
+            )
+            found.update(cursor.cursor.fetchall())
+    return found

@@ -26,8 +26,7 @@ from cases.intake.canonical import (
     InvalidURL,
     UrlRules,
     canonical_hash,
-    canonicalize_url,
-    host_of,
+    canonicalize_url_host,
 )
 from cases.intake.import_reasons import (
     ALREADY_RECORDED,
@@ -55,7 +54,7 @@ from cases.intake.services.import_files import (
 from cases.intake.services.url_rules import url_rules
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.services import audit_record
-from cases.kernel.bulk import insert_tuples
+from cases.kernel.bulk import ids_by_key, insert_tuples, take_ids
 from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
@@ -266,7 +265,8 @@ def _process_chunk(
 ) -> None:
     # (row, outcome, finding id, raw url, column, message id, params as JSON, raw line)
     report: list[tuple[int, str, int | None, str, int | None, str, str, str]] = []
-    pending: dict[str, tuple[ImportRow, str]] = {}  # canonical hash -> (row, canonical url)
+    # canonical hash -> (row, canonical url, host)
+    pending: dict[str, tuple[ImportRow, str, str]] = {}
     # Messages of invalid URLs are kept in the source language (their ids), like ours.
     with override(None):
         for row in rows:
@@ -277,7 +277,7 @@ def _process_chunk(
                 )
                 continue
             try:
-                canonical = canonicalize_url(row.url, rules)
+                canonical, host = canonicalize_url_host(row.url, rules)
             except InvalidURL as exc:
                 params = _params(exc.params)
                 report.append(
@@ -291,18 +291,15 @@ def _process_chunk(
                     (row.number, DUPLICATE, None, row.url, row.column, SAME_AS_ROW, first, "")
                 )
                 continue
-            pending[key] = (row, canonical)
+            pending[key] = (row, canonical, host)
     # Rows of earlier chunks were committed: look them up in the database, like any other.
-    existing = dict(
-        Finding.objects.filter(agency=job.agency, canonical_hash__in=list(pending)).values_list(
-            "canonical_hash", "pk"
-        )
-    )
+    existing = ids_by_key(Finding, "canonical_hash", list(pending), agency_id=job.agency_id)
     columns, base, slots = _finding_template(job)
     u_slot, c_slot, h_slot, host_slot, p_slot = slots
     values = []
     new: list[tuple[str, ImportRow, str]] = []
-    for key, (row, canonical) in pending.items():
+    platform_ids: dict[str, int | None] = {}
+    for key, (row, canonical, host) in pending.items():
         if key in existing:
             report.append(
                 (
@@ -317,19 +314,28 @@ def _process_chunk(
                 )
             )
             continue
-        host = host_of(canonical)
-        platform = platforms.lookup(host)
+        if host not in platform_ids:  # a chunk repeats a few hosts: looked up once each
+            platform = platforms.lookup(host)
+            platform_ids[host] = platform.pk if platform is not None else None
         value = base.copy()
         value[u_slot], value[c_slot], value[h_slot] = row.url, canonical, key
-        value[host_slot], value[p_slot] = host, platform.pk if platform is not None else None
+        value[host_slot], value[p_slot] = host, platform_ids[host]
         values.append(value)
         new.append((key, row, canonical))
-    insert_tuples(Finding, columns, values)
-    ids = dict(
-        Finding.objects.filter(
-            agency=job.agency, canonical_hash__in=[key for key, _r, _c in new]
-        ).values_list("canonical_hash", "pk")
-    )
+    # PostgreSQL: ids from the sequence, COPY'd with the rows; elsewhere read back by hash.
+    taken = take_ids(Finding, len(values))
+    if taken is not None:
+        insert_tuples(
+            Finding,
+            ("id", *columns),
+            [(pk, *value) for pk, value in zip(taken, values, strict=True)],
+        )
+        ids = {key: pk for (key, _r, _c), pk in zip(new, taken, strict=True)}
+    else:
+        insert_tuples(Finding, columns, values)
+        ids = ids_by_key(
+            Finding, "canonical_hash", [key for key, _r, _c in new], agency_id=job.agency_id
+        )
     # The findings are new: their links are too, once each ("A|A" names one artist).
     links: dict[tuple[int, int], None] = {}
     audit_rows = []
