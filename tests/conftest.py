@@ -134,6 +134,20 @@ def _api_throttles_off(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
+def _language_and_zone_reset():  # type: ignore[no-untyped-def]
+    """Each test starts in the default language and time zone: a request through
+    LocaleMiddleware leaves its language active in the thread (as in a web process, where
+    the next request sets its own), which a later test's plain gettext would read."""
+    from django.utils import timezone, translation
+
+    translation.deactivate()
+    timezone.deactivate()
+    yield
+    translation.deactivate()
+    timezone.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     """Evidence blobs and previews of each test go to a fresh directory, never to var/."""
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
