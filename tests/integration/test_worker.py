@@ -128,7 +128,7 @@ def test_worker_runs_an_import_with_created_duplicate_and_invalid_rows(
             "https://X.com/fake/status/2?fbclid=abc,",  # duplicate of the row above
             "https://WWW.youtube.com:443/watch?si=zz&v=already-known,",  # duplicate of an existing finding
             "ftp://files.example/clip.mp4,",  # invalid: scheme
-            "https://reddit.com/r/x/1,Nobody",  # invalid: unknown artist
+            "https://reddit.com/r/x/1,Nobody",  # recorded with a warning: unknown artist
         ]
     )
     with transaction.atomic():
@@ -138,7 +138,8 @@ def test_worker_runs_an_import_with_created_duplicate_and_invalid_rows(
     job = _wait_for_job(job.pk, worker)
 
     assert job.status == ImportJobStatus.DONE, job.error
-    assert (job.created_count, job.duplicate_count, job.invalid_count) == (2, 2, 2)
+    counts = (job.created_count, job.warning_count, job.duplicate_count, job.invalid_count)
+    assert counts == (2, 1, 2, 1)
     assert job.processed_rows == job.total_rows == 6
     outcomes = {row[0]: row[1] for row in job.report}
     assert outcomes == {
@@ -147,9 +148,9 @@ def test_worker_runs_an_import_with_created_duplicate_and_invalid_rows(
         4: "duplicate",
         5: "duplicate",
         6: "invalid",
-        7: "invalid",
+        7: "warning",
     }
-    assert Finding.objects.filter(agency=agency).count() == 3
+    assert Finding.objects.filter(agency=agency).count() == 4
     tiktok = Finding.objects.get(agency=agency, host="www.tiktok.com")
     assert tiktok.canonical_url == "https://www.tiktok.com/@fake/video/1"
     assert list(tiktok.artists.all()) == [artist]
