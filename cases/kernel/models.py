@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases.kernel.audit.fields import CanonicalJSONField
+
 
 class AppendOnlyError(RuntimeError):
     """A change or deletion of an append-only row was attempted."""
@@ -128,7 +130,10 @@ class AuditEvent(AppendOnlyModel):
     and held outside the database (cases.kernel.audit.keys); key_id "" marks an event written before
     the chain was keyed (plain SHA-256). See cases.kernel.audit.services and docs/audit.md."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="audit_events")
+    # No index of its own: (agency, seq) and audit_object lead with it.
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="audit_events", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -138,7 +143,8 @@ class AuditEvent(AppendOnlyModel):
     action = models.CharField(max_length=60)
     object_type = models.CharField(max_length=40, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    # Stored as the canonical JSON the hash covers (cases.kernel.audit.fields).
+    data = CanonicalJSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from django.db import connection, transaction
 
-from cases.kernel.audit import hashing, services, verify
+from cases.kernel.audit import fastwalk, hashing, services, verify
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.keys import audit_keys
 from cases.kernel.audit.services import audit_chain_verify, audit_record, event_hash
@@ -201,5 +201,73 @@ def test_stored_json_text_with_spaces_is_judged_as_the_orm_reads_it(  # type: ig
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [spaced, long_chain[8].pk])
     seen = _checks(monkeypatch)
     assert audit_chain_verify(agency=agency, batch_size=5).ok
-    expected = [] if connection.vendor == "postgresql" else [8]  # jsonb keeps no whitespace
-    assert seen == expected
+    assert seen == [8]  # the column keeps the text as written (json, not jsonb)
+
+
+# ------------------------------------------------ data stored as the canonical JSON hashed
+
+
+def _stored_text(event_id: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT CAST(data AS TEXT) FROM {EVENTS} WHERE id = %s", [event_id])
+        return str(cursor.fetchone()[0])
+
+
+def test_data_is_stored_as_the_canonical_json_it_was_hashed_with(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    data = {"b": [1, 0.5, None], "a": '유나 "x"', "é": {"z": 1, "y": True}}
+    with transaction.atomic():
+        recorded = audit_record(agency=agency, actor=bob, action="x.one", data=data)
+        audit_append_rows(agency=agency, actor=bob, rows=[("x.bulk", "finding", "1", data)])
+    bulk = AuditEvent.objects.get(agency=agency, action="x.bulk")
+    canonical = hashing.canonical_json(data)
+    assert canonical == '{"a":"유나 \\"x\\"","b":[1,0.5,null],"é":{"y":true,"z":1}}'
+    assert _stored_text(recorded.pk) == _stored_text(bulk.pk) == canonical
+    assert AuditEvent.objects.get(pk=recorded.pk).data == data == bulk.data
+
+
+def _hash_calls(monkeypatch) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The bodies the verifier's fast loop hashes with the configured keys."""
+    bodies: list[bytes] = []
+    keyed = fastwalk.hmac_sha256
+
+    def counting(key: bytes):  # type: ignore[no-untyped-def]
+        digest = keyed(key)
+
+        def spy(body: bytes) -> str:
+            bodies.append(body)
+            return str(digest(body))
+
+        return spy
+
+    monkeypatch.setattr(fastwalk, "hmac_sha256", counting)
+    return bodies
+
+
+def test_each_event_is_hashed_once_from_its_stored_text(agency, long_chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    bodies = _hash_calls(monkeypatch)
+    seen = _checks(monkeypatch)
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert report.ok and seen == []
+    assert len(bodies) == report.checked == 13
+
+
+def test_the_same_value_stored_in_another_form_is_hashed_again_canonically(  # type: ignore[no-untyped-def]
+    agency, long_chain, monkeypatch
+) -> None:
+    # The same value, keys reordered and spaced (as jsonb writes it): the stored text does
+    # not match, the decoded value encoded canonically does, and the chain verifies.
+    n = long_chain[8].data["n"]
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [f'{{"n": {n}}}', long_chain[8].pk])
+    bodies = _hash_calls(monkeypatch)
+    seen = _checks(monkeypatch)
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert report.ok and seen == []
+    assert len(bodies) == report.checked + 1
+
+
+def test_a_changed_value_is_caught_although_its_text_is_canonical(agency, long_chain) -> None:  # type: ignore[no-untyped-def]
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", ['{"n":99}', long_chain[8].pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, 8)

@@ -43,7 +43,6 @@ def audit_append_rows(
     connection = transaction.get_connection()
     meta = AuditEvent._meta
     db_now = meta.get_field("created_at").get_db_prep_save(now, connection)
-    data_field = meta.get_field("data")
     agency_id, actor_id = agency.pk, actor_obj.pk if actor_obj is not None else None
     prev, seq = chain.last_hash, chain.last_seq
     values = []
@@ -52,6 +51,8 @@ def audit_append_rows(
     hashed_key_id = key_id if key is not None else None
     for action, object_type, object_id, data in rows:
         seq += 1
+        # Hashed, and stored as it was hashed (CanonicalJSONField's stored form).
+        data_json = hash_json(data)
         body = hashed_body(
             agency_id,
             seq,
@@ -59,7 +60,7 @@ def audit_append_rows(
             action,
             object_type,
             object_id,
-            hash_json(data),
+            data_json,
             created,
             prev,
             hashed_key_id,
@@ -75,7 +76,7 @@ def audit_append_rows(
                 action,
                 object_type,
                 object_id,
-                data_field.get_db_prep_save(data, connection),
+                data_json,
                 db_now,
                 prev,
                 digest,
