@@ -34,13 +34,17 @@ class FindingSource(models.TextChoices):
 class Finding(models.Model):
     """One discovered URL, unique per agency on its canonical form."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="findings")
+    # No single-column indexes on agency and host: the composite indexes below lead with
+    # them, and every index is paid for on each imported row.
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, related_name="findings", db_index=False
+    )
     url = models.TextField(_("URL as reported"))
     canonical_url = models.TextField(_("canonical URL"))
     # SHA-256 of canonical_url: a fixed-width key for the uniqueness constraint and lookups,
     # since canonical URLs can exceed what a btree index entry holds.
     canonical_hash = models.CharField(max_length=64)
-    host = models.CharField(_("host"), max_length=255, db_index=True)
+    host = models.CharField(_("host"), max_length=255)
     platform = models.ForeignKey(
         Platform, on_delete=models.SET_NULL, null=True, blank=True, related_name="findings"
     )
@@ -96,6 +100,8 @@ class Finding(models.Model):
                 condition=models.Q(recheck_due_at__isnull=False),
                 name="finding_recheck_due",
             ),
+            # Triage sorted by host (filters.ORDERINGS).
+            models.Index(fields=["agency", "host", "-id"], name="finding_agency_host"),
         ]
 
     def __str__(self) -> str:
@@ -168,7 +174,10 @@ class ImportReportRow(models.Model):
     report). The reason is stored as its untranslated message and parameters and rendered
     in the reader's language (`reason`)."""
 
-    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="report_rows")
+    # No index of its own: import_report_outcome leads with it.
+    job = models.ForeignKey(
+        ImportJob, on_delete=models.CASCADE, related_name="report_rows", db_index=False
+    )
     row = models.PositiveIntegerField()  # the line number in the file
     outcome = models.CharField(max_length=10)  # created, warning, duplicate, invalid
     # A plain id, not a foreign key: the report keeps saying what happened after a deletion.

@@ -164,3 +164,44 @@ def test_running_a_finished_job_again_does_nothing(agency, bob) -> None:  # type
     assert job.created_count == 2 and job.attempts == 1
     assert Finding.objects.count() == 2
     assert AuditEvent.objects.count() == events
+
+
+# ------------------------------------------- the chunk read ahead while the database works
+
+
+def _chunk_reader(rows: int) -> imports._Chunks:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cases.intake.canonical import UrlRules
+
+    lines = [f"https://x.example/{n}" for n in range(1, rows + 1)]
+    ahead = ThreadPoolExecutor(max_workers=1)
+    return imports._Chunks(imports.iter_rows(lines), UrlRules(), ahead)
+
+
+def _urls(chunk: imports._Prepared) -> list[str]:
+    return [row.url.rsplit("/", 1)[1] for row in chunk.rows]
+
+
+def test_chunks_are_read_ahead_in_order_and_end_with_an_empty_one(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.IMPORT_CHUNK_SIZE = 10
+    chunks = _chunk_reader(25)
+    first = chunks.take(0)
+    assert _urls(first) == [str(n) for n in range(1, 11)] and len(first.pending) == 10
+    assert chunks.next is not None  # the second chunk is on its way meanwhile
+    assert _urls(chunks.take(10)) == [str(n) for n in range(11, 21)]
+    assert _urls(chunks.take(20)) == [str(n) for n in range(21, 26)]
+    assert chunks.take(25).rows == []
+
+
+@pytest.mark.parametrize(("committed", "expected"), [(15, range(16, 26)), (20, range(21, 31))])
+def test_a_chunk_read_ahead_is_realigned_when_another_run_moved_on(  # type: ignore[no-untyped-def]
+    settings, committed, expected
+) -> None:
+    # Another run committed rows past the chunk read ahead (15: part of it; 20: all of it):
+    # the next chunk starts right after what that run committed, nothing taken twice.
+    settings.IMPORT_CHUNK_SIZE = 10
+    chunks = _chunk_reader(30)
+    chunks.take(0)
+    chunk = chunks.take(committed)
+    assert (chunk.start, _urls(chunk)) == (committed, [str(n) for n in expected])

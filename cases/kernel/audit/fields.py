@@ -38,6 +38,8 @@ class CanonicalJSONField(models.JSONField):
 
     def get_transform(self, name: str) -> Any:
         transform = super().get_transform(name)
+        if transform is None:
+            return None
 
         def on_jsonb(lhs: Any, *args: Any, **kwargs: Any) -> Any:
             return transform(_AsJsonb(lhs), *args, **kwargs)
