@@ -137,6 +137,7 @@ def fast_loop(
     seq, linked, hashed with a configured key (or unkeyed where legacy_ok and still allowed),
     matching its anchors."""
     hashers = {kid: hmac_sha256(key) for kid, key in keys.items() if kid != LEGACY_KEY_ID}
+    key_members = {kid: f',"key_id":{json_string(kid)}' for kid in hashers}
     scan, encode, string = _scan_json, hash_json, json_string
     isos: dict[Any, str | None] = {}  # a bulk chunk shares one created_at
     prev, seq, seen_keyed, key_now = p.prev, p.seq, p.seen_keyed, p.key_id
@@ -164,17 +165,20 @@ def fast_loop(
                 if iso is not None and hasher is not None:
                     # hashing.hashed_body written out (a test compares); the key id is
                     # hashed for a keyed event only.
-                    keyed = "" if hasher is sha256_hex else f',"key_id":{string(kid)}'
-                    head = (
-                        f'{prev_hash}{{"action":{string(action)},"actor":{string(actor)},'
-                        f'"agency":{agency_id},"created_at":{string(iso)},"data":'
-                    )
-                    tail = f'{keyed},"object_id":{string(oid)},"object_type":{string(otype)},"seq":{n}}}'
+                    keyed = "" if hasher is sha256_hex else key_members[kid]
                     # The stored text first: data is stored as the canonical JSON it was
                     # hashed with (audit.fields), so for every event written since, this
                     # one hash decides. Anything else (older rows, jsonb's form, an edit)
                     # is decoded with the C scanner and encoded canonically, as hashed.
-                    ok = hasher(f"{head}{data}{tail}".encode()) == digest
+                    ok = (
+                        hasher(
+                            f'{prev_hash}{{"action":{string(action)},"actor":{string(actor)},'
+                            f'"agency":{agency_id},"created_at":{string(iso)},"data":{data}'
+                            f'{keyed},"object_id":{string(oid)},"object_type":{string(otype)},'
+                            f'"seq":{n}}}'.encode()
+                        )
+                        == digest
+                    )
                     if not ok:
                         try:
                             value, end = scan(data, 0)
@@ -182,7 +186,16 @@ def fast_loop(
                         except (StopIteration, TypeError, ValueError):
                             data_json = None
                         if data_json is not None and data_json != data:
-                            ok = hasher(f"{head}{data_json}{tail}".encode()) == digest
+                            ok = (
+                                hasher(
+                                    f'{prev_hash}{{"action":{string(action)},'
+                                    f'"actor":{string(actor)},"agency":{agency_id},'
+                                    f'"created_at":{string(iso)},"data":{data_json}{keyed},'
+                                    f'"object_id":{string(oid)},"object_type":{string(otype)},'
+                                    f'"seq":{n}}}'.encode()
+                                )
+                                == digest
+                            )
                 if ok and n in anchored:
                     hashes = anchored[n]
                     ok = len(hashes) == 1 and digest in hashes
