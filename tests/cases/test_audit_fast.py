@@ -254,8 +254,8 @@ def test_each_event_is_hashed_once_from_its_stored_text(agency, long_chain, monk
 def test_the_same_value_stored_in_another_form_is_hashed_again_canonically(  # type: ignore[no-untyped-def]
     agency, long_chain, monkeypatch
 ) -> None:
-    # The same value, keys reordered and spaced (as jsonb writes it): the stored text does
-    # not match, the decoded value encoded canonically does, and the chain verifies.
+    # The same value, spaced (as jsonb writes it): the stored text does not give the hash,
+    # the decoded value encoded canonically does, and the chain verifies.
     n = long_chain[8].data["n"]
     with as_db_owner():
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [f'{{"n": {n}}}', long_chain[8].pk])
@@ -263,6 +263,7 @@ def test_the_same_value_stored_in_another_form_is_hashed_again_canonically(  # t
     seen = _checks(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=5)
     assert report.ok and seen == []
+    # That event twice: from the stored text, then from its canonical form.
     assert len(bodies) == report.checked + 1
 
 
@@ -271,3 +272,23 @@ def test_a_changed_value_is_caught_although_its_text_is_canonical(agency, long_c
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", ['{"n":99}', long_chain[8].pk])
     report = audit_chain_verify(agency=agency, batch_size=5)
     assert (report.ok, report.broken_seq) == (False, 8)
+
+
+def test_hostile_events_are_hashed_once_from_their_stored_text(  # type: ignore[no-untyped-def]
+    agency, bob, monkeypatch
+) -> None:
+    # Quotes, backslashes, control characters, emoji and line separators in the data are
+    # stored exactly as hashed, by the ORM and by the bulk writer: one hash per event.
+    hostile = (
+        [t.replace("\x00", "") for t in HOSTILE] if connection.vendor == "postgresql" else HOSTILE
+    )
+    with transaction.atomic():
+        for n, text in enumerate(hostile):
+            audit_record(agency=agency, actor=bob, action=text[:60], data={"t": text, "n": n})
+        audit_append_rows(
+            agency=agency, actor=bob,
+            rows=[(text[:60], text[:40], text[:40], {text: [n, 0.1]}) for n, text in enumerate(hostile)],
+        )  # fmt: skip
+    bodies = _hash_calls(monkeypatch)
+    report = audit_chain_verify(agency=agency, batch_size=3)
+    assert report.ok and len(bodies) == report.checked
