@@ -125,8 +125,10 @@ def _checks(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
     return seen
 
 
-def test_hostile_events_verify_in_the_fast_loop(agency, bob, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # PostgreSQL stores no NUL character in text or jsonb (refused before any hashing).
+@pytest.fixture
+def hostile_chain(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    """HOSTILE text in every hashed field, recorded one by one and appended in bulk."""
+    # PostgreSQL stores no NUL character in text or json (refused before any hashing).
     hostile = (
         [t.replace("\x00", "") for t in HOSTILE] if connection.vendor == "postgresql" else HOSTILE
     )
@@ -137,6 +139,9 @@ def test_hostile_events_verify_in_the_fast_loop(agency, bob, monkeypatch) -> Non
             agency=agency, actor=bob,
             rows=[(text[:60], text[:40], text[:40], {text: [n, 0.1]}) for n, text in enumerate(hostile)],
         )  # fmt: skip
+
+
+def test_hostile_events_verify_in_the_fast_loop(agency, hostile_chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     seen = _checks(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=3)
     assert report.ok and report.checked == AuditEvent.objects.filter(agency=agency).count()
@@ -275,20 +280,10 @@ def test_a_changed_value_is_caught_although_its_text_is_canonical(agency, long_c
 
 
 def test_hostile_events_are_hashed_once_from_their_stored_text(  # type: ignore[no-untyped-def]
-    agency, bob, monkeypatch
+    agency, hostile_chain, monkeypatch
 ) -> None:
     # Quotes, backslashes, control characters, emoji and line separators in the data are
     # stored exactly as hashed, by the ORM and by the bulk writer: one hash per event.
-    hostile = (
-        [t.replace("\x00", "") for t in HOSTILE] if connection.vendor == "postgresql" else HOSTILE
-    )
-    with transaction.atomic():
-        for n, text in enumerate(hostile):
-            audit_record(agency=agency, actor=bob, action=text[:60], data={"t": text, "n": n})
-        audit_append_rows(
-            agency=agency, actor=bob,
-            rows=[(text[:60], text[:40], text[:40], {text: [n, 0.1]}) for n, text in enumerate(hostile)],
-        )  # fmt: skip
     bodies = _hash_calls(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=3)
     assert report.ok and len(bodies) == report.checked
