@@ -1,25 +1,40 @@
 """The dossier's print layout stays cheap for WeasyPrint (docs/benchmarks.md, dossier): fixed
-table layouts with declared columns, no nested tables, none of the costly CSS features, and
-label-value lines of one label box each. The content tests (test_dossier.py and the others in
-this folder) prove nothing was lost; the last test here checks the label-value lines' own."""
+table layouts with declared columns, no nested tables, none of the costly CSS features,
+label-value lines of one inline label each, no dot leaders, break-all only on single tokens, and
+no full garbage collections during the render. The content tests (test_dossier.py and the others
+in this folder) prove nothing was lost; the PDF tests here check the label-value lines' own and
+the contents page's page numbers."""
 
 from __future__ import annotations
 
+import gc
 import io
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from pypdf import PdfReader
 
 from cases.evidence.models import Evidence
+from cases.legal.models import Case
+from reports import render
 from reports.context import dossier_context_build
+from reports.fetcher import LockedFetcher
 from reports.models import DossierStatus
-from reports.render import dossier_html
+from reports.render import dossier_html, pdf_render
 from reports.services import dossier_request
 
 CSS = Path(__file__).resolve().parents[2] / "reports" / "static" / "reports" / "dossier.css"
-COSTLY = ("box-shadow", "border-radius", "opacity", "@font-face", "display: flex", "display: grid")
+# leader() lays its line out twice and draws every dot as a text box of its own (0.5 s of a
+# 60-item dossier); inline-block labels cost a layout pass per line.
+COSTLY = (
+    "box-shadow", "border-radius", "opacity", "@font-face", "display: flex", "display: grid",
+    "leader(", "display: inline-block",
+)  # fmt: skip
 
 
 def declarations(selector: str) -> dict[str, str]:
@@ -30,6 +45,21 @@ def declarations(selector: str) -> dict[str, str]:
             pairs = (item.split(":", 1) for item in body.split(";") if ":" in item)
             return {name.strip(): value.strip() for name, value in pairs}
     raise AssertionError(f"no rule for {selector!r} in dossier.css")
+
+
+def css_without_comments() -> str:
+    return re.sub(r"/\*.*?\*/", "", CSS.read_text(), flags=re.S)
+
+
+def pdf_pages(case: Case, bob: User, capture: Callable[..., Any]) -> list[str]:
+    """The text of each page of the case's dossier, built as a user would request it."""
+    with capture(execute=True):
+        dossier = dossier_request(case=case, kind="dossier", actor=bob)
+    dossier.refresh_from_db()
+    assert dossier.status == DossierStatus.DONE, dossier.error
+    with default_storage.open(dossier.pdf_name, "rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()))
+    return [page.extract_text() for page in reader.pages]
 
 
 def html_of(case) -> str:  # type: ignore[no-untyped-def]
@@ -45,8 +75,69 @@ def html_of(case) -> str:  # type: ignore[no-untyped-def]
 
 def test_every_table_lays_out_fixed_and_nothing_costly_is_used() -> None:
     assert declarations("table")["table-layout"] == "fixed"
-    css = re.sub(r"/\*.*?\*/", "", CSS.read_text(), flags=re.S)
-    assert not [name for name in COSTLY if name in css]
+    assert not [name for name in COSTLY if name in css_without_comments()]
+
+
+def test_contents_page_numbers_float_right_instead_of_a_leader() -> None:
+    after = declarations(".toc a::after")
+    assert after["content"] == "target-counter(attr(href), page)"
+    assert after["float"] == "right"
+
+
+def test_break_all_is_kept_for_single_tokens_and_prose_lines_break_between_words(
+    small_case: Case,
+) -> None:
+    """word-break: break-all splits words anywhere and is slow in WeasyPrint: class "url"
+    marks only elements that hold one token; lines of prose wrap at spaces and break a long
+    token only where it does not fit."""
+    lines = declarations(".lines > div")
+    assert lines["overflow-wrap"] == "anywhere"
+    assert "word-break" not in lines
+    html = html_of(small_case)
+    urls = re.findall(r'<(?:span|div|td) class="url">(.*?)</(?:span|div|td)>', html)
+    assert len(urls) > 6
+    assert not [text for text in urls if " " in text.strip()]
+
+
+def test_contents_page_gives_the_page_each_chapter_starts_on(
+    small_case: Case, bob: User, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    pages = pdf_pages(small_case, bob, django_capture_on_commit_callbacks)
+    contents = pages[1]
+    assert "Contents" in contents
+    # A page number ends its line, on the entry's line or (floated) on a line of its own.
+    numbers = set(re.findall(r"(\d+)[ \t]*$", contents, flags=re.M))
+    chapters = ("Summary", "Findings", "Capture attempts", "Evidence items", "Case timeline")
+    for title in chapters:
+        start = next(
+            number
+            for number, text in enumerate(pages[2:], start=3)
+            if title in (line.strip() for line in text.splitlines())
+        )
+        assert str(start) in numbers, (title, start, sorted(numbers))
+
+
+def test_no_full_garbage_collection_runs_during_the_render(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The box tree of a big dossier made CPython walk the whole heap 5 to 6 times a render;
+    the thresholds are back afterwards, also when the render fails."""
+    seen: list[tuple[int, int, int]] = []
+
+    class Document:
+        def __init__(self, **kwargs: object) -> None:
+            pass
+
+        def write_pdf(self) -> bytes:
+            seen.append(gc.get_threshold())
+            raise RuntimeError("render failed")
+
+    monkeypatch.setattr(render, "HTML", Document)
+    before = gc.get_threshold()
+    fetcher = LockedFetcher(previews=lambda evidence_id: None, evidence_ids=set())
+    with pytest.raises(RuntimeError):
+        pdf_render("<p>x</p>", fetcher=fetcher)
+    assert seen[0][:2] == before[:2]
+    assert seen[0][2] >= 1_000_000
+    assert gc.get_threshold() == before
 
 
 def test_tables_declare_their_columns_and_never_nest(small_case) -> None:  # type: ignore[no-untyped-def]
@@ -72,13 +163,8 @@ def test_a_label_value_line_is_one_label_box_and_the_text(small_case) -> None:  
 def test_every_items_label_value_lines_reach_the_pdf(
     small_case, bob, django_capture_on_commit_callbacks
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
-        dossier = dossier_request(case=small_case, kind="dossier", actor=bob)
-    dossier.refresh_from_db()
-    assert dossier.status == DossierStatus.DONE, dossier.error
-    with default_storage.open(dossier.pdf_name, "rb") as handle:
-        reader = PdfReader(io.BytesIO(handle.read()))
-    flat = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+    pages = pdf_pages(small_case, bob, django_capture_on_commit_callbacks)
+    flat = " ".join(" ".join(pages).split())
     items = list(Evidence.objects.filter(finding__cases=small_case))
     assert len(items) == 6
     for label in ("Collected (hashed)", "Collector", "Tool and version", "Resolved IP", "File"):
