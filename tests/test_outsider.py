@@ -606,7 +606,9 @@ def snapshot(agency: Agency) -> dict[str, list[dict[str, Any]]]:
             # Joins repeat a row; deduplicated by pk here (DISTINCT over every column fails
             # on a json column, which has no equality in PostgreSQL: audit event data).
             rows = model._default_manager.filter(touches).order_by("pk").values()
-            state[model._meta.label] = list({row[model._meta.pk.attname]: row for row in rows}.values())
+            state[model._meta.label] = list(
+                {row[model._meta.pk.attname]: row for row in rows}.values()
+            )
     user_fields = ("pk", "username", "email", "password", "is_active", "is_staff", "is_superuser")
     state["users"] = list(
         get_user_model()
