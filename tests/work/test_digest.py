@@ -3,7 +3,7 @@ nothing to report, in the member's language, never another agency's data."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -174,3 +174,30 @@ def test_beat_runs_the_sweep_and_the_outbox_names_the_mail_task(settings):
     assert settings.CELERY_BEAT_SCHEDULE["work-digest-due"]["task"] == digest_due_task.name
     assert digest_mail_task.name == DIGEST_MAIL_TASK
     assert "cases.work.tasks" in settings.CELERY_IMPORTS
+
+
+def _utc(day: int, hour: int) -> datetime:
+    return datetime(2026, 12, day, hour, 5, tzinfo=UTC)
+
+
+def test_the_digest_follows_the_agency_time_zone_not_the_deployment(
+    settings, agency, alice, bob, finding, subscribed
+):
+    # 00:05 UTC on 2 December is 09:05 in Seoul (the deployment's zone) but 00:05 in
+    # London: a London agency's morning has not come; 23:05 UTC on the 1st is still the 1st
+    # there, the day its digest is for.
+    settings.DIGEST_HOUR = 8
+    agency.time_zone = "Europe/London"
+    agency.save(update_fields=["time_zone"])
+    assert digest_queue_due(now=_utc(2, 0)) == 0
+    assert digest_queue_due(now=_utc(2, 8)) == 1
+    OutboxMessage.objects.all().delete()
+    _give_alice_work(agency, alice, bob, finding)
+    assert digest_send(user_id=alice.pk, now=_utc(1, 23)) is True
+    subscribed.refresh_from_db()
+    assert subscribed.sent_on == date(2026, 12, 1)
+    assert digest_queue_due(now=_utc(2, 7)) == 0  # 07:05 on the 2nd in London
+    assert digest_queue_due(now=_utc(2, 8)) == 1
+    agency.time_zone = "Asia/Seoul"
+    agency.save(update_fields=["time_zone"])
+    assert digest_queue_due(now=_utc(1, 23)) == 1  # already 08:05 on the 2nd in Seoul

@@ -4,7 +4,7 @@ overdue), her cases' deadlines this week and the notices due within a week: what
 shows, read through the same scoped selectors, so another agency's data never appears.
 
 The hourly beat sweep (digest_queue_due) queues one mail task per member through the
-outbox once the agency's day has reached DIGEST_HOUR; the task (digest_send) claims the day
+outbox once the agency's day (in the agency's own time zone) has reached DIGEST_HOUR; the task (digest_send) claims the day
 on the subscription row before it sends, so a re-run, a duplicate message or a second
 worker the same day sends nothing. A day with nothing to report sends no mail (the day is
 still marked handled): an empty digest every morning would teach people to ignore it."""
@@ -19,13 +19,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from cases.kernel.models import Agency
 from cases.kernel.outbox import outbox_enqueue_many
+from cases.kernel.times import agency_zone, zone_named
 from cases.legal.models import CaseDeadline
 from cases.notices.models import Notice
 from cases.work.models import DigestSubscription, Notification, Task
@@ -80,18 +80,23 @@ def digest_build(*, user: User, today: date) -> Digest:
     )
 
 
+def _local_now(zone_name: str, now: datetime | None) -> datetime:
+    """`now` in the agency's time zone (the deployment's for an empty or unknown name)."""
+    return timezone.localtime(now or timezone.now(), zone_named(zone_name))
+
+
 def digest_queue_due(*, now: datetime | None = None) -> int:
     """The beat sweep: queue a digest for every opted-in active member not yet handled
-    today, once the local day has reached DIGEST_HOUR. Returns how many were queued."""
-    local = timezone.localtime(now or timezone.now())
-    if local.hour < settings.DIGEST_HOUR:
-        return 0
-    due = (
-        DigestSubscription.objects.filter(enabled=True, user__is_active=True)
-        .filter(Q(sent_on__isnull=True) | Q(sent_on__lt=local.date()))
-        .values_list("user_id", flat=True)
-    )
-    ids = list(due)
+    today, once her agency's day (in its own time zone) has reached DIGEST_HOUR. Returns
+    how many were queued."""
+    subscriptions = DigestSubscription.objects.filter(
+        enabled=True, user__is_active=True
+    ).values_list("user_id", "sent_on", "agency__time_zone")
+    ids = []
+    for user_id, sent_on, zone_name in subscriptions:
+        local = _local_now(zone_name, now)
+        if local.hour >= settings.DIGEST_HOUR and (sent_on is None or sent_on < local.date()):
+            ids.append(user_id)
     outbox_enqueue_many(DIGEST_MAIL_TASK, [{"user_id": user_id} for user_id in ids])
     return len(ids)
 
@@ -101,15 +106,18 @@ def digest_send(*, user_id: int, now: datetime | None = None) -> bool:
     subscription row in the same transaction as the send, so a relay that refuses rolls the
     claim back (the next sweep tries again) and a second run finds the day taken. Returns
     whether a mail was sent."""
-    today = timezone.localdate(now or timezone.now())
     with transaction.atomic():
         subscription = (
             DigestSubscription.objects.select_for_update()
-            .select_related("user")
+            .select_related("user", "agency")
             .filter(user_id=user_id, enabled=True, user__is_active=True)
             .first()
         )
-        if subscription is None or (subscription.sent_on and subscription.sent_on >= today):
+        if subscription is None:
+            return False
+        # The agency's day: its date, and its zone for every time the mail shows.
+        today = _local_now(subscription.agency.time_zone, now).date()
+        if subscription.sent_on and subscription.sent_on >= today:
             return False
         user = subscription.user
         # Her membership may have moved: the digest is only for the agency she opted in.
@@ -125,7 +133,7 @@ def digest_send(*, user_id: int, now: datetime | None = None) -> bool:
         subscription.save(update_fields=["sent_on"])
         if digest.empty:
             return False
-        with translation.override(subscription.language):
+        with translation.override(subscription.language), agency_zone(subscription.agency):
             context = {
                 "digest": digest,
                 "username": user.get_username(),
