@@ -205,3 +205,13 @@ def test_a_chunk_read_ahead_is_realigned_when_another_run_moved_on(  # type: ign
     chunks.take(0)
     chunk = chunks.take(committed)
     assert (chunk.start, _urls(chunk)) == (committed, [str(n) for n in expected])
+
+
+def test_a_committed_count_that_went_back_fails_the_run_instead_of_mislabelling_rows(  # type: ignore[no-untyped-def]
+    settings,
+) -> None:
+    settings.IMPORT_CHUNK_SIZE = 10
+    chunks = _chunk_reader(30)
+    chunks.take(0)  # rows 1-10, and 11-20 read ahead
+    with pytest.raises(RuntimeError, match="went back"):
+        chunks.take(5)

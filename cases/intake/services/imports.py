@@ -447,9 +447,13 @@ class _Chunks:
         if ready is not None and ready.start == start:
             chunk = ready
         else:
+            if start < (ready.start if ready is not None else self.position):
+                # Committed rows never decrease under the job's lock; rows already read
+                # cannot be read again: fail the run (it is retried) rather than mislabel.
+                raise RuntimeError(f"import rows went back from {self.position} to {start}")
             # The first chunk, or another run committed rows meanwhile: read on from
             # `start` (what was read ahead past it is kept).
-            kept = ready.rows[start - ready.start :] if ready and start >= ready.start else []
+            kept = ready.rows[start - ready.start :] if ready is not None else []
             if start > self.position:
                 self.position += sum(1 for _row in islice(self.rows, start - self.position))
             chunk = self._read(size, kept, start)
