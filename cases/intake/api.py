@@ -26,6 +26,7 @@ from cases.intake.canonical import NO_RULES, InvalidURL, canonicalize_url
 from cases.intake.filters import FindingFilter
 from cases.intake.models import Finding, FindingSource, FindingStatus
 from cases.intake.selectors import (
+    LIST_TIMES,
     finding_artists,
     finding_get_for,
     finding_list_for,
@@ -78,14 +79,7 @@ class FindingSerializer(serializers.ModelSerializer):
             "status",
             "dismissed_reason",
             "assignee",
-            "created_at",
-            "updated_at",
-            "triaged_at",
-            "captured_at",
-            "notice_sent_at",
-            "removed_at",
-            "reappeared_at",
-            "dismissed_at",
+            *LIST_TIMES,
         ]
         read_only_fields = fields
 
@@ -109,13 +103,12 @@ class FindingSerializer(serializers.ModelSerializer):
             if assignee is None
             else {"id": assignee.pk, "username": assignee.username},
         }
-        for name in _TIMES:
+        for name in LIST_TIMES:
             value = getattr(instance, name)
             data[name] = None if value is None else _DATETIME.to_representation(value)
         return data
 
 
-_TIMES = FindingSerializer.Meta.fields[FindingSerializer.Meta.fields.index("created_at") :]
 _DATETIME = serializers.DateTimeField()
 
 

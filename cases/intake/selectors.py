@@ -74,14 +74,8 @@ def finding_list_with_artists_for(user: AnyUser) -> QuerySet[Finding]:
 # What the lists show (the triage rows, the API's FindingSerializer): a page reads and builds
 # these columns only, the platform's name and the assignee's username without the rest of
 # their rows (query budget tests catch a field read past them).
-LIST_FIELDS = (
-    "id",
-    "agency_id",
-    "canonical_url",
-    "host",
-    "status",
-    "source",
-    "dismissed_reason",
+# The lifecycle times a list shows (also the API's, cases.intake.api.FindingSerializer).
+LIST_TIMES = (
     "created_at",
     "updated_at",
     "triaged_at",
@@ -90,6 +84,16 @@ LIST_FIELDS = (
     "removed_at",
     "reappeared_at",
     "dismissed_at",
+)
+LIST_FIELDS = (
+    "id",
+    "agency_id",
+    "canonical_url",
+    "host",
+    "status",
+    "source",
+    "dismissed_reason",
+    *LIST_TIMES,
     "platform__id",
     "platform__name",
     "assignee__id",
