@@ -4,7 +4,7 @@ agency."""
 from __future__ import annotations
 
 import json
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 from django.db.models import Aggregate, OuterRef, Prefetch, QuerySet, Subquery, TextField
 from django.db.models.functions import JSONObject
@@ -101,13 +101,26 @@ LIST_FIELDS = (
 )
 
 
+def finding_list_rows_for(user: AnyUser) -> "QuerySet[Finding, dict[str, Any]]":
+    """finding_list_with_artists_for as plain rows (dicts of LIST_FIELDS and artists_json):
+    the API's list page, which serialises them without building a model per row."""
+    rows = finding_list_with_artists_for(user).values(*LIST_FIELDS, "artists_json")
+    return cast("QuerySet[Finding, dict[str, Any]]", rows)
+
+
+def artists_from_json(text: str | None) -> list[dict[str, Any]]:
+    """The artists of `artists_json` as {id, stage_name, name_hangul}, ordered as the
+    Artist model orders them (stage name)."""
+    rows = json.loads(text) if text else []
+    return sorted(rows, key=lambda a: (a["stage_name"], a["id"]))
+
+
 def finding_artists(finding: Finding) -> list[dict[str, Any]]:
     """A finding's artists as {id, stage_name, name_hangul}, ordered as the Artist model
     orders them (stage name): from `artists_json` when the list read them, else from the
     (prefetched) relation."""
     if hasattr(finding, "artists_json"):
-        rows = json.loads(finding.artists_json) if finding.artists_json else []
-        return sorted(rows, key=lambda a: (a["stage_name"], a["id"]))
+        return artists_from_json(finding.artists_json)
     return [
         {"id": a.pk, "stage_name": a.stage_name, "name_hangul": a.name_hangul}
         for a in finding.artists.all()
