@@ -101,7 +101,7 @@ LIST_FIELDS = (
 )
 
 
-def finding_list_rows_for(user: AnyUser) -> "QuerySet[Finding, dict[str, Any]]":
+def finding_list_rows_for(user: AnyUser) -> QuerySet[Finding, dict[str, Any]]:
     """finding_list_with_artists_for as plain rows (dicts of LIST_FIELDS and artists_json):
     the API's list page, which serialises them without building a model per row."""
     rows = finding_list_with_artists_for(user).values(*LIST_FIELDS, "artists_json")
