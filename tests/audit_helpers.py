@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 
 from cases.evidence.models import CustodyEvent
+from cases.kernel.audit import verify
 from cases.kernel.audit.services import event_hash
 from cases.kernel.models import AuditChain, AuditEvent
 from detection.models import DetectionReview
@@ -86,3 +87,16 @@ def rewrite_from(
             )
             prev = event.hash
         sql(f"UPDATE {HEADS} SET last_hash = %s WHERE agency_id = %s", [prev, agency.pk])
+
+
+def walk_checks(monkeypatch: Any) -> list[int]:
+    """The seqs that go through the verifier's _Walk.check (not its fast loop) from now on."""
+    seen: list[int] = []
+    check = verify._Walk.check
+
+    def spy(self: Any, event: Any) -> Any:
+        seen.append(event.seq)
+        return check(self, event)
+
+    monkeypatch.setattr(verify._Walk, "check", spy)
+    return seen

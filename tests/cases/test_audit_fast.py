@@ -9,12 +9,12 @@ from datetime import UTC, date, datetime
 import pytest
 from django.db import connection, transaction
 
-from cases.kernel.audit import fastwalk, hashing, services, verify
+from cases.kernel.audit import fastwalk, hashing, services
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.keys import audit_keys
 from cases.kernel.audit.services import audit_chain_verify, audit_record, event_hash
 from cases.kernel.models import AuditEvent
-from tests.audit_helpers import EVENTS, as_db_owner, sql
+from tests.audit_helpers import EVENTS, as_db_owner, sql, walk_checks
 
 pytestmark = pytest.mark.django_db
 CANONICAL = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
@@ -112,19 +112,6 @@ def test_the_copied_hmac_states_give_hmac_sha256(length) -> None:  # type: ignor
     assert hashing.hmac_sha256(key)(b"x") != hashing.hmac_sha256(key + b"!")(b"x")
 
 
-def _checks(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    """The seqs that went through _Walk.check (not the fast loop)."""
-    seen: list[int] = []
-    check = verify._Walk.check
-
-    def spy(self, event):  # type: ignore[no-untyped-def]
-        seen.append(event.seq)
-        return check(self, event)
-
-    monkeypatch.setattr(verify._Walk, "check", spy)
-    return seen
-
-
 @pytest.fixture
 def hostile_chain(agency, bob) -> None:  # type: ignore[no-untyped-def]
     """HOSTILE text in every hashed field, recorded one by one and appended in bulk."""
@@ -142,7 +129,7 @@ def hostile_chain(agency, bob) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_hostile_events_verify_in_the_fast_loop(agency, hostile_chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    seen = _checks(monkeypatch)
+    seen = walk_checks(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=3)
     assert report.ok and report.checked == AuditEvent.objects.filter(agency=agency).count()
     assert seen == []  # every event hashed from the raw row, none left to the ORM walk
@@ -204,7 +191,7 @@ def test_stored_json_text_with_spaces_is_judged_as_the_orm_reads_it(  # type: ig
     spaced = f' {{"n" : {long_chain[8].data["n"]}}}\n'
     with as_db_owner():
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [spaced, long_chain[8].pk])
-    seen = _checks(monkeypatch)
+    seen = walk_checks(monkeypatch)
     assert audit_chain_verify(agency=agency, batch_size=5).ok
     assert seen == [8]  # the column keeps the text as written (json, not jsonb)
 
@@ -250,7 +237,7 @@ def _hash_calls(monkeypatch) -> list[bytes]:  # type: ignore[no-untyped-def]
 
 def test_each_event_is_hashed_once_from_its_stored_text(agency, long_chain, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     bodies = _hash_calls(monkeypatch)
-    seen = _checks(monkeypatch)
+    seen = walk_checks(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=5)
     assert report.ok and seen == []
     assert len(bodies) == report.checked == 13
@@ -265,7 +252,7 @@ def test_the_same_value_stored_in_another_form_is_hashed_again_canonically(  # t
     with as_db_owner():
         sql(f"UPDATE {EVENTS} SET data = %s WHERE id = %s", [f'{{"n": {n}}}', long_chain[8].pk])
     bodies = _hash_calls(monkeypatch)
-    seen = _checks(monkeypatch)
+    seen = walk_checks(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=5)
     assert report.ok and seen == []
     # That event twice: from the stored text, then from its canonical form.

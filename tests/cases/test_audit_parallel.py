@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from django.db import transaction
 
-from cases.kernel.audit import fastwalk, hashing, verify
+from cases.kernel.audit import fastwalk, hashing
 from cases.kernel.audit.bulk import audit_append_rows
 from cases.kernel.audit.services import audit_chain_verify
 from cases.kernel.models import AuditEvent
-from tests.audit_helpers import EVENTS, as_db_owner, sql
+from tests.audit_helpers import EVENTS, as_db_owner, sql, walk_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -41,18 +41,6 @@ def test_other_stored_times_are_left_to_the_orm(stored) -> None:  # type: ignore
     assert fastwalk.stored_iso(stored) is None
 
 
-def _spy_checks(monkeypatch) -> list[int]:  # type: ignore[no-untyped-def]
-    seen: list[int] = []
-    check = verify._Walk.check
-
-    def spy(self, event):  # type: ignore[no-untyped-def]
-        seen.append(event.seq)
-        return check(self, event)
-
-    monkeypatch.setattr(verify._Walk, "check", spy)
-    return seen
-
-
 @pytest.mark.parametrize("microsecond", [0, 1, 120000, 999999])
 def test_the_database_time_is_hashed_without_converters(
     agency, bob, monkeypatch, microsecond
@@ -68,7 +56,7 @@ def test_the_database_time_is_hashed_without_converters(
     assert fastwalk.stored_iso(raw[fastwalk.RAW_COLUMNS.index("created_text")]) == (
         hashing.created_iso(event.created_at)
     )
-    seen = _spy_checks(monkeypatch)
+    seen = walk_checks(monkeypatch)
     assert audit_chain_verify(agency=agency).ok
     assert seen == []  # every event accepted from the raw row
 
