@@ -4,10 +4,12 @@ resolved inside the caller's own agency."""
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -106,13 +108,24 @@ class FindingSerializer(serializers.ModelSerializer):
             if assignee_id is None
             else {"id": assignee_id, "username": row["assignee__username"]},
         }
+        zone = timezone.get_current_timezone()  # once a row, not once a value
         for name in LIST_TIMES:
             value = row[name]
-            data[name] = None if value is None else _DATETIME.to_representation(value)
+            data[name] = None if value is None else _iso_time(value, zone)
         return data
 
 
 _DATETIME = serializers.DateTimeField()
+
+
+def _iso_time(value: datetime, zone: tzinfo) -> str:
+    """DateTimeField.to_representation of a stored (aware) time in `zone`, the current time
+    zone it would look up itself: ISO 8601, "Z" for UTC."""
+    try:
+        text = value.astimezone(zone).isoformat()
+    except OverflowError:  # the field's own error for a time its zone cannot show
+        return str(_DATETIME.to_representation(value))
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class FindingDetailSerializer(FindingSerializer):

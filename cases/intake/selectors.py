@@ -3,11 +3,20 @@ agency."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, TypedDict, cast
 
-from django.db.models import Aggregate, OuterRef, Prefetch, QuerySet, Subquery, TextField
-from django.db.models.functions import JSONObject
+from django.db.models import (
+    Aggregate,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    TextField,
+)
 
 from cases.agency.models import Artist, Platform
 from cases.intake.models import Finding, FindingCount, FindingCountDimension, ImportJob
@@ -44,31 +53,84 @@ class _JSONArrayText(Aggregate):
         return f"({sql})::text", params
 
 
-def finding_list_with_artists_for(user: AnyUser) -> QuerySet[Finding]:
-    """finding_list_for with each finding's artists read in the page query itself (a JSON
-    array from a correlated subquery, `artists_json`) instead of a prefetch query of its
-    own: lists of findings that show artists by name (the triage queue, the API list).
-    Read them with `finding_artists`."""
+class _KeyedJSON(Func):
+    """A JSON object of fixed keys: JSON_BUILD_OBJECT on PostgreSQL, JSON_OBJECT on SQLite,
+    the keys written as SQL string literals. (Django's JSONObject builds a Value and a Cast
+    per key on every compilation: a fifth of compiling a list page.)"""
+
+    output_field = TextField()
+
+    def __init__(self, **fields: Any) -> None:
+        if not all(key.isidentifier() and key.isascii() for key in fields):
+            raise ValueError(f"keys must be plain identifiers: {list(fields)}")
+        self.keys = tuple(fields)
+        super().__init__(*fields.values())
+
+    def as_sql(  # type: ignore[override]
+        self, compiler: Any, connection: Any, **extra: Any
+    ) -> tuple[str, list[Any]]:
+        parts, params = [], []
+        for key, expression in zip(self.keys, self.get_source_expressions(), strict=True):
+            sql, more = compiler.compile(expression)
+            parts.append(f"'{key}', {sql}")
+            params.extend(more)
+        function = "JSON_BUILD_OBJECT" if connection.vendor == "postgresql" else "JSON_OBJECT"
+        return f"{function}({', '.join(parts)})", params
+
+
+@functools.cache
+def _list_with_artists() -> QuerySet[Finding]:
+    """The lists' findings (finding_list_rows_for) before their agency filter, with each
+    finding's artists read in the page query itself (a JSON array from a correlated
+    subquery, `artists_json`) instead of a prefetch query of its own. Built once per process
+    and cloned for every page (building it cost about as much as running the page query);
+    never evaluated itself, only through finding_list_rows_for, which scopes it."""
     links = (
         Finding.artists.through.objects.filter(finding_id=OuterRef("pk"))  # type: ignore[misc]
         .values("finding_id")
         .annotate(
             names=_JSONArrayText(
-                JSONObject(
-                    id="artist_id",
-                    stage_name="artist__stage_name",
-                    name_hangul="artist__name_hangul",
+                _KeyedJSON(
+                    id=F("artist_id"),
+                    stage_name=F("artist__stage_name"),
+                    name_hangul=F("artist__name_hangul"),
                 )
             )
         )
         .values("names")
     )
     return (
-        finding_list_for(user)
-        .prefetch_related(None)
+        Finding.objects.select_related("platform", "assignee")
         .only(*LIST_FIELDS)
         .annotate(artists_json=Subquery(links))
     )
+
+
+@functools.cache
+def _list_with_latest_notice() -> QuerySet[Finding]:
+    """_list_with_artists with the status and due time of each finding's newest notice as
+    two correlated subqueries (an index lookup per shown row). Notices belong to a higher
+    context; the link table is reached through the relation's name so intake never imports
+    them."""
+    newest = Finding.notices.through.objects.filter(finding_id=OuterRef("pk")).order_by(
+        "-notice__created_at", "-notice_id"
+    )
+    return _list_with_artists().annotate(
+        latest_notice_status=Subquery(newest.values("notice__status")[:1]),
+        latest_notice_due=Subquery(newest.values("notice__due_at")[:1]),
+    )
+
+
+NOTICE_FIELDS = ("latest_notice_status", "latest_notice_due")
+
+
+@functools.cache
+def _list_rows(latest_notice: bool) -> QuerySet[Finding, dict[str, Any]]:
+    if latest_notice:
+        rows = _list_with_latest_notice().values(*LIST_FIELDS, "artists_json", *NOTICE_FIELDS)
+    else:
+        rows = _list_with_artists().values(*LIST_FIELDS, "artists_json")
+    return cast("QuerySet[Finding, dict[str, Any]]", rows)
 
 
 # What the lists show (the triage rows, the API's FindingSerializer): a page reads and builds
@@ -101,10 +163,14 @@ LIST_FIELDS = (
 )
 
 
-def finding_list_rows_for(user: AnyUser) -> QuerySet[Finding, dict[str, Any]]:
-    """finding_list_with_artists_for as plain rows (dicts of LIST_FIELDS and artists_json):
-    the API's list page, which serialises them without building a model per row."""
-    rows = finding_list_with_artists_for(user).values(*LIST_FIELDS, "artists_json")
+def finding_list_rows_for(
+    user: AnyUser, *, latest_notice: bool = False
+) -> QuerySet[Finding, dict[str, Any]]:
+    """The agency's findings for lists (the API's list page, the triage queue) as plain rows
+    without a model per row: dicts of LIST_FIELDS and `artists_json` (read it with
+    artists_from_json), and with `latest_notice` NOTICE_FIELDS, the status and due time of
+    each finding's newest notice. One query per page."""
+    rows = scoped(cast("QuerySet[Finding]", _list_rows(latest_notice)), user)
     return cast("QuerySet[Finding, dict[str, Any]]", rows)
 
 
@@ -113,18 +179,6 @@ def artists_from_json(text: str | None) -> list[dict[str, Any]]:
     Artist model orders them (stage name)."""
     rows = json.loads(text) if text else []
     return sorted(rows, key=lambda a: (a["stage_name"], a["id"]))
-
-
-def finding_artists(finding: Finding) -> list[dict[str, Any]]:
-    """A finding's artists as {id, stage_name, name_hangul}, ordered as the Artist model
-    orders them (stage name): from `artists_json` when the list read them, else from the
-    (prefetched) relation."""
-    if hasattr(finding, "artists_json"):
-        return artists_from_json(finding.artists_json)
-    return [
-        {"id": a.pk, "stage_name": a.stage_name, "name_hangul": a.name_hangul}
-        for a in finding.artists.all()
-    ]
 
 
 def finding_get_for(user: AnyUser, pk: int | str) -> Finding:

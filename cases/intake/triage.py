@@ -1,6 +1,7 @@
 """Reads for the triage queue at a million findings: rows prepared once per page (no per-row
 `{% url %}`, translation or naturaltime in the template), the latest notice of each shown
-finding folded into the page query, and a total that never counts the whole table."""
+finding folded into the page query (selectors.finding_list_rows_for), and a total
+that never counts the whole table."""
 
 from __future__ import annotations
 
@@ -8,23 +9,22 @@ import hashlib
 import html
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cases.intake.models import Finding, FindingSource, FindingStatus, SavedView
-from cases.intake.selectors import finding_artists
+from cases.intake.selectors import artists_from_json
 from cases.kernel.tenancy import AnyUser, agency_for, scoped
-from cases.kernel.times import when
+from cases.kernel.times import when_many
 from cases.kernel.web import PAGE_SIZE, Page, page_number
 
 # Below this many matching findings the queue shows the exact total (a COUNT capped at
@@ -44,7 +44,11 @@ log = logging.getLogger(__name__)
 class TriageRow:
     """One finding as the queue shows it, every label already translated and formatted."""
 
-    finding: Finding
+    pk: int
+    canonical_url: str
+    platform: str  # the platform's name, else the host
+    status: str
+    assignee: str  # the assignee's user name, "" when unassigned
     url: str
     select_label: str
     status_label: str
@@ -67,23 +71,6 @@ class Total:
     over: bool = False
 
 
-def short_formatter() -> Callable[[datetime | None], str]:
-    """`when` (the one time format: agency zone, its label, to the minute), computed once per
-    distinct minute on a page: rows imported together share their minute."""
-    seen: dict[datetime, str] = {}
-
-    def short(value: datetime | None) -> str:
-        if value is None:
-            return ""
-        minute = value.replace(second=0, microsecond=0)
-        text = seen.get(minute)
-        if text is None:
-            text = seen[minute] = when(value)
-        return text
-
-    return short
-
-
 def _latest_notices(ids: list[int]) -> dict[int, tuple[str, datetime | None]]:
     """The newest notice of each finding: status and due time, one query for the page.
     Notices belong to a higher context; the link table is reached through the relation's
@@ -102,52 +89,46 @@ def _latest_notices(ids: list[int]) -> dict[int, tuple[str, datetime | None]]:
     return latest
 
 
-def with_latest_notice(findings: QuerySet[Finding]) -> QuerySet[Finding]:
-    """The page query with the status and due time of each finding's newest notice as two
-    correlated subqueries (an index lookup per shown row), instead of a query of its own."""
-    newest = Finding.notices.through.objects.filter(finding_id=OuterRef("pk")).order_by(
-        "-notice__created_at", "-notice_id"
-    )
-    return findings.annotate(
-        latest_notice_status=Subquery(newest.values("notice__status")[:1]),
-        latest_notice_due=Subquery(newest.values("notice__due_at")[:1]),
-    )
-
-
 def _notice_status_labels() -> dict[str, str]:
     notice: Any = Finding.notices.through._meta.get_field("notice").related_model
     status = notice._meta.get_field("status")
     return {str(value): str(label) for value, label in status.choices}
 
 
-def triage_rows(findings: list[Finding]) -> list[TriageRow]:
-    """Prepare a page of findings for the template: the detail URL from one reversed prefix,
-    labels translated once per page, times formatted in Python."""
+def triage_rows(findings: list[dict[str, Any]]) -> list[TriageRow]:
+    """Prepare a page of findings (plain rows of selectors.finding_list_rows_for: no model
+    per row) for the template: the detail URL from one reversed prefix, labels translated
+    once per page, times formatted in Python."""
     prefix = reverse("finding_detail", args=[0])[: -len("0/")]
     statuses = {str(value): str(label) for value, label in FindingStatus.choices}
     sources = {str(value): str(label) for value, label in FindingSource.choices}
     notice_labels = _notice_status_labels()
     select = _("Select finding %(id)s")
-    folded = not findings or hasattr(findings[0], "latest_notice_status")
-    notices = {} if folded else _latest_notices([f.pk for f in findings])
-    _short = short_formatter()
+    folded = not findings or "latest_notice_status" in findings[0]
+    notices = {} if folded else _latest_notices([f["id"] for f in findings])
+    _short = when_many()
     rows = []
     for finding in findings:
+        pk, status, created_at = finding["id"], finding["status"], finding["created_at"]
         if folded:
-            notice_status = getattr(finding, "latest_notice_status", None) or ""
-            notice_due = getattr(finding, "latest_notice_due", None)
+            notice_status = finding["latest_notice_status"] or ""
+            notice_due = finding["latest_notice_due"]
         else:
-            notice_status, notice_due = notices.get(finding.pk, ("", None))
+            notice_status, notice_due = notices.get(pk, ("", None))
         rows.append(
             TriageRow(
-                finding=finding,
-                url=f"{prefix}{finding.pk}/",
-                select_label=select % {"id": finding.pk},
-                status_label=statuses.get(finding.status, finding.status),
-                source_label=sources.get(finding.source, finding.source),
-                recorded=_short(finding.created_at),
-                recorded_iso=finding.created_at.isoformat(),
-                artists=[artist["stage_name"] for artist in finding_artists(finding)],
+                pk=pk,
+                canonical_url=finding["canonical_url"],
+                platform=finding["platform__name"] or finding["host"],
+                status=status,
+                assignee=finding["assignee__username"] or "",
+                url=f"{prefix}{pk}/",
+                select_label=select % {"id": pk},
+                status_label=statuses.get(status, status),
+                source_label=sources.get(finding["source"], finding["source"]),
+                recorded=_short(created_at),
+                recorded_iso=created_at.isoformat(),
+                artists=[a["stage_name"] for a in artists_from_json(finding["artists_json"])],
                 notice_status=notice_labels.get(notice_status, notice_status),
                 notice_status_value=notice_status,
                 notice_due=_short(notice_due),
@@ -180,31 +161,28 @@ def triage_rows_html(rows: list[TriageRow], *, can_write: bool) -> SafeString:
     does, without its lazy-string wrapper on each of some 800 calls a page); ids are ints."""
     parts = []
     for row in rows:
-        finding = row.finding
         check = (
-            f'<td class="check"><input type="checkbox" name="ids" value="{finding.pk}" '
+            f'<td class="check"><input type="checkbox" name="ids" value="{int(row.pk)}" '
             f'aria-label="{_e(row.select_label)}"></td>'
             if can_write
             else ""
         )
-        platform = finding.platform.name if finding.platform else ""
-        assignee = finding.assignee
         parts.append(
             _ROW.format(
-                pk=int(finding.pk),
+                pk=int(row.pk),
                 url=_e(row.url),
                 check=check,
-                canonical=_e(finding.canonical_url),
-                platform=_e(platform or finding.host),
+                canonical=_e(row.canonical_url),
+                platform=_e(row.platform),
                 artists="".join(f'<span class="tag">{_e(n)}</span>' for n in row.artists) or _DASH,
-                status=_e(finding.status),
+                status=_e(row.status),
                 status_label=_e(row.status_label),
                 notice=f'<span class="badge status-{_e(row.notice_status_value)}" data-notice-status>{_e(row.notice_status)}</span>'
                 if row.notice_status
                 else _DASH,
                 due=_e(row.notice_due or "—"),
                 source=_e(row.source_label),
-                assignee=_e(assignee.get_username()) if assignee else _DASH,
+                assignee=_e(row.assignee) if row.assignee else _DASH,
                 iso=_e(row.recorded_iso),
                 recorded=_e(row.recorded),
             )

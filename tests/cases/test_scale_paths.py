@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cases.intake import triage
+from cases.intake import selectors, triage
 from cases.intake.api import FindingSerializer
-from cases.intake.filters import SORTS
+from cases.intake.filters import SORTS, FindingFilter
 from cases.intake.models import Finding, FindingStatus
-from cases.intake.selectors import finding_list_for, finding_list_rows_for
+from cases.intake.selectors import (
+    finding_list_for,
+    finding_list_rows_for,
+)
 from cases.intake.services.findings import finding_set_status
 from tests.factories import make_finding
 
@@ -25,7 +29,8 @@ class GenericFindingSerializer(FindingSerializer):
         return super(FindingSerializer, self).to_representation(instance)
 
 
-def test_api_list_rows_equal_drfs_generic_serialisation(agency, bob, carol, artist):
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Seoul"])  # "Z", and the agency's offset
+def test_api_list_rows_equal_drfs_generic_serialisation(agency, bob, carol, artist, zone):
     plain = make_finding(agency, "https://vimeo.com/plain", actor=bob)
     rich = make_finding(agency, "https://www.youtube.com/watch?v=rich", actor=bob, artists=[artist])
     finding_set_status(finding=rich, actor=bob, status=FindingStatus.DISMISSED, reason="fan art")
@@ -37,8 +42,9 @@ def test_api_list_rows_equal_drfs_generic_serialisation(agency, bob, carol, arti
     rows = list(finding_list_rows_for(bob).filter(pk__in=ids).order_by("pk"))
     models = list(finding_list_for(bob).filter(pk__in=ids).order_by("pk"))
     assert rows and all(isinstance(row, dict) for row in rows)
-    fast = FindingSerializer(rows, many=True).data
-    generic = GenericFindingSerializer(models, many=True).data
+    with timezone.override(zone):
+        fast = FindingSerializer(rows, many=True).data
+        generic = GenericFindingSerializer(models, many=True).data
     assert [dict(row) for row in fast] == [dict(row) for row in generic]
     by_id = {row["id"]: row for row in fast}
     # The contrary cases are really there: nested objects, a list, set and unset times.
@@ -47,6 +53,7 @@ def test_api_list_rows_equal_drfs_generic_serialisation(agency, bob, carol, arti
     assert by_id[rich.pk]["platform"] is not None and by_id[plain.pk]["assignee"] is None
     assert by_id[rich.pk]["dismissed_at"] and by_id[plain.pk]["dismissed_at"] is None
     assert list(fast[0]) == list(generic[0])  # same keys in the same order
+    assert fast[0]["created_at"].endswith("Z" if zone == "UTC" else "+09:00")
 
 
 def test_triage_rows_built_in_python_escape_and_follow_the_role(client, agency, bob, carol, artist):
@@ -66,9 +73,10 @@ def test_triage_rows_built_in_python_escape_and_follow_the_role(client, agency, 
 
 
 def _page_ids(rf, user, number: int) -> tuple[list[int], bool]:  # type: ignore[no-untyped-def]
-    ordered = finding_list_for(user).order_by(*SORTS["newest"])
+    # The queue's own rows (plain dicts), as the triage view reads them.
+    ordered = finding_list_rows_for(user, latest_notice=True).order_by(*SORTS["newest"])
     page = triage.finding_page(rf.get(f"/findings/?page={number}"), ordered)
-    return [f.pk for f in page.items], page.has_next
+    return [f["id"] for f in page.items], page.has_next
 
 
 def test_deep_pages_pick_ids_first_and_show_the_same_rows(rf, monkeypatch, agency, bob):
@@ -103,17 +111,62 @@ def test_a_last_page_gives_the_exact_total_without_a_query(rf, agency, bob):
 def test_the_per_page_time_format_is_the_one_time_format_in_each_language():
     from django.utils import translation
 
-    from cases.kernel.times import when
+    from cases.kernel.times import when, when_many
 
     base = dt.datetime(2026, 12, 2, 7, 24, 5, tzinfo=dt.UTC)
     values = [base, base + dt.timedelta(seconds=40), base + dt.timedelta(minutes=1), None]
-    for language in ("en", "ko"):
-        with translation.override(language):
-            short = triage.short_formatter()
-            for value in values * 2:  # the second pass reads what the first stored
-                expected = "" if value is None else when(value)
-                assert short(value) == expected
+    # A zone with an abbreviation, UTC, and one the database only numbers ("-03").
+    for zone in ("Asia/Seoul", "UTC", "America/Sao_Paulo"):
+        for language in ("en", "ko"):
+            with translation.override(language), timezone.override(zone):
+                short = when_many()
+                for value in values * 2:  # the second pass reads what the first stored
+                    expected = "" if value is None else when(value)
+                    assert short(value) == expected, (zone, language)
     # Contrary case: different minutes do not share a text.
     with translation.override("en"):
-        short = triage.short_formatter()
+        short = when_many()
         assert short(base) != short(base + dt.timedelta(minutes=1))
+
+
+def test_lean_filter_sets_keep_each_requests_own_state(rf, agency, bob, carol):
+    """Filters copied shallowly (LeanFilterSet): each filter set's method filters use its
+    own request, and the class's filters are never changed by an instance."""
+    mine = make_finding(agency, "https://vimeo.com/bobs", actor=bob)
+    make_finding(agency, "https://vimeo.com/carols", actor=bob)
+    Finding.objects.filter(pk=mine.pk).update(assignee=bob)
+    requests = {user: rf.get("/findings/", {"mine": "1"}) for user in (bob, carol)}
+    for user, request in requests.items():
+        request.user = user
+    sets = {
+        user: FindingFilter(request.GET, queryset=Finding.objects.all(), request=request)
+        for user, request in requests.items()
+    }
+    assert [f.pk for f in sets[bob].qs] == [mine.pk]
+    assert list(sets[carol].qs) == []  # carol has none: bob's request did not leak into hers
+    assert sets[bob].filters["mine"] is not sets[carol].filters["mine"]
+    assert sets[bob].filters["mine"].filter.f is sets[bob].filters["mine"]
+    for name, base in FindingFilter.base_filters.items():
+        assert not hasattr(base, "parent"), name
+        assert sets[bob].filters[name].parent is sets[bob]
+    # The form class is built once; an invalid value is still this instance's error.
+    bad = FindingFilter({"platform": "x"}, queryset=Finding.objects.all(), request=None)
+    assert type(bad.form) is type(sets[bob].form)
+    assert "platform" in bad.errors and not sets[bob].errors
+
+
+def test_list_templates_are_cloned_and_scoped_per_user(agency, bob, mallory):
+    """The list querysets are built once per process (selectors._list_rows): every
+    caller gets its own scoped clone, and the template itself is never filtered."""
+    make_finding(agency, "https://vimeo.com/ours", actor=bob)
+    for latest_notice in (False, True):
+        ours = finding_list_rows_for(bob, latest_notice=latest_notice)
+        assert [f["canonical_url"] for f in ours] == ["https://vimeo.com/ours"]
+        assert list(finding_list_rows_for(mallory, latest_notice=latest_notice)) == []
+    for template in (selectors._list_rows(True), selectors._list_rows(False)):
+        assert not template.query.where  # no agency filter, no other filter left behind
+
+
+def test_keyed_json_refuses_keys_that_are_not_identifiers():
+    with pytest.raises(ValueError, match="plain identifiers"):
+        selectors._KeyedJSON(**{"a'); DROP TABLE x; --": selectors.F("id")})

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from django.template import Context, Template
 from django.utils import timezone, translation
 
+from cases.intake.selectors import finding_list_rows_for
 from cases.intake.triage import triage_rows
 from cases.kernel import times
 from cases.kernel.models import AuditEvent
@@ -86,9 +87,9 @@ def test_the_weekly_csv_names_its_zone(client, carol, finding, settings) -> None
     assert next(csv.reader(body.splitlines()))[0] == "week (UTC)"
 
 
-def test_triage_rows_carry_the_labelled_time(finding, settings) -> None:
+def test_triage_rows_carry_the_labelled_time(finding, bob, settings) -> None:
     settings.TIME_ZONE = "Asia/Seoul"
-    [row] = triage_rows([finding])
+    [row] = triage_rows(list(finding_list_rows_for(bob, latest_notice=True)))
     assert row.recorded == times.when(finding.created_at)
     assert row.recorded.endswith(" KST")
 

@@ -124,7 +124,7 @@ def test_the_api_refuses_a_viewer_as_assignee(bob, carol, alice, finding):
 # --- Keyboard shortcuts: listed == handled ------------------------------------------------
 
 JS = Path(settings.BASE_DIR) / "static" / "js" / "app.js"
-TEMPLATE = Path(settings.BASE_DIR) / "templates" / "cases" / "finding_list.html"
+TEMPLATE = Path(settings.BASE_DIR) / "templates" / "cases" / "_triage_shortcut_help.html"
 NAMES = {"Esc": "Escape"}
 
 

@@ -8,6 +8,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import trans_real
 
+from cases.templatetags import fragments
+
 pytestmark = pytest.mark.django_db
 
 
@@ -26,6 +28,7 @@ def korean_catalog(settings):  # type: ignore[no-untyped-def]
         call_command("compilemessages", locale=["ko"], ignore_patterns=[".venv"], verbosity=0)
         trans_real._translations = {}
         trans_real._default = None
+        fragments._RENDERED.clear()  # rendered with the catalogue it replaces
     yield
     translation.activate(settings.LANGUAGE_CODE)
 

@@ -131,7 +131,8 @@ class Services:
         self.seen: dict[int, tuple[int, str]] = {}
 
     def record(self) -> None:
-        """Note every live process in the script's session or descending from it."""
+        """Note every live process in the script's session or descending from it, with its
+        latest command line."""
         table = {pid: stat for pid in _all_pids() if (stat := _proc_stat(pid)) is not None}
         ours = {self.process.pid}
         ours |= {pid for pid, stat in table.items() if stat[3] == self.process.pid}
@@ -140,9 +141,12 @@ class Services:
             more = {pid for pid, stat in table.items() if stat[1] in ours} - ours
             ours |= more
             grew = bool(more)
-        for pid in ours:
-            if pid in table and pid not in self.seen:
-                self.seen[pid] = (table[pid][4], _cmdline(pid))
+        for pid in ours & table.keys():
+            # A child read between fork and exec still shows its parent's command line
+            # (bash serve.sh): read it again each time, keeping the latest one.
+            command = _cmdline(pid)
+            if pid not in self.seen or (self.seen[pid][0] == table[pid][4] and command):
+                self.seen[pid] = (table[pid][4], command)
 
     def survivors(self) -> list[str]:
         """Processes seen earlier, or in their process groups or session, still running."""

@@ -21,7 +21,7 @@ from cases.intake.models import FindingSource, FindingStatus
 from cases.intake.selectors import (
     finding_get_for,
     finding_list_for,
-    finding_list_with_artists_for,
+    finding_list_rows_for,
 )
 from cases.intake.services import findings as services
 from cases.intake.services.findings import StatusChangeError
@@ -30,7 +30,6 @@ from cases.intake.triage import (
     finding_total,
     triage_rows,
     triage_rows_html,
-    with_latest_notice,
 )
 from cases.intake.triage_choices import options_html, saved_views_for, triage_choices_for
 from cases.kernel.audit.selectors import audit_events_for_object
@@ -68,14 +67,13 @@ def _sort_labels() -> list[tuple[str, str]]:
 @member_required()
 def finding_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    filters = FindingFilter(
-        request.GET, queryset=finding_list_with_artists_for(user), request=request
-    )
+    queue = finding_list_rows_for(user, latest_notice=True)
+    filters = FindingFilter(request.GET, queryset=queue, request=request)
     sort = request.GET.get("sort", "newest")
     if sort not in SORTS:
         sort = "newest"
     findings = filters.qs
-    page = finding_page(request, with_latest_notice(findings.order_by(*SORTS[sort])))
+    page = finding_page(request, findings.order_by(*SORTS[sort]))
     rows = triage_rows(list(page.items))
     # The filter bar's lists and the saved views: cached per agency, no query on a hit.
     choices = triage_choices_for(request.membership.agency)
@@ -89,6 +87,8 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "sort": sort,
         "sorts": _sort_labels(),
         "statuses": FindingStatus.choices,
+        # The bulk bar's choices as its {% fixed %} fragment takes them (hashable, translated).
+        "status_pairs": tuple((value, str(label)) for value, label in FindingStatus.choices),
         "selected_statuses": request.GET.getlist("status"),
         "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "sources": FindingSource.choices,
