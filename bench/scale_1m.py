@@ -72,12 +72,16 @@ def session_cookie(user) -> str:  # type: ignore[no-untyped-def]
 
 
 def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ, "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),  # for the product's gunicorn settings module
+    }  # fmt: skip
     server = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "floor_wsgi:application", "--chdir", str(ROOT / "bench"),
             "--bind", f"{HOST}:{port}", "--workers", "1", "--threads", "1",
             "--worker-class", "gthread", "--timeout", "120", "--log-level", "warning",
+            "--config", "python:agencyguard.gunicorn",  # the product's hooks (GC tuning)
         ],
         cwd=ROOT, env=env,
     )  # fmt: skip

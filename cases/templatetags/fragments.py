@@ -26,12 +26,12 @@ _RENDERED: dict[tuple[str, str | None, tuple[tuple[str, Any], ...]], SafeString]
 
 
 @register.simple_tag
-def fixed(name: str, **flags: Any) -> SafeString:
-    key = (name, get_language(), tuple(sorted(flags.items())))
+def fixed(template_name: str, **flags: Any) -> SafeString:
+    key = (template_name, get_language(), tuple(sorted(flags.items())))
     text = _RENDERED.get(key)
     if text is None:
         # render_to_string escapes what it inserts: the result is safe HTML.
-        text = _RENDERED[key] = mark_safe(render_to_string(name, flags))
+        text = _RENDERED[key] = mark_safe(render_to_string(template_name, flags))
     return text
 
 
