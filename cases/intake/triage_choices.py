@@ -14,7 +14,7 @@ the page reads the lists from the database, never fails."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from html import escape
 from typing import Any, NamedTuple
 
@@ -156,12 +156,15 @@ def connect_invalidation() -> None:
     post_save.connect(_user_changed, sender=user, dispatch_uid="triage_choices_user")
 
 
-def options_html(choices: Iterable[tuple[int, str]], selected: str | None) -> SafeString:
-    """The <option> elements of a filter-bar list, the one whose id the query string names
-    selected; labels escaped (a loop with a comparison per option in the template was a
-    tenth of the page's rendering)."""
+def options_html(
+    choices: Iterable[tuple[Any, Any]], selected: str | Collection[str] | None
+) -> SafeString:
+    """The <option> elements of a filter-bar list, those whose value the query string names
+    selected (one value, or several: statuses); values and labels escaped (a loop with a
+    comparison per option in the template was a tenth of the page's rendering)."""
+    chosen = {selected} if isinstance(selected, str) else set(selected or ())
     parts = []
-    for pk, label in choices:
-        mark = " selected" if str(pk) == selected else ""
-        parts.append(f'<option value="{pk}"{mark}>{escape(label)}</option>')
-    return mark_safe("".join(parts))  # ids are ints, every label escaped
+    for value, label in choices:
+        mark = " selected" if str(value) in chosen else ""
+        parts.append(f'<option value="{escape(str(value))}"{mark}>{escape(str(label))}</option>')
+    return mark_safe("".join(parts))  # every value and label escaped

@@ -170,3 +170,14 @@ def test_list_templates_are_cloned_and_scoped_per_user(agency, bob, mallory):
 def test_keyed_json_refuses_keys_that_are_not_identifiers():
     with pytest.raises(ValueError, match="plain identifiers"):
         selectors._KeyedJSON(**{"a'); DROP TABLE x; --": selectors.F("id")})
+
+
+def test_filter_bar_options_mark_every_selected_value_and_escape_both_sides():
+    from cases.intake.triage_choices import options_html
+
+    html = options_html([("new", "New"), ('a"b', "<x>"), ("triaged", "Triaged")], ["new", 'a"b'])
+    assert '<option value="new" selected>New</option>' in html  # several selected: statuses
+    assert '<option value="a&quot;b" selected>&lt;x&gt;</option>' in html
+    assert '<option value="triaged">Triaged</option>' in html
+    assert " selected" not in options_html([(1, "One")], "2")  # one value: an id
+    assert '<option value="1" selected>' in options_html([(1, "One")], "1")
