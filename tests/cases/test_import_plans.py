@@ -201,3 +201,35 @@ def test_a_plan_that_could_not_know_the_chunk_before_is_not_used(  # type: ignor
     row = job.report_rows.get(row=7)
     assert (row.outcome, row.finding_id, row.code) == ("duplicate", fifth.pk, "already recorded")
     assert audit_chain_verify(agency=agency).ok
+
+
+@pytest.mark.skipif(not on_postgresql, reason="chunks are planned on PostgreSQL")
+def test_a_url_deleted_after_planning_is_recorded_again(  # type: ignore[no-untyped-def]
+    agency, bob, settings, monkeypatch, slow_chunks, planned_first
+) -> None:
+    # The second chunk was planned as "already recorded" for a finding deleted before it
+    # is recorded: the plain way records the URL again, as a lookup then would say.
+    settings.IMPORT_CHUNK_SIZE = 2
+    gone = make_finding(agency, "https://a.example/3")
+    real_chunk = imports._process_chunk
+    calls = {"n": 0}
+
+    def delete_first(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            writer = threading.Thread(
+                target=lambda: (
+                    Finding.objects.filter(pk=gone.pk).delete(),
+                    connections.close_all(),
+                )
+            )
+            writer.start()
+            writer.join()
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "_process_chunk", delete_first)
+    job = _run(agency, bob, "https://a.example/1\nhttps://a.example/2\nhttps://a.example/3\n")
+    assert slow_chunks["n"] == 1
+    row = job.report_rows.get(row=3)
+    assert row.outcome == "created" and row.finding_id != gone.pk
+    assert Finding.objects.get(pk=row.finding_id).url == "https://a.example/3"

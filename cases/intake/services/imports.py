@@ -14,7 +14,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils.translation import gettext as _
 
 from cases.agency.models import Artist
@@ -31,6 +31,7 @@ from cases.intake.services.import_chunks import (
 )
 from cases.intake.services.import_chunks import (
     REPORT_COLUMNS,
+    ChunkPlan,
     Chunks,
     ImportContext,
     Prepared,
@@ -64,6 +65,8 @@ from cases.kernel.bulk import ids_by_key, insert_copy_text, insert_tuples, take_
 from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
+# A planned chunk's findings meet a URL another writer recorded since it was planned.
+UNIQUE_CANONICAL = "finding_unique_canonical_per_agency"
 # A chunk's checkpoint: saved with its progress, in its transaction.
 CHECKPOINT_FIELDS = (
     "processed_rows",
@@ -145,15 +148,10 @@ def _job_create(
 
 
 def _process_chunk(job: ImportJob, chunk: Prepared, context: ImportContext) -> None:
-    """Record a chunk in the current transaction, under the job's lock: its plan where the
-    database says of its rows exactly what the plan assumed (the common case: one lookup,
-    then the prepared rows are sent), else the plain way."""
-    keys = list(chunk.pending)
-    # Rows of earlier chunks were committed: look them up in the database, like any other.
-    existing = ids_by_key(Finding, "canonical_hash", keys, agency_id=job.agency_id)
+    """Record a chunk in the current transaction, under the job's lock: as planned where
+    the database still says of its rows what the plan assumed, else the plain way."""
     plan = chunk.plan
-    if plan is not None and existing == plan.existing:
-        insert_copy_text(Finding, plan.columns, plan.findings)
+    if plan is not None and _recorded_as_planned(job, plan):
         insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), plan.links)
         audit_append_json(agency=job.agency, actor=job.created_by, rows=plan.events)
         insert_copy_text(ImportReportRow, REPORT_COLUMNS, plan.report_text)
@@ -161,6 +159,9 @@ def _process_chunk(job: ImportJob, chunk: Prepared, context: ImportContext) -> N
         return
     # Another writer recorded (or deleted) one of the chunk's URLs since it was planned, or
     # the chunk before was not recorded as planned: what the database says now decides.
+    # Rows of earlier chunks were committed: look them up in the database, like any other.
+    keys = list(chunk.pending)
+    existing = ids_by_key(Finding, "canonical_hash", keys, agency_id=job.agency_id)
     planned = plan_findings(context, chunk, existing)
     # PostgreSQL: ids from the sequence, COPY'd with the rows; elsewhere read back by hash.
     taken = take_ids(Finding, len(planned.values))
@@ -181,6 +182,31 @@ def _process_chunk(job: ImportJob, chunk: Prepared, context: ImportContext) -> N
     audit_append_rows(agency=job.agency, actor=job.created_by, rows=audit_rows)
     insert_tuples(ImportReportRow, REPORT_COLUMNS, [(job.pk, *entry) for entry in report])
     _count(job, len(chunk.rows), report)
+
+
+def _recorded_as_planned(job: ImportJob, plan: ChunkPlan) -> bool:
+    """Insert the plan's findings if the database says of the chunk's rows what the plan
+    assumed (as a lookup of all of them would, without one): the rows it found recorded
+    are, with the same ids (usually none: one lookup of those only), and no other is,
+    which the unique constraint on the canonical hash checks as they are inserted, in a
+    savepoint that leaves nothing behind when another writer recorded one meanwhile."""
+    if plan.existing:
+        found = ids_by_key(Finding, "canonical_hash", list(plan.existing), agency_id=job.agency_id)
+        if found != plan.existing:
+            return False
+    try:
+        with transaction.atomic():
+            insert_copy_text(Finding, plan.columns, plan.findings)
+    except IntegrityError as exc:
+        if _constraint(exc) != UNIQUE_CANONICAL:
+            raise
+        return False
+    return True
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def _count(job: ImportJob, rows: int, report: list[ReportEntry]) -> None:
