@@ -29,6 +29,7 @@ from cases.intake.canonical import InvalidURL, UrlRules, canonical_hash, canonic
 from cases.intake.import_reasons import ALREADY_RECORDED, NOT_ON_ROSTER, SAME_AS_ROW
 from cases.intake.models import Finding, FindingSource, ImportJob
 from cases.intake.services.import_rows import ImportRow
+from cases.kernel.audit.bulk import audit_copy_columns
 from cases.kernel.audit.hashing import hash_json
 from cases.kernel.bulk import copy_text, ids_by_key, take_ids
 
@@ -79,6 +80,7 @@ class ChunkPlan:
     findings: str  # the new findings as COPY text
     links: list[tuple[int, int]]  # (finding id, artist id)
     events: list[tuple[str, str, str, str]]  # audit rows, data as hash_json writes it
+    event_columns: list[str]  # audit_copy_columns of the events
     report: list[ReportEntry]  # sorted by row
     report_text: str  # the report rows as COPY text (REPORT_COLUMNS)
 
@@ -241,16 +243,25 @@ def plan_chunk(
     created = {key: pk for (key, _r, _c), pk in zip(planned.new, taken, strict=True)}
     report, links, audit_rows = record_rows(context, planned, created)
     job_pk = context.job.pk
+    events = [(action, kind, pk, hash_json(data)) for action, kind, pk, data in audit_rows]
     try:
         findings = copy_text(
             [(pk, *value) for pk, value in zip(taken, planned.values, strict=True)]
         )
         report_text = copy_text([(job_pk, *entry) for entry in report])
+        event_columns = audit_copy_columns(events)
     except (TypeError, ValueError):  # bulk's _NotCopyable, or a NUL character
         return None
-    events = [(action, kind, pk, hash_json(data)) for action, kind, pk, data in audit_rows]
     return ChunkPlan(
-        existing, created, ("id", *planned.columns), findings, links, events, report, report_text
+        existing,
+        created,
+        ("id", *planned.columns),
+        findings,
+        links,
+        events,
+        event_columns,
+        report,
+        report_text,
     )
 
 

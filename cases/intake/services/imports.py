@@ -153,7 +153,12 @@ def _process_chunk(job: ImportJob, chunk: Prepared, context: ImportContext) -> N
     plan = chunk.plan
     if plan is not None and _recorded_as_planned(job, plan):
         insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), plan.links)
-        audit_append_json(agency=job.agency, actor=job.created_by, rows=plan.events)
+        audit_append_json(
+            agency=job.agency,
+            actor=job.created_by,
+            rows=plan.events,
+            copy_columns=plan.event_columns,
+        )
         insert_copy_text(ImportReportRow, REPORT_COLUMNS, plan.report_text)
         _count(job, len(chunk.rows), plan.report)
         return
