@@ -133,14 +133,28 @@ def copy_text(rows: Sequence[Sequence[object]]) -> str:
 
 
 def _copy(table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    quote = connection.ops.quote_name
-    statement = f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
     buffers = [
         copy_text(rows[start : start + COPY_BATCH]) for start in range(0, len(rows), COPY_BATCH)
     ]
+    _copy_buffers(table, columns, buffers)
+
+
+def _copy_buffers(table: str, columns: Sequence[str], buffers: Sequence[str]) -> None:
+    quote = connection.ops.quote_name
+    statement = f"COPY {quote(table)} ({', '.join(quote(column) for column in columns)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         for text in buffers:
             cursor.cursor.copy_expert(statement, io.StringIO(text))
+
+
+def insert_copy_text(model: type[models.Model], columns: Sequence[str], text: str) -> None:
+    """Insert rows already written by copy_text (in `columns` order), on PostgreSQL only: a
+    bulk writer builds the text off its critical path (the import's read-ahead thread) and
+    its transaction only sends it."""
+    if connection.vendor != "postgresql":
+        raise RuntimeError("insert_copy_text needs PostgreSQL; use insert_tuples")
+    if text:
+        _copy_buffers(model._meta.db_table, columns, [text])
 
 
 def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -272,13 +272,17 @@ def job_claim(
     return job
 
 
-def job_progress(*, job: Job, percent: float, step: str | None = None) -> None:
+def job_progress(
+    *, job: Job, percent: float, step: str | None = None, fields: Iterable[str] = ()
+) -> None:
     """Record progress and a heartbeat. Outside a transaction it commits at once (the UI
     polls it); inside one (a chunk's) it commits with the chunk. A job that is no longer
-    running (failed or requeued meanwhile) is left alone."""
+    running (failed or requeued meanwhile) is left alone. `fields`: more of the job's
+    fields to save in the same statement (a chunk's checkpoint)."""
     now = timezone.now()
     job.progress, job.heartbeat_at = progress_clamp(percent), now
-    update: dict[str, Any] = {"progress": job.progress, "heartbeat_at": now}
+    update: dict[str, Any] = {name: getattr(job, name) for name in fields}
+    update.update(progress=job.progress, heartbeat_at=now)
     if step is not None:
         job.step = step[:200]
         update["step"] = job.step

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from cases.kernel.audit import fastwalk, hashing, services
-from cases.kernel.audit.bulk import audit_append_rows
+from cases.kernel.audit.bulk import audit_append_json, audit_append_rows, audit_copy_columns
 from cases.kernel.audit.keys import audit_keys
 from cases.kernel.audit.services import audit_chain_verify, audit_record, event_hash
 from cases.kernel.models import AuditEvent
@@ -274,3 +274,25 @@ def test_hostile_events_are_hashed_once_from_their_stored_text(  # type: ignore[
     bodies = _hash_calls(monkeypatch)
     report = audit_chain_verify(agency=agency, batch_size=3)
     assert report.ok and len(bodies) == report.checked
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY text is PostgreSQL's")
+def test_events_written_as_copy_lines_are_stored_like_the_tuples(agency, bob) -> None:  # type: ignore[no-untyped-def]
+    # An import prepares its events' columns as COPY text ahead; the chain loop writes
+    # the rest of each line. Hostile text and JSON escapes arrive as the tuple path's.
+    rows = [
+        ("x.bulk", "finding", str(n), hashing.hash_json({"url": text, "n": n}))
+        for n, text in enumerate(["tab\there", 'quote " and \\ slash', "유나\nline", "\\N"])
+    ]
+    with transaction.atomic():
+        audit_append_json(agency=agency, actor=bob, rows=rows)
+        audit_append_json(
+            agency=agency, actor=bob, rows=rows, copy_columns=audit_copy_columns(rows)
+        )
+    stored = list(
+        AuditEvent.objects.filter(agency=agency, action="x.bulk")
+        .order_by("seq")
+        .values_list("actor_id", "actor_label", "action", "object_type", "object_id", "data")
+    )
+    assert stored[:4] == stored[4:] and len(stored) == 8
+    assert audit_chain_verify(agency=agency).ok

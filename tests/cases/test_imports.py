@@ -6,6 +6,7 @@ import pytest
 
 from cases.intake.models import Finding, ImportJob
 from cases.intake.services import imports
+from cases.intake.services.import_chunks import Chunks, Prepared
 from cases.intake.services.imports import (
     ImportRejected,
     decode_upload,
@@ -169,17 +170,17 @@ def test_running_a_finished_job_again_does_nothing(agency, bob) -> None:  # type
 # ------------------------------------------- the chunk read ahead while the database works
 
 
-def _chunk_reader(rows: int) -> imports._Chunks:
+def _chunk_reader(rows: int) -> Chunks:
     from concurrent.futures import ThreadPoolExecutor
 
     from cases.intake.canonical import UrlRules
 
     lines = [f"https://x.example/{n}" for n in range(1, rows + 1)]
     ahead = ThreadPoolExecutor(max_workers=1)
-    return imports._Chunks(imports.iter_rows(lines), UrlRules(), ahead)
+    return Chunks(imports.iter_rows(lines), UrlRules(), ahead)
 
 
-def _urls(chunk: imports._Prepared) -> list[str]:
+def _urls(chunk: Prepared) -> list[str]:
     return [row.url.rsplit("/", 1)[1] for row in chunk.rows]
 
 

@@ -6,39 +6,41 @@ last committed chunk and never records a row twice."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from itertools import islice
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils.translation import gettext as _
-from django.utils.translation import override
 
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
-from cases.intake.canonical import (
-    InvalidURL,
-    UrlRules,
-    canonical_hash,
-    canonicalize_url_host,
+from cases.intake.models import Finding, ImportJob, ImportJobStatus, ImportReportRow
+from cases.intake.services.import_chunks import (  # the outcomes: callers read them here
+    CREATED as CREATED,
 )
-from cases.intake.import_reasons import (
-    ALREADY_RECORDED,
-    NOT_ON_ROSTER,
-    SAME_AS_ROW,
+from cases.intake.services.import_chunks import (
+    DUPLICATE as DUPLICATE,
 )
-from cases.intake.models import (
-    Finding,
-    FindingSource,
-    ImportJob,
-    ImportJobStatus,
-    ImportReportRow,
+from cases.intake.services.import_chunks import (
+    INVALID as INVALID,
+)
+from cases.intake.services.import_chunks import (
+    REPORT_COLUMNS,
+    ChunkPlan,
+    Chunks,
+    ImportContext,
+    Prepared,
+    ReportEntry,
+    plan_findings,
+    record_rows,
+)
+from cases.intake.services.import_chunks import (
+    WARNING as WARNING,
 )
 from cases.intake.services.import_files import (
     ImportRejected as ImportRejected,  # raised here too: callers catch it from here
@@ -57,26 +59,21 @@ from cases.intake.services.import_rows import (
     parse_rows as parse_rows,
 )
 from cases.intake.services.url_rules import url_rules
-from cases.kernel.audit.bulk import audit_append_rows
+from cases.kernel.audit.bulk import audit_append_json, audit_append_rows
 from cases.kernel.audit.services import audit_record
-from cases.kernel.bulk import ids_by_key, insert_tuples, take_ids
+from cases.kernel.bulk import ids_by_key, insert_copy_text, insert_tuples, take_ids
 from cases.kernel.jobs import job_claim, job_enqueue, job_finish, job_progress, job_retry
 from cases.kernel.models import Agency
 
-CREATED, DUPLICATE, INVALID = "created", "duplicate", "invalid"
-WARNING = "warning"  # recorded, with something left for review (an unknown artist name)
-# Report reasons are stored untranslated (message id + parameters) and rendered in the
-# reader's language (cases.intake.import_reasons).
-REPORT_COLUMNS = (
-    "job_id",
-    "row",
-    "outcome",
-    "finding_id",
-    "url",
-    "column",
-    "code",
-    "params",
-    "raw",
+# A planned chunk's findings meet a URL another writer recorded since it was planned.
+UNIQUE_CANONICAL = "finding_unique_canonical_per_agency"
+# A chunk's checkpoint: saved with its progress, in its transaction.
+CHECKPOINT_FIELDS = (
+    "processed_rows",
+    "created_count",
+    "warning_count",
+    "duplicate_count",
+    "invalid_count",
 )
 
 
@@ -150,157 +147,80 @@ def _job_create(
     return job
 
 
-def _params(params: dict[str, Any] | None) -> str:
-    return json.dumps(params, ensure_ascii=False) if params else ""
-
-
-def _finding_template(job: ImportJob) -> tuple[tuple[str, ...], list[Any], list[int]]:
-    """The columns of a Finding insert, a row of database-ready values shared by every
-    finding of a chunk (agency, source, creator, timestamps, defaults), and the positions
-    of url, canonical_url, canonical_hash, host and platform_id to fill in per row."""
-    connection = transaction.get_connection()
-    template = Finding(agency=job.agency, source=FindingSource.IMPORT, created_by=job.created_by)
-    fields = [f for f in Finding._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(template, add=True), connection) for f in fields]
-    columns = tuple(f.column for f in fields)
-    slots = [
-        columns.index(name)
-        for name in ("url", "canonical_url", "canonical_hash", "host", "platform_id")
-    ]
-    return columns, values, slots
-
-
-# (row, outcome, finding id, raw url, column, message id, params as JSON, raw line)
-ReportEntry = tuple[int, str, int | None, str, int | None, str, str, str]
-
-
-@dataclass(slots=True)
-class _Prepared:
-    """A chunk read and canonicalised, before any database work: the report entries of
-    its invalid rows and in-chunk duplicates, and its other rows by canonical hash."""
-
-    start: int  # rows of the file before the chunk
-    rows: list[ImportRow]
-    report: list[ReportEntry]
-    pending: dict[str, tuple[ImportRow, str, str]]  # hash -> (row, canonical url, host)
-
-
-def _prepare(start: int, rows: list[ImportRow], rules: UrlRules) -> _Prepared:
-    """Canonicalise a chunk (pure computation: run one chunk ahead in a thread while the
-    worker waits on the database for the chunk before)."""
-    report: list[ReportEntry] = []
-    pending: dict[str, tuple[ImportRow, str, str]] = {}
-    # Messages of invalid URLs are kept in the source language (their ids), like ours.
-    with override(None):
-        for row in rows:
-            if row.error:
-                params = _params(row.error_params)
-                report.append(
-                    (row.number, INVALID, None, row.url, row.column, row.error, params, row.raw)
-                )
-                continue
-            try:
-                canonical, host = canonicalize_url_host(row.url, rules)
-            except InvalidURL as exc:
-                params = _params(exc.params)
-                report.append(
-                    (row.number, INVALID, None, row.url, row.column, exc.code, params, row.raw)
-                )
-                continue
-            key = canonical_hash(canonical)
-            if key in pending:
-                first = _params({"row": pending[key][0].number})
-                report.append(
-                    (row.number, DUPLICATE, None, row.url, row.column, SAME_AS_ROW, first, "")
-                )
-                continue
-            pending[key] = (row, canonical, host)
-    return _Prepared(start, rows, report, pending)
-
-
-def _process_chunk(
-    job: ImportJob,
-    prepared: _Prepared,
-    platforms: PlatformIndex,
-    artists_by_name: dict[str, Artist],
-) -> None:
-    rows, report, pending = prepared.rows, prepared.report, prepared.pending
+def _process_chunk(job: ImportJob, chunk: Prepared, context: ImportContext) -> None:
+    """Record a chunk in the current transaction, under the job's lock: as planned where
+    the database still says of its rows what the plan assumed, else the plain way."""
+    plan = chunk.plan
+    if plan is not None and _recorded_as_planned(job, plan):
+        insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), plan.links)
+        audit_append_json(
+            agency=job.agency,
+            actor=job.created_by,
+            rows=plan.events,
+            copy_columns=plan.event_columns,
+        )
+        insert_copy_text(ImportReportRow, REPORT_COLUMNS, plan.report_text)
+        _count(job, len(chunk.rows), plan.report)
+        return
+    # Another writer recorded (or deleted) one of the chunk's URLs since it was planned, or
+    # the chunk before was not recorded as planned: what the database says now decides.
     # Rows of earlier chunks were committed: look them up in the database, like any other.
-    existing = ids_by_key(Finding, "canonical_hash", list(pending), agency_id=job.agency_id)
-    columns, base, slots = _finding_template(job)
-    u_slot, c_slot, h_slot, host_slot, p_slot = slots
-    values = []
-    new: list[tuple[str, ImportRow, str]] = []
-    platform_ids: dict[str, int | None] = {}
-    for key, (row, canonical, host) in pending.items():
-        if key in existing:
-            report.append(
-                (
-                    row.number,
-                    DUPLICATE,
-                    existing[key],
-                    row.url,
-                    row.column,
-                    ALREADY_RECORDED,
-                    "",
-                    "",
-                )
-            )
-            continue
-        if host not in platform_ids:  # a chunk repeats a few hosts: looked up once each
-            platform = platforms.lookup(host)
-            platform_ids[host] = platform.pk if platform is not None else None
-        value = base.copy()
-        value[u_slot], value[c_slot], value[h_slot] = row.url, canonical, key
-        value[host_slot], value[p_slot] = host, platform_ids[host]
-        values.append(value)
-        new.append((key, row, canonical))
+    keys = list(chunk.pending)
+    existing = ids_by_key(Finding, "canonical_hash", keys, agency_id=job.agency_id)
+    planned = plan_findings(context, chunk, existing)
     # PostgreSQL: ids from the sequence, COPY'd with the rows; elsewhere read back by hash.
-    taken = take_ids(Finding, len(values))
+    taken = take_ids(Finding, len(planned.values))
     if taken is not None:
         insert_tuples(
             Finding,
-            ("id", *columns),
-            [(pk, *value) for pk, value in zip(taken, values, strict=True)],
+            ("id", *planned.columns),
+            [(pk, *value) for pk, value in zip(taken, planned.values, strict=True)],
         )
-        ids = {key: pk for (key, _r, _c), pk in zip(new, taken, strict=True)}
+        ids = {key: pk for (key, _r, _c), pk in zip(planned.new, taken, strict=True)}
     else:
-        insert_tuples(Finding, columns, values)
+        insert_tuples(Finding, planned.columns, planned.values)
         ids = ids_by_key(
-            Finding, "canonical_hash", [key for key, _r, _c in new], agency_id=job.agency_id
+            Finding, "canonical_hash", [key for key, _r, _c in planned.new], agency_id=job.agency_id
         )
-    # The findings are new: their links are too, once each ("A|A" names one artist).
-    links: dict[tuple[int, int], None] = {}
-    audit_rows = []
-    warnings = 0
-    for key, row, canonical in new:
-        pk = ids[key]
-        known = [artists_by_name[n.lower()] for n in row.artists if n.lower() in artists_by_name]
-        # A name not on the roster does not cost the URL: the finding is recorded without
-        # that artist, and the report lists the row for someone to review.
-        unknown = [name for name in row.artists if name.lower() not in artists_by_name]
-        data = {"url": canonical, "source": "import", "import": job.pk}
-        if unknown:
-            warnings += 1
-            names = _params({"names": ", ".join(unknown)})
-            report.append(
-                (row.number, WARNING, pk, row.url, row.artist_column, NOT_ON_ROSTER, names, "")
-            )
-            data["unknown_artists"] = unknown
-        else:
-            report.append((row.number, CREATED, pk, row.url, row.column, "", "", ""))
-        for artist in known:
-            links[pk, artist.pk] = None
-        audit_rows.append(("finding.recorded", "finding", str(pk), data))
-    insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), list(links))
+    report, links, audit_rows = record_rows(context, planned, ids)
+    insert_tuples(Finding.artists.through, ("finding_id", "artist_id"), links)
     audit_append_rows(agency=job.agency, actor=job.created_by, rows=audit_rows)
-    report.sort(key=lambda entry: entry[0])
     insert_tuples(ImportReportRow, REPORT_COLUMNS, [(job.pk, *entry) for entry in report])
-    job.processed_rows += len(rows)
-    job.created_count += len(new) - warnings
-    job.warning_count += warnings
-    job.duplicate_count += sum(1 for r in report if r[1] == DUPLICATE)
-    job.invalid_count += sum(1 for r in report if r[1] == INVALID)
+    _count(job, len(chunk.rows), report)
+
+
+def _recorded_as_planned(job: ImportJob, plan: ChunkPlan) -> bool:
+    """Insert the plan's findings if the database says of the chunk's rows what the plan
+    assumed (as a lookup of all of them would, without one): the rows it found recorded
+    are, with the same ids (usually none: one lookup of those only), and no other is,
+    which the unique constraint on the canonical hash checks as they are inserted, in a
+    savepoint that leaves nothing behind when another writer recorded one meanwhile."""
+    if plan.existing:
+        found = ids_by_key(Finding, "canonical_hash", list(plan.existing), agency_id=job.agency_id)
+        if found != plan.existing:
+            return False
+    try:
+        with transaction.atomic():
+            insert_copy_text(Finding, plan.columns, plan.findings)
+    except IntegrityError as exc:
+        if _constraint(exc) != UNIQUE_CANONICAL:
+            raise
+        return False
+    return True
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _count(job: ImportJob, rows: int, report: list[ReportEntry]) -> None:
+    job.processed_rows += rows
+    outcomes = Counter(entry[1] for entry in report)
+    job.created_count += outcomes[CREATED]
+    job.warning_count += outcomes[WARNING]
+    job.duplicate_count += outcomes[DUPLICATE]
+    job.invalid_count += outcomes[INVALID]
 
 
 def _locked_running(job_id: int) -> ImportJob | None:
@@ -330,54 +250,19 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     platforms = PlatformIndex.for_agency(job.agency)
     rules = url_rules(platforms)  # once per run: the platforms are read once, not per row
     artists_by_name = {a.stage_name.lower(): a for a in Artist.objects.filter(agency=job.agency)}
+    # Plans need ids before the insert: from the sequence, on PostgreSQL.
+    plan_ahead = connection.vendor == "postgresql"
+    context = ImportContext(job, platforms, artists_by_name, plan_ahead)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-ahead") as ahead:
-        chunks = _Chunks(rows, rules, ahead)
-        return _run_chunks(job, chunks, platforms, artists_by_name)
+        try:
+            return _run_chunks(job, Chunks(rows, rules, ahead, context), context)
+        finally:
+            # The thread's own database connection (its plans read through it) ends with
+            # the run, after any chunk it is still reading ahead.
+            ahead.submit(connections.close_all)
 
 
-class _Chunks:
-    """The file's rows in chunks, the next one read and canonicalised ahead in a thread
-    while the worker waits on the database (which releases the GIL): the database and the
-    Python work of an import overlap on two cores. Only one thread touches the rows at a
-    time: the main thread waits for the chunk read ahead before reading any itself."""
-
-    def __init__(self, rows: Iterator[ImportRow], rules: UrlRules, ahead: Executor) -> None:
-        self.rows, self.rules, self.ahead = rows, rules, ahead
-        self.position = 0  # rows taken from `rows`
-        self.next: Future[_Prepared] | None = None
-
-    def _read(self, size: int, kept: list[ImportRow], start: int) -> _Prepared:
-        more = list(islice(self.rows, size - len(kept)))
-        self.position += len(more)
-        return _prepare(start, kept + more, self.rules)
-
-    def take(self, start: int) -> _Prepared:
-        """The chunk after the first `start` rows (the job's committed count, read under its
-        lock: two runs never take the same rows); the chunk after it is started ahead."""
-        size = settings.IMPORT_CHUNK_SIZE
-        ready = self.next.result() if self.next is not None else None
-        self.next = None
-        if ready is not None and ready.start == start:
-            chunk = ready
-        else:
-            if start < (ready.start if ready is not None else self.position):
-                # Committed rows never decrease under the job's lock; rows already read
-                # cannot be read again: fail the run (it is retried) rather than mislabel.
-                raise RuntimeError(f"import rows went back from {self.position} to {start}")
-            # The first chunk, or another run committed rows meanwhile: read on from
-            # `start` (what was read ahead past it is kept).
-            kept = ready.rows[start - ready.start :] if ready is not None else []
-            if start > self.position:
-                self.position += sum(1 for _row in islice(self.rows, start - self.position))
-            chunk = self._read(size, kept, start)
-        if len(chunk.rows) == size:
-            self.next = self.ahead.submit(self._read, size, [], chunk.start + size)
-        return chunk
-
-
-def _run_chunks(
-    job: ImportJob, chunks: _Chunks, platforms: PlatformIndex, artists_by_name: dict[str, Artist]
-) -> ImportJob | None:
+def _run_chunks(job: ImportJob, chunks: Chunks, context: ImportContext) -> ImportJob | None:
     while True:
         with transaction.atomic():
             locked = _locked_running(job.pk)
@@ -401,21 +286,14 @@ def _run_chunks(
                     },
                 )
                 return job
-            _process_chunk(job, chunk, platforms, artists_by_name)
-            job.save(
-                update_fields=[
-                    "processed_rows",
-                    "created_count",
-                    "warning_count",
-                    "duplicate_count",
-                    "invalid_count",
-                ]
-            )
+            _process_chunk(job, chunk, context)
             total = max(job.total_rows, job.processed_rows)
+            # The checkpoint and the progress in one statement.
             job_progress(
                 job=job,
                 percent=100 * job.processed_rows / total,
                 step=_("%(done)s of %(total)s rows") % {"done": job.processed_rows, "total": total},
+                fields=CHECKPOINT_FIELDS,
             )
 
 
