@@ -178,12 +178,12 @@ class FindingFilter(LeanFilterSet):
         return queryset.filter(~Exists(links))
 
     def search(self, queryset: QuerySet[Finding], name: str, value: str) -> QuerySet[Finding]:
-        """Substring search in URL, host and notes. On PostgreSQL icontains compiles to
-        UPPER(col) LIKE UPPER('%value%'), answered by the trigram GIN indexes of migration
-        0016; SQLite scans (fine at its sizes)."""
+        """Substring search in the URL (its host included) and the notes. On PostgreSQL
+        icontains compiles to UPPER(col) LIKE UPPER('%value%'), answered by the trigram GIN
+        indexes of migration 0016; SQLite scans (fine at its sizes). The host is not searched
+        on its own: it is part of the canonical URL (canonical.canonicalize_url_host), so
+        whatever matches in it matches there (migration 0025 dropped its index)."""
         value = value.strip()
         if not value:
             return queryset
-        return queryset.filter(
-            Q(canonical_url__icontains=value) | Q(host__icontains=value) | Q(notes__icontains=value)
-        )
+        return queryset.filter(Q(canonical_url__icontains=value) | Q(notes__icontains=value))

@@ -64,8 +64,15 @@ class Finding(models.Model):
         related_name="assigned_findings",
     )
     notes = models.TextField(_("notes"), blank=True)
+    # No index: nothing filters on it, and every index is paid for on each imported row
+    # (deleting a user, which clears it, is a rare administrative act).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

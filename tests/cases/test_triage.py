@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.intake import triage
+from cases.intake.canonical import canonicalize_url_host
 from cases.intake.filters import FindingFilter
 from cases.intake.models import Finding, FindingStatus, SavedView
 from cases.intake.selectors import finding_list_for
@@ -43,7 +44,6 @@ def _findings(agency, actor, count: int, **kwargs) -> list[Finding]:  # type: ig
     ("column", "index"),
     [
         ("canonical_url", "finding_url_trgm"),
-        ("host", "finding_host_trgm"),
         ("notes", "finding_notes_trgm"),
     ],
 )
@@ -59,6 +59,22 @@ def test_search_uses_the_trigram_index_on_postgresql(pg, agency, bob, column, in
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert f"Bitmap Index Scan on {index}" in plan, plan
     assert f"upper({column}" in plan or f"upper(({column})" in plan, plan
+
+
+def test_the_host_is_searched_through_the_url_it_is_part_of():
+    """The search looks in the canonical URL and the notes only: every host is a substring
+    of its canonical URL, so a host match is a URL match (IPv6, ports, IDN, userinfo and
+    upper case included)."""
+    for raw in [
+        "https://www.YouTube.com/watch?v=1",
+        "http://[2606:4700:4700::1111]:8080/a",
+        "https://user:pw@example.com/x",
+        "https://bücher.example/ä",
+        "example.org:443/path",
+        "https://sub.domain.co.kr/x?utm_source=y",
+    ]:
+        canonical, host = canonicalize_url_host(raw)
+        assert host and host.upper() in canonical.upper(), (raw, canonical, host)
 
 
 def test_search_finds_substrings_in_url_host_and_notes(client, bob, agency):
