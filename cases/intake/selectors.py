@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, TypedDict, cast
+import threading
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar, cast
 
 from django.db.models import (
     Aggregate,
@@ -22,6 +24,8 @@ from cases.agency.models import Artist, Platform
 from cases.intake.models import Finding, FindingCount, FindingCountDimension, ImportJob
 from cases.kernel.models import Agency
 from cases.kernel.tenancy import AnyUser, agency_for, get_or_404, scoped
+
+T = TypeVar("T")
 
 
 def finding_list_for(user: AnyUser) -> QuerySet[Finding]:
@@ -78,13 +82,26 @@ class _KeyedJSON(Func):
         return f"{function}({', '.join(parts)})", params
 
 
-@functools.cache
+def _per_thread(build: Callable[[bool], T]) -> Callable[[bool], T]:
+    """functools.cache, one cache per thread. Clones of a queryset share its annotations'
+    expressions, and compiling a subquery briefly changes its join reference counts: threads
+    (gunicorn's) must not compile the same one at the same time, so each builds its own."""
+    local = threading.local()
+
+    @functools.wraps(build)
+    def cached(key: bool) -> T:
+        built: dict[bool, T] = local.__dict__.setdefault("built", {})
+        if key not in built:
+            built[key] = build(key)
+        return built[key]
+
+    return cached
+
+
 def _list_with_artists() -> QuerySet[Finding]:
     """The lists' findings (finding_list_rows_for) before their agency filter, with each
     finding's artists read in the page query itself (a JSON array from a correlated
-    subquery, `artists_json`) instead of a prefetch query of its own. Built once per process
-    and cloned for every page (building it cost about as much as running the page query);
-    never evaluated itself, only through finding_list_rows_for, which scopes it."""
+    subquery, `artists_json`) instead of a prefetch query of its own."""
     links = (
         Finding.artists.through.objects.filter(finding_id=OuterRef("pk"))  # type: ignore[misc]
         .values("finding_id")
@@ -106,7 +123,6 @@ def _list_with_artists() -> QuerySet[Finding]:
     )
 
 
-@functools.cache
 def _list_with_latest_notice() -> QuerySet[Finding]:
     """_list_with_artists with the status and due time of each finding's newest notice as
     two correlated subqueries (an index lookup per shown row). Notices belong to a higher
@@ -124,8 +140,11 @@ def _list_with_latest_notice() -> QuerySet[Finding]:
 NOTICE_FIELDS = ("latest_notice_status", "latest_notice_due")
 
 
-@functools.cache
+@_per_thread
 def _list_rows(latest_notice: bool) -> QuerySet[Finding, dict[str, Any]]:
+    """The lists' rows before their agency filter, built once per thread and cloned for
+    every page (building them cost about as much as running the page query); never
+    evaluated themselves, only through finding_list_rows_for, which scopes them."""
     if latest_notice:
         rows = _list_with_latest_notice().values(*LIST_FIELDS, "artists_json", *NOTICE_FIELDS)
     else:

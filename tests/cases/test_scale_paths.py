@@ -181,3 +181,18 @@ def test_filter_bar_options_mark_every_selected_value_and_escape_both_sides():
     assert '<option value="triaged">Triaged</option>' in html
     assert " selected" not in options_html([(1, "One")], "2")  # one value: an id
     assert '<option value="1" selected>' in options_html([(1, "One")], "1")
+
+
+def test_list_templates_are_built_once_per_thread():
+    """Clones share their template's subquery expressions, whose compilation briefly
+    changes join counts: a thread reuses its own template, never another thread's."""
+    import threading
+
+    mine = selectors._list_rows(True)
+    assert selectors._list_rows(True) is mine and selectors._list_rows(False) is not mine
+    theirs = []
+    worker = threading.Thread(target=lambda: theirs.append(selectors._list_rows(True)))
+    worker.start()
+    worker.join()
+    assert theirs and theirs[0] is not mine
+    assert str(theirs[0].query) == str(mine.query)
