@@ -10,7 +10,6 @@ import html
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -71,24 +70,6 @@ class Total:
     over: bool = False
 
 
-def _latest_notices(ids: list[int]) -> dict[int, tuple[str, datetime | None]]:
-    """The newest notice of each finding: status and due time, one query for the page.
-    Notices belong to a higher context; the link table is reached through the relation's
-    name so intake never imports them."""
-    if not ids:
-        return {}
-    through = Finding.notices.through
-    rows = (
-        through.objects.filter(finding_id__in=ids)
-        .order_by("finding_id", "-notice__created_at", "-notice_id")
-        .values_list("finding_id", "notice__status", "notice__due_at")
-    )
-    latest: dict[int, tuple[str, datetime | None]] = {}
-    for finding_id, status, due_at in rows:
-        latest.setdefault(finding_id, (status, due_at))
-    return latest
-
-
 def _notice_status_labels() -> dict[str, str]:
     notice: Any = Finding.notices.through._meta.get_field("notice").related_model
     status = notice._meta.get_field("status")
@@ -96,25 +77,20 @@ def _notice_status_labels() -> dict[str, str]:
 
 
 def triage_rows(findings: list[dict[str, Any]]) -> list[TriageRow]:
-    """Prepare a page of findings (plain rows of selectors.finding_list_rows_for: no model
-    per row) for the template: the detail URL from one reversed prefix, labels translated
-    once per page, times formatted in Python."""
+    """Prepare a page of findings (plain rows of selectors.finding_list_rows_for with
+    `latest_notice`: no model per row) for the template: the detail URL from one reversed
+    prefix, labels translated once per page, times formatted in Python."""
     prefix = reverse("finding_detail", args=[0])[: -len("0/")]
     statuses = {str(value): str(label) for value, label in FindingStatus.choices}
     sources = {str(value): str(label) for value, label in FindingSource.choices}
     notice_labels = _notice_status_labels()
     select = _("Select finding %(id)s")
-    folded = not findings or "latest_notice_status" in findings[0]
-    notices = {} if folded else _latest_notices([f["id"] for f in findings])
     _short = when_many()
     rows = []
     for finding in findings:
         pk, status, created_at = finding["id"], finding["status"], finding["created_at"]
-        if folded:
-            notice_status = finding["latest_notice_status"] or ""
-            notice_due = finding["latest_notice_due"]
-        else:
-            notice_status, notice_due = notices.get(pk, ("", None))
+        notice_status = finding["latest_notice_status"] or ""
+        notice_due = finding["latest_notice_due"]
         rows.append(
             TriageRow(
                 pk=pk,

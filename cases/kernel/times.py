@@ -76,9 +76,15 @@ def when(value: Any, *, seconds: bool = False) -> str:
     value = _parsed(value)
     if not isinstance(value, datetime):
         return when_date(value)
-    local = _local(value)
-    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
-    return f"{_date_text(local, _korean())} {clock} {zone_label(local)}"
+    return _shown(_local(value), _korean(), seconds)
+
+
+def _shown(local: datetime, korean: bool, seconds: bool = False) -> str:
+    """The one date-time format, of a time already in the zone it is shown in."""
+    clock = f"{local.hour:02d}:{local.minute:02d}"
+    if seconds:
+        clock += f":{local.second:02d}"
+    return f"{_date_text(local, korean)} {clock} {zone_label(local)}"
 
 
 def when_many() -> Callable[[datetime | None], str]:
@@ -96,9 +102,7 @@ def when_many() -> Callable[[datetime | None], str]:
         minute = value.replace(second=0, microsecond=0)
         text = seen.get(minute)
         if text is None:
-            local = minute.astimezone(zone)
-            clock = f"{local.hour:02d}:{local.minute:02d}"
-            text = seen[minute] = f"{_date_text(local, korean)} {clock} {zone_label(local)}"
+            text = seen[minute] = _shown(minute.astimezone(zone), korean)
         return text
 
     return short
