@@ -20,6 +20,7 @@ from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
+from cases.notices.latest_sql import latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
 
@@ -39,6 +40,7 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
 
 def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     finding_counter_triggers_ensure(using=using)
+    latest_notice_triggers_ensure(using=using)
 
 
 def connect(app: AppConfig) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -85,6 +87,11 @@ class Finding(models.Model):
     # A removal (or a return online) was observed once: the re-check that can confirm it
     # is due then (cases.evidence.services.observations), ahead of the status's usual interval.
     recheck_due_at = models.DateTimeField(_("confirming re-check due"), null=True, blank=True)
+    # The status and due time of the newest notice naming this finding ("" and None without
+    # one), kept by database triggers (cases/notices/latest_sql.py) for the triage queue;
+    # never written by save() on an update (below).
+    latest_notice_status = models.CharField(max_length=20, blank=True, default="", editable=False)
+    latest_notice_due = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -114,8 +121,25 @@ class Finding(models.Model):
     def __str__(self) -> str:
         return self.canonical_url
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """On an update, every field but the trigger-kept ones (TRIGGER_KEPT): an instance
+        loaded before a notice changed must not write back the old newest notice."""
+        if not (self._state.adding or kwargs.get("force_insert")):
+            kwargs.setdefault("update_fields", None)
+            if kwargs["update_fields"] is None:
+                kwargs["update_fields"] = _SAVED_ON_UPDATE
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("finding_detail", args=[self.pk])
+
+
+TRIGGER_KEPT = ("latest_notice_status", "latest_notice_due")
+_SAVED_ON_UPDATE = [
+    f.name
+    for f in Finding._meta.concrete_fields
+    if not f.primary_key and f.name not in TRIGGER_KEPT
+]
 
 
 # An import has the common job lifecycle and no statuses of its own.

@@ -123,20 +123,8 @@ def _list_with_artists() -> QuerySet[Finding]:
     )
 
 
-def _list_with_latest_notice() -> QuerySet[Finding]:
-    """_list_with_artists with the status and due time of each finding's newest notice as
-    two correlated subqueries (an index lookup per shown row). Notices belong to a higher
-    context; the link table is reached through the relation's name so intake never imports
-    them."""
-    newest = Finding.notices.through.objects.filter(finding_id=OuterRef("pk")).order_by(
-        "-notice__created_at", "-notice_id"
-    )
-    return _list_with_artists().annotate(
-        latest_notice_status=Subquery(newest.values("notice__status")[:1]),
-        latest_notice_due=Subquery(newest.values("notice__due_at")[:1]),
-    )
-
-
+# The status and due time of each finding's newest notice: columns of the finding kept by
+# database triggers (cases/notices/latest_sql.py), so the page query reads no notice table.
 NOTICE_FIELDS = ("latest_notice_status", "latest_notice_due")
 
 
@@ -146,7 +134,7 @@ def _list_rows(latest_notice: bool) -> QuerySet[Finding, dict[str, Any]]:
     every page (building them cost about as much as running the page query); never
     evaluated themselves, only through finding_list_rows_for, which scopes them."""
     if latest_notice:
-        rows = _list_with_latest_notice().values(*LIST_FIELDS, "artists_json", *NOTICE_FIELDS)
+        rows = _list_with_artists().values(*LIST_FIELDS, "artists_json", *NOTICE_FIELDS)
     else:
         rows = _list_with_artists().values(*LIST_FIELDS, "artists_json")
     return cast("QuerySet[Finding, dict[str, Any]]", rows)

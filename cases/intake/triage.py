@@ -1,7 +1,7 @@
 """Reads for the triage queue at a million findings: rows prepared once per page (no per-row
-`{% url %}`, translation or naturaltime in the template), the latest notice of each shown
-finding folded into the page query (selectors.finding_list_rows_for), and a total
-that never counts the whole table."""
+`{% url %}`, translation or naturaltime in the template), the newest notice of each shown
+finding read from its own row (kept there by database triggers: cases/notices/latest_sql.py),
+and a total that never counts the whole table."""
 
 from __future__ import annotations
 

@@ -1,0 +1,154 @@
+"""Each finding's newest notice (its status and due time) kept on the finding itself
+(Finding.latest_notice_status, Finding.latest_notice_due) by database triggers, so that the
+triage queue shows them without its page query touching the notice tables.
+
+"Newest" is the notice naming the finding with the latest created_at (then the highest id);
+a finding named by no notice has "" and NULL. The triggers run in the transaction of every
+write that can change the answer, whatever wrote it (the ORM, QuerySet.update, raw SQL,
+cascades): a finding linked to or unlinked from a notice (the link table), and a notice whose
+status, due time or creation time changes. Deleting a notice deletes its link rows first
+(Django's cascade), which recomputes its findings.
+
+PostgreSQL: statement-level AFTER triggers with transition tables, one UPDATE per statement
+for the findings it touched. SQLite: row-level triggers doing the same per row. SQLite drops
+a table's triggers when a migration rebuilds the table, so `latest_notice_triggers_ensure`
+runs after every `migrate` (cases/wiring.py), as the dashboard counters' do.
+
+Finding.save() never writes these two columns on an update (cases.intake.models.Finding), so
+a finding loaded before a notice changed cannot put back the old values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+FINDINGS = "cases_finding"
+LINKS = "cases_notice_findings"
+NOTICES = "cases_notice"
+
+
+def _newest(column: str, finding: str) -> str:
+    return (
+        f"(SELECT n.{column} FROM {LINKS} l JOIN {NOTICES} n ON n.id = l.notice_id "
+        f"WHERE l.finding_id = {finding} ORDER BY n.created_at DESC, n.id DESC LIMIT 1)"
+    )
+
+
+def _set_newest(where: str) -> str:
+    """UPDATE the findings `where` selects to their newest notice's status and due time,
+    only where they differ (no write, no finding trigger, for an unchanged finding)."""
+    status, due = _newest("status", f"{FINDINGS}.id"), _newest("due_at", f"{FINDINGS}.id")
+    return (
+        f"UPDATE {FINDINGS} SET latest_notice_status = COALESCE({status}, ''), "
+        f"latest_notice_due = {due} WHERE ({where}) AND (latest_notice_status IS DISTINCT FROM "
+        f"COALESCE({status}, '') OR latest_notice_due IS DISTINCT FROM {due})"
+    )
+
+
+def _notice_changed(new: str, old: str) -> str:
+    return " OR ".join(
+        f"{new}.{column} IS DISTINCT FROM {old}.{column}"
+        for column in ("status", "due_at", "created_at")
+    )
+
+
+_PG_FUNCTIONS = {
+    "latestnotice_link_ins": _set_newest("id IN (SELECT finding_id FROM new_rows)"),
+    "latestnotice_link_del": _set_newest("id IN (SELECT finding_id FROM old_rows)"),
+    "latestnotice_link_upd": _set_newest(
+        "id IN (SELECT finding_id FROM old_rows UNION SELECT finding_id FROM new_rows)"
+    ),
+    "latestnotice_notice_upd": _set_newest(
+        f"id IN (SELECT l.finding_id FROM new_rows n JOIN old_rows o ON o.id = n.id "
+        f"JOIN {LINKS} l ON l.notice_id = n.id WHERE {_notice_changed('n', 'o')})"
+    ),
+}
+
+# (trigger and function name, table, event, transition tables)
+_PG_TRIGGERS = [
+    ("latestnotice_link_ins", LINKS, "INSERT", "NEW TABLE AS new_rows"),
+    ("latestnotice_link_del", LINKS, "DELETE", "OLD TABLE AS old_rows"),
+    ("latestnotice_link_upd", LINKS, "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+    ("latestnotice_notice_upd", NOTICES, "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+]
+
+# SQLite's `IS NOT` is PostgreSQL's IS DISTINCT FROM.
+_SQLITE_TRIGGERS = {
+    "latestnotice_link_ins": (
+        f"AFTER INSERT ON {LINKS} BEGIN {_set_newest('id = NEW.finding_id')}; END"
+    ),
+    "latestnotice_link_del": (
+        f"AFTER DELETE ON {LINKS} BEGIN {_set_newest('id = OLD.finding_id')}; END"
+    ),
+    "latestnotice_link_upd": (
+        f"AFTER UPDATE ON {LINKS} BEGIN "
+        f"{_set_newest('id = OLD.finding_id OR id = NEW.finding_id')}; END"
+    ),
+    "latestnotice_notice_upd": (
+        f"AFTER UPDATE OF status, due_at, created_at ON {NOTICES} "
+        f"WHEN {_notice_changed('NEW', 'OLD')} BEGIN "
+        f"{_set_newest(f'id IN (SELECT finding_id FROM {LINKS} WHERE notice_id = NEW.id)')}; END"
+    ),
+}
+
+
+def install_statements(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        statements = [
+            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+            f"BEGIN\n{body};\nRETURN NULL;\nEND;\n$$"
+            for name, body in _PG_FUNCTIONS.items()
+        ]
+        for name, table, event, referencing in _PG_TRIGGERS:
+            statements += [
+                f"DROP TRIGGER IF EXISTS {name} ON {table}",
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {referencing} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+            ]
+        return statements
+    if vendor == "sqlite":
+        return [
+            f"CREATE TRIGGER IF NOT EXISTS {name} {body.replace(' IS DISTINCT FROM ', ' IS NOT ')}"
+            for name, body in _SQLITE_TRIGGERS.items()
+        ]
+    raise NotImplementedError(f"newest notice of findings: no triggers for {vendor}")
+
+
+def uninstall_statements(vendor: str) -> list[str]:
+    if vendor == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {n} ON {table}" for n, table, *_ in _PG_TRIGGERS] + [
+            f"DROP FUNCTION IF EXISTS {name}()" for name in _PG_FUNCTIONS
+        ]
+    return [f"DROP TRIGGER IF EXISTS {name}" for name in _SQLITE_TRIGGERS]
+
+
+def rebuild_sql(vendor: str, *, only_linked: bool = False) -> str:
+    """Every finding set to its newest notice from the tables themselves; `only_linked`:
+    only the findings some notice names (the migration's backfill, where every finding
+    starts with "" and NULL)."""
+    statement = _set_newest(f"id IN (SELECT finding_id FROM {LINKS})" if only_linked else "true")
+    return (
+        statement if vendor == "postgresql" else statement.replace(" IS DISTINCT FROM ", " IS NOT ")
+    )
+
+
+def install(schema_editor_or_cursor: Any, vendor: str) -> None:
+    for statement in install_statements(vendor):
+        schema_editor_or_cursor.execute(statement)
+
+
+def latest_notice_triggers_ensure(*, using: str = "default") -> None:
+    """After `migrate` on SQLite: put back triggers that a table rebuild dropped. Nothing to
+    do on PostgreSQL, nor before the columns exist (a migration back past 0026)."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "sqlite" or LINKS not in connection.introspection.table_names():
+        return
+    columns = {
+        c.name
+        for c in connection.introspection.get_table_description(connection.cursor(), FINDINGS)
+    }
+    if "latest_notice_status" not in columns:
+        return
+    with connection.cursor() as cursor:
+        install(cursor, "sqlite")
