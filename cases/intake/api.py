@@ -26,10 +26,10 @@ from cases.agency.selectors import artist_list_for
 from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import NO_RULES, InvalidURL, canonicalize_url
 from cases.intake.filters import FindingFilter
+from cases.intake.list_names import list_rows_named
 from cases.intake.models import Finding, FindingSource, FindingStatus
 from cases.intake.selectors import (
     LIST_TIMES,
-    artists_from_json,
     finding_get_for,
     finding_list_for,
     finding_list_rows_for,
@@ -41,6 +41,7 @@ from cases.intake.services.findings import (
     finding_update,
 )
 from cases.intake.services.url_rules import url_rules
+from cases.intake.triage_choices import triage_choices_for
 from cases.kernel.api import (
     AgencyViewMixin,
     FindingCursorPagination,
@@ -51,7 +52,7 @@ from cases.kernel.api import (
     UserRefSerializer,
     _staff_users_for,
 )
-from cases.kernel.tenancy import AnyUser
+from cases.kernel.tenancy import AnyUser, agency_for
 
 User = get_user_model()
 
@@ -86,27 +87,28 @@ class FindingSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, instance: Finding | dict[str, Any]) -> dict[str, Any]:
-        """For the list page's plain rows (finding_list_rows_for), the dictionary DRF's
+        """For the list page's plain rows (finding_list_rows_for, named by
+        list_names.list_rows_named), the dictionary DRF's
         generic path builds for the model, written out: no model and no per-field
         serializer call per row (a test compares both). A model takes the generic path."""
         if not isinstance(instance, dict):
             return super().to_representation(instance)
         row = instance
-        platform_id, assignee_id = row["platform__id"], row["assignee__id"]
+        platform_id, assignee_id = row["platform_id"], row["assignee_id"]
         data: dict[str, Any] = {
             "id": row["id"],
             "canonical_url": row["canonical_url"],
             "host": row["host"],
             "platform": None
             if platform_id is None
-            else {"id": platform_id, "name": row["platform__name"]},
-            "artists": artists_from_json(row["artists_json"]),
+            else {"id": platform_id, "name": row["platform_name"]},
+            "artists": row["artists"],
             "source": row["source"],
             "status": row["status"],
             "dismissed_reason": row["dismissed_reason"],
             "assignee": None
             if assignee_id is None
-            else {"id": assignee_id, "username": row["assignee__username"]},
+            else {"id": assignee_id, "username": row["assignee_username"]},
         }
         zone = timezone.get_current_timezone()  # once a row, not once a value
         for name in LIST_TIMES:
@@ -200,9 +202,17 @@ class FindingViewSet(AgencyViewMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = FindingFilter
 
     def get_queryset(self) -> QuerySet[Finding, Any]:
-        if self.action == "list":  # plain rows, artists in the page query: one query
+        if self.action == "list":  # plain rows from one single-table query
             return finding_list_rows_for(self.request.user)
         return finding_list_for(self.request.user)
+
+    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and self.action == "list":
+            agency = agency_for(self.request.user)
+            assert agency is not None  # IsAgencyMember
+            list_rows_named(page, triage_choices_for(agency))
+        return page
 
     def get_object(self) -> Finding:
         # The detail shows `url` and `notes`, which the list selector defers.

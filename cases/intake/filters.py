@@ -86,10 +86,11 @@ class LeanFilterSet(django_filters.FilterSet):
     their choices and lazy labels with them, and builds a new form class each time, about a
     tenth of a triage page. Here each filter is copied shallowly and given what is the
     instance's own (model, parent, and a method bound to the copy, so `self.request` is this
-    request's), and the form class is built once per FilterSet class: its fields depend on
-    the filters only, and every form instance deep-copies them anyway."""
+    request's), and the form classes are built once per FilterSet class and set of named
+    filters (get_form_class)."""
 
-    _form_classes: dict[type, type] = {}
+    _form_classes: dict[tuple[type, frozenset[str]], type] = {}
+    all_fields = False  # the form with every filter's field, named in the data or not
 
     def __init__(
         self,
@@ -115,9 +116,26 @@ class LeanFilterSet(django_filters.FilterSet):
             self.filters[name] = own
 
     def get_form_class(self) -> type:
-        form = self._form_classes.get(type(self))
+        """The form of the filters the query string names (all of them when unbound), one
+        class per FilterSet class and set of names. A filter the data does not name cleans
+        to its field's empty value, which filters nothing (django-filter skips empty values;
+        a boolean's False reaches only methods that ignore it), so leaving it out of the form
+        changes no result and no error, and spares the deep copy and cleaning of every
+        field (most of a filter set's cost on an unfiltered page). Only for filters that read
+        one query parameter of their own name (no range or multi-widget filters). A form
+        shown to people (the browsable API's filter form) sets `all_fields`."""
+        every = self.all_fields or not self.is_bound
+        data: Any = self.data
+        names = frozenset(name for name in self.base_filters if every or name in data)
+        key = (type(self), names)
+        form = self._form_classes.get(key)
         if form is None:
-            form = self._form_classes[type(self)] = super().get_form_class()
+            full = super().get_form_class()
+            form = type(full.__name__, (full,), {})
+            form.base_fields = {  # type: ignore[attr-defined]
+                name: field for name, field in full.base_fields.items() if name in names
+            }
+            self._form_classes[key] = form
         return form
 
 

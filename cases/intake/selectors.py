@@ -4,20 +4,13 @@ agency."""
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Callable
 from typing import Any, TypedDict, TypeVar, cast
 
 from django.db.models import (
-    Aggregate,
-    F,
-    Func,
-    OuterRef,
     Prefetch,
     QuerySet,
-    Subquery,
-    TextField,
 )
 
 from cases.agency.models import Artist, Platform
@@ -45,43 +38,6 @@ def finding_recent_for(user: AnyUser, limit: int) -> QuerySet[Finding]:
     return scoped(Finding.objects.only(*fields), user).order_by("-created_at", "-id")[:limit]
 
 
-class _JSONArrayText(Aggregate):
-    """The grouped values as a JSON array in text: JSON_AGG on PostgreSQL, JSON_GROUP_ARRAY
-    on SQLite."""
-
-    function = "JSON_GROUP_ARRAY"
-    output_field = TextField()
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
-        sql, params = self.as_sql(compiler, connection, function="JSON_AGG", **extra)
-        return f"({sql})::text", params
-
-
-class _KeyedJSON(Func):
-    """A JSON object of fixed keys: JSON_BUILD_OBJECT on PostgreSQL, JSON_OBJECT on SQLite,
-    the keys written as SQL string literals. (Django's JSONObject builds a Value and a Cast
-    per key on every compilation: a fifth of compiling a list page.)"""
-
-    output_field = TextField()
-
-    def __init__(self, **fields: Any) -> None:
-        if not all(key.isidentifier() and key.isascii() for key in fields):
-            raise ValueError(f"keys must be plain identifiers: {list(fields)}")
-        self.keys = tuple(fields)
-        super().__init__(*fields.values())
-
-    def as_sql(  # type: ignore[override]
-        self, compiler: Any, connection: Any, **extra: Any
-    ) -> tuple[str, list[Any]]:
-        parts, params = [], []
-        for key, expression in zip(self.keys, self.get_source_expressions(), strict=True):
-            sql, more = compiler.compile(expression)
-            parts.append(f"'{key}', {sql}")
-            params.extend(more)
-        function = "JSON_BUILD_OBJECT" if connection.vendor == "postgresql" else "JSON_OBJECT"
-        return f"{function}({', '.join(parts)})", params
-
-
 def _per_thread(build: Callable[[bool], T]) -> Callable[[bool], T]:
     """functools.cache, one cache per thread. Clones of a queryset share its annotations'
     expressions, and compiling a subquery briefly changes its join reference counts: threads
@@ -98,31 +54,6 @@ def _per_thread(build: Callable[[bool], T]) -> Callable[[bool], T]:
     return cached
 
 
-def _list_with_artists() -> QuerySet[Finding]:
-    """The lists' findings (finding_list_rows_for) before their agency filter, with each
-    finding's artists read in the page query itself (a JSON array from a correlated
-    subquery, `artists_json`) instead of a prefetch query of its own."""
-    links = (
-        Finding.artists.through.objects.filter(finding_id=OuterRef("pk"))  # type: ignore[misc]
-        .values("finding_id")
-        .annotate(
-            names=_JSONArrayText(
-                _KeyedJSON(
-                    id=F("artist_id"),
-                    stage_name=F("artist__stage_name"),
-                    name_hangul=F("artist__name_hangul"),
-                )
-            )
-        )
-        .values("names")
-    )
-    return (
-        Finding.objects.select_related("platform", "assignee")
-        .only(*LIST_FIELDS)
-        .annotate(artists_json=Subquery(links))
-    )
-
-
 # The status and due time of each finding's newest notice: columns of the finding kept by
 # database triggers (cases/notices/latest_sql.py), so the page query reads no notice table.
 NOTICE_FIELDS = ("latest_notice_status", "latest_notice_due")
@@ -133,16 +64,15 @@ def _list_rows(latest_notice: bool) -> QuerySet[Finding, dict[str, Any]]:
     """The lists' rows before their agency filter, built once per thread and cloned for
     every page (building them cost about as much as running the page query); never
     evaluated themselves, only through finding_list_rows_for, which scopes them."""
-    if latest_notice:
-        rows = _list_with_artists().values(*LIST_FIELDS, "artists_json", *NOTICE_FIELDS)
-    else:
-        rows = _list_with_artists().values(*LIST_FIELDS, "artists_json")
-    return cast("QuerySet[Finding, dict[str, Any]]", rows)
+    fields = (*LIST_FIELDS, *NOTICE_FIELDS) if latest_notice else LIST_FIELDS
+    return cast("QuerySet[Finding, dict[str, Any]]", Finding.objects.values(*fields))
 
 
-# What the lists show (the triage rows, the API's FindingSerializer): a page reads and builds
-# these columns only, the platform's name and the assignee's username without the rest of
-# their rows (query budget tests catch a field read past them).
+# What the lists read (the triage rows, the API's FindingSerializer): the finding's own
+# columns only, no join and no subquery, so that the page query touches one table (a fresh
+# database connection loads the catalogue entries of every table and index a query touches:
+# each join cost more there than its rows). The names of the platform, the assignee and the
+# artists are added to the page's rows afterwards (cases.intake.list_names).
 # The lifecycle times a list shows (also the API's, cases.intake.api.FindingSerializer).
 LIST_TIMES = (
     "created_at",
@@ -163,10 +93,8 @@ LIST_FIELDS = (
     "source",
     "dismissed_reason",
     *LIST_TIMES,
-    "platform__id",
-    "platform__name",
-    "assignee__id",
-    "assignee__username",
+    "platform_id",
+    "assignee_id",
 )
 
 
@@ -174,18 +102,11 @@ def finding_list_rows_for(
     user: AnyUser, *, latest_notice: bool = False
 ) -> QuerySet[Finding, dict[str, Any]]:
     """The agency's findings for lists (the API's list page, the triage queue) as plain rows
-    without a model per row: dicts of LIST_FIELDS and `artists_json` (read it with
-    artists_from_json), and with `latest_notice` NOTICE_FIELDS, the status and due time of
-    each finding's newest notice. One query per page."""
+    without a model per row: dicts of LIST_FIELDS, and with `latest_notice` NOTICE_FIELDS,
+    the status and due time of each finding's newest notice. One single-table query per
+    page; cases.intake.list_names.list_rows_named adds the names a page shows."""
     rows = scoped(cast("QuerySet[Finding]", _list_rows(latest_notice)), user)
     return cast("QuerySet[Finding, dict[str, Any]]", rows)
-
-
-def artists_from_json(text: str | None) -> list[dict[str, Any]]:
-    """The artists of `artists_json` as {id, stage_name, name_hangul}, ordered as the
-    Artist model orders them (stage name)."""
-    rows = json.loads(text) if text else []
-    return sorted(rows, key=lambda a: (a["stage_name"], a["id"]))
 
 
 def finding_get_for(user: AnyUser, pk: int | str) -> Finding:

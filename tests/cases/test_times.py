@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime
 from django.template import Context, Template
 from django.utils import timezone, translation
 
+from cases.intake.list_names import list_rows_named
 from cases.intake.selectors import finding_list_rows_for
 from cases.intake.triage import triage_rows
+from cases.intake.triage_choices import triage_choices_for
 from cases.kernel import times
 from cases.kernel.models import AuditEvent
 
@@ -89,7 +91,8 @@ def test_the_weekly_csv_names_its_zone(client, carol, finding, settings) -> None
 
 def test_triage_rows_carry_the_labelled_time(finding, bob, settings) -> None:
     settings.TIME_ZONE = "Asia/Seoul"
-    [row] = triage_rows(list(finding_list_rows_for(bob, latest_notice=True)))
+    rows = list(finding_list_rows_for(bob, latest_notice=True))
+    [row] = triage_rows(list_rows_named(rows, triage_choices_for(finding.agency)))
     assert row.recorded == times.when(finding.created_at)
     assert row.recorded.endswith(" KST")
 

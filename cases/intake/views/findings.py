@@ -17,6 +17,7 @@ from cases.intake.forms import (
     FindingStatusForm,
     FindingUpdateForm,
 )
+from cases.intake.list_names import list_rows_named
 from cases.intake.models import FindingSource, FindingStatus
 from cases.intake.selectors import (
     finding_get_for,
@@ -74,9 +75,9 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         sort = "newest"
     findings = filters.qs
     page = finding_page(request, findings.order_by(*SORTS[sort]))
-    rows = triage_rows(list(page.items))
-    # The filter bar's lists and the saved views: cached per agency, no query on a hit.
+    # The filter bar's lists, the saved views and the rows' names: cached per agency.
     choices = triage_choices_for(request.membership.agency)
+    rows = triage_rows(list_rows_named(list(page.items), choices))
     context = {
         "page": page,
         "rows": rows,

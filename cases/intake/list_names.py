@@ -1,0 +1,85 @@
+"""The names a list page shows beside its findings (the triage queue, the findings API):
+the platform's name, the assignee's user name and the artists, added to a page's plain rows
+(selectors.finding_list_rows_for) after its single-table query.
+
+The names come from the agency's cached name maps (cases.intake.triage_choices, invalidated
+whenever an artist, platform, membership or user name changes), the artists of the page's
+findings from one query on the link table. An id the maps lack (a former member assigned
+long ago, a map read just before a change committed) is read from the database, so a row
+never shows a missing or wrong name for want of a cache entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from cases.agency.models import Artist, Platform
+from cases.intake.models import Finding
+from cases.intake.triage_choices import TriageChoices
+
+_LINKS = Finding.artists.through._meta
+
+
+def _artist_links(finding_ids: list[int]) -> dict[int, list[int]]:
+    """finding id -> its artists' ids, for one page (at most a page's ids: one query)."""
+    if not finding_ids:
+        return {}
+    table = connection.ops.quote_name(_LINKS.db_table)
+    marks = ", ".join(["%s"] * len(finding_ids))
+    links: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT finding_id, artist_id FROM {table} WHERE finding_id IN ({marks})",
+            finding_ids,
+        )
+        for finding_id, artist_id in cursor.fetchall():
+            links.setdefault(finding_id, []).append(artist_id)
+    return links
+
+
+def _fill(names: dict[int, Any], wanted: set[int], read: Any) -> dict[int, Any]:
+    """`names` with the `wanted` ids it lacks read from the database (`read(ids)` gives
+    (id, name) pairs); the cached map itself is left as it is."""
+    missing = wanted - names.keys()
+    if not missing:
+        return names
+    return {**names, **dict(read(missing))}
+
+
+def list_rows_named(rows: list[dict[str, Any]], choices: TriageChoices) -> list[dict[str, Any]]:
+    """With the agency's `choices` (triage_choices_for), add to each row `platform_name` ("" without a platform), `assignee_username` (""
+    unassigned) and `artists` ({id, stage_name, name_hangul}, ordered as the Artist model
+    orders them: stage name, then id). The rows are changed in place and returned."""
+    links = _artist_links([row["id"] for row in rows])
+    artists = _fill(
+        choices.artist_names,
+        {pk for ids in links.values() for pk in ids},
+        lambda ids: (
+            (pk, (stage, hangul))
+            for pk, stage, hangul in Artist.objects.filter(pk__in=ids).values_list(
+                "id", "stage_name", "name_hangul"
+            )
+        ),
+    )
+    platforms = _fill(
+        choices.platform_names,
+        {row["platform_id"] for row in rows} - {None},
+        lambda ids: Platform.objects.filter(pk__in=ids).values_list("id", "name"),
+    )
+    users = _fill(
+        choices.member_names,
+        {row["assignee_id"] for row in rows} - {None},
+        lambda ids: get_user_model().objects.filter(pk__in=ids).values_list("id", "username"),
+    )
+    for row in rows:
+        platform_id, assignee_id = row["platform_id"], row["assignee_id"]
+        row["platform_name"] = "" if platform_id is None else platforms[platform_id]
+        row["assignee_username"] = "" if assignee_id is None else users[assignee_id]
+        named = [(*artists[pk], pk) for pk in links.get(row["id"], ())]
+        row["artists"] = [
+            {"id": pk, "stage_name": stage, "name_hangul": hangul}
+            for stage, hangul, pk in sorted(named, key=lambda a: (a[0], a[2]))
+        ]
+    return rows
