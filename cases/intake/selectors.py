@@ -60,11 +60,11 @@ NOTICE_FIELDS = ("latest_notice_status", "latest_notice_due")
 
 
 @_per_thread
-def _list_rows(latest_notice: bool) -> QuerySet[Finding, dict[str, Any]]:
+def _list_rows(triage: bool) -> QuerySet[Finding, dict[str, Any]]:
     """The lists' rows before their agency filter, built once per thread and cloned for
     every page (building them cost about as much as running the page query); never
     evaluated themselves, only through finding_list_rows_for, which scopes them."""
-    fields = (*LIST_FIELDS, *NOTICE_FIELDS) if latest_notice else LIST_FIELDS
+    fields = TRIAGE_FIELDS if triage else LIST_FIELDS
     return cast("QuerySet[Finding, dict[str, Any]]", Finding.objects.values(*fields))
 
 
@@ -96,16 +96,29 @@ LIST_FIELDS = (
     "platform_id",
     "assignee_id",
 )
+# The triage queue's columns: only what its rows show (every time column read is a
+# datetime built per row, and the queue shows one of the eight).
+TRIAGE_FIELDS = (
+    "id",
+    "canonical_url",
+    "host",
+    "status",
+    "source",
+    "created_at",
+    "platform_id",
+    "assignee_id",
+    *NOTICE_FIELDS,
+)
 
 
 def finding_list_rows_for(
-    user: AnyUser, *, latest_notice: bool = False
+    user: AnyUser, *, triage: bool = False
 ) -> QuerySet[Finding, dict[str, Any]]:
     """The agency's findings for lists (the API's list page, the triage queue) as plain rows
-    without a model per row: dicts of LIST_FIELDS, and with `latest_notice` NOTICE_FIELDS,
-    the status and due time of each finding's newest notice. One single-table query per
+    without a model per row: dicts of LIST_FIELDS (the API's), or with `triage`
+    TRIAGE_FIELDS (the queue's, with the status and due time of each newest notice). One single-table query per
     page; cases.intake.list_names.list_rows_named adds the names a page shows."""
-    rows = scoped(cast("QuerySet[Finding]", _list_rows(latest_notice)), user)
+    rows = scoped(cast("QuerySet[Finding]", _list_rows(triage)), user)
     return cast("QuerySet[Finding, dict[str, Any]]", rows)
 
 

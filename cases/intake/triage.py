@@ -77,7 +77,7 @@ def _notice_status_labels() -> dict[str, str]:
 
 def triage_rows(findings: list[dict[str, Any]]) -> list[TriageRow]:
     """Prepare a page of findings (plain rows of selectors.finding_list_rows_for with
-    `latest_notice`, named by list_names.list_rows_named: no model per row) for the template: the detail URL from one reversed
+    `triage`, named by list_names.list_rows_named: no model per row) for the template: the detail URL from one reversed
     prefix, labels translated once per page, times formatted in Python."""
     prefix = reverse("finding_detail", args=[0])[: -len("0/")]
     statuses = {str(value): str(label) for value, label in FindingStatus.choices}

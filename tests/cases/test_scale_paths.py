@@ -77,7 +77,7 @@ def test_triage_rows_built_in_python_escape_and_follow_the_role(client, agency, 
 
 def _page_ids(rf, user, number: int) -> tuple[list[int], bool]:  # type: ignore[no-untyped-def]
     # The queue's own rows (plain dicts), as the triage view reads them.
-    ordered = finding_list_rows_for(user, latest_notice=True).order_by(*SORTS["newest"])
+    ordered = finding_list_rows_for(user, triage=True).order_by(*SORTS["newest"])
     page = triage.finding_page(rf.get(f"/findings/?page={number}"), ordered)
     return [f["id"] for f in page.items], page.has_next
 
@@ -196,10 +196,10 @@ def test_list_templates_are_cloned_and_scoped_per_user(agency, bob, mallory):
     """The list querysets are built once per process (selectors._list_rows): every
     caller gets its own scoped clone, and the template itself is never filtered."""
     make_finding(agency, "https://vimeo.com/ours", actor=bob)
-    for latest_notice in (False, True):
-        ours = finding_list_rows_for(bob, latest_notice=latest_notice)
+    for queue in (False, True):
+        ours = finding_list_rows_for(bob, triage=queue)
         assert [f["canonical_url"] for f in ours] == ["https://vimeo.com/ours"]
-        assert list(finding_list_rows_for(mallory, latest_notice=latest_notice)) == []
+        assert list(finding_list_rows_for(mallory, triage=triage)) == []
     for template in (selectors._list_rows(True), selectors._list_rows(False)):
         assert not template.query.where  # no agency filter, no other filter left behind
 

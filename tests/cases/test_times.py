@@ -91,7 +91,7 @@ def test_the_weekly_csv_names_its_zone(client, carol, finding, settings) -> None
 
 def test_triage_rows_carry_the_labelled_time(finding, bob, settings) -> None:
     settings.TIME_ZONE = "Asia/Seoul"
-    rows = list(finding_list_rows_for(bob, latest_notice=True))
+    rows = list(finding_list_rows_for(bob, triage=True))
     [row] = triage_rows(list_rows_named(rows, triage_choices_for(finding.agency)))
     assert row.recorded == times.when(finding.created_at)
     assert row.recorded.endswith(" KST")

@@ -118,9 +118,9 @@ def test_a_finding_loaded_before_the_notice_does_not_write_back_the_old_values(
 
 def test_the_triage_rows_read_the_kept_columns(make_notice, hosted_finding, bob) -> None:  # type: ignore[no-untyped-def]
     make_notice(LegalBasis.TAKE_IT_DOWN)
-    [row] = finding_list_rows_for(bob, latest_notice=True)
+    [row] = finding_list_rows_for(bob, triage=True)
     assert (row["latest_notice_status"], row["latest_notice_due"]) == (NoticeStatus.DRAFT, None)
-    sql = str(finding_list_rows_for(bob, latest_notice=True).query)
+    sql = str(finding_list_rows_for(bob, triage=True).query)
     assert "cases_notice" not in sql  # the page query reads no notice table
 
 

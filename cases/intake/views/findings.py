@@ -68,7 +68,7 @@ def _sort_labels() -> list[tuple[str, str]]:
 @member_required()
 def finding_list(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    queue = finding_list_rows_for(user, latest_notice=True)
+    queue = finding_list_rows_for(user, triage=True)
     filters = FindingFilter(request.GET, queryset=queue, request=request)
     sort = request.GET.get("sort", "newest")
     if sort not in SORTS:
