@@ -199,7 +199,7 @@ def test_list_templates_are_cloned_and_scoped_per_user(agency, bob, mallory):
     for queue in (False, True):
         ours = finding_list_rows_for(bob, triage=queue)
         assert [f["canonical_url"] for f in ours] == ["https://vimeo.com/ours"]
-        assert list(finding_list_rows_for(mallory, triage=triage)) == []
+        assert list(finding_list_rows_for(mallory, triage=queue)) == []
     for template in (selectors._list_rows(True), selectors._list_rows(False)):
         assert not template.query.where  # no agency filter, no other filter left behind
 
