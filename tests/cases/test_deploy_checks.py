@@ -63,7 +63,13 @@ def _check_deploy(**overrides: str) -> subprocess.CompletedProcess[str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"SECRET_KEY", "DATABASE_URL", "CAPTURE_ALLOW_LOOPBACK_FOR_TESTS"}
+        if key
+        not in {
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "CAPTURE_ALLOW_LOOPBACK_FOR_TESTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests for their own thread
+        }
     }
     env.update(
         {
