@@ -375,18 +375,24 @@ def can_fork() -> bool:
 
 
 def pool_map(tasks: list[SegmentTask], workers: int) -> list[Segment] | None:
-    """segment_check over tasks in a 'fork' pool of `workers` processes; None when no pool
-    can be started here (the caller walks sequentially)."""
+    """segment_check over tasks: the first here, the others in a 'fork' pool of up to
+    `workers` - 1 processes meanwhile (this process would otherwise only wait: one fork less,
+    and a core's share of the verify without one); None when no pool can be started here
+    (the caller walks sequentially)."""
     if not can_fork():
         return None
     connections.close_all()  # each worker opens its own; no socket shared across the fork
     try:
         with ProcessPoolExecutor(
-            max_workers=workers,
+            max_workers=max(1, min(workers, len(tasks)) - 1),
             mp_context=multiprocessing.get_context("fork"),
             initializer=_worker_start,
         ) as pool:
-            return list(pool.map(segment_check, tasks))
+            # map submits every task now: the workers are forked before this process
+            # opens its connection again for the first range.
+            rest = pool.map(segment_check, tasks[1:])
+            first = [segment_check(tasks[0])] if tasks else []
+            return first + list(rest)
     except (AssertionError, OSError, BrokenProcessPool) as exc:
         # "daemonic processes are not allowed to have children", no fork, a worker killed
         log.warning("audit verify: no process pool (%s); verifying sequentially", exc)
