@@ -207,9 +207,11 @@ def _loop(
                     if len(parts) > 4096:
                         parts.clear()
                     iso = stored_iso(created)
+                    # Text only (json_string refuses anything else; the ORM judges it).
+                    text = type(action) is str and type(actor) is str and type(otype) is str
                     part = parts[shared] = (
                         None
-                        if iso is None
+                        if iso is None or not text
                         else (
                             f'{{"action":{string(action)},"actor":{string(actor)},'
                             f'"agency":{agency_id},"created_at":{string(iso)},"data":',
