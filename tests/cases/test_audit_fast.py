@@ -296,3 +296,62 @@ def test_events_written_as_copy_lines_are_stored_like_the_tuples(agency, bob) ->
     )
     assert stored[:4] == stored[4:] and len(stored) == 8
     assert audit_chain_verify(agency=agency).ok
+
+
+# ------------------------------------------ every hashed column, within a run of shared ones
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("action", "b", "edited"),
+        ("actor_label", "mallory", "edited"),
+        ("object_type", "evidence", "edited"),
+        ("object_id", "99", "edited"),
+        ("created_at", "2020-01-02 03:04:05", "edited"),
+        ("data", '{"n":-1}', "edited"),
+        ("prev_hash", "0" * 64, "previous-hash link"),
+        ("key_id", "other", "not configured"),
+        ("key_id", "", "unkeyed event after keyed ones"),
+    ],
+)
+def test_each_hashed_column_edited_within_a_bulk_run_is_caught(  # type: ignore[no-untyped-def]
+    agency, long_chain, column, value, reason
+) -> None:
+    # #2-#13 share created_at, action, actor and object type (one bulk append), so the loop
+    # reuses their escaped text: one edited event in the middle must still fail on its own.
+    with as_db_owner():
+        sql(f"UPDATE {EVENTS} SET {column} = %s WHERE id = %s", [value, long_chain[8].pk])
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq, report.checked) == (False, 8, 7)
+    assert reason in report.reason
+
+
+def test_the_agency_hashed_is_the_one_whose_chain_is_walked(  # type: ignore[no-untyped-def]
+    agency, other_agency, long_chain
+) -> None:
+    # The loop reads no agency column: it hashes the agency it filters on. An event whose
+    # HMAC (made with the key) covers another agency does not verify in this one's chain.
+    event = long_chain[8]
+    event.agency_id = other_agency.pk
+    with as_db_owner():
+        sql(
+            f"UPDATE {EVENTS} SET hash = %s WHERE id = %s",
+            [event_hash(event, audit_keys()[event.key_id]), event.pk],
+        )
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, 8)
+    assert "HMAC" in report.reason
+
+
+def test_an_event_moved_to_another_agency_is_missing_from_its_chain(  # type: ignore[no-untyped-def]
+    agency, other_agency, long_chain
+) -> None:
+    with as_db_owner():
+        sql(
+            f"UPDATE {EVENTS} SET agency_id = %s WHERE id = %s", [other_agency.pk, long_chain[8].pk]
+        )
+    report = audit_chain_verify(agency=agency, batch_size=5)
+    assert (report.ok, report.broken_seq) == (False, 8)
+    assert "#8 is missing" in report.reason
+    assert not audit_chain_verify(agency=other_agency, batch_size=5).ok

@@ -125,7 +125,7 @@ def chain_walk(
     anchors: list[AnchorRef],
     since: AnchorRef | None = None,
     require_legacy_anchor: bool = True,
-    batch_size: int = 10000,
+    batch_size: int = fastwalk.BATCH,
 ) -> ChainReport:
     walk = _Walk(agency, anchors)
     # The head first, then the events up to it: an append that commits meanwhile is left for
@@ -198,23 +198,30 @@ def _walk_raw(walk: _Walk, lo: int | None, hi: int | None, batch_size: int) -> C
 
     def slow(row: tuple[Any, ...], p: Progress) -> bool:
         _sync(walk, p)
-        values = AuditEvent.objects.filter(pk=row[0]).values_list(*EVENT_ROW_COLUMNS).first()
-        # None: removed meanwhile, and the next row shows the gap.
+        # By seq (RAW_COLUMNS' first; unique in the agency). None: removed meanwhile, and
+        # the next row shows the gap.
+        values = (
+            AuditEvent.objects.filter(agency=walk.agency, seq=row[0])
+            .values_list(*EVENT_ROW_COLUMNS)
+            .first()
+        )
         if values is not None and (report := walk.check(EventRow._make(values))) is not None:
             found.append(report)
             return False
         p.prev, p.seq, p.seen_keyed, p.key_id = walk.prev, walk.seq, walk.seen_keyed, walk.key_id
         return True
 
-    fastwalk.fast_loop(
-        fastwalk.raw_batches(walk.agency.pk, lo, hi, batch_size),
-        p,
-        keys=walk.keys,
-        anchored=walk.anchored,
-        first_anchor=walk.anchors[0].seq if walk.anchors else None,
-        legacy_ok=True,
-        slow=slow,
-    )
+    with fastwalk.read_scope():
+        fastwalk.fast_loop(
+            fastwalk.raw_batches(walk.agency.pk, lo, hi, batch_size),
+            p,
+            agency_id=walk.agency.pk,
+            keys=walk.keys,
+            anchored=walk.anchored,
+            first_anchor=walk.anchors[0].seq if walk.anchors else None,
+            legacy_ok=True,
+            slow=slow,
+        )
     if found:
         return found[0]
     _sync(walk, p)
@@ -278,7 +285,7 @@ def _walk_events(walk: _Walk, bounded: bool, hi: int | None, batch_size: int) ->
     return _walk_raw(walk, walk.seq if bounded else None, hi, batch_size)
 
 
-def audit_chain_verify(*, agency: Agency, batch_size: int = 10000) -> ChainReport:
+def audit_chain_verify(*, agency: Agency, batch_size: int = fastwalk.BATCH) -> ChainReport:
     """Walk the whole chain in seq order against every anchor; report the first bad link.
 
     Catches edited rows (HMAC mismatch), rows rehashed without the key, deleted rows (a gap,
