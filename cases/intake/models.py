@@ -58,12 +58,15 @@ class Finding(models.Model):
         _("status"), max_length=12, choices=FindingStatus.choices, default=FindingStatus.NEW
     )
     dismissed_reason = models.CharField(_("dismissal reason"), max_length=500, blank=True)
+    # Indexed where set only (finding_assignee): most findings have none, and every index
+    # entry is paid for on each imported row.
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="assigned_findings",
+        db_index=False,
     )
     notes = models.TextField(_("notes"), blank=True)
     # No index: nothing filters on it, and every index is paid for on each imported row
@@ -116,6 +119,14 @@ class Finding(models.Model):
             ),
             # Triage sorted by host (filters.ORDERINGS).
             models.Index(fields=["agency", "host", "-id"], name="finding_agency_host"),
+            # Findings assigned to someone (the assignee filter, "my work", clearing a
+            # deleted user's): a condition on an assignee implies it is not null, so the
+            # planner uses it for all of them; no query looks for unassigned findings by it.
+            models.Index(
+                fields=["assignee"],
+                condition=models.Q(assignee__isnull=False),
+                name="finding_assignee",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -54,6 +54,20 @@ def test_the_text_format_escapes_every_special_character() -> None:
     assert text == "a\\tb\t\\N\t\\\\N\tx\\ny\\rz\\\\\t7\tt\tf\n"
 
 
+@pytest.mark.parametrize("plain_only", [False, True])
+def test_a_column_is_escaped_exactly_as_value_by_value(plain_only: bool) -> None:
+    """Columns are escaped only when some value needs it (bulk._text_column): the text is
+    what escaping every value gives, for columns with and without special characters."""
+    values = [*HOSTILE, "https://www.youtube.com/watch?v=1", "plain", "유나"]
+    if plain_only:
+        values = [v for v in values if not any(c in v for c in "\\\t\n\r")]
+    expected = "".join(v.translate(bulk._ESCAPES) + "\n" for v in values)
+    assert copy_text([(v,) for v in values]) == expected
+    assert copy_text([(v, None) for v in values]) == expected.replace("\n", "\t\\N\n")
+    mixed = [(None,), *[(v,) for v in values]]  # str and None: escaped value by value
+    assert copy_text(mixed) == "\\N\n" + expected
+
+
 def test_hostile_values_round_trip_like_the_orm(job) -> None:  # type: ignore[no-untyped-def]
     rows = []
     for number, value in enumerate(HOSTILE, start=1):
