@@ -35,6 +35,7 @@ from cases.intake.triage import (
 from cases.intake.triage_choices import options_html, saved_views_for, triage_choices_for
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
+from cases.kernel.per_language import choice_pairs, per_language
 from cases.kernel.tenancy import AnyUser, membership_list_for
 from cases.kernel.times import when_date
 from cases.kernel.web import (
@@ -53,7 +54,8 @@ def _assignable(user: AnyUser) -> QuerySet[Membership]:
     return membership_list_for(user).exclude(role=Role.VIEWER)
 
 
-def _sort_labels() -> list[tuple[str, str]]:
+@per_language
+def _sort_labels() -> tuple[tuple[str, str], ...]:
     labels = {
         "newest": _("Newest first"),
         "oldest": _("Oldest first"),
@@ -61,7 +63,17 @@ def _sort_labels() -> list[tuple[str, str]]:
         "host": _("Host name"),
         "score": _("Highest calibrated detection score"),
     }
-    return [(key, labels.get(key, key)) for key in SORTS]
+    return tuple((key, str(labels.get(key, key))) for key in SORTS)
+
+
+@per_language
+def _status_choices() -> tuple[tuple[str, str], ...]:
+    return choice_pairs(FindingStatus.choices)
+
+
+@per_language
+def _source_choices() -> tuple[tuple[str, str], ...]:
+    return choice_pairs(FindingSource.choices)
 
 
 @require_GET
@@ -87,10 +99,10 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "filters": filters,
         "sort": sort,
         "sort_options": options_html(_sort_labels(), sort),
-        "status_options": options_html(FindingStatus.choices, request.GET.getlist("status")),
-        "source_options": options_html(FindingSource.choices, request.GET.get("source")),
+        "status_options": options_html(_status_choices(), request.GET.getlist("status")),
+        "source_options": options_html(_source_choices(), request.GET.get("source")),
         # The bulk bar's choices as its {% fixed %} fragment takes them (hashable, translated).
-        "status_pairs": tuple((value, str(label)) for value, label in FindingStatus.choices),
+        "status_pairs": _status_choices(),
         "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "artist_options": options_html(choices.artists, request.GET.get("artist")),
         "platform_options": options_html(choices.platforms, request.GET.get("platform")),
