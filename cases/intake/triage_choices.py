@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable
+from html import escape
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -23,7 +24,6 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.utils.safestring import SafeString, mark_safe
-from markupsafe import escape
 
 from cases.agency.models import Artist, Platform
 from cases.intake.models import SavedView
@@ -170,14 +170,6 @@ def connect_invalidation() -> None:
     post_save.connect(_user_changed, sender=user, dispatch_uid="triage_choices_user")
 
 
-def escape_text(value: object) -> str:
-    """`value` as text with &, <, >, ' and " escaped, always: MarkupSafe's C escape (several
-    times html.escape's speed) given a plain str, so that a value marked safe elsewhere is
-    escaped too, as html.escape did."""
-    text = str(value)
-    return str(escape(text if type(text) is str else str.__str__(text)))
-
-
 def options_html(
     choices: Iterable[tuple[Any, Any]], selected: str | Collection[str] | None
 ) -> SafeString:
@@ -188,5 +180,5 @@ def options_html(
     parts = []
     for value, label in choices:
         mark = " selected" if str(value) in chosen else ""
-        parts.append(f'<option value="{escape_text(value)}"{mark}>{escape_text(label)}</option>')
+        parts.append(f'<option value="{escape(str(value))}"{mark}>{escape(str(label))}</option>')
     return mark_safe("".join(parts))  # every value and label escaped
