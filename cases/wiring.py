@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, pre_migrate
 
 from cases.agency.signals import agency_created
 from cases.evidence.services.removal_signatures import removal_signatures_seed
@@ -20,7 +20,7 @@ from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
-from cases.notices.latest_sql import latest_notice_triggers_ensure
+from cases.notices.latest_sql import latest_notice_triggers_drop, latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
 
@@ -43,10 +43,15 @@ def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> 
     latest_notice_triggers_ensure(using=using)
 
 
+def _drop_sqlite_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
+    latest_notice_triggers_drop(using=using)
+
+
 def connect(app: AppConfig) -> None:
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
+    pre_migrate.connect(_drop_sqlite_triggers, sender=app, dispatch_uid="drop_sqlite_triggers")
     post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")
     triage_choices_invalidation()

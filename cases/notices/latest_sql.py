@@ -10,9 +10,11 @@ status, due time or creation time changes. Deleting a notice deletes its link ro
 (Django's cascade), which recomputes its findings.
 
 PostgreSQL: statement-level AFTER triggers with transition tables, one UPDATE per statement
-for the findings it touched. SQLite: row-level triggers doing the same per row. SQLite drops
-a table's triggers when a migration rebuilds the table, so `latest_notice_triggers_ensure`
-runs after every `migrate` (cases/wiring.py), as the dashboard counters' do.
+for the findings it touched, installed by migration 0026. SQLite: row-level triggers doing
+the same per row, which exist only outside `migrate`: SQLite rebuilds a table to alter it,
+and the rebuild of the findings table fails while triggers elsewhere name it, so they are
+dropped before `migrate` and installed, with every finding recomputed, after it
+(cases/wiring.py).
 
 Finding.save() never writes these two columns on an update (cases.intake.models.Finding), so
 a finding loaded before a notice changed cannot put back the old values."""
@@ -136,19 +138,35 @@ def install(schema_editor_or_cursor: Any, vendor: str) -> None:
         schema_editor_or_cursor.execute(statement)
 
 
+def latest_notice_triggers_drop(*, using: str = "default") -> None:
+    """Before `migrate` on SQLite: drop the triggers. SQLite rebuilds a table to alter it
+    (create, copy, drop, rename), and renaming the new findings table fails while triggers
+    on other tables name it ("no such table: main.cases_finding"); they come back after
+    `migrate` (latest_notice_triggers_ensure). Nothing to do on PostgreSQL."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for statement in uninstall_statements("sqlite"):
+            cursor.execute(statement)
+
+
 def latest_notice_triggers_ensure(*, using: str = "default") -> None:
-    """After `migrate` on SQLite: put back triggers that a table rebuild dropped. Nothing to
-    do on PostgreSQL, nor before the columns exist (a migration back past 0026)."""
+    """After `migrate` on SQLite: install the triggers (dropped before it, or never
+    installed: migration 0026 leaves SQLite to this) and recompute every finding's newest
+    notice, since a migration may have changed notices while there were none (SQLite
+    databases are the small embedded ones). Nothing to do on PostgreSQL, whose triggers
+    migration 0026 installed, nor before the columns exist (a migration back past 0026)."""
     from django.db import connections
 
     connection = connections[using]
     if connection.vendor != "sqlite" or LINKS not in connection.introspection.table_names():
         return
-    columns = {
-        c.name
-        for c in connection.introspection.get_table_description(connection.cursor(), FINDINGS)
-    }
-    if "latest_notice_status" not in columns:
-        return
     with connection.cursor() as cursor:
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, FINDINGS)}
+        if "latest_notice_status" not in columns:
+            return
         install(cursor, "sqlite")
+        cursor.execute(rebuild_sql("sqlite"))

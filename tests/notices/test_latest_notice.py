@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, models
 
+from cases import wiring
 from cases.intake.models import Finding
 from cases.intake.selectors import finding_list_rows_for
 from cases.notices.latest_sql import (
@@ -140,3 +142,36 @@ def test_dropped_triggers_are_put_back_after_migrate_on_sqlite(make_notice, host
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {LINKS}")
         assert cursor.fetchone()[0] == 1
+
+
+def _dismissed_reason(max_length: int):  # type: ignore[no-untyped-def]
+    field = models.CharField(max_length=max_length, blank=True)
+    field.set_attributes_from_name("dismissed_reason")
+    field.model = Finding
+    return field
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_that_rebuilds_the_findings_table_keeps_the_newest_notice(
+    make_notice, hosted_finding
+) -> None:  # type: ignore[no-untyped-def]
+    """SQLite rebuilds a table to alter it, and renaming the rebuilt findings table failed
+    while the notice triggers named it ("no such table: main.cases_finding", which leaves the
+    test database broken, so that contrary case is not run here): they are dropped before
+    `migrate` and put back, with the values recomputed, after it (cases/wiring.py).
+    PostgreSQL alters in place."""
+    before, after = Finding._meta.get_field("dismissed_reason"), _dismissed_reason(600)
+    try:
+        wiring._drop_sqlite_triggers(None, using="default")
+        with connection.schema_editor() as editor:
+            editor.alter_field(Finding, before, after)
+        make_notice(LegalBasis.TAKE_IT_DOWN)  # between the two: no trigger on SQLite
+        wiring._counter_triggers(None, using="default")
+        assert _kept(hosted_finding) == (NoticeStatus.DRAFT, None)
+        Notice.objects.update(status=NoticeStatus.DRAFT, due_at=None)  # the triggers work
+        _recomputed()
+    finally:
+        wiring._drop_sqlite_triggers(None, using="default")
+        with connection.schema_editor() as editor:
+            editor.alter_field(Finding, after, _dismissed_reason(500))
+        wiring._counter_triggers(None, using="default")
