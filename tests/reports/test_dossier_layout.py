@@ -79,11 +79,11 @@ def pdf_layout_text(case: Case, bob: User, capture: Callable[..., Any]) -> str:
     return result.stdout.decode()
 
 
-def html_of(case) -> str:  # type: ignore[no-untyped-def]
+def html_of(case, kind: str = "dossier", title: str = "Evidence dossier") -> str:  # type: ignore[no-untyped-def]
     return dossier_html(
         dossier_context_build(case),
-        kind="dossier",
-        title="Evidence dossier",
+        kind=kind,
+        title=title,
         identifier="AG-TEST",
         generated_by="bob",
         language="en",
@@ -123,14 +123,7 @@ def test_contents_entries_keep_the_numbers_the_list_markers_gave(
     entries = [line for line in lines if re.match(r"\d+\. \d+\. ", line)]
     assert [entry.split(".")[0] for entry in entries] == [str(n) for n in range(1, 7)]
     assert [entry.split(". ")[1] for entry in entries] == [str(n) for n in range(1, 7)]
-    html = dossier_html(
-        dossier_context_build(small_case),
-        kind="annex",
-        title="Annex",
-        identifier="AG-TEST",
-        generated_by="bob",
-        language="en",
-    )
+    html = html_of(small_case, kind="annex", title="Annex")
     toc = re.search(r'<nav class="toc">.*?</nav>', html, flags=re.S)
     assert toc is not None
     assert '<ol><li>1. <a href="#evidence">' in toc.group(0)
