@@ -135,10 +135,12 @@ class Finding(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         """On an update, every field but the trigger-kept ones (TRIGGER_KEPT): an instance
         loaded before a notice changed must not write back the old newest notice."""
-        if not (self._state.adding or kwargs.get("force_insert")):
-            kwargs.setdefault("update_fields", None)
-            if kwargs["update_fields"] is None:
-                kwargs["update_fields"] = _SAVED_ON_UPDATE
+        updating = not (self._state.adding or kwargs.get("force_insert"))
+        if updating and kwargs.get("update_fields") is None:
+            # As Django does for an instance with deferred fields: only the loaded ones (a
+            # deferred field is neither read back nor written).
+            deferred = self.get_deferred_fields()
+            kwargs["update_fields"] = [f for f in _SAVED_ON_UPDATE if f not in deferred]
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:

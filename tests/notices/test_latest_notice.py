@@ -175,3 +175,16 @@ def test_a_migration_that_rebuilds_the_findings_table_keeps_the_newest_notice(
         with connection.schema_editor() as editor:
             editor.alter_field(Finding, after, _dismissed_reason(500))
         wiring._counter_triggers(None, using="default")
+
+
+def test_a_finding_with_deferred_fields_saves_only_what_it_loaded(
+    hosted_finding, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    """As Django does for deferred instances: a deferred field is neither read back (a query
+    per field) nor written (which would undo a concurrent change to it)."""
+    partial = Finding.objects.defer("notes", "url").get(pk=hosted_finding.pk)
+    Finding.objects.filter(pk=hosted_finding.pk).update(notes="written meanwhile")
+    partial.dismissed_reason = ""
+    with django_assert_num_queries(1):  # the UPDATE only
+        partial.save()
+    assert Finding.objects.get(pk=hosted_finding.pk).notes == "written meanwhile"
