@@ -49,9 +49,11 @@ def _fill(names: dict[int, Any], wanted: set[int], read: Any) -> dict[int, Any]:
 
 
 def list_rows_named(rows: list[dict[str, Any]], choices: TriageChoices) -> list[dict[str, Any]]:
-    """With the agency's `choices` (triage_choices_for), add to each row `platform_name` ("" without a platform), `assignee_username` (""
-    unassigned) and `artists` ({id, stage_name, name_hangul}, ordered as the Artist model
-    orders them: stage name, then id). The rows are changed in place and returned."""
+    """With the agency's `choices` (triage_choices_for), add to each row `platform_name`
+    ("" without a platform), `assignee_username` ("" unassigned) and `artists` ({id,
+    stage_name, name_hangul}, ordered as the Artist model orders them: stage name, then id).
+    The rows are changed in place and returned. A row deleted between the page's queries
+    (an artist, a platform, a user) is left out, or named "", never an error."""
     links = _artist_links([row["id"] for row in rows])
     artists = _fill(
         choices.artist_names,
@@ -75,9 +77,9 @@ def list_rows_named(rows: list[dict[str, Any]], choices: TriageChoices) -> list[
     )
     for row in rows:
         platform_id, assignee_id = row["platform_id"], row["assignee_id"]
-        row["platform_name"] = "" if platform_id is None else platforms[platform_id]
-        row["assignee_username"] = "" if assignee_id is None else users[assignee_id]
-        named = [(*artists[pk], pk) for pk in links.get(row["id"], ())]
+        row["platform_name"] = "" if platform_id is None else platforms.get(platform_id, "")
+        row["assignee_username"] = "" if assignee_id is None else users.get(assignee_id, "")
+        named = [(*artists[pk], pk) for pk in links.get(row["id"], ()) if pk in artists]
         row["artists"] = [
             {"id": pk, "stage_name": stage, "name_hangul": hangul}
             for stage, hangul, pk in sorted(named, key=lambda a: (a[0], a[2]))

@@ -92,3 +92,29 @@ def test_another_agencys_names_never_reach_my_rows(client, agency, other_agency,
     assert _api_row(bob, mine)["platform"]["name"] == "Our Vimeo"
     client.force_login(bob)
     assert "Nebula-Vimeo" not in _queue(client)
+
+
+def test_a_row_deleted_between_the_pages_queries_is_left_out_not_an_error(
+    agency, bob, artist, monkeypatch
+):
+    """The page's rows, links and names are read by separate queries: an artist, platform or
+    user gone in between leaves no name, never a 500."""
+    from cases.intake import list_names
+    from cases.intake.list_names import list_rows_named
+    from cases.intake.selectors import finding_list_rows_for
+    from cases.intake.triage_choices import triage_choices_for
+
+    platform = Platform.objects.create(agency=agency, name="Gone-Host", domains=["gone.test"])
+    finding = make_finding(agency, "https://gone.test/1", actor=bob, artists=[artist])
+    Finding.objects.filter(pk=finding.pk).update(assignee=bob)
+    rows = list(finding_list_rows_for(bob))
+    choices = triage_choices_for(agency)._replace(
+        artist_names={}, platform_names={}, member_names={}
+    )
+    Platform.objects.filter(pk=platform.pk).delete()  # its findings keep the stale id here
+    stale_links = list_names._artist_links([finding.pk])  # read before the artist goes
+    Artist.objects.filter(pk=artist.pk).delete()
+    monkeypatch.setattr(list_names, "_artist_links", lambda ids: stale_links)
+    [row] = list_rows_named(rows, choices)
+    assert row["platform_name"] == "" and row["artists"] == []
+    assert row["assignee_username"] == "bob"
