@@ -148,8 +148,9 @@ class Finding(models.Model):
 
 
 TRIGGER_KEPT = ("latest_notice_status", "latest_notice_due")
+# Attribute names ("platform_id"), as get_deferred_fields() gives them.
 _SAVED_ON_UPDATE = [
-    f.name
+    f.attname
     for f in Finding._meta.concrete_fields
     if not f.primary_key and f.name not in TRIGGER_KEPT
 ]

@@ -81,11 +81,23 @@ class _Labels:
 
 
 @per_language
+def status_choices() -> tuple[tuple[str, str], ...]:
+    """The finding statuses as (value, label) in the active language."""
+    return choice_pairs(FindingStatus.choices)
+
+
+@per_language
+def source_choices() -> tuple[tuple[str, str], ...]:
+    """The finding sources as (value, label) in the active language."""
+    return choice_pairs(FindingSource.choices)
+
+
+@per_language
 def _labels() -> _Labels:
     notice: Any = Finding.notices.through._meta.get_field("notice").related_model
     return _Labels(
-        statuses=dict(choice_pairs(FindingStatus.choices)),
-        sources=dict(choice_pairs(FindingSource.choices)),
+        statuses=dict(status_choices()),
+        sources=dict(source_choices()),
         notices=dict(choice_pairs(notice._meta.get_field("status").choices)),
         select=_("Select finding %(id)s"),
     )

@@ -30,7 +30,6 @@ def per_language(build: Callable[[], T]) -> Callable[[], T]:
             value = built[language] = build()
         return value
 
-    cached.cache_clear = built.clear  # type: ignore[attr-defined]
     return cached
 
 

@@ -188,3 +188,14 @@ def test_a_finding_with_deferred_fields_saves_only_what_it_loaded(
     with django_assert_num_queries(1):  # the UPDATE only
         partial.save()
     assert Finding.objects.get(pk=hosted_finding.pk).notes == "written meanwhile"
+
+
+def test_a_deferred_foreign_key_is_neither_read_back_nor_written(
+    hosted_finding, bob, django_assert_num_queries
+) -> None:  # type: ignore[no-untyped-def]
+    partial = Finding.objects.defer("assignee").get(pk=hosted_finding.pk)
+    Finding.objects.filter(pk=hosted_finding.pk).update(assignee=bob)
+    partial.dismissed_reason = ""
+    with django_assert_num_queries(1):  # the UPDATE only
+        partial.save()
+    assert Finding.objects.get(pk=hosted_finding.pk).assignee_id == bob.pk

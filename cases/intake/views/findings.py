@@ -29,13 +29,15 @@ from cases.intake.services.findings import StatusChangeError
 from cases.intake.triage import (
     finding_page,
     finding_total,
+    source_choices,
+    status_choices,
     triage_rows,
     triage_rows_html,
 )
 from cases.intake.triage_choices import options_html, saved_views_for, triage_choices_for
 from cases.kernel.audit.selectors import audit_events_for_object
 from cases.kernel.models import Membership, Role
-from cases.kernel.per_language import choice_pairs, per_language
+from cases.kernel.per_language import per_language
 from cases.kernel.tenancy import AnyUser, membership_list_for
 from cases.kernel.times import when_date
 from cases.kernel.web import (
@@ -66,16 +68,6 @@ def _sort_labels() -> tuple[tuple[str, str], ...]:
     return tuple((key, str(labels.get(key, key))) for key in SORTS)
 
 
-@per_language
-def _status_choices() -> tuple[tuple[str, str], ...]:
-    return choice_pairs(FindingStatus.choices)
-
-
-@per_language
-def _source_choices() -> tuple[tuple[str, str], ...]:
-    return choice_pairs(FindingSource.choices)
-
-
 @require_GET
 @member_required()
 def finding_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -99,10 +91,10 @@ def finding_list(request: HtmxHttpRequest) -> HttpResponse:
         "filters": filters,
         "sort": sort,
         "sort_options": options_html(_sort_labels(), sort),
-        "status_options": options_html(_status_choices(), request.GET.getlist("status")),
-        "source_options": options_html(_source_choices(), request.GET.get("source")),
+        "status_options": options_html(status_choices(), request.GET.getlist("status")),
+        "source_options": options_html(source_choices(), request.GET.get("source")),
         # The bulk bar's choices as its {% fixed %} fragment takes them (hashable, translated).
-        "status_pairs": _status_choices(),
+        "status_pairs": status_choices(),
         "filtered": any(request.GET.get(name) for name in FILTER_NAMES),
         "artist_options": options_html(choices.artists, request.GET.get("artist")),
         "platform_options": options_html(choices.platforms, request.GET.get("platform")),
