@@ -12,6 +12,7 @@ from django.db.models.signals import post_migrate, pre_migrate
 from cases.agency.signals import agency_created
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
+from cases.intake.artist_ids_sql import ARTIST_IDS
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.signals import finding_removed
@@ -41,10 +42,12 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
 def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     finding_counter_triggers_ensure(using=using)
     latest_notice_triggers_ensure(using=using)
+    ARTIST_IDS.ensure_after_migrate(using=using)
 
 
 def _drop_sqlite_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     latest_notice_triggers_drop(using=using)
+    ARTIST_IDS.drop_before_migrate(using=using)
 
 
 def connect(app: AppConfig) -> None:

@@ -3,8 +3,8 @@ the platform's name, the assignee's user name and the artists, added to a page's
 (selectors.finding_list_rows_for) after its single-table query.
 
 The names come from the agency's cached name maps (cases.intake.triage_choices, invalidated
-whenever an artist, platform, membership or user name changes), the artists of the page's
-findings from one query on the link table. An id the maps lack (a former member assigned
+whenever an artist, platform, membership or user name changes), the artists of each finding
+from its trigger-kept `artist_ids` (cases/intake/artist_ids_sql.py), read by the page query. An id the maps lack (a former member assigned
 long ago, a map read just before a change committed) is read from the database, so a row
 never shows a missing or wrong name for want of a cache entry."""
 
@@ -13,30 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 
 from cases.agency.models import Artist, Platform
-from cases.intake.models import Finding
+from cases.intake.artist_ids_sql import artist_ids_parse
 from cases.intake.triage_choices import TriageChoices
-
-_LINKS = Finding.artists.through._meta
-
-
-def _artist_links(finding_ids: list[int]) -> dict[int, list[int]]:
-    """finding id -> its artists' ids, for one page (at most a page's ids: one query)."""
-    if not finding_ids:
-        return {}
-    table = connection.ops.quote_name(_LINKS.db_table)
-    marks = ", ".join(["%s"] * len(finding_ids))
-    links: dict[int, list[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT finding_id, artist_id FROM {table} WHERE finding_id IN ({marks})",
-            finding_ids,
-        )
-        for finding_id, artist_id in cursor.fetchall():
-            links.setdefault(finding_id, []).append(artist_id)
-    return links
 
 
 def _fill(names: dict[int, Any], wanted: set[int], read: Any) -> dict[int, Any]:
@@ -54,7 +34,7 @@ def list_rows_named(rows: list[dict[str, Any]], choices: TriageChoices) -> list[
     stage_name, name_hangul}, ordered as the Artist model orders them: stage name, then id).
     The rows are changed in place and returned. A row deleted between the page's queries
     (an artist, a platform, a user) is left out, or named "", never an error."""
-    links = _artist_links([row["id"] for row in rows])
+    links = {row["id"]: artist_ids_parse(row["artist_ids"]) for row in rows}
     artists = _fill(
         choices.artist_names,
         {pk for ids in links.values() for pk in ids},

@@ -95,6 +95,10 @@ class Finding(models.Model):
     # never written by save() on an update (below).
     latest_notice_status = models.CharField(max_length=20, blank=True, default="", editable=False)
     latest_notice_due = models.DateTimeField(null=True, blank=True, editable=False)
+    # The ids of the linked artists ("3,17"; "" without one), kept by database triggers on
+    # the link table (cases/intake/artist_ids_sql.py) for the list pages; never written by
+    # save() on an update (below).
+    artist_ids = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -134,7 +138,7 @@ class Finding(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         """On an update, every field but the trigger-kept ones (TRIGGER_KEPT): an instance
-        loaded before a notice changed must not write back the old newest notice."""
+        loaded before a notice or a link changed must not write back the old values."""
         updating = not (self._state.adding or kwargs.get("force_insert"))
         if updating and kwargs.get("update_fields") is None:
             # As Django does for an instance with deferred fields: only the loaded ones (a
@@ -147,7 +151,7 @@ class Finding(models.Model):
         return reverse("finding_detail", args=[self.pk])
 
 
-TRIGGER_KEPT = ("latest_notice_status", "latest_notice_due")
+TRIGGER_KEPT = ("latest_notice_status", "latest_notice_due", "artist_ids")
 # Attribute names ("platform_id"), as get_deferred_fields() gives them.
 _SAVED_ON_UPDATE = [
     f.attname

@@ -71,8 +71,9 @@ def _list_rows(triage: bool) -> QuerySet[Finding, dict[str, Any]]:
 # What the lists read (the triage rows, the API's FindingSerializer): the finding's own
 # columns only, no join and no subquery, so that the page query touches one table (a fresh
 # database connection loads the catalogue entries of every table and index a query touches:
-# each join cost more there than its rows). The names of the platform, the assignee and the
-# artists are added to the page's rows afterwards (cases.intake.list_names).
+# each join cost more there than its rows). The artists' ids are a column kept by triggers
+# (cases/intake/artist_ids_sql.py); the names of the platform, the assignee and the artists
+# are added to the page's rows afterwards from cached maps (cases.intake.list_names).
 # The lifecycle times a list shows (also the API's, cases.intake.api.FindingSerializer).
 LIST_TIMES = (
     "created_at",
@@ -95,6 +96,7 @@ LIST_FIELDS = (
     *LIST_TIMES,
     "platform_id",
     "assignee_id",
+    "artist_ids",
 )
 # The triage queue's columns: only what its rows show (every time column read is a
 # datetime built per row, and the queue shows one of the eight).
@@ -107,6 +109,7 @@ TRIAGE_FIELDS = (
     "created_at",
     "platform_id",
     "assignee_id",
+    "artist_ids",
     *NOTICE_FIELDS,
 )
 

@@ -9,19 +9,15 @@ cascades): a finding linked to or unlinked from a notice (the link table), and a
 status, due time or creation time changes. Deleting a notice deletes its link rows first
 (Django's cascade), which recomputes its findings.
 
-PostgreSQL: statement-level AFTER triggers with transition tables, one UPDATE per statement
-for the findings it touched, installed by migration 0026. SQLite: row-level triggers doing
-the same per row, which exist only outside `migrate`: SQLite rebuilds a table to alter it,
-and the rebuild of the findings table fails while triggers elsewhere name it, so they are
-dropped before `migrate` and installed, with every finding recomputed, after it
-(cases/wiring.py).
+The trigger mechanics (PostgreSQL statement-level, installed by migration 0026; SQLite
+row-level, only outside `migrate`) are cases.kernel.kept_sql's.
 
 Finding.save() never writes these two columns on an update (cases.intake.models.Finding), so
 a finding loaded before a notice changed cannot put back the old values."""
 
 from __future__ import annotations
 
-from typing import Any
+from cases.kernel.kept_sql import KeptColumns
 
 FINDINGS = "cases_finding"
 LINKS = "cases_notice_findings"
@@ -73,7 +69,6 @@ _PG_TRIGGERS = [
     ("latestnotice_notice_upd", NOTICES, "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
 ]
 
-# SQLite's `IS NOT` is PostgreSQL's IS DISTINCT FROM.
 _SQLITE_TRIGGERS = {
     "latestnotice_link_ins": (
         f"AFTER INSERT ON {LINKS} BEGIN {_set_newest('id = NEW.finding_id')}; END"
@@ -93,36 +88,6 @@ _SQLITE_TRIGGERS = {
 }
 
 
-def install_statements(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        statements = [
-            f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-            f"BEGIN\n{body};\nRETURN NULL;\nEND;\n$$"
-            for name, body in _PG_FUNCTIONS.items()
-        ]
-        for name, table, event, referencing in _PG_TRIGGERS:
-            statements += [
-                f"DROP TRIGGER IF EXISTS {name} ON {table}",
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {referencing} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
-            ]
-        return statements
-    if vendor == "sqlite":
-        return [
-            f"CREATE TRIGGER IF NOT EXISTS {name} {body.replace(' IS DISTINCT FROM ', ' IS NOT ')}"
-            for name, body in _SQLITE_TRIGGERS.items()
-        ]
-    raise NotImplementedError(f"newest notice of findings: no triggers for {vendor}")
-
-
-def uninstall_statements(vendor: str) -> list[str]:
-    if vendor == "postgresql":
-        return [f"DROP TRIGGER IF EXISTS {n} ON {table}" for n, table, *_ in _PG_TRIGGERS] + [
-            f"DROP FUNCTION IF EXISTS {name}()" for name in _PG_FUNCTIONS
-        ]
-    return [f"DROP TRIGGER IF EXISTS {name}" for name in _SQLITE_TRIGGERS]
-
-
 def rebuild_sql(vendor: str, *, only_linked: bool = False) -> str:
     """Every finding set to its newest notice from the tables themselves; `only_linked`:
     only the findings some notice names (the migration's backfill, where every finding
@@ -133,40 +98,23 @@ def rebuild_sql(vendor: str, *, only_linked: bool = False) -> str:
     )
 
 
-def install(schema_editor_or_cursor: Any, vendor: str) -> None:
-    for statement in install_statements(vendor):
-        schema_editor_or_cursor.execute(statement)
-
-
-def latest_notice_triggers_drop(*, using: str = "default") -> None:
-    """Before `migrate` on SQLite: drop the triggers. SQLite rebuilds a table to alter it
-    (create, copy, drop, rename), and renaming the new findings table fails while triggers
-    on other tables name it ("no such table: main.cases_finding"); they come back after
-    `migrate` (latest_notice_triggers_ensure). Nothing to do on PostgreSQL."""
-    from django.db import connections
-
-    connection = connections[using]
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        for statement in uninstall_statements("sqlite"):
-            cursor.execute(statement)
-
-
-def latest_notice_triggers_ensure(*, using: str = "default") -> None:
-    """After `migrate` on SQLite: install the triggers (dropped before it, or never
-    installed: migration 0026 leaves SQLite to this) and recompute every finding's newest
-    notice, since a migration may have changed notices while there were none (SQLite
-    databases are the small embedded ones). Nothing to do on PostgreSQL, whose triggers
-    migration 0026 installed, nor before the columns exist (a migration back past 0026)."""
-    from django.db import connections
-
-    connection = connections[using]
-    if connection.vendor != "sqlite" or LINKS not in connection.introspection.table_names():
-        return
-    with connection.cursor() as cursor:
-        columns = {c.name for c in connection.introspection.get_table_description(cursor, FINDINGS)}
-        if "latest_notice_status" not in columns:
-            return
-        install(cursor, "sqlite")
-        cursor.execute(rebuild_sql("sqlite"))
+LATEST_NOTICE = KeptColumns(
+    label="newest notice of findings",
+    table=FINDINGS,
+    marker="latest_notice_status",
+    source=LINKS,
+    pg_functions=_PG_FUNCTIONS,
+    pg_triggers=_PG_TRIGGERS,
+    # SQLite's `IS NOT` is PostgreSQL's IS DISTINCT FROM.
+    sqlite_triggers={
+        name: body.replace(" IS DISTINCT FROM ", " IS NOT ")
+        for name, body in _SQLITE_TRIGGERS.items()
+    },
+    rebuild=rebuild_sql,
+)
+# Migration 0026 and the tests name these.
+install_statements = LATEST_NOTICE.install_statements
+uninstall_statements = LATEST_NOTICE.uninstall_statements
+install = LATEST_NOTICE.install
+latest_notice_triggers_drop = LATEST_NOTICE.drop_before_migrate
+latest_notice_triggers_ensure = LATEST_NOTICE.ensure_after_migrate

@@ -25,6 +25,7 @@ from django.utils.translation import override
 
 from cases.agency.models import Artist
 from cases.agency.services.platforms import PlatformIndex
+from cases.intake.artist_ids_sql import artist_ids_text
 from cases.intake.canonical import InvalidURL, UrlRules, canonical_hash, canonicalize_url_host
 from cases.intake.import_reasons import ALREADY_RECORDED, NOT_ON_ROSTER, SAME_AS_ROW
 from cases.intake.models import Finding, FindingSource, ImportJob
@@ -132,7 +133,9 @@ def prepare(start: int, rows: list[ImportRow], rules: UrlRules) -> Prepared:
 def _finding_template(job: ImportJob) -> tuple[tuple[str, ...], list[Any], list[int]]:
     """The columns of a Finding insert, a row of database-ready values shared by every
     finding of a chunk (agency, source, creator, timestamps, defaults), and the positions
-    of url, canonical_url, canonical_hash, host and platform_id to fill in per row."""
+    of url, canonical_url, canonical_hash, host, platform_id and artist_ids to fill in per
+    row (the artists' ids as the link table's triggers would keep them, so that inserting
+    the links finds nothing to change: cases/intake/artist_ids_sql.py)."""
     connection = transaction.get_connection()
     template = Finding(agency=job.agency, source=FindingSource.IMPORT, created_by=job.created_by)
     fields = [f for f in Finding._meta.concrete_fields if not f.primary_key]
@@ -140,7 +143,7 @@ def _finding_template(job: ImportJob) -> tuple[tuple[str, ...], list[Any], list[
     columns = tuple(f.column for f in fields)
     slots = [
         columns.index(name)
-        for name in ("url", "canonical_url", "canonical_hash", "host", "platform_id")
+        for name in ("url", "canonical_url", "canonical_hash", "host", "platform_id", "artist_ids")
     ]
     return columns, values, slots
 
@@ -162,7 +165,8 @@ def plan_findings(
     """Which of the chunk's rows are new findings (with their column values), given the
     ids of those already recorded."""
     columns, base, slots = _finding_template(context.job)
-    u_slot, c_slot, h_slot, host_slot, p_slot = slots
+    u_slot, c_slot, h_slot, host_slot, p_slot, a_slot = slots
+    artists_by_name = context.artists_by_name
     report = list(prepared.report)
     values = []
     new: list[tuple[str, ImportRow, str]] = []
@@ -188,6 +192,9 @@ def plan_findings(
         value = base.copy()
         value[u_slot], value[c_slot], value[h_slot] = row.url, canonical, key
         value[host_slot], value[p_slot] = host, platform_ids[host]
+        value[a_slot] = artist_ids_text(
+            artists_by_name[n.lower()].pk for n in row.artists if n.lower() in artists_by_name
+        )
         values.append(value)
         new.append((key, row, canonical))
     return NewFindings(columns, values, new, report)
