@@ -28,6 +28,7 @@ from common import ROOT, var_dir
 
 BENCHES = [
     "findings.py",
+    "renderer.py",
     "imports.py",
     "evidence.py",
     "pdq_index.py",

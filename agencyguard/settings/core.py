@@ -226,6 +226,12 @@ REST_FRAMEWORK = {
     # Bodies are JSON (the one file upload, a notice's submission, adds multipart itself):
     # form encodings cannot say null, an empty list or a boolean apart from a string.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON bytes through orjson where it writes them identically (cases/kernel/
+    # renderers.py); the browsable API stays for people trying the API in a browser.
+    "DEFAULT_RENDERER_CLASSES": [
+        "cases.kernel.renderers.FastJSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "PAGE_SIZE": 50,
     # Throttles (cases/kernel/throttling.py): per user (session or any token), per token,
