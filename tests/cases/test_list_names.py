@@ -94,9 +94,7 @@ def test_another_agencys_names_never_reach_my_rows(client, agency, other_agency,
     assert "Nebula-Vimeo" not in _queue(client)
 
 
-def test_a_row_deleted_between_the_pages_queries_is_left_out_not_an_error(
-    agency, bob, artist
-):
+def test_a_row_deleted_between_the_pages_queries_is_left_out_not_an_error(agency, bob, artist):
     """The page's rows (with their artists' ids) and the names are read by separate
     queries: an artist, platform or user gone in between leaves no name, never a 500."""
     from cases.intake.list_names import list_rows_named
