@@ -136,9 +136,9 @@ def test_the_queue_shows_notice_status_and_due_date_in_bounded_queries(
     client.force_login(bob)
     client.get(reverse("finding_list"))  # the filter bar's lists go to the cache
     # Session, user, second login step, membership, the page (one table: the newest notice
-    # is kept on the finding), the page's artist links; the names come from the cache; the
+    # and the artists' ids are kept on the finding); the names come from the cache; the
     # total is known from the page (12 findings): no count, no estimate.
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(5):
         content = client.get(reverse("finding_list")).content.decode()
     assert content.count("data-notice-status") == 6
     assert str(NoticeStatus.SENT.label) in content

@@ -318,10 +318,10 @@ def test_the_queue_runs_the_same_number_of_queries_for_10_and_60_findings(
     assert many - 1 <= _queue_queries(client) <= many
     # Session, user, second login step (django-otp loads the session's device, or
     # cases.agency.middleware asks whether the user has one), membership, the page (one
-    # table: the newest notice is kept on the finding) and its artist links; plus the capped
-    # total (and the planner's estimate before it on PostgreSQL, itself cached). The filter
-    # bar's lists, the saved views and the rows' names come from the cache.
-    assert many <= 8, many
+    # table: the newest notice and the artists' ids are kept on the finding); plus the
+    # capped total (and the planner's estimate before it on PostgreSQL, itself cached). The
+    # filter bar's lists, the saved views and the rows' names come from the cache.
+    assert many <= 7, many
 
 
 def test_htmx_requests_get_only_the_results(client, bob, finding):
