@@ -74,26 +74,30 @@ def dossier_html(
 
 
 @contextmanager
-def _no_full_collections() -> Iterator[None]:
-    """Hold off CPython's full (oldest-generation) garbage collections for the block.
+def _no_collections() -> Iterator[None]:
+    """No CPython garbage collection during the block; back as it was afterwards.
 
-    WeasyPrint's box tree is some 10^5 objects that all live until the PDF is written; each
-    time it has grown by a quarter, CPython walks the whole heap again: 5 to 6 full
-    collections per 60-item dossier, 0.7 to 0.9 s of its 5 s (docs/benchmarks.md, dossier).
-    Young collections still run, so short-lived cycles are freed as before; the thresholds
-    come back afterwards, and the next young collection then runs the postponed full one."""
-    young, middle, old = gc.get_threshold()
-    gc.set_threshold(young, middle, 1_000_000)
+    WeasyPrint's box tree is some 10^5 objects that all live until the PDF is written, built
+    from millions of allocations: each young collection walks the objects allocated since
+    the last one, and each time the heap grew by a quarter CPython walked all of it (5 to 6
+    full collections per 60-item dossier). Holding off only the full ones took 0.7 to 0.9 s
+    off a 5 s dossier; holding off all of them another 15 % (5.9 / 6.0 s -> 5.1 / 4.7 s,
+    alternating, docs/benchmarks.md, sixth session) for 7 MB more at the peak (the
+    render's short-lived cycles wait for the next collection after it; the rest is freed by
+    reference counting as it goes)."""
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
-        gc.set_threshold(young, middle, old)
+        if enabled:
+            gc.enable()
 
 
 def pdf_render(html: str, *, fetcher: LockedFetcher) -> bytes:
     """Render to PDF bytes. Fetch refusals are logged by WeasyPrint and leave the resource
     out; they never reach the network or the file system."""
-    with _no_full_collections():
+    with _no_collections():
         document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
         pdf: bytes = document.write_pdf()
     if fetcher.refused:
