@@ -2,7 +2,7 @@
 Each context owns its models (`cases/<context>/models.py`); inside the app, import them from
 there. One app label, so no table ever moves when a context is reorganised."""
 
-from cases.agency.models import Artist, Group, Platform
+from cases.agency.models import Artist, ArtistShareConsent, Group, Platform
 from cases.evidence.models import (
     Capture,
     CaptureObservation,
@@ -32,7 +32,17 @@ from cases.kernel.models import (
     Role,
 )
 from cases.legal.models import Case, CaseDeadline, CaseStatus
-from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
+from cases.matching.models import (
+    BankSignal,
+    EvidenceMatch,
+    ExchangePartner,
+    ExchangeSubscription,
+    FingerprintSource,
+    PartnerMatch,
+    PartnerSignal,
+    PdqFingerprint,
+    ReferenceMedia,
+)
 from cases.notices.models import (
     LegalBasis,
     Notice,
@@ -49,8 +59,10 @@ from cases.work.models import Comment, DigestSubscription, Notification, Notific
 __all__ = [
     "Agency",
     "Artist",
+    "ArtistShareConsent",
     "AuditChain",
     "AuditEvent",
+    "BankSignal",
     "Capture",
     "CaptureObservation",
     "CaptureStatus",
@@ -64,6 +76,8 @@ __all__ = [
     "Evidence",
     "EvidenceKind",
     "EvidenceMatch",
+    "ExchangePartner",
+    "ExchangeSubscription",
     "FanReport",
     "Finding",
     "FindingSource",
@@ -83,6 +97,8 @@ __all__ = [
     "Notification",
     "NotificationKind",
     "OutboxMessage",
+    "PartnerMatch",
+    "PartnerSignal",
     "PdqFingerprint",
     "Platform",
     "ReferenceMedia",

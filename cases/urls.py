@@ -11,6 +11,7 @@ from rest_framework.routers import DefaultRouter
 from cases.agency import api as agency_api
 from cases.intake import api as intake_api
 from cases.legal import api as legal_api
+from cases.matching import api as matching_api
 from cases.notices import api as notices_api
 
 urlpatterns = [
@@ -38,5 +39,6 @@ router.register("notices", notices_api.NoticeViewSet, basename="notice")
 api_urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("exchange/bank/", matching_api.ExchangeBankView.as_view(), name="exchange-bank"),
     *router.urls,
 ]

@@ -9,7 +9,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate, pre_migrate
 
-from cases.agency.signals import agency_created
+from cases.agency.signals import agency_created, artist_consent_changed
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
 from cases.intake.artist_ids_sql import ARTIST_IDS
@@ -21,6 +21,7 @@ from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
+from cases.matching.services.bank import bank_artist_refresh
 from cases.notices.latest_sql import latest_notice_triggers_drop, latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
@@ -39,6 +40,11 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
     outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
 
 
+def _bank_consent(sender: Any, *, artist: Any, **kwargs: Any) -> None:
+    # In the consent service's transaction: the bank's change commits with the consent's.
+    bank_artist_refresh(artist=artist)
+
+
 def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     finding_counter_triggers_ensure(using=using)
     latest_notice_triggers_ensure(using=using)
@@ -54,6 +60,7 @@ def connect(app: AppConfig) -> None:
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
+    artist_consent_changed.connect(_bank_consent, dispatch_uid="bank_artist_refresh")
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
     pre_migrate.connect(_drop_sqlite_triggers, sender=app, dispatch_uid="drop_sqlite_triggers")
     post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")

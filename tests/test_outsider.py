@@ -39,6 +39,7 @@ from cases.intake.services.imports import import_job_create
 from cases.intake.services.saved_views import saved_view_save
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
+from cases.matching.services.exchange import partner_create, subscription_save
 from cases.notices.services.drafts import notice_create
 from cases.notices.webhooks import webhook_save
 from cases.work.services.comments import comment_add
@@ -63,6 +64,8 @@ ALLOWLIST = {
     "password_reset_confirm": "public; only a valid token from the e-mail opens it (tests/cases/test_account.py)",
     "password_reset_complete": "public page with no data",
     "metrics": "bearer token only, aggregate over agencies (tests/ops/test_metrics.py)",
+    "api:exchange-bank": "partner API key only, never a member's session or token: "
+    "test_a_partner_key_of_one_agency_never_reads_another_agency_bank",
 }
 # Writes a viewer may make: her own preferences and API token, never agency data.
 VIEWER_MAY_WRITE = {
@@ -93,6 +96,8 @@ PK_BY_PREFIX = {
     "webhook": "webhook",
     "detector": "detector",
     "saved_view": "saved_view",
+    "exchange_partner": "exchange_partner",
+    "exchange_subscription": "exchange_subscription",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -159,6 +164,10 @@ CONTRACT = {
     "api:detector-list",
     "api:detector-detail",
     "api:evidence-detections",
+    "artist_share_consent",
+    "exchange_settings",
+    "exchange_partner_revoke",
+    "exchange_subscription_fetch",
 }
 
 
@@ -318,6 +327,8 @@ class Objects:
     detection_run: Any
     task: Any
     saved_view: Any
+    exchange_partner: Any
+    exchange_subscription: Any
 
 
 @dataclass
@@ -444,6 +455,15 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         saved_view=saved_view_save(
             agency=agency, owner=mallory, name="Nebula view", query="q=nebula", shared=True
         ),
+        exchange_partner=partner_create(agency=agency, actor=mallory, name="Nebula partner")[0],
+        exchange_subscription=subscription_save(
+            agency=agency,
+            actor=mallory,
+            name="Nebula reads",
+            feed_url="https://bank.nebula.example/api/exchange/bank/",
+            api_key="agx_nebula_key",
+            signing_key="nebula signing key",
+        ),
     )
 
 
@@ -544,6 +564,17 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
             name="AURORA-SECRET-VIEW",
             query="q=aurora-secret",
             shared=True,
+        ),
+        exchange_partner=partner_create(agency=agency, actor=alice, name="AURORA-SECRET-PARTNER")[
+            0
+        ],
+        exchange_subscription=subscription_save(
+            agency=agency,
+            actor=alice,
+            name="AURORA-SECRET-SUBSCRIPTION",
+            feed_url="https://bank.aurora-secret.example/api/exchange/bank/",
+            api_key="agx_aurora-secret_key",
+            signing_key="aurora-secret signing key",
         ),
         alice=alice,
         bob=bob,
@@ -921,3 +952,36 @@ def test_the_probe_catches_a_leaking_endpoint(
     assert any(
         "GET /api/findings/" in p and "expected one of [403, 404, 405]" in p for p in problems
     )
+
+
+def test_a_partner_key_of_one_agency_never_reads_another_agency_bank(world: World) -> None:
+    """Aurora publishes a confirmed fake of a consenting artist; the key Nebula issued to
+    its own partner reads Nebula's bank only, and Mallory's member token reads nothing."""
+    from cases.agency.services.consent import artist_consent_record
+    from detection.services.reviews import detection_review_record
+
+    artist_consent_record(artist=world.artist, actor=world.alice)
+    detection_review_record(evidence=world.evidence, verdict="confirmed_fake", actor=world.bob)
+    path = reverse("api:exchange-bank")
+    _aurora_partner, aurora_key = partner_create(agency=world.agency, actor=world.alice, name="A")
+    own = _client()
+    own.credentials(HTTP_AUTHORIZATION=f"Bearer {aurora_key}")
+    assert world.evidence.sha256 in own.get(path).content.decode()
+
+    _partner, nebula_key = partner_create(agency=world.nebula.agency, actor=world.mallory, name="N")
+    outsider = _client()
+    outsider.credentials(HTTP_AUTHORIZATION=f"Bearer {nebula_key}")
+    response = outsider.get(path)
+    assert response.status_code == 200
+    assert world.evidence.sha256 not in response.content.decode()
+    assert not check(
+        response,
+        who="nebula partner",
+        method="get",
+        path=path,
+        route=Route("api:exchange-bank", path, ()),
+        world=world,
+        allowed={200},
+    )
+    token = Token.objects.create(user=world.mallory).key
+    assert _client(token=token).get(path).status_code in (401, 403)

@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
         "anon": envrate("API_THROTTLE_ANON", "30/min"),
         "user": envrate("API_THROTTLE_USER", "600/min"),
         "token": envrate("API_THROTTLE_TOKEN", "300/min"),
+        # Each exchange partner's key on its own (cases.matching.api).
+        "exchange": envrate("API_THROTTLE_EXCHANGE", "120/min"),
     },
     # X-Forwarded-For entries to trust for an anonymous caller's address: 0 (the default)
     # trusts none; 1 behind the compose reverse proxy.

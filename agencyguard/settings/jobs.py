@@ -72,6 +72,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.kernel.tasks.outbox_sweep_task",
         "schedule": float(envint("OUTBOX_SWEEP_S", "30")),
     },
+    # The cross-agency exchange: fetch partners' banks that are due (docs/exchange.md).
+    "exchange-fetch-due": {
+        "task": "cases.matching.tasks.exchange_fetch_due_task",
+        "schedule": float(envint("EXCHANGE_SWEEP_S", "300")),
+    },
     # Notice deadlines: reminders before, escalations after (cases.notices.services.deadlines).
     "notice-deadlines-check": {
         "task": "cases.notices.tasks.notice_deadlines_check",

@@ -61,3 +61,9 @@ DOSSIER_STALE_AFTER = timedelta(minutes=envint("DOSSIER_STALE_AFTER_MIN", "15"))
 TSA_URL = os.getenv("TSA_URL", "")
 TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
+
+# The cross-agency hash exchange (docs/exchange.md): ports a partner's feed may be on, how
+# often the beat sweep fetches each subscription, and how many pages one fetch reads.
+EXCHANGE_ALLOWED_PORTS = [int(port) for port in envlist("EXCHANGE_ALLOWED_PORTS", "443,80")]
+EXCHANGE_FETCH_INTERVAL_S = envint("EXCHANGE_FETCH_INTERVAL_S", "900")
+EXCHANGE_MAX_PAGES_PER_FETCH = envint("EXCHANGE_MAX_PAGES_PER_FETCH", "50")

@@ -3,7 +3,9 @@ notices to."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.kernel.models import Agency
@@ -52,6 +54,39 @@ class Artist(models.Model):
         if self.name_hangul:
             return f"{self.stage_name} ({self.name_hangul})"
         return self.stage_name
+
+
+class ArtistShareConsent(models.Model):
+    """The artist's consent to share the hashes of their confirmed fakes with partner
+    agencies (the exchange bank, cases.matching.services.bank). One row per grant: recorded
+    by an admin, later withdrawn (the row stays, as the record of what was shared when). At
+    most one grant of an artist is in force (withdrawn_at empty)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    artist = models.ForeignKey(Artist, on_delete=models.CASCADE, related_name="share_consents")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(_("consent recorded at"), default=timezone.now)
+    note = models.CharField(_("how consent was given"), max_length=500, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(_("consent withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["artist"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="share_consent_one_in_force",
+            )
+        ]
+
+    def __str__(self) -> str:
+        state = "withdrawn" if self.withdrawn_at else "in force"
+        return f"share consent of artist {self.artist_id} ({state})"
 
 
 class Platform(models.Model):

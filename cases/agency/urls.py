@@ -22,6 +22,11 @@ urlpatterns = [
     path("artists/new/", roster.artist_create, name="artist_create"),
     path("artists/<int:pk>/", roster.artist_detail, name="artist_detail"),
     path("artists/<int:pk>/edit/", roster.artist_update, name="artist_update"),
+    path(
+        "artists/<int:pk>/share-consent/",
+        roster.artist_share_consent,
+        name="artist_share_consent",
+    ),
     path("groups/", roster.group_list, name="group_list"),
     path("groups/new/", roster.group_create, name="group_create"),
     path("groups/<int:pk>/edit/", roster.group_update, name="group_update"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.models import Artist
@@ -123,3 +124,160 @@ class EvidenceMatch(models.Model):
 
     def __str__(self) -> str:
         return f"evidence {self.evidence_id} ~ {self.matched_evidence_id} ({self.distance})"
+
+
+# --------------------------------------------------------------- the cross-agency exchange
+# docs/exchange.md describes the feed; cases.matching.services.bank and .exchange write these.
+
+BANK_LABELS = ("deepfake", "sexual", "defamatory")
+
+
+class BankSignal(models.Model):
+    """One confirmed fake of the agency as its bank knows it: the media's hashes (never the
+    media, names or URLs), whether a person's latest verdict confirms it, and whether it is
+    published (confirmed and every artist of its findings consents). `seq` is the agency's
+    change sequence: it moves on whenever what partners see of this signal changes (published,
+    changed, withdrawn), so the feed lists each change once, in order. Never published: no seq."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    evidence = models.OneToOneField(Evidence, on_delete=models.PROTECT, related_name="+")
+    confirmed = models.BooleanField(default=False)
+    published = models.BooleanField(default=False)
+    labels = models.JSONField(default=list)
+    pdq = models.JSONField(default=list)  # hex PDQ hashes (image; a video's keyframes)
+    md5 = models.CharField(max_length=32, blank=True)
+    seq = models.PositiveBigIntegerField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "seq"], name="bank_signal_unique_seq")
+        ]
+        indexes = [models.Index(fields=["agency", "seq"], name="bank_signal_feed")]
+
+    def __str__(self) -> str:
+        return f"bank signal of evidence {self.evidence_id} (seq {self.seq})"
+
+
+class ExchangePartner(models.Model):
+    """Another agency allowed to read this agency's bank: its API key (kept as a SHA-256
+    digest; shown once) and the shared key every feed page is signed with (HMAC-SHA256)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("partner"), max_length=120)
+    key_prefix = models.CharField(max_length=12, unique=True)
+    key_digest = models.CharField(max_length=64)
+    signing_key = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_served_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TrustLevel(models.TextChoices):
+    LOW = "low", _("Low: show matches only")
+    MEDIUM = "medium", _("Medium")
+    HIGH = "high", _("High")
+
+
+class ExchangeSubscription(models.Model):
+    """A partner's bank this agency reads: the feed URL, the API key and shared signing key
+    the partner issued, how far it has read (`cursor`, the partner's change sequence) and
+    the state of the last fetch."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(_("partner"), max_length=120)
+    feed_url = models.URLField(_("feed URL"), max_length=2000)
+    api_key = models.CharField(_("API key"), max_length=200)
+    signing_key = models.CharField(_("signing key"), max_length=200)
+    trust = models.CharField(
+        _("trust level"), max_length=8, choices=TrustLevel.choices, default=TrustLevel.MEDIUM
+    )
+    active = models.BooleanField(_("active"), default=True)
+    cursor = models.PositiveBigIntegerField(default=0)
+    last_fetch_at = models.DateTimeField(null=True, blank=True)
+    last_ok_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=1000, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PartnerSignal(models.Model):
+    """A signal read from a subscribed partner's bank, as its latest page says it is; a
+    delete entry removes the row (and so the signal from the matching index)."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        ExchangeSubscription, on_delete=models.CASCADE, related_name="signals"
+    )
+    signal_id = models.CharField(max_length=64)
+    pdq = models.JSONField(default=list)
+    sha256 = models.CharField(max_length=64)
+    md5 = models.CharField(max_length=32, blank=True)
+    labels = models.JSONField(default=list)
+    seq = models.PositiveBigIntegerField()
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "signal_id"], name="partner_signal_unique_id"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["agency", "sha256"], name="partner_signal_sha256"),
+            models.Index(fields=["agency", "md5"], name="partner_signal_md5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"partner signal {self.signal_id[:12]} of {self.subscription_id}"
+
+
+class PartnerMatchKind(models.TextChoices):
+    PDQ = "pdq", _("PDQ")
+    SHA256 = "sha256", _("SHA-256")
+    MD5 = "md5", _("MD5")
+
+
+class PartnerMatch(models.Model):
+    """An evidence item of this agency that matched a partner's signal: which partner, which
+    signal, how (PDQ at a distance, or the same SHA-256 or MD5) and with what labels. Kept
+    when the partner later withdraws the signal: it records what was known then."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="+")
+    subscription = models.ForeignKey(
+        ExchangeSubscription, on_delete=models.CASCADE, related_name="matches"
+    )
+    signal_id = models.CharField(max_length=64)
+    kind = models.CharField(max_length=6, choices=PartnerMatchKind.choices)
+    distance = models.PositiveSmallIntegerField(_("Hamming distance"))
+    labels = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["distance", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evidence", "subscription", "signal_id"], name="partner_match_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"evidence {self.evidence_id} ~ partner signal {self.signal_id[:12]}"

@@ -14,7 +14,13 @@ from cases.evidence.models import Evidence
 from cases.intake.models import Finding
 from cases.kernel.tenancy import AnyUser, scoped
 from cases.legal.models import Case
-from cases.matching.models import EvidenceMatch, ReferenceMedia
+from cases.matching.models import (
+    EvidenceMatch,
+    ExchangePartner,
+    ExchangeSubscription,
+    PartnerMatch,
+    ReferenceMedia,
+)
 from cases.matching.pdq.hashes import LOW_QUALITY
 
 
@@ -169,3 +175,24 @@ def finding_matches(*, finding: Finding) -> FindingMatches:
     result.suggested_cases = list(cases.values())
     result.related_findings = list(related.values())
     return result
+
+
+def partner_matches_of_finding(*, finding: Finding) -> list[PartnerMatch]:
+    """The partner-signal matches of the finding's evidence (direct or through its captures),
+    nearest first: which partner's signal matched, how and at what distance."""
+    items = Evidence.objects.filter(agency_id=finding.agency_id).filter(
+        Q(finding=finding) | Q(capture__finding=finding)
+    )
+    return list(
+        PartnerMatch.objects.filter(agency_id=finding.agency_id, evidence__in=items)
+        .select_related("subscription")
+        .order_by("distance", "-id")
+    )
+
+
+def exchange_partners_for(user: AnyUser) -> QuerySet[ExchangePartner]:
+    return scoped(ExchangePartner.objects.all(), user).order_by("name", "id")
+
+
+def exchange_subscriptions_for(user: AnyUser) -> QuerySet[ExchangeSubscription]:
+    return scoped(ExchangeSubscription.objects.all(), user).order_by("name", "id")

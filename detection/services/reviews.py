@@ -17,6 +17,7 @@ from cases.kernel.actor import Actor, actor_label, actor_user
 from cases.kernel.audit.services import audit_record
 from cases.kernel.media import media_suffix
 from cases.kernel.models import Agency
+from cases.matching.services.bank import bank_verdict_set
 from detection.models import DetectionReview, DetectionRun, ReviewVerdict
 from detection.selectors import latest_verdicts_for_agency
 from detection.services.runs import DetectionError
@@ -59,6 +60,11 @@ def detection_review_record(
                 "item_probability": run.item_probability if run else None,
                 "detector": str(run.detector_version) if run and run.detector_version_id else None,
             },
+        )
+        # The latest verdict decides whether the item is in the agency's exchange bank: a
+        # reversed one withdraws it from partners (a delete entry in the feed).
+        bank_verdict_set(
+            evidence=evidence, confirmed=verdict == ReviewVerdict.CONFIRMED_FAKE, actor=actor
         )
     return review
 

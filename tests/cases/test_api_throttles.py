@@ -40,7 +40,13 @@ def test_the_throttles_are_configured_from_the_settings() -> None:
     assert "cases.kernel.throttling.UserThrottle" in classes
     assert "cases.kernel.throttling.TokenThrottle" in classes
     assert "cases.kernel.throttling.AnonThrottle" in classes
-    assert set(core.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) == {"anon", "user", "token"}
+    # "exchange": each partner key of the hash exchange (cases.matching.api.ExchangeThrottle).
+    assert set(core.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]) == {
+        "anon",
+        "user",
+        "token",
+        "exchange",
+    }
 
 
 def test_a_token_over_its_rate_gets_429_with_retry_after_and_another_token_does_not(

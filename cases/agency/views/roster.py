@@ -5,11 +5,16 @@ from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from cases.agency.forms import ArtistForm, GroupForm
-from cases.agency.models import Artist
+from cases.agency.models import Artist, ArtistShareConsent
 from cases.agency.selectors import artist_get_for, artist_list_for, group_get_for, group_list_for
+from cases.agency.services.consent import (
+    ConsentError,
+    artist_consent_record,
+    artist_consent_withdraw,
+)
 from cases.agency.services.roster import artist_save, group_save
 from cases.kernel.models import Role
 from cases.kernel.tenancy import can_see_legal_names
@@ -44,8 +49,32 @@ def artist_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "artist": artist,
         "show_legal_name": can_see_legal_names(user),
         "linked_cases": artist.cases.order_by("-created_at"),
+        "share_consents": ArtistShareConsent.objects.filter(artist=artist).select_related(
+            "recorded_by", "withdrawn_by"
+        )[:10],
     }
     return render(request, "cases/artist_detail.html", context)
+
+
+@require_POST
+@member_required(read=Role.ADMIN, write=Role.ADMIN)
+def artist_share_consent(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Record (action=record, with how it was given) or withdraw (action=withdraw) the
+    artist's consent to share their confirmed fakes' hashes with partner agencies."""
+    artist = artist_get_for(request.user, pk)
+    try:
+        if request.POST.get("action") == "withdraw":
+            artist_consent_withdraw(artist=artist, actor=request.user)
+            messages.success(
+                request, _("Consent withdrawn: partners drop these hashes on their next fetch.")
+            )
+        else:
+            note = request.POST.get("note", "")[:500]
+            artist_consent_record(artist=artist, actor=request.user, note=note)
+            messages.success(request, _("Consent to share recorded."))
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    return redirect("artist_detail", pk=artist.pk)
 
 
 def _artist_form(request: HtmxHttpRequest, artist: Artist | None = None) -> ArtistForm:

@@ -33,7 +33,9 @@ from cases.matching.pdq.hashes import (
 )
 from cases.matching.pdq.images import pdq_analyse
 from cases.matching.selectors import findings_of
+from cases.matching.services.bank import bank_evidence_refresh
 from cases.matching.services.index import matching_index_for
+from cases.matching.services.partner_matching import partner_matches_record
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +170,20 @@ def matching_link_new_evidence(
             if created:
                 _record_matched(evidence, created)
     _link_reference_artists(evidence=evidence)
+    _exchange_after_hashing(evidence=evidence, queries=queries)
     return created
+
+
+def _exchange_after_hashing(*, evidence: Evidence, queries: Sequence[str] | None) -> None:
+    """The exchange's side of a newly hashed item: match it against partners' signals (the
+    same queries, or the stored hashes), and refresh its own bank signal's hashes when it is
+    a confirmed fake whose verdict came before its PDQ hash."""
+    fingerprint = PdqFingerprint.objects.filter(evidence=evidence).first()
+    pdq_queries: Sequence[str] = ()
+    if fingerprint is not None and fingerprint.quality >= LOW_QUALITY:
+        pdq_queries = queries if queries is not None else _stored_hashes(fingerprint)
+    partner_matches_record(evidence=evidence, queries=pdq_queries)
+    bank_evidence_refresh(evidence=evidence)
 
 
 def _record_matched(evidence: Evidence, created: list[EvidenceMatch]) -> None:

@@ -1,0 +1,272 @@
+"""The agency's bank of confirmed fakes, as partners read it (docs/exchange.md).
+
+A signal exists for every evidence item a person's latest verdict confirmed as fake
+(`bank_verdict_set`, called by the detection app's review service). It is **published** when
+it is confirmed and every artist of the item's findings has consent to share in force
+(cases.agency.services.consent); an item without artists is never published. What a partner
+sees is the media's hashes (PDQ, SHA-256, MD5) and labels: never the media, names or URLs.
+
+Every change of what partners see (published, content changed, withdrawn) takes the next
+number of the agency's change sequence, under a lock on the agency's row, so numbers are
+handed out in commit order and a reader's cursor never skips a change committed later."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases.agency.models import Artist, ArtistShareConsent
+from cases.evidence.models import Evidence
+from cases.evidence.services.evidence import evidence_open
+from cases.intake.models import Finding
+from cases.kernel.actor import Actor
+from cases.kernel.audit.services import audit_record
+from cases.kernel.models import Agency
+from cases.matching.exchange_format import FORMAT, feed_dumps, feed_sign
+from cases.matching.models import (
+    BANK_LABELS,
+    BankSignal,
+    ExchangePartner,
+    FingerprintSource,
+    PdqFingerprint,
+)
+from cases.matching.pdq.hashes import HASH_BYTES, hash_to_hex
+from cases.matching.selectors import findings_of
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200
+MAX_PAGE_SIZE = 1000
+
+
+class BankError(Exception):
+    """A bank request that cannot be answered (a bad cursor or limit, unknown labels)."""
+
+
+def _md5_of(evidence: Evidence) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with evidence_open(evidence) as handle:
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        log.warning("evidence %s: no MD5 for the bank: %s", evidence.pk, exc)
+        return ""
+    return digest.hexdigest()
+
+
+def _pdq_of(evidence: Evidence) -> list[str]:
+    """The item's PDQ hashes for partners: an image's whole picture (and without borders),
+    a video's keyframes. A partner's matcher tries its own crops and mirrors."""
+    fingerprint = PdqFingerprint.objects.filter(evidence=evidence).first()
+    if fingerprint is not None and fingerprint.source == FingerprintSource.VIDEO:
+        raw = bytes(fingerprint.hashes)
+        return [hash_to_hex(raw[i : i + HASH_BYTES]) for i in range(0, len(raw), HASH_BYTES)][:64]
+    return [h for h in dict.fromkeys((evidence.pdq_hash, evidence.pdq_hash_trimmed)) if h]
+
+
+def _artist_ids(evidence: Evidence) -> set[int]:
+    findings = findings_of([evidence]).get(evidence.pk, [])
+    return set(
+        Finding.artists.through.objects.filter(finding__in=findings).values_list(
+            "artist_id", flat=True
+        )
+    )
+
+
+def _consented(artist_ids: set[int]) -> bool:
+    if not artist_ids:
+        return False
+    consenting = ArtistShareConsent.objects.filter(
+        artist_id__in=artist_ids, withdrawn_at__isnull=True
+    ).count()
+    return consenting == len(artist_ids)
+
+
+def _next_seq(agency_id: int) -> int:
+    # The agency's row is the sequence's lock: held until commit, so seq n+1 is handed out
+    # only after seq n's transaction ended and a reader never passes an uncommitted change.
+    Agency.objects.select_for_update().filter(pk=agency_id).values_list("pk", flat=True).first()
+    top = BankSignal.objects.filter(agency_id=agency_id).aggregate(top=Max("seq"))["top"]
+    return (top or 0) + 1
+
+
+def _refresh(signal: BankSignal, evidence: Evidence) -> bool:
+    """Bring the signal up to date (published state and content); a change partners can
+    see takes the next seq. Returns whether it changed. Runs inside a transaction."""
+    published = signal.confirmed and _consented(_artist_ids(evidence))
+    pdq, md5 = signal.pdq, signal.md5
+    if published:
+        pdq = _pdq_of(evidence)
+        md5 = signal.md5 or _md5_of(evidence)
+    visible_change = published != signal.published or (
+        published and (pdq != signal.pdq or md5 != signal.md5)
+    )
+    if not visible_change:
+        return False
+    was_ever_seen = signal.seq is not None
+    signal.published, signal.pdq, signal.md5 = published, pdq, md5
+    if published or was_ever_seen:
+        signal.seq = _next_seq(signal.agency_id)
+    signal.changed_at = timezone.now()
+    signal.save()
+    return True
+
+
+def bank_verdict_set(*, evidence: Evidence, confirmed: bool, actor: Actor) -> BankSignal | None:
+    """A person's verdict on the item changed (detection's review service): confirmed fakes
+    enter the bank (published if consent allows); a reversed verdict withdraws the signal
+    (a delete entry in the feed). None when the item was never confirmed."""
+    with transaction.atomic():
+        signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
+        if signal is None:
+            if not confirmed:
+                return None
+            signal = BankSignal(agency_id=evidence.agency_id, evidence=evidence)
+        signal.confirmed = confirmed
+        if signal.pk is None:
+            signal.save()
+        else:
+            signal.save(update_fields=["confirmed"])
+        if _refresh(signal, evidence):
+            audit_record(
+                agency=evidence.agency,
+                actor=actor,
+                action="exchange.bank_published" if signal.published else "exchange.bank_withdrawn",
+                obj=evidence,
+                data={"seq": signal.seq, "reason": "verdict", "confirmed": confirmed},
+            )
+    return signal
+
+
+def bank_evidence_refresh(*, evidence: Evidence) -> None:
+    """The item's hashes or findings changed (PDQ computed after the verdict): refresh its
+    signal if it has one."""
+    with transaction.atomic():
+        signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
+        if signal is not None and _refresh(signal, evidence):
+            audit_record(
+                agency=evidence.agency,
+                actor=None,
+                action="exchange.bank_published" if signal.published else "exchange.bank_withdrawn",
+                obj=evidence,
+                data={"seq": signal.seq, "reason": "hashes"},
+            )
+
+
+def bank_artist_refresh(*, artist: Artist) -> list[int]:
+    """The artist's consent changed: publish or withdraw the signals of the items of their
+    findings. Returns the evidence ids whose signal changed (one audit event for them)."""
+    findings = Finding.objects.filter(agency_id=artist.agency_id, artists=artist)
+    items = Evidence.objects.filter(agency_id=artist.agency_id).filter(
+        pk__in=BankSignal.objects.filter(agency_id=artist.agency_id).values("evidence_id")
+    )
+    items = items.filter(finding__in=findings) | items.filter(capture__finding__in=findings)
+    changed: list[int] = []
+    with transaction.atomic():
+        for evidence in items.select_related("finding", "capture__finding").order_by("pk"):
+            signal = BankSignal.objects.select_for_update().get(evidence=evidence)
+            if _refresh(signal, evidence):
+                changed.append(evidence.pk)
+        if changed:
+            audit_record(
+                agency=artist.agency,
+                actor=None,
+                action="exchange.bank_consent_applied",
+                obj=artist,
+                data={"evidence": changed},
+            )
+    return changed
+
+
+def bank_labels_set(*, evidence: Evidence, labels: Iterable[str], actor: Actor) -> BankSignal:
+    """Add "sexual" or "defamatory" to a confirmed fake's labels ("deepfake" is always there)."""
+    chosen = sorted(set(labels) - {"deepfake"}, key=BANK_LABELS.index)
+    if any(label not in BANK_LABELS for label in chosen):
+        raise BankError(_("Unknown label."))
+    with transaction.atomic():
+        signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
+        if signal is None or not signal.confirmed:
+            raise BankError(_("Only a confirmed fake has labels in the bank."))
+        if signal.labels == chosen:
+            return signal
+        signal.labels = chosen
+        if signal.published:
+            signal.seq = _next_seq(signal.agency_id)
+        signal.save()
+        audit_record(
+            agency=evidence.agency,
+            actor=actor,
+            action="exchange.bank_labels_set",
+            obj=evidence,
+            data={"labels": chosen, "seq": signal.seq},
+        )
+    return signal
+
+
+def _entry(signal: BankSignal, sha256: str) -> dict[str, object]:
+    if not signal.published:
+        return {"id": sha256, "seq": signal.seq, "op": "delete"}
+    return {
+        "id": sha256,
+        "seq": signal.seq,
+        "op": "add",
+        "sha256": sha256,
+        "md5": signal.md5,
+        "pdq": list(signal.pdq),
+        "vpdq": [],
+        "labels": ["deepfake", *signal.labels],
+    }
+
+
+def bank_page(
+    *, partner: ExchangePartner, cursor: int, limit: int = PAGE_SIZE, now: datetime | None = None
+) -> tuple[bytes, str]:
+    """One page of the partner's view of the bank after `cursor`: (the exact bytes to serve,
+    their signature with the partner's signing key). Audited as "exchange.page_served"."""
+    if cursor < 0 or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise BankError(_("The cursor must be 0 or more and the limit 1 to 1000."))
+    rows = list(
+        BankSignal.objects.filter(agency_id=partner.agency_id, seq__gt=cursor)
+        .order_by("seq")
+        .values_list("seq", "published", "labels", "pdq", "md5", "evidence__sha256")[: limit + 1]
+    )
+    has_more = len(rows) > limit
+    signals = [
+        _entry(BankSignal(seq=seq, published=pub, labels=labels, pdq=pdq, md5=md5), sha256)
+        for seq, pub, labels, pdq, md5, sha256 in rows[:limit]
+    ]
+    next_cursor = signals[-1]["seq"] if signals else cursor
+    body = feed_dumps(
+        {
+            "format": FORMAT,
+            "cursor": cursor,
+            "next_cursor": next_cursor,
+            "has_more": has_more,
+            "signals": signals,
+        }
+    )
+    signature = feed_sign(partner.signing_key, body)
+    with transaction.atomic():
+        ExchangePartner.objects.filter(pk=partner.pk).update(last_served_at=now or timezone.now())
+        audit_record(
+            agency=partner.agency,
+            actor=None,
+            action="exchange.page_served",
+            obj=partner,
+            data={
+                "partner": partner.name,
+                "cursor": cursor,
+                "next_cursor": next_cursor,
+                "entries": len(signals),
+                "sha256": hashlib.sha256(body).hexdigest(),
+            },
+        )
+    return body, signature

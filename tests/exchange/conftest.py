@@ -1,0 +1,49 @@
+"""Exchange fixtures: confirmed fakes of consenting artists, partners and their keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from cases.agency.services.consent import artist_consent_record
+from cases.evidence.models import Evidence
+from cases.matching.services.exchange import partner_create
+from cases.matching.services.index import matching_cache_clear
+from cases.matching.services.partner_matching import partner_cache_clear
+from detection.models import ReviewVerdict
+from detection.services.reviews import detection_review_record
+from tests.matching.conftest import store_image
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():  # type: ignore[no-untyped-def]
+    matching_cache_clear()
+    partner_cache_clear()
+    yield
+    matching_cache_clear()
+    partner_cache_clear()
+
+
+def confirm(evidence: Evidence, actor: Any, verdict: str = ReviewVerdict.CONFIRMED_FAKE) -> None:
+    detection_review_record(evidence=evidence, verdict=verdict, actor=actor)
+
+
+def fake_of(agency: Any, image: Image.Image, finding: Any, actor: Any) -> Evidence:
+    """An image stored as the finding's evidence, hashed, and confirmed fake by `actor`."""
+    evidence = store_image(agency, image, finding=finding, actor=actor)
+    confirm(evidence, actor)
+    evidence.refresh_from_db()
+    return evidence
+
+
+@pytest.fixture
+def consenting(artist, alice):  # type: ignore[no-untyped-def]
+    artist_consent_record(artist=artist, actor=alice, note="signed form 2026-11-30")
+    return artist
+
+
+@pytest.fixture
+def partner_and_key(agency, alice):  # type: ignore[no-untyped-def]
+    return partner_create(agency=agency, actor=alice, name="Nebula Music")
