@@ -102,3 +102,13 @@ def test_share_parameters_and_the_host_refusal_in_korean(client, alice, agency):
     assert "네트워크 정책이 이 호스트를 거부합니다: 10.0.0.5 is a private address." in (
         refused.content.decode()
     )
+
+
+def test_the_hash_exchange_pages_speak_korean(client, alice, artist):
+    client.force_login(alice)
+    client.post(reverse("set_language"), {"language": "ko", "next": reverse("dashboard")})
+    page = client.get(reverse("exchange_settings")).content.decode()
+    assert "해시 교환" in page and "우리 뱅크를 읽는 파트너" in page
+    assert "조작 확인 항목 0건이 게시되어 있습니다." in page
+    detail = client.get(reverse("artist_detail", args=[artist.pk])).content.decode()
+    assert "파트너 기획사와의 공유 동의" in detail and "동의 기록" in detail
