@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate, pre_migrate
+from django.db.models.signals import m2m_changed, post_migrate, pre_migrate
 
 from cases.agency.signals import agency_created, artist_consent_changed
 from cases.evidence.services.removal_signatures import removal_signatures_seed
@@ -15,13 +15,14 @@ from cases.evidence.signals import evidence_stored
 from cases.intake.artist_ids_sql import ARTIST_IDS
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
+from cases.intake.models import Finding
 from cases.intake.signals import finding_removed
 from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
-from cases.matching.services.bank import bank_artist_refresh
+from cases.matching.services.bank import bank_artist_refresh, bank_finding_refresh
 from cases.notices.latest_sql import latest_notice_triggers_drop, latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
@@ -45,6 +46,19 @@ def _bank_consent(sender: Any, *, artist: Any, **kwargs: Any) -> None:
     bank_artist_refresh(artist=artist)
 
 
+def _bank_finding_artists(
+    sender: Any, *, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    # A finding's artists changed (from either side of the link): the exchange bank
+    # re-checks consent for its evidence, in the same transaction.
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if not reverse:
+        bank_finding_refresh(finding_ids=[instance.pk])
+    elif pk_set:
+        bank_finding_refresh(finding_ids=pk_set)
+
+
 def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     finding_counter_triggers_ensure(using=using)
     latest_notice_triggers_ensure(using=using)
@@ -61,6 +75,9 @@ def connect(app: AppConfig) -> None:
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     artist_consent_changed.connect(_bank_consent, dispatch_uid="bank_artist_refresh")
+    m2m_changed.connect(
+        _bank_finding_artists, sender=Finding.artists.through, dispatch_uid="bank_finding_refresh"
+    )
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
     pre_migrate.connect(_drop_sqlite_triggers, sender=app, dispatch_uid="drop_sqlite_triggers")
     post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")

@@ -231,3 +231,22 @@ def test_partners_and_published_signals_are_audited(agency, alice, bob, consenti
     assert created.data == {"name": "Nebula", "key_prefix": partner.key_prefix}
     published = AuditEvent.objects.get(agency=agency, action="exchange.bank_published")
     assert published.object_id == str(evidence.pk) and published.data["seq"] == 1
+
+
+def test_an_artist_without_consent_added_to_the_finding_withdraws_the_signal(
+    agency, bob, consenting, finding, partner_and_key
+):
+    _partner, key = partner_and_key
+    evidence = fake_of(agency, scene(70), finding, bob)
+    cursor = _page(key)["next_cursor"]
+    shy = ArtistFactory(agency=agency, stage_name="Shy")
+    finding.artists.add(shy)
+    page = _page(key, cursor=cursor)
+    assert _ids(page, "delete") == [evidence.sha256]
+    # And from the artist's side of the link: removing her publishes it again.
+    shy.findings.remove(finding)
+    assert _ids(_page(key, cursor=page["next_cursor"])) == [evidence.sha256]
+    assert (
+        AuditEvent.objects.filter(agency=agency, action="exchange.bank_artists_applied").count()
+        == 2
+    )

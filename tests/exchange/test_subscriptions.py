@@ -15,6 +15,7 @@ import pytest
 from django.urls import reverse
 
 from cases.agency.services.consent import artist_consent_withdraw
+from cases.evidence.services.evidence import evidence_open
 from cases.kernel.models import AuditEvent
 from cases.matching.exchange_format import SIGNATURE_HEADER, feed_dumps, feed_sign
 from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal
@@ -103,8 +104,6 @@ def test_a_fake_confirmed_by_a_partner_is_recognised_on_a_new_upload_until_conse
 
 
 def open_bytes(evidence: Any) -> bytes:
-    from cases.evidence.services.evidence import evidence_open
-
     with evidence_open(evidence) as handle:
         return handle.read()
 

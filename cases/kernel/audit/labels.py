@@ -34,6 +34,7 @@ ACTION_LABELS = {
     "exchange.bank_withdrawn": gettext_lazy("Confirmed fake withdrawn from partners"),
     "exchange.bank_consent_applied": gettext_lazy("Consent change applied to the bank"),
     "exchange.bank_labels_set": gettext_lazy("Bank labels changed"),
+    "exchange.bank_artists_applied": gettext_lazy("Finding artists change applied to the bank"),
     "exchange.page_served": gettext_lazy("Bank page served to a partner"),
     "exchange.partner_created": gettext_lazy("Exchange partner added"),
     "exchange.partner_revoked": gettext_lazy("Exchange partner's key revoked"),

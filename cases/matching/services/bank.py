@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -165,16 +165,8 @@ def bank_artist_refresh(*, artist: Artist) -> list[int]:
     """The artist's consent changed: publish or withdraw the signals of the items of their
     findings. Returns the evidence ids whose signal changed (one audit event for them)."""
     findings = Finding.objects.filter(agency_id=artist.agency_id, artists=artist)
-    items = Evidence.objects.filter(agency_id=artist.agency_id).filter(
-        pk__in=BankSignal.objects.filter(agency_id=artist.agency_id).values("evidence_id")
-    )
-    items = items.filter(finding__in=findings) | items.filter(capture__finding__in=findings)
-    changed: list[int] = []
     with transaction.atomic():
-        for evidence in items.select_related("finding", "capture__finding").order_by("pk"):
-            signal = BankSignal.objects.select_for_update().get(evidence=evidence)
-            if _refresh(signal, evidence):
-                changed.append(evidence.pk)
+        changed = _refresh_items_of(agency_id=artist.agency_id, findings=findings)
         if changed:
             audit_record(
                 agency=artist.agency,
@@ -183,6 +175,50 @@ def bank_artist_refresh(*, artist: Artist) -> list[int]:
                 obj=artist,
                 data={"evidence": changed},
             )
+    return changed
+
+
+def _refresh_items_of(*, agency_id: int, findings: QuerySet[Finding]) -> list[int]:
+    """Refresh the bank signals of the findings' evidence (direct or through a capture);
+    the evidence ids whose signal changed."""
+    items = (
+        Evidence.objects.filter(agency_id=agency_id)
+        .filter(Q(finding__in=findings) | Q(capture__finding__in=findings))
+        .filter(pk__in=BankSignal.objects.filter(agency_id=agency_id).values("evidence_id"))
+        .select_related("finding", "capture__finding")
+        .distinct()
+        .order_by("pk")
+    )
+    changed: list[int] = []
+    for evidence in items:
+        signal = BankSignal.objects.select_for_update().get(evidence=evidence)
+        if _refresh(signal, evidence):
+            changed.append(evidence.pk)
+    return changed
+
+
+def bank_finding_refresh(*, finding_ids: Iterable[int]) -> list[int]:
+    """The artists of these findings changed (edited, linked by matching): an artist without
+    consent now on a published item withdraws it; the last such artist gone publishes it."""
+    ids = list(finding_ids)
+    if not ids or not BankSignal.objects.exists():
+        return []
+    changed: list[int] = []
+    with transaction.atomic():
+        for agency_id in sorted(
+            set(Finding.objects.filter(pk__in=ids).values_list("agency_id", flat=True))
+        ):
+            findings = Finding.objects.filter(agency_id=agency_id, pk__in=ids)
+            done = _refresh_items_of(agency_id=agency_id, findings=findings)
+            if done:
+                audit_record(
+                    agency=Agency.objects.get(pk=agency_id),
+                    actor=None,
+                    action="exchange.bank_artists_applied",
+                    obj=None,
+                    data={"findings": sorted(ids), "evidence": done},
+                )
+            changed += done
     return changed
 
 
