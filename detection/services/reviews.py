@@ -69,6 +69,18 @@ def detection_review_record(
     return review
 
 
+def detection_bank_backfill(*, agency: Agency) -> int:
+    """Bring the agency's exchange bank in line with its current verdicts (verdicts recorded
+    before the bank existed, or a bank restored from a backup): each item's latest review
+    decides. Idempotent; returns how many items' verdicts were applied."""
+    applied = 0
+    for review in latest_verdicts_for_agency(agency):
+        confirmed = review.verdict == ReviewVerdict.CONFIRMED_FAKE
+        if bank_verdict_set(evidence=review.evidence, confirmed=confirmed, actor=None):
+            applied += 1
+    return applied
+
+
 def detection_training_export(
     *, agency: Agency, out_dir: str | Path, actor: Actor = None
 ) -> dict[str, Any]:

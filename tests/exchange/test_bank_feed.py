@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -21,7 +22,7 @@ from cases.matching.exchange_format import SIGNATURE_HEADER, feed_verify
 from cases.matching.models import BankSignal
 from cases.matching.services.bank import bank_labels_set
 from cases.matching.services.exchange import partner_create, partner_revoke
-from detection.models import ReviewVerdict
+from detection.models import DetectionReview, ReviewVerdict
 from tests.exchange.conftest import confirm, fake_of
 from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
@@ -250,3 +251,19 @@ def test_an_artist_without_consent_added_to_the_finding_withdraws_the_signal(
         AuditEvent.objects.filter(agency=agency, action="exchange.bank_artists_applied").count()
         == 2
     )
+
+
+def test_the_backfill_brings_verdicts_from_before_the_bank(
+    agency, bob, consenting, finding, partner_and_key
+):
+    _partner, key = partner_and_key
+    evidence = store_image(agency, scene(80), finding=finding, actor=bob)
+    # A verdict recorded before the bank existed: the review row without the bank's hook.
+    DetectionReview.objects.create(
+        agency=agency, evidence=evidence, verdict=ReviewVerdict.CONFIRMED_FAKE, reviewer=bob
+    )
+    assert _ids(_page(key)) == []
+    call_command("exchange_bank_backfill", "--agency", agency.slug)
+    assert _ids(_page(key)) == [evidence.sha256]
+    call_command("exchange_bank_backfill", "--all")
+    assert len(_page(key)["signals"]) == 1  # idempotent: no new change
