@@ -113,6 +113,19 @@ def audit_record_many(
     return events
 
 
+def audit_chain_lock(*, agency_id: int) -> None:
+    """Take the agency's audit-chain lock now, inside the caller's transaction, before the
+    caller locks rows of its own. Every audited change takes this lock anyway (until
+    commit), so a writer that takes it first adds no new lock order and may number its own
+    changes in commit order under it (the exchange bank's change sequence)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_chain_lock must run inside transaction.atomic()")
+    AuditChain.objects.get_or_create(agency_id=agency_id)
+    AuditChain.objects.select_for_update().filter(agency_id=agency_id).values_list(
+        "pk", flat=True
+    ).first()
+
+
 def audit_record(
     *,
     agency: Agency,

@@ -7,8 +7,9 @@ it is confirmed and every artist of the item's findings has consent to share in 
 sees is the media's hashes (PDQ, SHA-256, MD5) and labels: never the media, names or URLs.
 
 Every change of what partners see (published, content changed, withdrawn) takes the next
-number of the agency's change sequence, under a lock on the agency's row, so numbers are
-handed out in commit order and a reader's cursor never skips a change committed later."""
+number of the agency's change sequence, under the agency's audit-chain lock (taken first by
+every bank writer), so numbers are handed out in commit order and a reader's cursor never
+skips a change committed later."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from cases.evidence.models import Evidence
 from cases.evidence.services.evidence import evidence_open
 from cases.intake.models import Finding
 from cases.kernel.actor import Actor
-from cases.kernel.audit.services import audit_record
+from cases.kernel.audit.services import audit_chain_lock, audit_record
 from cases.kernel.models import Agency
 from cases.matching.exchange_format import FORMAT, feed_dumps, feed_sign
 from cases.matching.models import (
@@ -91,9 +92,11 @@ def _consented(artist_ids: set[int]) -> bool:
 
 
 def _next_seq(agency_id: int) -> int:
-    # The agency's row is the sequence's lock: held until commit, so seq n+1 is handed out
-    # only after seq n's transaction ended and a reader never passes an uncommitted change.
-    Agency.objects.select_for_update().filter(pk=agency_id).values_list("pk", flat=True).first()
+    # Called only under the agency's audit-chain lock (every bank writer takes it first,
+    # audit_chain_lock): held until commit, so seq n+1 is handed out only after seq n's
+    # transaction ended and a reader never passes an uncommitted change. Taking it before
+    # any signal row also keeps one lock order with writers that audit before they reach
+    # the bank (a review, a consent change): chain, then signal rows.
     top = BankSignal.objects.filter(agency_id=agency_id).aggregate(top=Max("seq"))["top"]
     return (top or 0) + 1
 
@@ -125,6 +128,7 @@ def bank_verdict_set(*, evidence: Evidence, confirmed: bool, actor: Actor) -> Ba
     enter the bank (published if consent allows); a reversed verdict withdraws the signal
     (a delete entry in the feed). None when the item was never confirmed."""
     with transaction.atomic():
+        audit_chain_lock(agency_id=evidence.agency_id)
         signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
         if signal is None:
             if not confirmed:
@@ -149,7 +153,10 @@ def bank_verdict_set(*, evidence: Evidence, confirmed: bool, actor: Actor) -> Ba
 def bank_evidence_refresh(*, evidence: Evidence) -> None:
     """The item's hashes or findings changed (PDQ computed after the verdict): refresh its
     signal if it has one."""
+    if not BankSignal.objects.filter(evidence=evidence).exists():
+        return
     with transaction.atomic():
+        audit_chain_lock(agency_id=evidence.agency_id)
         signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
         if signal is not None and _refresh(signal, evidence):
             audit_record(
@@ -166,6 +173,7 @@ def bank_artist_refresh(*, artist: Artist) -> list[int]:
     findings. Returns the evidence ids whose signal changed (one audit event for them)."""
     findings = Finding.objects.filter(agency_id=artist.agency_id, artists=artist)
     with transaction.atomic():
+        audit_chain_lock(agency_id=artist.agency_id)
         changed = _refresh_items_of(agency_id=artist.agency_id, findings=findings)
         if changed:
             audit_record(
@@ -208,6 +216,7 @@ def bank_finding_refresh(*, finding_ids: Iterable[int]) -> list[int]:
         for agency_id in sorted(
             set(Finding.objects.filter(pk__in=ids).values_list("agency_id", flat=True))
         ):
+            audit_chain_lock(agency_id=agency_id)
             findings = Finding.objects.filter(agency_id=agency_id, pk__in=ids)
             done = _refresh_items_of(agency_id=agency_id, findings=findings)
             if done:
@@ -228,6 +237,7 @@ def bank_labels_set(*, evidence: Evidence, labels: Iterable[str], actor: Actor) 
     if any(label not in BANK_LABELS for label in chosen):
         raise BankError(_("Unknown label."))
     with transaction.atomic():
+        audit_chain_lock(agency_id=evidence.agency_id)
         signal = BankSignal.objects.select_for_update().filter(evidence=evidence).first()
         if signal is None or not signal.confirmed:
             raise BankError(_("Only a confirmed fake has labels in the bank."))
