@@ -98,6 +98,13 @@ class ExchangeBankView(APIView):
     permission_classes = [IsExchangePartner]
     throttle_classes = [ExchangeThrottle]
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method the feed does not have is a 405 whoever asks (DRF would authenticate first
+        # and answer 401): the answer tells nothing about keys.
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            raise exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         operation_id="exchange_bank",
         summary="A page of the agency's bank of confirmed fakes (partners only)",

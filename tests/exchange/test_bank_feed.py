@@ -197,6 +197,15 @@ def test_only_a_valid_partner_key_reads_and_only_its_own_agency_bank(
     assert _get(key).status_code == 401
 
 
+def test_a_method_the_feed_lacks_is_a_405_with_or_without_a_key(agency, partner_and_key):
+    _partner, key = partner_and_key
+    keyed = APIClient()
+    keyed.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    for client in (APIClient(), keyed):
+        for method in ("post", "put", "patch", "delete"):
+            assert getattr(client, method)(URL, {}).status_code == 405, method
+
+
 def test_a_bad_cursor_or_limit_is_a_400(agency, partner_and_key):
     _partner, key = partner_and_key
     for params in ({"cursor": "-1"}, {"cursor": "abc"}, {"limit": "0"}, {"limit": "5000"}):
