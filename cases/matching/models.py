@@ -165,7 +165,7 @@ class ExchangePartner(models.Model):
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("partner"), max_length=120)
-    key_prefix = models.CharField(max_length=12, unique=True)
+    key_prefix = models.CharField(max_length=12, unique=True)  # 12 hex digits
     key_digest = models.CharField(max_length=64)
     signing_key = models.CharField(max_length=64)
     active = models.BooleanField(default=True)
@@ -183,7 +183,10 @@ class ExchangePartner(models.Model):
 
 
 class TrustLevel(models.TextChoices):
-    LOW = "low", _("Low: show matches only")
+    """How far the agency trusts a partner's verdicts; shown with every match of its
+    signals (nothing is decided automatically on it yet)."""
+
+    LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")
     HIGH = "high", _("High")
 

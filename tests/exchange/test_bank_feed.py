@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -276,3 +277,13 @@ def test_the_backfill_brings_verdicts_from_before_the_bank(
     assert _ids(_page(key)) == [evidence.sha256]
     call_command("exchange_bank_backfill", "--all")
     assert len(_page(key)["signals"]) == 1  # idempotent: no new change
+
+
+def test_a_plain_picture_is_published_without_its_unreliable_pdq_hash(
+    agency, bob, consenting, finding, partner_and_key
+):
+    _partner, key = partner_and_key
+    plain = fake_of(agency, Image.new("RGB", (320, 240), (120, 120, 120)), finding, bob)
+    assert plain.pdq_quality is not None and plain.pdq_quality < 50
+    [entry] = _page(key)["signals"]
+    assert entry["sha256"] == plain.sha256 and entry["pdq"] == [] and len(entry["md5"]) == 32

@@ -38,7 +38,7 @@ from cases.matching.models import (
     FingerprintSource,
     PdqFingerprint,
 )
-from cases.matching.pdq.hashes import HASH_BYTES, hash_to_hex
+from cases.matching.pdq.hashes import HASH_BYTES, LOW_QUALITY, hash_to_hex
 from cases.matching.selectors import findings_of
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,13 @@ def _md5_of(evidence: Evidence) -> str:
 
 def _pdq_of(evidence: Evidence) -> list[str]:
     """The item's PDQ hashes for partners: an image's whole picture (and without borders),
-    a video's keyframes. A partner's matcher tries its own crops and mirrors."""
+    a video's keyframes; none below LOW_QUALITY. A partner's matcher tries its own crops
+    and mirrors."""
     fingerprint = PdqFingerprint.objects.filter(evidence=evidence).first()
-    if fingerprint is not None and fingerprint.source == FingerprintSource.VIDEO:
+    if fingerprint is None or fingerprint.quality < LOW_QUALITY:
+        # Too plain to match reliably (PDQ's authors): partners would match too much.
+        return []
+    if fingerprint.source == FingerprintSource.VIDEO:
         raw = bytes(fingerprint.hashes)
         return [hash_to_hex(raw[i : i + HASH_BYTES]) for i in range(0, len(raw), HASH_BYTES)][:64]
     return [h for h in dict.fromkeys((evidence.pdq_hash, evidence.pdq_hash_trimmed)) if h]

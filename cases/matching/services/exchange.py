@@ -65,7 +65,7 @@ def partner_create(*, agency: Agency, actor: User, name: str) -> tuple[ExchangeP
     name = name.strip()
     if not name:
         raise ExchangeError(_("Name the partner."))
-    prefix = secrets.token_hex(4)
+    prefix = secrets.token_hex(6)
     api_key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     with transaction.atomic():
         partner = ExchangePartner.objects.create(

@@ -31,7 +31,7 @@ _lock = threading.Lock()
 
 
 def _key(agency_id: int) -> tuple[object, ...]:
-    stats = PartnerSignal.objects.filter(agency_id=agency_id).aggregate(
+    stats = PartnerSignal.objects.filter(agency_id=agency_id, subscription__active=True).aggregate(
         newest=Max("id"), rows=Count("id"), latest=Max("fetched_at")
     )
     return stats["newest"] or 0, stats["rows"], stats["latest"]
