@@ -22,6 +22,12 @@ from cases.intake.models import (
     ImportJob,
     ImportJobStatus,
 )
+from cases.intake.monitor.models import (
+    Discovery,
+    WatchedSource,
+    WatchedSourceKind,
+    WatchedSourceState,
+)
 from cases.kernel.models import (
     Agency,
     AuditChain,
@@ -61,6 +67,7 @@ __all__ = [
     "CustodyAction",
     "CustodyEvent",
     "DigestSubscription",
+    "Discovery",
     "Evidence",
     "EvidenceKind",
     "EvidenceMatch",
@@ -91,6 +98,9 @@ __all__ = [
     "SignatureKind",
     "SignerProfile",
     "Task",
+    "WatchedSource",
+    "WatchedSourceKind",
+    "WatchedSourceState",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -34,9 +34,11 @@ from cases.agency.models import Platform
 from cases.evidence.models import EvidenceKind, RemovalSignature
 from cases.evidence.services.captures import capture_request
 from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.intake.services.fan_reports import fan_report_submit
 from cases.intake.services.imports import import_job_create
 from cases.intake.services.saved_views import saved_view_save
+from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
 from cases.notices.services.drafts import notice_create
@@ -93,6 +95,7 @@ PK_BY_PREFIX = {
     "webhook": "webhook",
     "detector": "detector",
     "saved_view": "saved_view",
+    "watched_source": "watched_source",
 }
 API_METHODS = ("get", "post", "patch", "put", "delete")
 UI_METHODS = ("get", "post")
@@ -142,6 +145,12 @@ CONTRACT = {
     "platform_update",
     "audit_list",
     "user_settings",
+    "watched_source_list",
+    "watched_source_create",
+    "watched_source_detail",
+    "watched_source_update",
+    "watched_source_delete",
+    "watched_source_poll",
     "api:api-root",
     "api:artist-list",
     "api:artist-detail",
@@ -318,6 +327,7 @@ class Objects:
     detection_run: Any
     task: Any
     saved_view: Any
+    watched_source: Any
 
 
 @dataclass
@@ -396,6 +406,32 @@ def _failed_detection_run(evidence: Any) -> Any:
     )
 
 
+def _aurora_source(agency: Agency, alice: Any, finding: Any) -> Any:
+    """A watched source of Aurora's, failing (its error names a secret host), that
+    discovered Aurora's finding."""
+    source = watched_source_save(
+        agency=agency,
+        actor=alice,
+        name="AURORA-SECRET-SOURCE",
+        kind="html",
+        url="https://aurora-secret.example/board",
+        selector="article.aurora-secret a",
+        interval_minutes=60,
+    )
+    WatchedSource.objects.filter(pk=source.pk).update(
+        state="failing", last_error="https://aurora-secret.example/board: HTTP 503"
+    )
+    Discovery.objects.create(
+        agency=agency,
+        source=source,
+        source_name=source.name,
+        finding=finding,
+        item_url=finding.url,
+        reason="alias 'AURORA-SECRET-ARTIST' in title",
+    )
+    return source
+
+
 def _nebula(agency: Agency, mallory: Any) -> Objects:
     """Mallory has a life of her own, so her pages render rows, not only empty states."""
     group = GroupFactory(agency=agency, name="Nebula Group")
@@ -443,6 +479,14 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         task=task_add(actor=mallory, title="Nebula task", assignee=mallory, case=case),
         saved_view=saved_view_save(
             agency=agency, owner=mallory, name="Nebula view", query="q=nebula", shared=True
+        ),
+        watched_source=watched_source_save(
+            agency=agency,
+            actor=mallory,
+            name="Nebula feed",
+            kind="feed",
+            url="https://nebula.example/feed.xml",
+            interval_minutes=60,
         ),
     )
 
@@ -545,6 +589,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
             query="q=aurora-secret",
             shared=True,
         ),
+        watched_source=_aurora_source(agency, alice, finding),
         alice=alice,
         bob=bob,
         carol=carol,

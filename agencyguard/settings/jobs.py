@@ -34,6 +34,8 @@ CELERY_TASK_ROUTES = {
     # Before "cases.*": the first match wins.
     "cases.evidence.tasks.capture_*": {"queue": "capture"},
     "cases.evidence.tasks.recheck_*": {"queue": "capture"},
+    # Polls of watched sources are network-bound too.
+    "cases.intake.tasks.watched_source*": {"queue": "capture"},
     "detection.*": {"queue": "detection"},
     "reports.*": {"queue": "reports"},
     "cases.*": {"queue": "default"},
@@ -54,6 +56,11 @@ CELERY_BEAT_SCHEDULE = {
     "capture-recheck-due": {
         "task": "cases.evidence.tasks.recheck_due_task",
         "schedule": float(envint("CAPTURE_RECHECK_SWEEP_S", "600")),
+    },
+    # Queues a poll of each watched source that is due (cases/intake/monitor).
+    "monitor-poll-due": {
+        "task": "cases.intake.tasks.watched_sources_poll_due_task",
+        "schedule": float(envint("MONITOR_SWEEP_S", "60")),
     },
     # Re-hash every evidence original once a day; problems go to the log and the audit trail.
     "evidence-verify": {

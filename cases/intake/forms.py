@@ -21,6 +21,7 @@ from cases.agency.forms import (
 from cases.agency.models import Artist
 from cases.intake.canonical import MAX_URL_LENGTH
 from cases.intake.models import Finding, FindingStatus
+from cases.intake.monitor.models import WatchedSourceKind
 from cases.intake.services.findings import TRANSITIONS
 from cases.kernel.models import Membership
 from cases.kernel.widgets import ChoiceList
@@ -211,3 +212,48 @@ class FanReportForm(forms.Form):
     @property
     def is_bot(self) -> bool:
         return bool(self.data.get("website", "").strip())
+
+
+# --- Watched sources ----------------------------------------------------------------------
+
+
+class WatchedSourceForm(forms.Form):
+    """A watched source's settings; watched_source_save checks them (URL policy, selector,
+    JSON paths, interval) and the view shows its reason on the field."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    kind = forms.ChoiceField(label=_("Kind"), choices=WatchedSourceKind.choices)
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "https://", "spellcheck": "false"}),
+        help_text=_(
+            "A feed, sitemap, page or JSON listing; https://t.me/s/channel for a Telegram "
+            "channel; for a search URL, {alias} where each artist name goes."
+        ),
+    )
+    selector = forms.CharField(
+        label=_("Link selector"),
+        max_length=300,
+        required=False,
+        help_text=_(
+            "HTML pages and search URLs: the CSS selector of each post, e.g. article.post."
+        ),
+    )
+    json_items_path = forms.CharField(
+        label=_("Items path"),
+        max_length=200,
+        required=False,
+        help_text=_("JSON listings: where the items are, e.g. data.children.*.data."),
+    )
+    json_url_key = forms.CharField(
+        label=_("URL key"), max_length=100, required=False, help_text=_("e.g. url")
+    )
+    json_text_keys = forms.CharField(
+        label=_("Text keys"),
+        max_length=200,
+        required=False,
+        help_text=_("Comma-separated, e.g. title, selftext."),
+    )
+    interval_minutes = forms.IntegerField(label=_("Poll every (minutes)"), min_value=1)
+    active = forms.BooleanField(label=_("Active"), required=False)

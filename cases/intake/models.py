@@ -31,6 +31,8 @@ class FindingSource(models.TextChoices):
     API = "api", _("API")
     IMPORT = "import", _("Import")
     CRAWLER = "crawler", _("Crawler")
+    # Found by a watched source's poll (cases/intake/monitor): "discovered" in triage.
+    MONITOR = "monitor", _("Discovered")
 
 
 class Finding(models.Model):

@@ -154,6 +154,7 @@ def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "timestamps": timestamps,
         "events": audit_events_for_object(user, finding).order_by("seq"),
         "fan_reports": finding.fan_reports.select_related("artist"),
+        "discoveries": finding.discoveries.order_by("created_at", "id"),
         "linked_cases": finding.cases.order_by("-created_at"),
         "status_form": FindingStatusForm(current=finding.status),
         "update_form": FindingUpdateForm(
