@@ -126,7 +126,7 @@ def parse_feed(body: bytes, base_url: str) -> list[Item]:
                 url=url,
                 title=_clip(html_text(entry.get("title", "") or "")),
                 text=html_text(summary),
-                media=_media(url, media),
+                media=_media(base_url, media),
             )
         )
     return items
@@ -184,7 +184,7 @@ def parse_sitemap(body: bytes, base_url: str) -> list[Item]:
         url = _http_url(base_url, loc)
         if url is None:
             continue
-        items.append(Item(url=url, title=_clip(title), media=_media(url, media)))
+        items.append(Item(url=url, title=_clip(title), media=_media(base_url, media)))
         if len(items) >= MAX_ITEMS:
             break
     return items
@@ -243,7 +243,9 @@ def parse_html_listing(
         title = (link.get("title") or "") if link is not None else ""
         images = [img.get("src") for img in element.iter(f"{HTML_NS}img")]
         items.append(
-            Item(url=url, title=_clip(title), text=_text_of(element), media=_media(url, images))
+            Item(
+                url=url, title=_clip(title), text=_text_of(element), media=_media(base_url, images)
+            )
         )
         if len(items) >= MAX_ITEMS:
             break
@@ -278,7 +280,7 @@ def parse_telegram(body: bytes, base_url: str, charset: str | None = None) -> li
         media = list(_backgrounds(message.query_all(".tgme_widget_message_photo_wrap[style]")))
         media += list(_backgrounds(message.query_all(".tgme_widget_message_video_thumb[style]")))
         media += [w.etree_element.get("src") or "" for w in message.query_all("video[src]")]
-        items.append(Item(url=url, text=_clip(" ".join(texts)), media=_media(url, media)))
+        items.append(Item(url=url, text=_clip(" ".join(texts)), media=_media(base_url, media)))
         if len(items) >= MAX_ITEMS:
             break
     if not items and not root.query("html"):
