@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cases.intake.models import Finding, FindingSource
 from cases.intake.monitor.models import Discovery, WatchedSource, WatchedSourceState
+from cases.intake.services import source_polls
 from cases.intake.services.source_polls import watched_source_poll, watched_sources_due
 from cases.intake.services.watched_sources import WatchedSourceError, watched_source_save
 from cases.kernel.models import AuditEvent
@@ -225,3 +226,28 @@ def test_triage_filters_discovered_findings(client, agency, bob) -> None:  # typ
     page = client.get(reverse("finding_list"), {"source": "monitor"}).content.decode()
     assert "watch/found" in page and "watch/typed" not in page
     assert ">Discovered<" in page  # the filter's choice and the row's source label
+
+
+def test_a_search_url_with_no_artist_names_says_so(agency, alice, web) -> None:  # type: ignore[no-untyped-def]
+    source = _save(
+        agency, alice, kind="template", url=web.url("/search?q={alias}"), selector="li a"
+    )
+    outcome = watched_source_poll(source_id=source.pk)
+    source.refresh_from_db()
+    assert outcome.status == "polled" and web.requests == []
+    assert source.last_result.startswith("nothing to fetch")
+
+
+def test_a_crash_mid_poll_releases_the_source_with_an_error(  # type: ignore[no-untyped-def]
+    monkeypatch, agency, alice, seori, web
+) -> None:
+    def boom(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(source_polls, "_discover", boom)
+    source = _save(agency, alice, url=web.url("/feed.xml"))
+    with pytest.raises(RuntimeError):
+        watched_source_poll(source_id=source.pk)
+    source.refresh_from_db()
+    assert source.polling_since is None and source.state == WatchedSourceState.FAILING
+    assert "RuntimeError" in source.last_error and source.consecutive_errors == 1

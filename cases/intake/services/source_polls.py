@@ -320,7 +320,9 @@ def _finish(
             row.consecutive_errors = 0
             row.state = WatchedSourceState.OK
             row.last_error = "\n".join(fetched.errors)[:2000]
-            if fetched.answered:
+            if not fetched.tried:
+                row.last_result = "nothing to fetch (no active artist names for the search URL)"
+            elif fetched.answered:
                 row.last_result = (
                     f"{outcome.items_seen} new items, {outcome.candidates} recognised, "
                     f"{outcome.findings} new findings"
@@ -339,6 +341,17 @@ def watched_source_poll(*, source_id: int, now: datetime | None = None) -> PollO
     if source is None:
         assert refused is not None
         return refused
+    try:
+        outcome = _poll_claimed(source, now)
+    except Exception as exc:
+        # Never leave the source claimed until its lease runs out: show what happened and
+        # back off as for any failed poll, then let the task report the error.
+        _release_after_crash(source, now, exc)
+        raise
+    return outcome
+
+
+def _poll_claimed(source: WatchedSource, now: datetime) -> PollOutcome:
     names = _artist_names(source)
     fetched = _fetch_all(source, _urls(source, names))
     platforms = platform_index_for(source.agency)
@@ -362,3 +375,16 @@ def watched_source_poll(*, source_id: int, now: datetime | None = None) -> PollO
         outcome.findings += int(created)
     _finish(source, now, fetched, outcome, keys)
     return outcome
+
+
+def _release_after_crash(source: WatchedSource, now: datetime, exc: Exception) -> None:
+    with transaction.atomic():
+        row = WatchedSource.objects.select_for_update().get(pk=source.pk)
+        row.polling_since = None
+        row.consecutive_errors += 1
+        row.errors_total += 1
+        row.state = WatchedSourceState.FAILING
+        row.last_error = f"The poll stopped on an internal error ({type(exc).__name__})."
+        row.last_result = "failed"
+        row.next_due_at = now + _backoff(row, row.consecutive_errors)
+        row.save()
