@@ -104,8 +104,14 @@ def html_text(markup: str) -> str:
 
 def parse_feed(body: bytes, base_url: str) -> list[Item]:
     """RSS 0.9x/1.0/2.0 and Atom, through feedparser."""
+    # Summaries are reduced to text here (html_text) and never rendered as HTML, so
+    # feedparser's sanitiser and its rewriting of URLs inside them are skipped: they were
+    # two thirds of its time. Links are made absolute by _http_url.
     parsed = feedparser.parse(
-        io.BytesIO(body), response_headers={"content-location": base_url}, sanitize_html=True
+        io.BytesIO(body),
+        response_headers={"content-location": base_url},
+        sanitize_html=False,
+        resolve_relative_uris=False,
     )
     if not parsed.entries and (parsed.bozo or not parsed.get("version")):
         why = parsed.get("bozo_exception") or "no feed elements"

@@ -102,7 +102,8 @@ class ArtistNames:
 class AliasIndex:
     """Compiled patterns of every name of every artist, built once per poll."""
 
-    patterns: list[tuple[int, str, re.Pattern[str]]] = field(default_factory=list)
+    # (artist id, the name as the roster has it, its normalised form, its pattern)
+    patterns: list[tuple[int, str, str, re.Pattern[str]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, artists: Iterable[ArtistNames]) -> AliasIndex:
@@ -115,7 +116,7 @@ class AliasIndex:
                 if pattern is None or pattern.pattern in seen:
                     continue
                 seen.add(pattern.pattern)
-                index.patterns.append((artist.artist_id, name, pattern))
+                index.patterns.append((artist.artist_id, name, normalise(name), pattern))
         return index
 
 
@@ -152,8 +153,12 @@ def recognise_alias(item: Item, context: RecogniseContext) -> list[Recognition]:
     fields = [("title", normalise(item.title)), ("text", normalise(item.text))]
     fields.append(("URL", normalise(url_words(item.url))))
     by_artist: dict[int, list[tuple[str, re.Pattern[str]]]] = {}
-    for artist_id, name, pattern in context.aliases.patterns:
-        by_artist.setdefault(artist_id, []).append((name, pattern))
+    joined = "\n".join(text for _label, text in fields)
+    for artist_id, name, plain, pattern in context.aliases.patterns:
+        # A name can only match where its normalised form occurs: a substring test (fast)
+        # before the boundary pattern (slow) for the few names that pass it.
+        if plain in joined:
+            by_artist.setdefault(artist_id, []).append((name, pattern))
     found: list[Recognition] = []
     for artist_id, names in by_artist.items():
         hit = next(
