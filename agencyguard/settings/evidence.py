@@ -85,6 +85,8 @@ MONITOR_POLL_LEASE_S = envint("MONITOR_POLL_LEASE_S", "600")
 MONITOR_BACKOFF_MAX_S = envint("MONITOR_BACKOFF_MAX_S", str(24 * 3600))
 # Item keys remembered per source (the newest), so an item is processed once.
 MONITOR_SEEN_MAX = envint("MONITOR_SEEN_MAX", "5000")
+# A sitemap index is followed one level down, to this many child sitemaps (newest first).
+MONITOR_SITEMAP_CHILDREN = envint("MONITOR_SITEMAP_CHILDREN", "5")
 # A URL template is filled with at most this many artist names per poll.
 MONITOR_TEMPLATE_MAX_URLS = envint("MONITOR_TEMPLATE_MAX_URLS", "30")
 # The shortest poll interval a source may have, in minutes.

@@ -205,7 +205,7 @@ def test_items_already_seen_are_not_processed_again_and_the_set_is_bounded(  # t
     assert Finding.objects.count() == 2
 
 
-def test_a_redirect_to_a_private_address_is_a_refused_poll(settings, agency, alice, web) -> None:  # type: ignore[no-untyped-def]
+def test_loopback_without_the_test_switch_is_a_refused_poll(settings, agency, alice, web) -> None:  # type: ignore[no-untyped-def]
     settings.CAPTURE_ALLOW_LOOPBACK_FOR_TESTS = False
     source = WatchedSource.objects.create(
         agency=agency, name="Sneaky", kind="feed", url=web.url("/feed.xml"), host="x"
@@ -251,3 +251,46 @@ def test_a_crash_mid_poll_releases_the_source_with_an_error(  # type: ignore[no-
     source.refresh_from_db()
     assert source.polling_since is None and source.state == WatchedSourceState.FAILING
     assert "RuntimeError" in source.last_error and source.consecutive_errors == 1
+
+
+SITEMAP_INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>/sitemap-old.xml</loc><lastmod>2026-01-01</lastmod></sitemap>
+  <sitemap><loc>/sitemap.xml</loc><lastmod>2026-12-01</lastmod></sitemap>
+  <sitemap><loc>http://10.0.0.5/sitemap-internal.xml</loc><lastmod>2026-06-01</lastmod></sitemap>
+</sitemapindex>"""
+
+
+def test_a_sitemap_index_is_followed_to_its_newest_children(  # type: ignore[no-untyped-def]
+    settings, agency, alice, seori, web
+) -> None:
+    settings.MONITOR_SITEMAP_CHILDREN = 2
+    web.serve("/sitemap_index.xml", "application/xml", SITEMAP_INDEX)
+    web.serve("/sitemap-old.xml", "application/xml", b"<urlset/>")
+    source = _save(agency, alice, kind="sitemap", url=web.url("/sitemap_index.xml"))
+    now = timezone.now()
+    outcome = watched_source_poll(source_id=source.pk, now=now)
+    # The newest two: /sitemap.xml, then the internal one, which the policy refuses.
+    assert outcome.findings == 1
+    assert web.requests_to("/sitemap-old.xml") == []
+    source.refresh_from_db()
+    assert source.state == WatchedSourceState.OK
+    assert "10.0.0.5" in source.last_error  # shown, without backing off
+    children = source.validators[web.url("/sitemap_index.xml")]["children"]
+    assert children == [web.url("/sitemap.xml"), "http://10.0.0.5/sitemap-internal.xml"]
+    # The index unchanged (304): its children are still fetched, conditionally.
+    watched_source_poll(source_id=source.pk, now=now + timedelta(hours=2))
+    assert web.requests_to("/sitemap_index.xml")[-1].get("If-Modified-Since")
+    assert web.requests_to("/sitemap.xml")[-1].get("If-Modified-Since")
+    assert len(web.requests_to("/sitemap.xml")) == 2
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff(agency, alice, web) -> None:  # type: ignore[no-untyped-def]
+    web.failing["*"] = 429
+    web.failing_headers.append(("Retry-After", "7200"))
+    source = _save(agency, alice, url=web.url("/feed.xml"), interval_minutes=10)
+    now = timezone.now()
+    watched_source_poll(source_id=source.pk, now=now)
+    source.refresh_from_db()
+    assert source.next_due_at - now == timedelta(hours=2)  # not the 20 minutes of backoff
+    assert "HTTP 429" in source.last_error

@@ -28,6 +28,8 @@ class FixtureWeb:
 
     documents: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     failing: dict[str, int] = field(default_factory=dict)
+    # Headers added to every failing answer (Retry-After).
+    failing_headers: list[tuple[str, str]] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     server: http.server.ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -68,6 +70,8 @@ def _handler(web: FixtureWeb) -> type[http.server.BaseHTTPRequestHandler]:
                 failing = web.failing.get(parts.path) or web.failing.get("*")
                 document = web.documents.get(parts.path)
             if failing:
+                for name, value in web.failing_headers:
+                    self._extra.append((name, value))
                 return self._send(failing, "text/plain", b"down for maintenance")
             if parts.path == "/search":
                 query = parse_qs(parts.query).get("q", [""])[0]
@@ -84,8 +88,16 @@ def _handler(web: FixtureWeb) -> type[http.server.BaseHTTPRequestHandler]:
                 return self._send(304, "", b"", etag)
             return self._send(200, content_type, body, etag)
 
+        _extra: list[tuple[str, str]]
+
+        def setup(self) -> None:
+            super().setup()
+            self._extra = []
+
         def _send(self, status: int, content_type: str, body: bytes, etag: str = "") -> None:
             self.send_response(status)
+            for name, value in self._extra:
+                self.send_header(name, value)
             if content_type:
                 self.send_header("Content-Type", content_type)
             if etag and "sitemap" not in self.path:

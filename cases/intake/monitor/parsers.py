@@ -158,17 +158,41 @@ def _inflate(body: bytes) -> bytes:
     return data
 
 
-def parse_sitemap(body: bytes, base_url: str) -> list[Item]:
-    """A sitemap's <url> entries: <loc>, any news/image/video title, image and video URLs.
-    A sitemap index is refused with a clear reason (its child sitemaps are sources)."""
+def _sitemap_root(body: bytes) -> Element:
     try:
-        root = xml_fromstring(_inflate(body), forbid_dtd=True)
+        return xml_fromstring(_inflate(body), forbid_dtd=True)
     except (XmlParseError, DefusedXmlException) as exc:
         raise ParseError(f"Not well-formed XML ({exc}).") from exc
+
+
+def parse_sitemap_or_index(body: bytes, base_url: str) -> tuple[list[Item], list[str]]:
+    """(items, []) for a sitemap; ([], child sitemap URLs, newest <lastmod> first) for a
+    sitemap index, which the poll follows one level down."""
+    root = _sitemap_root(body)
+    if _local(root) == "sitemapindex":
+        children: list[tuple[str, str]] = []
+        for entry in root:
+            values = {_local(c): (c.text or "").strip() for c in entry}
+            url = _http_url(base_url, values.get("loc"))
+            if _local(entry) == "sitemap" and url:
+                children.append((values.get("lastmod", ""), url))
+        children.sort(key=lambda child: child[0], reverse=True)
+        return [], list(dict.fromkeys(url for _lastmod, url in children))[:MAX_ITEMS]
+    return _sitemap_items(root, base_url), []
+
+
+def parse_sitemap(body: bytes, base_url: str) -> list[Item]:
+    """A sitemap's <url> entries: <loc>, any news/image/video title, image and video URLs.
+    A sitemap index is refused with a clear reason (parse_sitemap_or_index follows one)."""
+    root = _sitemap_root(body)
     if _local(root) == "sitemapindex":
         raise ParseError(
             "This is a sitemap index, not a sitemap: add its child sitemaps as sources."
         )
+    return _sitemap_items(root, base_url)
+
+
+def _sitemap_items(root: Element, base_url: str) -> list[Item]:
     if _local(root) != "urlset":
         raise ParseError(f"Not a sitemap (the root element is <{_local(root)}>, not <urlset>).")
     items = []

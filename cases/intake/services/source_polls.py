@@ -14,6 +14,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -38,7 +40,7 @@ from cases.intake.monitor.parsers import (
     parse_feed,
     parse_html_listing,
     parse_json_listing,
-    parse_sitemap,
+    parse_sitemap_or_index,
     parse_telegram,
 )
 from cases.intake.monitor.recognise import (
@@ -74,11 +76,12 @@ class PollOutcome:
 @dataclass
 class _Fetched:
     items: list[Item] = field(default_factory=list)
-    validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    validators: dict[str, dict[str, Any]] = field(default_factory=dict)
     not_modified: int = 0
     answered: int = 0
     errors: list[str] = field(default_factory=list)
     tried: set[str] = field(default_factory=set)
+    retry_after_s: float = 0.0
 
 
 def watched_sources_due(*, now: datetime | None = None, limit: int | None = None) -> list[int]:
@@ -158,7 +161,7 @@ def _urls(source: WatchedSource, names: list[ArtistNames]) -> list[str]:
     return list(filled)[: settings.MONITOR_TEMPLATE_MAX_URLS]
 
 
-def _conditional_headers(validators: dict[str, str]) -> tuple[tuple[str, str], ...]:
+def _conditional_headers(validators: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     headers = []
     if validators.get("etag"):
         headers.append(("If-None-Match", validators["etag"]))
@@ -176,28 +179,47 @@ def _charset(result: FetchResult) -> str | None:
     return found.group(1) if found else None
 
 
-def _parse(source: WatchedSource, result: FetchResult, url: str) -> list[Item]:
+def _parse(source: WatchedSource, result: FetchResult, url: str) -> tuple[list[Item], list[str]]:
+    """(items, child sitemaps to follow)."""
     kind, body, charset = source.kind, result.body, _charset(result)
     if kind == WatchedSourceKind.FEED:
-        return parse_feed(body, url)
+        return parse_feed(body, url), []
     if kind == WatchedSourceKind.SITEMAP:
-        return parse_sitemap(body, url)
+        return parse_sitemap_or_index(body, url)
     if kind == WatchedSourceKind.TELEGRAM:
-        return parse_telegram(body, url, charset)
+        return parse_telegram(body, url, charset), []
     if kind == WatchedSourceKind.JSON:
         keys = tuple(k.strip() for k in source.json_text_keys.split(",") if k.strip())
         paths = JsonPaths(source.json_items_path, source.json_url_key, keys)
-        return parse_json_listing(body, url, paths)
-    return parse_html_listing(body, url, source.selector, charset)  # html and template
+        return parse_json_listing(body, url, paths), []
+    return parse_html_listing(body, url, source.selector, charset), []  # html and template
 
 
-def _fetch_all(source: WatchedSource, urls: list[str]) -> _Fetched:
+def _retry_after(result: FetchResult, now: datetime) -> float:
+    """Seconds the server asked us to wait (Retry-After: seconds or an HTTP date), or 0."""
+    value = _header(result, "retry-after").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, (when - now).total_seconds()) if when.tzinfo else 0.0
+
+
+def _fetch_all(source: WatchedSource, urls: list[str], now: datetime) -> _Fetched:
+    """Fetch each URL conditionally and parse it. A sitemap index queues its newest child
+    sitemaps (MONITOR_SITEMAP_CHILDREN, one level down), also when it answers 304: the
+    children it listed are kept with its validators."""
     fetched = _Fetched()
     started = time.monotonic()
-    for url in urls:
+    queue = [(url, 0) for url in urls]
+    for url, depth in queue:
         if time.monotonic() - started > POLL_BUDGET_S:
             fetched.errors.append(f"Stopped after {POLL_BUDGET_S:.0f} s; the rest wait.")
             break
+        if url in fetched.tried:
+            continue
         known = source.validators.get(url) or {}
         fetched.tried.add(url)
         result = fetch(url, watched_source_policy(_conditional_headers(known)))
@@ -208,19 +230,30 @@ def _fetch_all(source: WatchedSource, urls: list[str]) -> _Fetched:
         if status == 304:
             fetched.not_modified += 1
             fetched.validators[url] = known
+            if depth == 0:
+                queue.extend((child, 1) for child in known.get("children", []))
             continue
         if not 200 <= status < 300:
             fetched.errors.append(f"{url}: HTTP {status}")
+            if status in (429, 503):
+                fetched.retry_after_s = max(fetched.retry_after_s, _retry_after(result, now))
             continue
         fetched.answered += 1
         etag, modified = _header(result, "etag"), _header(result, "last-modified")
-        if etag or modified:
-            fetched.validators[url] = {"etag": etag, "last_modified": modified}
+        entry: dict[str, Any] = {"etag": etag, "last_modified": modified}
         try:
-            fetched.items.extend(_parse(source, result, result.final_url or url))
+            items, children = _parse(source, result, result.final_url or url)
         except ParseError as exc:
             fetched.errors.append(f"{url}: {exc}")
-            fetched.validators.pop(url, None)  # fetch it whole next time
+            continue  # no validators: fetch it whole next time
+        if children and depth == 0:
+            entry["children"] = children[: settings.MONITOR_SITEMAP_CHILDREN]
+            queue.extend((child, 1) for child in entry["children"])
+        elif children:
+            fetched.errors.append(f"{url}: a sitemap index inside a sitemap index (not followed)")
+        fetched.items.extend(items)
+        if etag or modified or "children" in entry:
+            fetched.validators[url] = entry
     return fetched
 
 
@@ -313,7 +346,10 @@ def _finish(
             row.state = WatchedSourceState.FAILING
             row.last_error = "\n".join(fetched.errors)[:2000]
             row.last_result = "failed"
-            row.next_due_at = now + _backoff(row, row.consecutive_errors)
+            wait = max(
+                _backoff(row, row.consecutive_errors), timedelta(seconds=fetched.retry_after_s)
+            )
+            row.next_due_at = now + min(wait, timedelta(seconds=settings.MONITOR_BACKOFF_MAX_S))
         else:
             if fetched.errors:  # some URLs of a template failed: shown, no backoff
                 row.errors_total += 1
@@ -353,7 +389,7 @@ def watched_source_poll(*, source_id: int, now: datetime | None = None) -> PollO
 
 def _poll_claimed(source: WatchedSource, now: datetime) -> PollOutcome:
     names = _artist_names(source)
-    fetched = _fetch_all(source, _urls(source, names))
+    fetched = _fetch_all(source, _urls(source, names), now)
     platforms = platform_index_for(source.agency)
     rules = url_rules(platforms)
     context = RecogniseContext(agency_id=source.agency_id, aliases=AliasIndex.build(names))
