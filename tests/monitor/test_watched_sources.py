@@ -294,3 +294,19 @@ def test_retry_after_is_honoured_when_longer_than_the_backoff(agency, alice, web
     source.refresh_from_db()
     assert source.next_due_at - now == timedelta(hours=2)  # not the 20 minutes of backoff
     assert "HTTP 429" in source.last_error
+
+
+def test_a_search_url_rotates_through_every_name(settings, agency, alice, seori, mina, web) -> None:  # type: ignore[no-untyped-def]
+    settings.MONITOR_TEMPLATE_MAX_URLS = 3  # Seori has four names, Mina two: six in all
+    source = _save(
+        agency, alice, kind="template", url=web.url("/search?q={alias}"), selector="li a"
+    )
+    now = timezone.now()
+    for poll in range(2):
+        watched_source_poll(source_id=source.pk, now=now + timedelta(hours=2 * poll))
+    asked = [headers for path, headers in web.requests if path.startswith("/search")]
+    queries = [path.split("q=", 1)[1] for path, _h in web.requests if path.startswith("/search")]
+    assert len(asked) == 6 and len(set(queries)) == 6  # every name once, none twice
+    source.refresh_from_db()
+    assert source.template_cursor == 0  # round the roster, back at the start
+    assert Finding.objects.filter(canonical_url="https://tube.example/r/Seori").exists()

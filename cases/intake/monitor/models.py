@@ -62,6 +62,8 @@ class WatchedSource(models.Model):
     consecutive_errors = models.PositiveIntegerField(default=0, editable=False)
     last_polled_at = models.DateTimeField(_("last polled"), null=True, blank=True, editable=False)
     next_due_at = models.DateTimeField(_("next poll due"), null=True, blank=True, editable=False)
+    # A template's rotation: the first of the names filled in at the next poll.
+    template_cursor = models.PositiveIntegerField(default=0, editable=False)
     # Set while a worker polls it; a poll older than MONITOR_POLL_LEASE_S is taken as lost.
     polling_since = models.DateTimeField(null=True, blank=True, editable=False)
     items_seen = models.PositiveIntegerField(_("items seen"), default=0, editable=False)

@@ -121,15 +121,24 @@ def _artist_names(source: WatchedSource) -> list[ArtistNames]:
     ]
 
 
-def _urls(source: WatchedSource, names: list[ArtistNames]) -> list[str]:
+def _urls(source: WatchedSource, names: list[ArtistNames]) -> tuple[list[str], int]:
+    """The URLs to fetch, and where a template's rotation starts next time: a template is
+    filled with MONITOR_TEMPLATE_MAX_URLS names per poll, from `template_cursor` on and
+    round the roster, so every name is searched in turn."""
     if source.kind != WatchedSourceKind.TEMPLATE:
-        return [source.url]
+        return [source.url], 0
     filled: dict[str, None] = {}
     for artist in names:
         for name in artist.names:
             if name and name.strip():
                 filled[source.url.replace(ALIAS_PLACEHOLDER, quote(name.strip(), safe=""))] = None
-    return list(filled)[: settings.MONITOR_TEMPLATE_MAX_URLS]
+    every = list(filled)
+    size = settings.MONITOR_TEMPLATE_MAX_URLS
+    if len(every) <= size:
+        return every, 0
+    start = source.template_cursor % len(every)
+    chosen = (every[start:] + every[:start])[:size]
+    return chosen, (start + size) % len(every)
 
 
 def _item_key(item: Item, rules: UrlRules) -> str:
@@ -196,7 +205,12 @@ def _backoff(source: WatchedSource, errors_in_a_row: int) -> timedelta:
 
 
 def _finish(
-    source: WatchedSource, now: datetime, fetched: Fetched, outcome: PollOutcome, keys: list[str]
+    source: WatchedSource,
+    now: datetime,
+    fetched: Fetched,
+    outcome: PollOutcome,
+    keys: list[str],
+    cursor: int,
 ) -> None:
     """The source's state, counters, seen keys and next due time after a poll."""
     with transaction.atomic():
@@ -214,6 +228,7 @@ def _finish(
         row.candidates += outcome.candidates
         row.findings_created += outcome.findings
         row.polling_since = None
+        row.template_cursor = cursor
         if fetched.errors and not fetched.answered and not fetched.not_modified:
             outcome.status = "failed"
             row.consecutive_errors += 1
@@ -264,7 +279,8 @@ def watched_source_poll(*, source_id: int, now: datetime | None = None) -> PollO
 
 def _poll_claimed(source: WatchedSource, now: datetime) -> PollOutcome:
     names = _artist_names(source)
-    fetched = source_fetch(source, _urls(source, names), now)
+    urls, cursor = _urls(source, names)
+    fetched = source_fetch(source, urls, now)
     platforms = platform_index_for(source.agency)
     rules = url_rules(platforms)
     context = RecogniseContext(agency_id=source.agency_id, aliases=AliasIndex.build(names))
@@ -284,7 +300,7 @@ def _poll_claimed(source: WatchedSource, now: datetime) -> PollOutcome:
         recorded, created = _discover(source, item, found, platforms)
         outcome.candidates += int(recorded)
         outcome.findings += int(created)
-    _finish(source, now, fetched, outcome, keys)
+    _finish(source, now, fetched, outcome, keys, cursor)
     return outcome
 
 
