@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -69,9 +69,18 @@ def source_host(url: str) -> str:
     return f"{host}:{port}"
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL", NFKC tricks in the host
+        raise WatchedSourceError(
+            "url", _("This URL cannot be polled: %(why)s") % {"why": exc}
+        ) from exc
+
+
 def _telegram_url(url: str) -> str:
     """`https://t.me/name` becomes the preview page `https://t.me/s/name`."""
-    parts = urlsplit(url)
+    parts = _split(url)
     if (parts.hostname or "").lower() in ("t.me", "telegram.me") and not parts.path.startswith(
         "/s/"
     ):
@@ -91,6 +100,10 @@ def _check(fields: dict[str, Any]) -> dict[str, Any]:
     if kind == WatchedSourceKind.TEMPLATE and url.count(ALIAS_PLACEHOLDER) != 1:
         raise WatchedSourceError(
             "url", _("A search URL needs {alias} once, where each artist name goes.")
+        )
+    if has_alias and ALIAS_PLACEHOLDER in _split(url).netloc:
+        raise WatchedSourceError(
+            "url", _("{alias} goes in the path or the query, not in the host name.")
         )
     if kind != WatchedSourceKind.TEMPLATE and has_alias:
         raise WatchedSourceError(
