@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agencyguard.celery import app
 from cases.intake.models import Finding, FindingSource
 from cases.intake.monitor.models import Discovery, WatchedSource, WatchedSourceState
 from cases.intake.services.source_polls import watched_source_poll
@@ -174,3 +175,11 @@ def test_a_failing_host_backs_off_and_shows_its_error(settings, agency, alice, s
         assert source.state == WatchedSourceState.OK and source.consecutive_errors == 0
         assert source.last_error == "" and source.errors_total == 2
         assert Finding.objects.filter(source=FindingSource.MONITOR).count() == 2
+
+
+def test_beat_schedules_the_sweep_and_the_polls_go_to_the_capture_queue(settings) -> None:  # type: ignore[no-untyped-def]
+    entry = settings.CELERY_BEAT_SCHEDULE["monitor-poll-due"]
+    assert entry["task"] == watched_sources_poll_due_task.name
+    assert entry["task"] in app.tasks and entry["schedule"] == 60.0
+    route = app.amqp.router.route({}, "cases.intake.tasks.watched_source_poll_task")
+    assert route["queue"].name == "capture"
