@@ -16,6 +16,7 @@ from cases.evidence.models import (
 )
 from cases.intake.models import (
     FanReport,
+    FanScreenshot,
     Finding,
     FindingSource,
     FindingStatus,
@@ -65,6 +66,7 @@ __all__ = [
     "EvidenceKind",
     "EvidenceMatch",
     "FanReport",
+    "FanScreenshot",
     "Finding",
     "FindingSource",
     "FindingStatus",

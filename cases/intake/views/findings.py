@@ -153,7 +153,9 @@ def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "artists": finding.artists.all(),
         "timestamps": timestamps,
         "events": audit_events_for_object(user, finding).order_by("seq"),
-        "fan_reports": finding.fan_reports.select_related("artist"),
+        "fan_reports": finding.fan_reports.select_related("artist").prefetch_related(
+            "screenshots__same_media_as__report"
+        ),
         "linked_cases": finding.cases.order_by("-created_at"),
         "status_form": FindingStatusForm(current=finding.status),
         "update_form": FindingUpdateForm(
