@@ -33,6 +33,8 @@ ACTION_LABELS = {
     "finding.return_observed": gettext_lazy("First observation online again"),
     "finding.change_unconfirmed": gettext_lazy("Observed change not confirmed"),
     "fan_report.received": gettext_lazy("Fan report received"),
+    "abuse_lookup.requested": gettext_lazy("Abuse contact lookup requested"),
+    "abuse_lookup.done": gettext_lazy("Abuse contacts looked up (RDAP)"),
     "import.created": gettext_lazy("Import started"),
     "import.finished": gettext_lazy("Import finished"),
     "import.failed_rows_retried": gettext_lazy("Failed rows of the import retried"),
