@@ -38,6 +38,8 @@ ACTION_LABELS = {
     "fan_screenshot.same_media": gettext_lazy("Fan screenshot matches an earlier one"),
     "fan_screenshot.no_match": gettext_lazy("Fan screenshot matches no earlier one"),
     "fan_screenshot.unreadable": gettext_lazy("Fan screenshot could not be hashed"),
+    "abuse_lookup.requested": gettext_lazy("Abuse contact lookup requested"),
+    "abuse_lookup.done": gettext_lazy("Abuse contacts looked up (RDAP)"),
     "import.created": gettext_lazy("Import started"),
     "import.finished": gettext_lazy("Import finished"),
     "import.failed_rows_retried": gettext_lazy("Failed rows of the import retried"),
