@@ -2,7 +2,7 @@
 Each context owns its models (`cases/<context>/models.py`); inside the app, import them from
 there. One app label, so no table ever moves when a context is reorganised."""
 
-from cases.agency.models import Artist, Group, Platform
+from cases.agency.models import AbuseLookup, AbuseLookupState, Artist, Group, Platform
 from cases.evidence.models import (
     Capture,
     CaptureObservation,
@@ -16,6 +16,7 @@ from cases.evidence.models import (
 )
 from cases.intake.models import (
     FanReport,
+    FanScreenshot,
     Finding,
     FindingSource,
     FindingStatus,
@@ -53,6 +54,8 @@ from cases.notices.models import (
 from cases.work.models import Comment, DigestSubscription, Notification, NotificationKind, Task
 
 __all__ = [
+    "AbuseLookup",
+    "AbuseLookupState",
     "Agency",
     "Artist",
     "AuditChain",
@@ -72,6 +75,7 @@ __all__ = [
     "EvidenceKind",
     "EvidenceMatch",
     "FanReport",
+    "FanScreenshot",
     "Finding",
     "FindingSource",
     "FindingStatus",

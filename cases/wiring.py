@@ -15,7 +15,7 @@ from cases.evidence.signals import evidence_stored
 from cases.intake.artist_ids_sql import ARTIST_IDS
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
-from cases.intake.signals import finding_removed
+from cases.intake.signals import fan_screenshot_stored, finding_removed
 from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
@@ -39,6 +39,11 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
     outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
 
 
+def _match_fan_screenshot(sender: Any, *, screenshot_id: int, **kwargs: Any) -> None:
+    # Called in the transaction that stored the screenshot: sent when it commits.
+    outbox_enqueue("cases.matching.tasks.fan_screenshot_pdq_task", screenshot_id=screenshot_id)
+
+
 def _counter_triggers(sender: Any, *, using: str = "default", **kwargs: Any) -> None:
     finding_counter_triggers_ensure(using=using)
     latest_notice_triggers_ensure(using=using)
@@ -54,6 +59,7 @@ def connect(app: AppConfig) -> None:
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
+    fan_screenshot_stored.connect(_match_fan_screenshot, dispatch_uid="fan_screenshot_pdq_task")
     post_migrate.connect(reclassify_after_migrate, sender=app, dispatch_uid="cases_reclassify")
     pre_migrate.connect(_drop_sqlite_triggers, sender=app, dispatch_uid="drop_sqlite_triggers")
     post_migrate.connect(_counter_triggers, sender=app, dispatch_uid="finding_counter_triggers")

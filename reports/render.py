@@ -5,16 +5,14 @@ names, notes, headers) is text in the PDF, never markup, CSS or a resource to lo
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from cases.kernel.gcpause import collections_paused
 from cases.kernel.pdf import HTML
 from reports.context import DossierContext
 from reports.fetcher import LockedFetcher, PreviewSource
@@ -73,31 +71,16 @@ def dossier_html(
     return _INDENT_BETWEEN_TAGS.sub("><", html)
 
 
-@contextmanager
-def _no_collections() -> Iterator[None]:
-    """No CPython garbage collection during the block; back as it was afterwards.
-
-    WeasyPrint's box tree is some 10^5 objects that all live until the PDF is written, built
-    from millions of allocations: each young collection walks the objects allocated since
-    the last one, and each time the heap grew by a quarter CPython walked all of it (5 to 6
-    full collections per 60-item dossier). Holding off only the full ones took 0.7 to 0.9 s
-    off a 5 s dossier; holding off all of them another 15 % (5.9 / 6.0 s -> 5.1 / 4.7 s,
-    alternating, docs/benchmarks.md, sixth session) for 7 MB more at the peak (the
-    render's short-lived cycles wait for the next collection after it; the rest is freed by
-    reference counting as it goes)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def pdf_render(html: str, *, fetcher: LockedFetcher) -> bytes:
     """Render to PDF bytes. Fetch refusals are logged by WeasyPrint and leave the resource
     out; they never reach the network or the file system."""
-    with _no_collections():
+    # WeasyPrint's box tree is some 10^5 objects that all live until the PDF is written,
+    # built from millions of allocations: with the collector on, CPython walked the growing
+    # heap again and again (5 to 6 full collections per 60-item dossier). Holding off only
+    # the full ones took 0.7 to 0.9 s off a 5 s dossier; holding off all of them another
+    # 15 % (5.9 / 6.0 s -> 5.1 / 4.7 s, alternating, docs/benchmarks.md, sixth session) for
+    # 7 MB more at the peak. Reports render in single-threaded worker processes.
+    with collections_paused():
         document = HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher)
         pdf: bytes = document.write_pdf()
     if fetcher.refused:

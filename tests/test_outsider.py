@@ -27,10 +27,11 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.resolvers import RegexPattern, RoutePattern
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.agency.models import Platform
+from cases.agency.models import AbuseLookup, AbuseLookupState, Platform
 from cases.evidence.models import EvidenceKind, RemovalSignature
 from cases.evidence.services.captures import capture_request
 from cases.evidence.services.evidence import evidence_ingest
@@ -541,6 +542,21 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         original_name="aurora-secret-evidence.png",
     )
     comment_add(author=bob, body="AURORA-SECRET-COMMENT for @carol @alice", case=case)
+    # Abuse contacts of Aurora's host, and of the host of Mallory's own finding (so her
+    # finding page and notice form would show them if tenancy broke).
+    for host in (finding.host, "www.tiktok.com"):
+        AbuseLookup.objects.create(
+            agency=agency,
+            host=host,
+            looked_up_at=timezone.now(),
+            registrar_state=AbuseLookupState.FOUND,
+            registrar_name="AURORA-SECRET-REGISTRAR",
+            registrar_email="abuse@aurora-secret.example",
+            network_state=AbuseLookupState.FOUND,
+            network_name="AURORA-SECRET-NETWORK",
+            network_email="noc@aurora-secret.example",
+            cdn="cloudflare",
+        )
     alice_token = Token.objects.create(user=alice)
     markers = (
         "aurora-secret",

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.forms import (
@@ -20,6 +22,12 @@ from cases.agency.forms import (
 )
 from cases.agency.models import Artist
 from cases.intake.canonical import MAX_URL_LENGTH
+from cases.intake.fan_screenshots import (
+    FanScreenshotFile,
+    ScreenshotRefused,
+    fan_screenshot_max_bytes,
+    fan_screenshot_read,
+)
 from cases.intake.models import Finding, FindingStatus
 from cases.intake.monitor.models import WatchedSourceKind
 from cases.intake.services.findings import TRANSITIONS
@@ -196,6 +204,13 @@ class FanReportForm(forms.Form):
         required=False,
         help_text=_("Only if you are happy to be contacted about this report."),
     )
+    screenshot = forms.FileField(
+        label=_("Screenshot (optional)"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+        ),
+    )
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -208,10 +223,23 @@ class FanReportForm(forms.Form):
         cast(SingleArtistChoiceField, self.fields["artist"]).queryset = artists.order_by(
             "stage_name"
         )
+        # Built here, in the language the view activated, so the limit named is the setting.
+        self.fields["screenshot"].help_text = gettext(
+            "An image (JPEG, PNG, WebP or GIF) of at most %(limit)s. It is never shown publicly."
+        ) % {"limit": filesizeformat(fan_screenshot_max_bytes())}
 
     @property
     def is_bot(self) -> bool:
         return bool(self.data.get("website", "").strip())
+
+    def clean_screenshot(self) -> FanScreenshotFile | None:
+        upload = self.cleaned_data.get("screenshot")
+        if not upload:
+            return None
+        try:
+            return fan_screenshot_read(upload, size=upload.size or 0)
+        except ScreenshotRefused as exc:
+            raise forms.ValidationError(str(exc), code="screenshot") from None
 
 
 # --- Watched sources ----------------------------------------------------------------------

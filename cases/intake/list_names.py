@@ -4,9 +4,10 @@ the platform's name, the assignee's user name and the artists, added to a page's
 
 The names come from the agency's cached name maps (cases.intake.triage_choices, invalidated
 whenever an artist, platform, membership or user name changes), the artists of each finding
-from its trigger-kept `artist_ids` (cases/intake/artist_ids_sql.py), read by the page query. An id the maps lack (a former member assigned
-long ago, a map read just before a change committed) is read from the database, so a row
-never shows a missing or wrong name for want of a cache entry."""
+from its trigger-kept `artist_ids` (cases/intake/artist_ids_sql.py), read by the page query.
+An id the maps lack (a former member assigned long ago, a map read just before a change
+committed) is read from the database, so a row never shows a missing or wrong name for want
+of a cache entry."""
 
 from __future__ import annotations
 

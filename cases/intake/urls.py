@@ -15,6 +15,11 @@ urlpatterns = [
     path("findings/<int:pk>/", findings.finding_detail, name="finding_detail"),
     path("findings/<int:pk>/status/", findings.finding_status, name="finding_status"),
     path("findings/<int:pk>/edit/", findings.finding_update, name="finding_update"),
+    path(
+        "findings/<int:pk>/abuse-lookup/",
+        findings.finding_abuse_lookup,
+        name="finding_abuse_lookup",
+    ),
     path("findings/views/", saved_views.saved_view_create, name="saved_view_create"),
     path(
         "findings/views/<int:pk>/delete/",

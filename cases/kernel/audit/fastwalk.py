@@ -15,7 +15,6 @@ walks sequentially from the first range that is not clean (identical report)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import multiprocessing
@@ -33,6 +32,7 @@ from django.db.models.sql.constants import MULTI
 
 from cases.kernel.audit.hashing import hash_json, hmac_sha256, json_string, sha256_hex
 from cases.kernel.audit.keys import LEGACY_KEY_ID
+from cases.kernel.gcpause import collections_paused
 from cases.kernel.models import AuditEvent
 
 log = logging.getLogger(__name__)
@@ -161,16 +161,9 @@ def fast_loop(
     legacy_ok and still allowed), matching its anchors."""
     # No cycle collection during the loop: it makes no cycles, but the row tuples it reads
     # by the thousand trigger collections that walk the whole heap (in a forked worker,
-    # copying the parent's pages as they go). Not in a threaded process: the switch is
-    # process-wide.
-    collect = gc.isenabled() and threading.active_count() == 1
-    if collect:
-        gc.disable()
-    try:
+    # copying the parent's pages as they go).
+    with collections_paused():
         return _loop(batches, p, agency_id, keys, anchored, first_anchor, legacy_ok, slow)
-    finally:
-        if collect:
-            gc.enable()
 
 
 def _loop(

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0028_finding_artist_ids'),
+        ('cases', '0030_rdap_abuse_lookup'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
