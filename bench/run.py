@@ -37,6 +37,7 @@ BENCHES = [
     "dossier.py",
     "api_load.py",
     "outbox.py",
+    "monitor.py",
     "scale_1m.py",
 ]
 

@@ -2,7 +2,14 @@
 Each context owns its models (`cases/<context>/models.py`); inside the app, import them from
 there. One app label, so no table ever moves when a context is reorganised."""
 
-from cases.agency.models import Artist, ArtistShareConsent, Group, Platform
+from cases.agency.models import (
+    AbuseLookup,
+    AbuseLookupState,
+    Artist,
+    ArtistShareConsent,
+    Group,
+    Platform,
+)
 from cases.evidence.models import (
     Capture,
     CaptureObservation,
@@ -16,11 +23,18 @@ from cases.evidence.models import (
 )
 from cases.intake.models import (
     FanReport,
+    FanScreenshot,
     Finding,
     FindingSource,
     FindingStatus,
     ImportJob,
     ImportJobStatus,
+)
+from cases.intake.monitor.models import (
+    Discovery,
+    WatchedSource,
+    WatchedSourceKind,
+    WatchedSourceState,
 )
 from cases.kernel.models import (
     Agency,
@@ -57,6 +71,8 @@ from cases.notices.models import (
 from cases.work.models import Comment, DigestSubscription, Notification, NotificationKind, Task
 
 __all__ = [
+    "AbuseLookup",
+    "AbuseLookupState",
     "Agency",
     "Artist",
     "ArtistShareConsent",
@@ -73,12 +89,14 @@ __all__ = [
     "CustodyAction",
     "CustodyEvent",
     "DigestSubscription",
+    "Discovery",
     "Evidence",
     "EvidenceKind",
     "EvidenceMatch",
     "ExchangePartner",
     "ExchangeSubscription",
     "FanReport",
+    "FanScreenshot",
     "Finding",
     "FindingSource",
     "FindingStatus",
@@ -107,6 +125,9 @@ __all__ = [
     "SignatureKind",
     "SignerProfile",
     "Task",
+    "WatchedSource",
+    "WatchedSourceKind",
+    "WatchedSourceState",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -16,7 +16,7 @@ from cases.intake.artist_ids_sql import ARTIST_IDS
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.models import Finding
-from cases.intake.signals import finding_removed
+from cases.intake.signals import fan_screenshot_stored, finding_removed
 from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
@@ -39,6 +39,11 @@ def _seed_removal_signatures(sender: Any, *, agency: Any, **kwargs: Any) -> None
 def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None:
     # Called in the transaction that stored the evidence: sent when it commits.
     outbox_enqueue("cases.matching.tasks.evidence_pdq_task", evidence_id=evidence_id)
+
+
+def _match_fan_screenshot(sender: Any, *, screenshot_id: int, **kwargs: Any) -> None:
+    # Called in the transaction that stored the screenshot: sent when it commits.
+    outbox_enqueue("cases.matching.tasks.fan_screenshot_pdq_task", screenshot_id=screenshot_id)
 
 
 def _bank_consent(sender: Any, *, artist: Any, **kwargs: Any) -> None:
@@ -74,6 +79,7 @@ def connect(app: AppConfig) -> None:
     finding_removed.connect(_close_notices, dispatch_uid="notices_close_for_removed_finding")
     agency_created.connect(_seed_removal_signatures, dispatch_uid="removal_signatures_seed")
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
+    fan_screenshot_stored.connect(_match_fan_screenshot, dispatch_uid="fan_screenshot_pdq_task")
     artist_consent_changed.connect(_bank_consent, dispatch_uid="bank_artist_refresh")
     m2m_changed.connect(
         _bank_finding_artists, sender=Finding.artists.through, dispatch_uid="bank_finding_refresh"

@@ -59,5 +59,6 @@ fi
 # STATIC_ROOT does not exist; an empty folder keeps test output clean.
 mkdir -p staticfiles
 
-# Korean and English UI strings; .mo files are build output (git-ignored).
+# Every catalogue under locale/ (the staff UI in Korean; the fan pages in the languages of
+# FAN_LANGUAGES, docs/fan-reports.md); .mo files are build output (git-ignored).
 "$VENV/bin/python" manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0

@@ -77,6 +77,9 @@ def _fast_test_settings(settings):  # type: ignore[no-untyped-def]
     settings.AXES_ENABLED = False
     # Password hashing dominated test time; security of test passwords is not a concern.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Recording a finding would queue an RDAP lookup of its host (run inline here, over
+    # the network): tests/cases/test_abuse_lookups.py turns it on against its fixture.
+    settings.RDAP_LOOKUP_ON_RECORD = False
 
 
 @pytest.fixture(autouse=True)

@@ -105,7 +105,9 @@ def test_health_probes_pass_on_plain_http_and_everything_else_goes_to_https() ->
 
 def test_body_limits_per_path_cover_what_the_app_accepts_and_no_more() -> None:
     fan_report = reverse("fan_report", args=["aurora"])
-    assert settings.FAN_REPORT_MAX_BYTES <= _body_limit_for(fan_report) <= 1024 * 1024
+    # Text fields plus one screenshot of at most FAN_SCREENSHOT_MAX_BYTES (4 MiB).
+    assert settings.FAN_SCREENSHOT_MAX_BYTES < settings.FAN_REPORT_MAX_BYTES
+    assert settings.FAN_REPORT_MAX_BYTES <= _body_limit_for(fan_report) <= 6 * 1024 * 1024
     assert _body_limit_for(reverse("import_create")) > settings.IMPORT_MAX_BYTES
     for path in (
         reverse("evidence_upload", args=[7]),

@@ -27,16 +27,19 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.urls.resolvers import RegexPattern, RoutePattern
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.agency.models import Platform
+from cases.agency.models import AbuseLookup, AbuseLookupState, Platform
 from cases.evidence.models import EvidenceKind, RemovalSignature
 from cases.evidence.services.captures import capture_request
 from cases.evidence.services.evidence import evidence_ingest
+from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.intake.services.fan_reports import fan_report_submit
 from cases.intake.services.imports import import_job_create
 from cases.intake.services.saved_views import saved_view_save
+from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import Agency, Membership
 from cases.legal.services.legal_cases import case_create, case_deadline_add
 from cases.matching.services.exchange import partner_create, subscription_save
@@ -96,6 +99,7 @@ PK_BY_PREFIX = {
     "webhook": "webhook",
     "detector": "detector",
     "saved_view": "saved_view",
+    "watched_source": "watched_source",
     "exchange_partner": "exchange_partner",
     "exchange_subscription": "exchange_subscription",
 }
@@ -147,6 +151,12 @@ CONTRACT = {
     "platform_update",
     "audit_list",
     "user_settings",
+    "watched_source_list",
+    "watched_source_create",
+    "watched_source_detail",
+    "watched_source_update",
+    "watched_source_delete",
+    "watched_source_poll",
     "api:api-root",
     "api:artist-list",
     "api:artist-detail",
@@ -327,6 +337,7 @@ class Objects:
     detection_run: Any
     task: Any
     saved_view: Any
+    watched_source: Any
     exchange_partner: Any
     exchange_subscription: Any
 
@@ -407,6 +418,32 @@ def _failed_detection_run(evidence: Any) -> Any:
     )
 
 
+def _aurora_source(agency: Agency, alice: Any, finding: Any) -> Any:
+    """A watched source of Aurora's, failing (its error names a secret host), that
+    discovered Aurora's finding."""
+    source = watched_source_save(
+        agency=agency,
+        actor=alice,
+        name="AURORA-SECRET-SOURCE",
+        kind="html",
+        url="https://aurora-secret.example/board",
+        selector="article.aurora-secret a",
+        interval_minutes=60,
+    )
+    WatchedSource.objects.filter(pk=source.pk).update(
+        state="failing", last_error="https://aurora-secret.example/board: HTTP 503"
+    )
+    Discovery.objects.create(
+        agency=agency,
+        source=source,
+        source_name=source.name,
+        finding=finding,
+        item_url=finding.url,
+        reason="alias 'AURORA-SECRET-ARTIST' in title",
+    )
+    return source
+
+
 def _nebula(agency: Agency, mallory: Any) -> Objects:
     """Mallory has a life of her own, so her pages render rows, not only empty states."""
     group = GroupFactory(agency=agency, name="Nebula Group")
@@ -454,6 +491,14 @@ def _nebula(agency: Agency, mallory: Any) -> Objects:
         task=task_add(actor=mallory, title="Nebula task", assignee=mallory, case=case),
         saved_view=saved_view_save(
             agency=agency, owner=mallory, name="Nebula view", query="q=nebula", shared=True
+        ),
+        watched_source=watched_source_save(
+            agency=agency,
+            actor=mallory,
+            name="Nebula feed",
+            kind="feed",
+            url="https://nebula.example/feed.xml",
+            interval_minutes=60,
         ),
         exchange_partner=partner_create(agency=agency, actor=mallory, name="Nebula partner")[0],
         exchange_subscription=subscription_save(
@@ -517,6 +562,21 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
         original_name="aurora-secret-evidence.png",
     )
     comment_add(author=bob, body="AURORA-SECRET-COMMENT for @carol @alice", case=case)
+    # Abuse contacts of Aurora's host, and of the host of Mallory's own finding (so her
+    # finding page and notice form would show them if tenancy broke).
+    for host in (finding.host, "www.tiktok.com"):
+        AbuseLookup.objects.create(
+            agency=agency,
+            host=host,
+            looked_up_at=timezone.now(),
+            registrar_state=AbuseLookupState.FOUND,
+            registrar_name="AURORA-SECRET-REGISTRAR",
+            registrar_email="abuse@aurora-secret.example",
+            network_state=AbuseLookupState.FOUND,
+            network_name="AURORA-SECRET-NETWORK",
+            network_email="noc@aurora-secret.example",
+            cdn="cloudflare",
+        )
     alice_token = Token.objects.create(user=alice)
     markers = (
         "aurora-secret",
@@ -565,6 +625,7 @@ def world(agency, other_agency, alice, bob, carol, mallory) -> World:  # type: i
             query="q=aurora-secret",
             shared=True,
         ),
+        watched_source=_aurora_source(agency, alice, finding),
         exchange_partner=partner_create(agency=agency, actor=alice, name="AURORA-SECRET-PARTNER")[
             0
         ],

@@ -146,7 +146,23 @@ OTP_TOTP_ISSUER = "AgencyGuard"
 TWO_FACTOR_RECOVERY_CODES = 10
 
 LANGUAGE_CODE = "en"
+# The staff interface: English and Korean only (LocaleMiddleware and set_language read this).
 LANGUAGES = [("en", _("English")), ("ko", _("Korean"))]
+# The public fan report pages only (cases.intake.fan_languages): the languages of the
+# fandoms that report, each named in itself for the language switch. They are activated by
+# those views alone and never added to LANGUAGES, so a staff page asked for in Japanese
+# still answers in English or Korean (docs/fan-reports.md).
+FAN_LANGUAGES = [
+    ("ko", "한국어"),
+    ("en", "English"),
+    ("ja", "日本語"),
+    ("zh-hans", "简体中文"),
+    ("zh-hant", "繁體中文"),
+    ("es", "Español"),
+    ("id", "Bahasa Indonesia"),
+    ("th", "ไทย"),
+    ("vi", "Tiếng Việt"),
+]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.getenv("TIME_ZONE", "Asia/Seoul")
 USE_I18N = True

@@ -69,3 +69,27 @@ DETECTION_GATE_AUC_CI_FLOOR = float(os.getenv("DETECTION_GATE_AUC_CI_FLOOR", "0.
 DETECTION_GATE_MIN_SCORE_STD = float(os.getenv("DETECTION_GATE_MIN_SCORE_STD", "0.01"))
 DETECTION_GATE_SLOPE_MIN = float(os.getenv("DETECTION_GATE_SLOPE_MIN", "0.05"))
 DETECTION_GATE_SLOPE_MAX = float(os.getenv("DETECTION_GATE_SLOPE_MAX", "20"))
+
+# Watched sources (cases/intake/monitor, docs/monitor.md): polled through the same safe
+# fetcher and loopback switch as captures, with their own ports, caps and politeness.
+MONITOR_ALLOWED_PORTS = [int(port) for port in envlist("MONITOR_ALLOWED_PORTS", "80,443")]
+MONITOR_MAX_BYTES = envint("MONITOR_MAX_BYTES", str(10 * 1024 * 1024))
+MONITOR_TIMEOUT_S = envint("MONITOR_TIMEOUT_S", "30")
+# Per server (name and port), over every agency's sources: at least this long between two
+# polls, and at most this many at once.
+MONITOR_HOST_MIN_INTERVAL_S = envint("MONITOR_HOST_MIN_INTERVAL_S", "20")
+MONITOR_HOST_CONCURRENCY = envint("MONITOR_HOST_CONCURRENCY", "2")
+# A poll that started longer ago than this is taken as lost (its worker died).
+MONITOR_POLL_LEASE_S = envint("MONITOR_POLL_LEASE_S", "600")
+# After n errors in a row the next poll waits interval * 2**n, at most this long.
+MONITOR_BACKOFF_MAX_S = envint("MONITOR_BACKOFF_MAX_S", str(24 * 3600))
+# Item keys remembered per source (the newest), so an item is processed once.
+MONITOR_SEEN_MAX = envint("MONITOR_SEEN_MAX", "5000")
+# A sitemap index is followed one level down, to this many child sitemaps (newest first).
+MONITOR_SITEMAP_CHILDREN = envint("MONITOR_SITEMAP_CHILDREN", "5")
+# A URL template is filled with at most this many artist names per poll.
+MONITOR_TEMPLATE_MAX_URLS = envint("MONITOR_TEMPLATE_MAX_URLS", "30")
+# The shortest poll interval a source may have, in minutes.
+MONITOR_MIN_INTERVAL_MIN = envint("MONITOR_MIN_INTERVAL_MIN", "5")
+# Sources queued per sweep of the beat task (the rest wait for the next sweep).
+MONITOR_SWEEP_BATCH = envint("MONITOR_SWEEP_BATCH", "200")

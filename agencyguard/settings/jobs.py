@@ -34,6 +34,8 @@ CELERY_TASK_ROUTES = {
     # Before "cases.*": the first match wins.
     "cases.evidence.tasks.capture_*": {"queue": "capture"},
     "cases.evidence.tasks.recheck_*": {"queue": "capture"},
+    # Polls of watched sources are network-bound too.
+    "cases.intake.tasks.watched_source*": {"queue": "capture"},
     "detection.*": {"queue": "detection"},
     "reports.*": {"queue": "reports"},
     "cases.*": {"queue": "default"},
@@ -54,6 +56,11 @@ CELERY_BEAT_SCHEDULE = {
     "capture-recheck-due": {
         "task": "cases.evidence.tasks.recheck_due_task",
         "schedule": float(envint("CAPTURE_RECHECK_SWEEP_S", "600")),
+    },
+    # Queues a poll of each watched source that is due (cases/intake/monitor).
+    "monitor-poll-due": {
+        "task": "cases.intake.tasks.watched_sources_poll_due_task",
+        "schedule": float(envint("MONITOR_SWEEP_S", "60")),
     },
     # Re-hash every evidence original once a day; problems go to the log and the audit trail.
     "evidence-verify": {
@@ -142,9 +149,15 @@ IMPORT_CHUNK_SIZE = envint("IMPORT_CHUNK_SIZE", "5000")
 IMPORT_STALE_AFTER = timedelta(seconds=envint("IMPORT_STALE_AFTER_S", "120"))
 # The public fan report page: reports per client address in any moving window of the period
 # (cases.kernel.ratelimit), and the largest request body it reads (checked before reading,
-# cases.kernel.bodylimit; the form's longest legitimate post is about 60 KB).
+# cases.kernel.bodylimit): the text fields (about 60 KB at most) plus one optional screenshot
+# of at most FAN_SCREENSHOT_MAX_BYTES, with room for the multipart framing.
 FAN_REPORT_RATE = os.getenv("FAN_REPORT_RATE", "10/h")
-FAN_REPORT_MAX_BYTES = envint("FAN_REPORT_MAX_BYTES", str(128 * 1024))
+FAN_SCREENSHOT_MAX_BYTES = envint("FAN_SCREENSHOT_MAX_BYTES", str(4 * 1024 * 1024))
+FAN_REPORT_MAX_BYTES = envint("FAN_REPORT_MAX_BYTES", str(4 * 1024 * 1024 + 128 * 1024))
+# A second report of the same URL by the same reporter (same contact, or without contacts the
+# same keyed hash of the client address) within this window is counted on the first report
+# instead of creating another (cases.intake.services.fan_reports).
+FAN_REPORT_REPEAT_WINDOW = timedelta(hours=envint("FAN_REPORT_REPEAT_WINDOW_H", "168"))
 # Where rate limits count: shared by every web process (Redis); memory:// counts per process.
 RATE_LIMIT_STORAGE_URL = os.getenv("RATE_LIMIT_STORAGE_URL", "") or (
     os.getenv("CACHE_URL", "") or "memory://"

@@ -62,6 +62,17 @@ TSA_URL = os.getenv("TSA_URL", "")
 TSA_TIMEOUT_S = envint("TSA_TIMEOUT_S", "20")
 PACKET_SIGNING_KEY = os.getenv("PACKET_SIGNING_KEY", "")
 
+# Abuse contacts of a finding's host (cases.agency.rdap): RDAP lookups through the capture
+# network policy, cached per host and looked up again when older than the maximum age.
+# RDAP_BOOTSTRAP_DIR holds the IANA bootstrap files written by `manage.py
+# rdap_bootstrap_refresh`; without them the bundled partial copy is used.
+RDAP_LOOKUP_MAX_AGE = timedelta(hours=envint("RDAP_LOOKUP_MAX_AGE_H", str(7 * 24)))
+RDAP_TIMEOUT_S = envint("RDAP_TIMEOUT_S", "10")
+RDAP_ALLOWED_PORTS = [int(port) for port in envlist("RDAP_ALLOWED_PORTS", "443,80")]
+RDAP_BOOTSTRAP_DIR = VAR_DIR / "rdap"
+# Queue the lookup when a finding is recorded one at a time (staff, API, fan report; not
+# bulk imports); the finding page has a button for the others.
+RDAP_LOOKUP_ON_RECORD = envbool("RDAP_LOOKUP_ON_RECORD", "1")
 # The cross-agency hash exchange (docs/exchange.md): ports a partner's feed may be on, how
 # often the beat sweep fetches each subscription, and how many pages one fetch reads.
 EXCHANGE_ALLOWED_PORTS = [int(port) for port in envlist("EXCHANGE_ALLOWED_PORTS", "443,80")]

@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases.agency.rdap.cdn import Cdn, cdn_get
 from cases.kernel.models import Agency
 
 
@@ -137,3 +138,61 @@ class Platform(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AbuseLookupState(models.TextChoices):
+    """Where one half of an abuse-contact lookup stands (cases.agency.rdap.client)."""
+
+    PENDING = "pending", _("Not looked up yet")
+    FOUND = "found", _("Abuse contact found")
+    NO_CONTACT = "no_contact", _("No abuse contact published")
+    FAILED = "failed", _("Lookup failed")
+    NOT_APPLICABLE = "not_applicable", _("Does not apply")
+
+
+class AbuseLookup(models.Model):
+    """Who can remove what a host serves: its domain's registrar abuse contact and its
+    hosting network's abuse contact, as RDAP gave them on `looked_up_at`. A cache per
+    agency and host, looked up again (in a worker) once older than RDAP_LOOKUP_MAX_AGE."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="abuse_lookups")
+    host = models.CharField(_("host"), max_length=255)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    looked_up_at = models.DateTimeField(_("looked up"), null=True, blank=True)
+
+    registrar_state = models.CharField(
+        max_length=20, choices=AbuseLookupState.choices, default=AbuseLookupState.PENDING
+    )
+    registrar_name = models.CharField(max_length=255, blank=True)
+    registrar_handle = models.CharField(max_length=100, blank=True)
+    registrar_email = models.CharField(max_length=254, blank=True)
+    registrar_phone = models.CharField(max_length=64, blank=True)
+    registrar_source = models.CharField(max_length=500, blank=True)
+    registrar_error = models.TextField(blank=True)
+
+    network_state = models.CharField(
+        max_length=20, choices=AbuseLookupState.choices, default=AbuseLookupState.PENDING
+    )
+    network_address = models.CharField(max_length=45, blank=True)
+    network_name = models.CharField(max_length=255, blank=True)
+    network_handle = models.CharField(max_length=100, blank=True)
+    network_email = models.CharField(max_length=254, blank=True)
+    network_phone = models.CharField(max_length=64, blank=True)
+    network_source = models.CharField(max_length=500, blank=True)
+    network_error = models.TextField(blank=True)
+    # The CDN the network belongs to (a key of cases.agency.rdap.cdn.CDNS), "" for none.
+    cdn = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["host"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "host"], name="abuse_lookup_unique_host")
+        ]
+
+    def __str__(self) -> str:
+        return self.host
+
+    @property
+    def cdn_entry(self) -> Cdn | None:
+        """The CDN fronting the host, with its abuse process (None when not fronted)."""
+        return cdn_get(self.cdn) if self.cdn else None

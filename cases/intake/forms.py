@@ -10,6 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.agency.forms import (
@@ -20,7 +22,14 @@ from cases.agency.forms import (
 )
 from cases.agency.models import Artist
 from cases.intake.canonical import MAX_URL_LENGTH
+from cases.intake.fan_screenshots import (
+    FanScreenshotFile,
+    ScreenshotRefused,
+    fan_screenshot_max_bytes,
+    fan_screenshot_read,
+)
 from cases.intake.models import Finding, FindingStatus
+from cases.intake.monitor.models import WatchedSourceKind
 from cases.intake.services.findings import TRANSITIONS
 from cases.kernel.models import Membership
 from cases.kernel.widgets import ChoiceList
@@ -195,6 +204,13 @@ class FanReportForm(forms.Form):
         required=False,
         help_text=_("Only if you are happy to be contacted about this report."),
     )
+    screenshot = forms.FileField(
+        label=_("Screenshot (optional)"),
+        required=False,
+        widget=forms.ClearableFileInput(
+            attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}
+        ),
+    )
     # Honeypot: hidden from people by CSS, filled in by naive bots.
     website = forms.CharField(
         label=_("Leave this field empty"),
@@ -207,7 +223,65 @@ class FanReportForm(forms.Form):
         cast(SingleArtistChoiceField, self.fields["artist"]).queryset = artists.order_by(
             "stage_name"
         )
+        # Built here, in the language the view activated, so the limit named is the setting.
+        self.fields["screenshot"].help_text = gettext(
+            "An image (JPEG, PNG, WebP or GIF) of at most %(limit)s. It is never shown publicly."
+        ) % {"limit": filesizeformat(fan_screenshot_max_bytes())}
 
     @property
     def is_bot(self) -> bool:
         return bool(self.data.get("website", "").strip())
+
+    def clean_screenshot(self) -> FanScreenshotFile | None:
+        upload = self.cleaned_data.get("screenshot")
+        if not upload:
+            return None
+        try:
+            return fan_screenshot_read(upload, size=upload.size or 0)
+        except ScreenshotRefused as exc:
+            raise forms.ValidationError(str(exc), code="screenshot") from None
+
+
+# --- Watched sources ----------------------------------------------------------------------
+
+
+class WatchedSourceForm(forms.Form):
+    """A watched source's settings; watched_source_save checks them (URL policy, selector,
+    JSON paths, interval) and the view shows its reason on the field."""
+
+    name = forms.CharField(label=_("Name"), max_length=120)
+    kind = forms.ChoiceField(label=_("Kind"), choices=WatchedSourceKind.choices)
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=MAX_URL_LENGTH,
+        widget=forms.TextInput(attrs={"placeholder": "https://", "spellcheck": "false"}),
+        help_text=_(
+            "A feed, sitemap, page or JSON listing; https://t.me/s/channel for a Telegram "
+            "channel; for a search URL, {alias} where each artist name goes."
+        ),
+    )
+    selector = forms.CharField(
+        label=_("Link selector"),
+        max_length=300,
+        required=False,
+        help_text=_(
+            "HTML pages and search URLs: the CSS selector of each post, e.g. article.post."
+        ),
+    )
+    json_items_path = forms.CharField(
+        label=_("Items path"),
+        max_length=200,
+        required=False,
+        help_text=_("JSON listings: where the items are, e.g. data.children.*.data."),
+    )
+    json_url_key = forms.CharField(
+        label=_("URL key"), max_length=100, required=False, help_text=_("e.g. url")
+    )
+    json_text_keys = forms.CharField(
+        label=_("Text keys"),
+        max_length=200,
+        required=False,
+        help_text=_("Comma-separated, e.g. title, selftext."),
+    )
+    interval_minutes = forms.IntegerField(label=_("Poll every (minutes)"), min_value=1)
+    active = forms.BooleanField(label=_("Active"), required=False)

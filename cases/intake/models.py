@@ -31,6 +31,8 @@ class FindingSource(models.TextChoices):
     API = "api", _("API")
     IMPORT = "import", _("Import")
     CRAWLER = "crawler", _("Crawler")
+    # Found by a watched source's poll (cases/intake/monitor): "discovered" in triage.
+    MONITOR = "monitor", _("Discovered")
 
 
 class Finding(models.Model):
@@ -269,12 +271,64 @@ class FanReport(models.Model):
     description = models.TextField(blank=True)
     contact = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who sent it, as keyed hashes (never the address itself): of the contact when one was
+    # given, and of the client address (cases.intake.services.fan_reports.reporter_keys).
+    # A repeat of the same URL by the same reporter is counted here, not stored again.
+    contact_key = models.CharField(max_length=64, blank=True)
+    address_key = models.CharField(max_length=64, blank=True)
+    repeat_count = models.PositiveIntegerField(default=0)
+    last_repeated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["finding", "created_at"], name="fanreport_finding_created"),
+        ]
 
     def __str__(self) -> str:
         return f"Fan report #{self.pk}"
+
+
+class FanScreenshot(models.Model):
+    """A screenshot a fan attached to a report: the original kept write-once under its
+    SHA-256 (cases.kernel.storage), never shown back to the public and never shown to staff
+    (only its hashes and what it matched). Matching (cases.matching.services.fan_screenshots)
+    fills in the PDQ hashes and links it to the earliest earlier fan screenshot of the same
+    agency within the match threshold."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="fan_screenshots")
+    report = models.ForeignKey(FanReport, on_delete=models.CASCADE, related_name="screenshots")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveBigIntegerField()
+    media_type = models.CharField(max_length=40)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by matching: the whole picture's hash and quality, and the hashes it is stored
+    # and queried under (pdq_analyse: crops, trimmed borders; rotations for the queries).
+    pdq_hex = models.CharField(max_length=64, blank=True)
+    pdq_quality = models.PositiveSmallIntegerField(null=True, blank=True)
+    pdq_stored = models.JSONField(default=list, blank=True)
+    hashed_at = models.DateTimeField(null=True, blank=True)
+    hash_error = models.CharField(max_length=300, blank=True)
+    same_media_as = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="same_media"
+    )
+    distance = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["report", "sha256"], name="fanscreenshot_once"),
+            models.CheckConstraint(
+                condition=models.Q(same_media_as__isnull=True) | models.Q(distance__isnull=False),
+                name="fanscreenshot_link_has_distance",
+            ),
+        ]
+        indexes = [models.Index(fields=["agency", "hashed_at"], name="fanscreenshot_hashed")]
+
+    def __str__(self) -> str:
+        return f"Fan screenshot #{self.pk}"
 
 
 class SavedView(models.Model):

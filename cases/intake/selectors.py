@@ -15,6 +15,7 @@ from django.db.models import (
 
 from cases.agency.models import Artist, Platform
 from cases.intake.models import Finding, FindingCount, FindingCountDimension, ImportJob
+from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.kernel.models import Agency
 from cases.kernel.tenancy import AnyUser, agency_for, get_or_404, scoped
 
@@ -210,3 +211,11 @@ def fan_report_agency_get(slug: str) -> Agency:
 def fan_report_artists(agency: Agency) -> QuerySet[Artist]:
     """Artists a fan may pick: active ones, loading only public names (never the legal name)."""
     return Artist.objects.filter(agency=agency, active=True).only("id", "stage_name", "name_hangul")
+
+
+def watched_source_list_for(user: AnyUser) -> QuerySet[WatchedSource]:
+    return scoped(WatchedSource.objects.all(), user).defer("seen_keys", "validators")
+
+
+def discovery_list_for(user: AnyUser) -> QuerySet[Discovery]:
+    return scoped(Discovery.objects.all(), user)

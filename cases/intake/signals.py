@@ -8,3 +8,7 @@ from django.dispatch import Signal
 # A finding's status became Removed. Arguments: finding, capture (the capture that saw it
 # gone, or None when a person set the status).
 finding_removed = Signal()
+
+# A fan's screenshot was stored (sent inside the storing transaction). Arguments:
+# screenshot_id. Matching connects to it to hash the screenshot and link the same media.
+fan_screenshot_stored = Signal()

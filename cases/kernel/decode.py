@@ -103,6 +103,12 @@ def decode_media(data: bytes, media_type: str = "", *, max_frames: int = 8) -> D
             ) from None
 
 
+def image_format(data: bytes) -> str:
+    """The allowed image format (one of IMAGE_FORMATS) whose signature the bytes start with,
+    or "" : the bytes decide, never a file name or a browser's claim."""
+    return _claimed_image_format(data)
+
+
 def _claimed_image_format(data: bytes) -> str:
     """The allowed format whose signature the bytes start with, if any."""
     signatures = (

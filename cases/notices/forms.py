@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
@@ -40,6 +41,15 @@ class NoticeForm(forms.Form):
         label=_("Channel"),
         choices=[("", _("The platform's channel")), *NoticeChannel.choices],
         required=False,
+    )
+    recipient = forms.ChoiceField(
+        label=_("Send to"),
+        choices=[("", _("The platform's abuse address"))],
+        required=False,
+        help_text=_(
+            "The platform's own address, or an abuse contact found by RDAP for the "
+            "findings' hosts (registrar, hosting network, CDN)."
+        ),
     )
     signer = forms.ModelChoiceField(
         label=_("Signer"), queryset=SignerProfile.objects.none(), required=False
@@ -84,9 +94,12 @@ class NoticeForm(forms.Form):
         signers: QuerySet[SignerProfile],
         references: QuerySet[ReferenceMedia],
         evidence: QuerySet[Evidence],
+        recipients: Sequence[tuple[str, str]] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        own = ("", _("The platform's abuse address"))
+        cast(forms.ChoiceField, self.fields["recipient"]).choices = [own, *recipients]
         cast(forms.ModelChoiceField, self.fields["signer"]).queryset = signers
         cast(ReferenceChoiceField, self.fields["reference_media"]).queryset = references
         cast(EvidenceChoiceField, self.fields["attachments"]).queryset = evidence

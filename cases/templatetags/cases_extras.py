@@ -29,6 +29,7 @@ OBJECT_LABELS = {
     "importjob": gettext_lazy("Import"),
     "fanreport": gettext_lazy("Fan report"),
     "agency": gettext_lazy("Agency"),
+    "abuselookup": gettext_lazy("Abuse contact lookup"),
 }
 
 

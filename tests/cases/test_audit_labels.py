@@ -28,6 +28,7 @@ NOT_ACTIONS = {
     "packet.zip",
     "platform.name",
     "t.me",
+    "telegram.me",
     "weasyprint.progress",
     "yuna.admin",
 }

@@ -8,8 +8,10 @@ import types
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.middleware.csrf import CSRF_SECRET_LENGTH
+from django.template.defaultfilters import filesizeformat
 from django.test import RequestFactory
 from django.test.client import ClientHandler
 from django.urls import reverse
@@ -58,7 +60,7 @@ def test_a_large_body_is_refused_with_413_before_it_is_read(agency) -> None:  # 
     response, body = _post_watched("/report/aurora/", CONTENT_LENGTH=str(10 * 1024 * 1024))
     assert response.status_code == 413
     assert not body.was_read
-    assert "at most 128.0" in response.content.decode()
+    assert f"at most {filesizeformat(settings.FAN_REPORT_MAX_BYTES)}" in response.content.decode()
     assert not FanReport.objects.exists()
 
 

@@ -45,6 +45,8 @@ class CeleryWorker:
             "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "DJANGO_SETTINGS_MODULE": "agencyguard.settings",
+            # No RDAP lookups of test hosts from a worker (tests/conftest.py, same switch).
+            "RDAP_LOOKUP_ON_RECORD": "0",
             **(env or {}),
         }
         command = [

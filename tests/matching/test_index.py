@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -13,7 +15,14 @@ from cases.matching.pdq.hashes import (
     hash_to_hex,
     hashes_from_hex,
 )
-from cases.matching.pdq.index import BruteForceIndex, PdqIndex
+from cases.matching.pdq.index import (
+    BruteForceIndex,
+    PdqIndex,
+    chunk_radii,
+    chunk_values,
+    chunk_widths,
+)
+from tests.matching.corpus import families, flip_random_bits
 
 
 def _flip(row: np.ndarray, bits: np.ndarray) -> np.ndarray:
@@ -114,3 +123,58 @@ def test_malformed_hashes_are_refused(bad):
 def test_ids_and_hashes_must_have_the_same_length():
     with pytest.raises(ValueError, match="differ in length"):
         PdqIndex.build(np.arange(3), np.zeros((2, 32), dtype=np.uint8))
+
+
+@pytest.mark.parametrize(
+    "widths", [[16] * 16, chunk_widths(10_000_000), [32] * 8, [20] * 12 + [16]]
+)
+@pytest.mark.parametrize("max_distance", [0, 15, MATCH_DISTANCE, 40])
+def test_radii_satisfy_the_pigeonhole_bound(widths, max_distance):
+    radii = chunk_radii(widths, max_distance)
+    assert sum(r + 1 for r in radii) == max_distance + 1
+    assert max(radii) - min(radii) <= 1
+
+
+def test_chunk_values_are_the_bits_of_the_hash():
+    rng = np.random.default_rng(4)
+    hashes = rng.integers(0, 256, size=(50, 32), dtype=np.uint8)
+    widths = chunk_widths(10_000_000)
+    for row, *values in zip(hashes, *chunk_values(hashes, widths), strict=True):
+        bits = format(int.from_bytes(row.tobytes(), "big"), "0256b")
+        offsets = np.cumsum([0, *widths])
+        assert values == [int(bits[a:b], 2) for a, b in itertools.pairwise(offsets)]
+
+
+def test_the_large_index_layout_is_exact_on_clustered_hashes():
+    """12 chunks of 21-22 bits (what an index of more than 2 million hashes uses), on random
+    hashes plus near-duplicate families: the same answers as the scan at every distance."""
+    rng = np.random.default_rng(99)
+    seeds = rng.integers(0, 256, size=(30, 32), dtype=np.uint8)
+    hashes = np.concatenate(
+        [rng.integers(0, 256, size=(4_000, 32), dtype=np.uint8), families(rng, seeds, 4_000)]
+    )
+    ids = np.arange(len(hashes)) // 2  # two hashes per item
+    mih = PdqIndex.build(ids, hashes, widths=chunk_widths(10_000_000))
+    brute = BruteForceIndex.build(ids, hashes)
+    assert mih.widths == [22] * 4 + [21] * 8
+    queries = flip_random_bits(
+        rng, hashes[rng.integers(0, len(hashes), 60)], rng.integers(0, 45, 60)
+    )
+    for max_distance in (0, 1, 12, MATCH_DISTANCE, 32, 40):
+        for query in queries:
+            assert mih.query(query, max_distance) == brute.query(query, max_distance)
+
+
+def test_a_query_that_would_read_most_buckets_scans_instead():
+    rng = np.random.default_rng(8)
+    hashes = rng.integers(0, 256, size=(2_000, 32), dtype=np.uint8)
+    mih = PdqIndex.build(np.arange(2_000), hashes)
+    assert mih.candidates(hashes[0], max_distance=200) is None  # too many probes
+    assert mih.query(hashes[0], 200) == BruteForceIndex.build(np.arange(2_000), hashes).query(
+        hashes[0], 200
+    )
+
+
+def test_chunk_widths_must_cover_the_hash():
+    with pytest.raises(ValueError, match="add up to 256"):
+        PdqIndex.build(np.arange(1), np.zeros((1, 32), dtype=np.uint8), widths=[16] * 15)

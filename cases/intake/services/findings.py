@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.agency.models import Artist
+from cases.agency.services.abuse_lookups import abuse_lookup_request
 from cases.agency.services.platforms import PlatformIndex
 from cases.intake.canonical import canonical_hash, canonicalize_url, host_of
 from cases.intake.models import Finding, FindingSource, FindingStatus
@@ -89,6 +91,10 @@ def finding_record(
                 obj=finding,
                 data={"url": canonical, "source": source, "artists": [a.pk for a in artist_list]},
             )
+            if settings.RDAP_LOOKUP_ON_RECORD:
+                # Who can remove it: the host's abuse contacts, looked up by a worker
+                # unless a recent lookup of the host is cached.
+                abuse_lookup_request(agency=agency, host=host, actor=actor)
     except IntegrityError:
         # Someone recorded the same URL between our lookup and insert: theirs wins.
         return Finding.objects.get(agency=agency, canonical_hash=key), False

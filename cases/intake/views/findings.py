@@ -8,7 +8,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.agency.selectors import artist_list_for
+from cases.agency.selectors import abuse_lookup_for_host, artist_list_for
+from cases.agency.services.abuse_lookups import abuse_lookup_is_fresh, abuse_lookup_request
 from cases.intake.canonical import InvalidURL
 from cases.intake.filters import SORTS, FindingFilter
 from cases.intake.forms import (
@@ -153,14 +154,50 @@ def finding_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "artists": finding.artists.all(),
         "timestamps": timestamps,
         "events": audit_events_for_object(user, finding).order_by("seq"),
-        "fan_reports": finding.fan_reports.select_related("artist"),
+        "fan_reports": finding.fan_reports.select_related("artist").prefetch_related(
+            "screenshots__same_media_as__report"
+        ),
+        "discoveries": finding.discoveries.order_by("created_at", "id"),
         "linked_cases": finding.cases.order_by("-created_at"),
         "status_form": FindingStatusForm(current=finding.status),
         "update_form": FindingUpdateForm(
             artists=artist_list_for(user), members=_assignable(user), finding=finding
         ),
+        **_abuse_context(user, finding.host),
     }
     return render(request, "cases/finding_detail.html", context)
+
+
+def _abuse_context(user: AnyUser, host: str) -> dict[str, object]:
+    lookup = abuse_lookup_for_host(user, host)
+    return {
+        "abuse_lookup": lookup,
+        "abuse_fresh": lookup is not None and abuse_lookup_is_fresh(lookup),
+    }
+
+
+@require_POST
+@member_required()
+def finding_abuse_lookup(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Queue an RDAP lookup of the finding's host (a worker runs it; never this request).
+    A fresh cached answer is kept unless "look up again" was asked for."""
+    finding = finding_get_for(request.user, pk)
+    _lookup, queued = abuse_lookup_request(
+        agency=request.membership.agency,
+        host=finding.host,
+        actor=request.user,
+        force=request.POST.get("force") == "1",
+    )
+    if queued:
+        messages.success(
+            request, _("Abuse contact lookup queued for %(host)s.") % {"host": finding.host}
+        )
+    else:
+        messages.info(
+            request,
+            _("The abuse contacts of %(host)s are recent; nothing to do.") % {"host": finding.host},
+        )
+    return redirect(finding)
 
 
 @require_POST

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -90,6 +92,7 @@ def notice_create(
     legal_basis: str,
     language: str = "en",
     channel: str = "",
+    recipient: str = "",
     signer: SignerProfile | None = None,
     explanation: str = "",
     original_work_description: str = "",
@@ -106,6 +109,7 @@ def notice_create(
     )
     if legal_basis not in LegalBasis.values:
         raise NoticeError(_("Unknown legal basis."))
+    _check_recipient(recipient)
     creator = actor_user(actor)
     with transaction.atomic():
         notice = Notice.objects.create(
@@ -114,6 +118,7 @@ def notice_create(
             legal_basis=legal_basis,
             language=language,
             channel=channel or platform.channel,
+            recipient=recipient,
             signer=signer,
             explanation=explanation,
             original_work_description=original_work_description,
@@ -134,6 +139,7 @@ def notice_create(
                 "basis": legal_basis,
                 "platform": platform.name,
                 "findings": [f.pk for f in findings],
+                **({"recipient": recipient} if recipient else {}),
             },
         )
     return notice
@@ -143,6 +149,7 @@ DRAFT_FIELDS = (
     "legal_basis",
     "language",
     "channel",
+    "recipient",
     "signer",
     "explanation",
     "original_work_description",
@@ -164,6 +171,7 @@ def notice_update(
     unknown = set(fields) - set(DRAFT_FIELDS)
     if unknown:
         raise TypeError(f"notice_update() got unexpected fields: {sorted(unknown)}")
+    _check_recipient(fields.get("recipient", ""))
     with transaction.atomic():
         notice = Notice.objects.select_for_update().get(pk=notice.pk)
         if not notice.is_draft:
@@ -311,7 +319,20 @@ def notice_render(notice: Notice, *, when: datetime | None = None) -> RenderedNo
     return RenderedNotice(subject, "\n".join(tidy) + "\n")
 
 
+def _check_recipient(recipient: str) -> None:
+    """A chosen recipient ("" is the platform's address) must be an e-mail address."""
+    if recipient:
+        try:
+            validate_email(recipient)
+        except ValidationError as exc:
+            raise NoticeError(_("The recipient is not a valid e-mail address.")) from exc
+
+
 def notice_recipient(notice: Notice) -> str:
+    """Where the notice goes: the address chosen on the draft (an abuse contact found by
+    RDAP, cases.agency.rdap), else the platform's address for the channel."""
+    if notice.recipient:
+        return notice.recipient
     platform = notice.platform
     if notice.channel == NoticeChannel.TRUSTED_FLAGGER:
         return platform.trusted_flagger_email or platform.abuse_email

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from cases.agency.selectors import platform_list_for
+from cases.agency.selectors import abuse_recipients_for, platform_list_for
 from cases.evidence.selectors import evidence_list_for
 from cases.intake.selectors import finding_list_for
 from cases.kernel.audit.selectors import audit_events_for_object
@@ -99,11 +99,16 @@ def _form(
         .filter(Q(finding__in=findings) | Q(capture__finding__in=findings))
         .filter(finding__in=findings)
     )
+    choices = [(r.email, r.label) for r in abuse_recipients_for(user, {f.host for f in findings})]
+    current = kwargs.pop("current_recipient", "")
+    if current and current not in {email for email, _label in choices}:
+        choices.append((current, current))  # chosen earlier; the lookup has changed since
     return NoticeForm(
         data,
         signers=signer_profile_list_for(user).order_by("full_name"),
         references=references,
         evidence=evidence.order_by("pk"),
+        recipients=choices,
         **kwargs,
     )
 
@@ -114,6 +119,7 @@ def _service_fields(form: NoticeForm) -> dict[str, Any]:
         "legal_basis": data["legal_basis"],
         "language": data["language"],
         "channel": data["channel"],
+        "recipient": data["recipient"],
         "signer": data["signer"],
         "explanation": data["explanation"],
         "original_work_description": data["original_work_description"],
@@ -166,7 +172,7 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Only a draft can be edited; this notice was sent."))
         return redirect(notice)
     if request.method == "POST":
-        form = _form(request, findings, request.POST)
+        form = _form(request, findings, request.POST, current_recipient=notice.recipient)
         if form.is_valid():
             try:
                 drafts.notice_update(
@@ -188,7 +194,7 @@ def notice_update(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         }
         initial["reference_media"] = list(notice.reference_media.all())
         initial["attachments"] = list(notice.attachments.all())
-        form = _form(request, findings, initial=initial)
+        form = _form(request, findings, initial=initial, current_recipient=notice.recipient)
     return render(
         request, "cases/notice_form.html", {"form": form, "findings": findings, "notice": notice}
     )

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0028_finding_artist_ids'),
+        ('cases', '0031_monitor_watched_sources'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
