@@ -16,6 +16,7 @@ from cases.intake.artist_ids_sql import ARTIST_IDS
 from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system check)
 from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.models import Finding
+from cases.intake.monitor.recognise import recogniser_register
 from cases.intake.signals import fan_screenshot_stored, finding_removed
 from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
@@ -23,6 +24,7 @@ from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
 from cases.matching.services.bank import bank_artist_refresh, bank_finding_refresh
+from cases.matching.services.partner_recognise import recognise_partner_media
 from cases.notices.latest_sql import latest_notice_triggers_drop, latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
@@ -81,6 +83,8 @@ def connect(app: AppConfig) -> None:
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     fan_screenshot_stored.connect(_match_fan_screenshot, dispatch_uid="fan_screenshot_pdq_task")
     artist_consent_changed.connect(_bank_consent, dispatch_uid="bank_artist_refresh")
+    # Watched-source items whose media match a partner's confirmed fake (the exchange).
+    recogniser_register(recognise_partner_media)
     m2m_changed.connect(
         _bank_finding_artists, sender=Finding.artists.through, dispatch_uid="bank_finding_refresh"
     )
