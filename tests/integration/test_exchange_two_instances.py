@@ -4,8 +4,9 @@ Instance A (Aurora) is a second process: its own SQLite database, migrated and f
 `manage.py` subprocesses, served by `manage.py runserver` on a free port. Instance B
 (Nebula) is this test process with its own test database. B subscribes to A's feed and
 fetches it through the SSRF-safe fetcher (loopback test switch): a fake confirmed in A is
-recognised on a new upload in B; consent withdrawn in A removes the signal from B on its
-next fetch; a page that does not verify under the key B holds is refused and logged.
+recognised on a new upload in B and on a watched-source item of B; consent withdrawn in A removes the signal from B on its
+next fetch; a page that does not verify under the key B holds is refused and logged; a
+watched-source item of B whose image is a copy is recognised by A's signal.
 
 Needs no PostgreSQL or Redis (both instances on SQLite); about a minute (A's migrate)."""
 
@@ -24,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from cases.intake.models import Finding, FindingSource
+from cases.intake.services.source_polls import watched_source_poll
+from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
 from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal
 from cases.matching.services.exchange import subscription_fetch, subscription_save
@@ -31,6 +35,7 @@ from cases.matching.services.partner_matching import partner_cache_clear
 from tests.factories import make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import jpeg_bytes, portrait, resized
+from tests.monitor.web import fixture_web
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -66,6 +71,15 @@ artist_consent_withdraw(artist=Artist.objects.get(stage_name="Yuna"),
                         actor=User.objects.get(username="alice"))
 print("RESULT withdrawn")
 """
+
+
+def _feed(media_url: str) -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>u</title>'
+        "<link>https://www.tiktok.com/</link><item><title>new upload</title>"
+        "<link>https://www.tiktok.com/@anon/video/901</link>"
+        f'<enclosure url="{media_url}" type="image/jpeg" length="1"/></item></channel></rss>'
+    ).encode()
 
 
 def _free_port() -> int:
@@ -173,6 +187,23 @@ def test_two_instances_exchange_banks_over_http(settings, aurora, other_agency, 
     match = PartnerMatch.objects.get(evidence=copy)
     assert match.subscription == subscription and match.kind == PartnerMatchKind.PDQ
     assert match.distance <= 31
+
+    # A watched source of Nebula posts another copy: the poll recognises it by A's signal.
+    with fixture_web() as web:
+        settings.MONITOR_ALLOWED_PORTS = [web.port]
+        web.serve("/copy.jpg", "image/jpeg", jpeg_bytes(resized(portrait("obama"), 0.5), 80))
+        web.serve("/uploads.xml", "application/rss+xml", _feed(web.url("/copy.jpg")))
+        source = watched_source_save(
+            agency=other_agency,
+            actor=mallory,
+            name="Uploads",
+            kind="feed",
+            url=web.url("/uploads.xml"),
+            interval_minutes=60,
+        )
+        assert watched_source_poll(source_id=source.pk).findings == 1
+    discovered = Finding.objects.get(agency=other_agency, source=FindingSource.MONITOR)
+    assert "partner 'Aurora Entertainment' signal" in discovered.discoveries.get().reason
 
     # A tampered page (here: verified under a key that is not the one A signed with).
     forged = subscription_save(
