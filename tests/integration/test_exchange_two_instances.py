@@ -4,9 +4,9 @@ Instance A (Aurora) is a second process: its own SQLite database, migrated and f
 `manage.py` subprocesses, served by `manage.py runserver` on a free port. Instance B
 (Nebula) is this test process with its own test database. B subscribes to A's feed and
 fetches it through the SSRF-safe fetcher (loopback test switch): a fake confirmed in A is
-recognised on a new upload in B and on a watched-source item of B; consent withdrawn in A removes the signal from B on its
-next fetch; a page that does not verify under the key B holds is refused and logged; a
-watched-source item of B whose image is a copy is recognised by A's signal.
+recognised on a new upload in B and on a watched-source item of B; consent withdrawn in A
+removes the signal from B on its next fetch; a page that does not verify under the key B
+holds is refused and logged.
 
 Needs no PostgreSQL or Redis (both instances on SQLite); about a minute (A's migrate)."""
 
