@@ -29,10 +29,14 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
-stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The platforms' python-threatexchange extension (integrations/threatexchange_agencyguard,
+# docs/exchange.md) is its own package; the tests run threatexchange's CLI with it, so it is
+# installed (editable) next to the dev extra.
+TX_EXTENSION=integrations/threatexchange_agencyguard
+stamp="$VENV/.installed-$(cat pyproject.toml "$TX_EXTENSION/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing the project and its dev tools into $VENV"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]" -e "./$TX_EXTENSION"
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
