@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from cases.kernel.models import Agency
+from detection.management.targets import add_agency_target, target_agencies
 from detection.services.reviews import detection_bank_backfill
 
 
@@ -17,16 +17,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        target = parser.add_mutually_exclusive_group(required=True)
-        target.add_argument("--agency", help="the agency's slug")
-        target.add_argument("--all", action="store_true", help="every agency")
+        add_agency_target(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        agencies = Agency.objects.order_by("pk")
-        if options["agency"]:
-            agencies = agencies.filter(slug=options["agency"])
-            if not agencies.exists():
-                raise CommandError(f"no agency with slug {options['agency']!r}")
-        for agency in agencies:
+        for agency in target_agencies(options):
             count = detection_bank_backfill(agency=agency)
             self.stdout.write(f"{agency.slug}: {count} verdict(s) in the bank")
