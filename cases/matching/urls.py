@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from cases.matching.views import exchange, reference_media
+from cases.matching.views import bank, exchange, reference_media
 
 urlpatterns = [
     path("reference-media/", reference_media.reference_media_index, name="reference_media_index"),
@@ -45,4 +45,8 @@ urlpatterns += [
         exchange.exchange_subscription_delete,
         name="exchange_subscription_delete",
     ),
+]
+
+urlpatterns += [
+    path("evidence/<int:pk>/bank-labels/", bank.evidence_bank_labels, name="evidence_bank_labels"),
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -259,6 +260,44 @@ def bank_labels_set(*, evidence: Evidence, labels: Iterable[str], actor: Actor) 
             data={"labels": chosen, "seq": signal.seq},
         )
     return signal
+
+
+@dataclass(frozen=True)
+class BankStatus:
+    """What the evidence page says of an item's place in the exchange bank, each part taken
+    from the records: the signal (None: never confirmed), and for a confirmed item that is not
+    published, why (its findings name no artist, or these artists have no consent in force)."""
+
+    signal: BankSignal | None
+    without_consent: tuple[Artist, ...] = ()
+    no_artists: bool = False
+
+    @property
+    def confirmed(self) -> bool:
+        return self.signal is not None and self.signal.confirmed
+
+    @property
+    def published(self) -> bool:
+        return self.signal is not None and self.signal.published
+
+    @property
+    def labels(self) -> list[str]:
+        return ["deepfake", *self.signal.labels] if self.signal is not None else []
+
+
+def bank_status_of(*, evidence: Evidence) -> BankStatus:
+    """The item's bank state as stored, with the reason a confirmed item is withheld."""
+    signal = BankSignal.objects.filter(evidence=evidence).first()
+    if signal is None or not signal.confirmed or signal.published:
+        return BankStatus(signal=signal)
+    artist_ids = _artist_ids(evidence)
+    consenting = set(
+        ArtistShareConsent.objects.filter(
+            artist_id__in=artist_ids, withdrawn_at__isnull=True
+        ).values_list("artist_id", flat=True)
+    )
+    missing = Artist.objects.filter(pk__in=artist_ids - consenting).order_by("stage_name", "pk")
+    return BankStatus(signal=signal, without_consent=tuple(missing), no_artists=not artist_ids)
 
 
 def _entry(signal: BankSignal, sha256: str) -> dict[str, object]:
