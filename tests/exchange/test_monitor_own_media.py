@@ -27,7 +27,7 @@ from cases.matching.services.exchange import subscription_save
 from cases.matching.services.reference_media import reference_media_add
 from cases.notices.models import Notice
 from tests.exchange.conftest import fake_of
-from tests.factories import make_finding
+from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import jpeg_bytes, png_bytes, portrait, resized, scene
 from tests.monitor.conftest import web  # noqa: F401 (the fixture web through the loopback switch)
@@ -121,14 +121,17 @@ def test_a_copy_of_a_confirmed_fake_names_the_fake_and_its_finding(
     artist,
     finding,
 ):
+    mina = ArtistFactory(agency=agency, stage_name="Mina", name_hangul="미나", name_latin="")
+    finding.artists.add(mina)
     fake = fake_of(agency, portrait("obama"), finding, alice)
     source = _source(web, agency, alice, _copy_of_obama())
     watched_source_poll(source_id=source.pk)
     found = Finding.objects.get(agency=agency, source=FindingSource.MONITOR)
     reason = found.discoveries.get().reason
+    # One reason, said once, though it carries both artists of the fake's finding.
     expected = rf"PDQ distance \d+ to confirmed fake evidence #{fake.pk} \(finding #{finding.pk}\)"
     assert re.fullmatch(expected, reason), reason
-    assert list(found.artists.all()) == [artist]  # the fake's finding's artist
+    assert set(found.artists.all()) == {artist, mina}
 
 
 def test_evidence_that_is_neither_reference_nor_confirmed_is_no_reason(

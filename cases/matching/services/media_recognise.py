@@ -125,6 +125,31 @@ def _strong(hit: Hit) -> bool:
     return hit[1] <= settings.MONITOR_STRONG_DISTANCE
 
 
+def _confirmed_fakes(agency_id: int, ids: list[int]) -> dict[int, tuple[str, list[int | None]]]:
+    """{evidence id: (how a reason names it, the artists of its findings or [None])} for
+    the items among `ids` that a person's latest verdict confirmed as fake."""
+    confirmed = BankSignal.objects.filter(agency_id=agency_id, confirmed=True, evidence_id__in=ids)
+    items = Evidence.objects.filter(
+        agency_id=agency_id, pk__in=confirmed.values("evidence_id")
+    ).select_related("finding", "capture__finding")
+    findings = findings_of(items)
+    artists: dict[int, set[int]] = defaultdict(set)
+    links = Finding.artists.through.objects.filter(
+        finding__in=[f.pk for fs in findings.values() for f in fs]
+    )
+    for finding_id, linked in links.values_list("finding_id", "artist_id"):
+        artists[finding_id].add(linked)
+    fakes: dict[int, tuple[str, list[int | None]]] = {}
+    for pk, of in findings.items():
+        target = f"confirmed fake evidence #{pk}"
+        if of:
+            label = "finding" if len(of) == 1 else "findings"
+            target += f" ({label} {', '.join(f'#{f.pk}' for f in of)})"
+        artist_ids: list[int | None] = [*sorted({a for f in of for a in artists[f.pk]})]
+        fakes[pk] = (target, artist_ids or [None])
+    return fakes
+
+
 def _own_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognition]:
     """Reasons for the hits that are reference media or confirmed fakes, nearest first."""
     if not hits:
@@ -135,20 +160,7 @@ def _own_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognition]
         agency_id=agency_id, evidence_id__in=ordered
     ).order_by("pk"):
         references[reference.evidence_id].append(reference)
-    confirmed = set(
-        BankSignal.objects.filter(
-            agency_id=agency_id, confirmed=True, evidence_id__in=ordered
-        ).values_list("evidence_id", flat=True)
-    )
-    items = Evidence.objects.filter(agency_id=agency_id, pk__in=confirmed).select_related(
-        "finding", "capture__finding"
-    )
-    findings = findings_of(items)
-    artists: dict[int, list[int]] = defaultdict(list)
-    for finding_id, artist_id in Finding.artists.through.objects.filter(
-        finding__in=[f.pk for fs in findings.values() for f in fs]
-    ).values_list("finding_id", "artist_id"):
-        artists[finding_id].append(artist_id)
+    fakes = _confirmed_fakes(agency_id, ordered)
     found: list[Recognition] = []
     for pk in ordered:
         hit = hits[pk]
@@ -160,19 +172,12 @@ def _own_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognition]
                     strong=_strong(hit),
                 )
             )
-        if pk in confirmed:
-            of = findings.get(pk, [])
-            target = f"confirmed fake evidence #{pk}"
-            if of:
-                label = "finding" if len(of) == 1 else "findings"
-                target += f" ({label} {', '.join(f'#{f.pk}' for f in of)})"
-            artist_ids: list[int | None] = [
-                *sorted({a for f in of for a in artists.get(f.pk, [])})
-            ] or [None]
-            for artist_id in artist_ids:
-                found.append(
-                    Recognition(reason=_how(hit, target), artist_id=artist_id, strong=_strong(hit))
-                )
+        if pk in fakes:
+            target, artist_ids = fakes[pk]
+            found.extend(
+                Recognition(reason=_how(hit, target), artist_id=artist_id, strong=_strong(hit))
+                for artist_id in artist_ids
+            )
     return found
 
 
