@@ -10,6 +10,7 @@ from django.apps import AppConfig
 from django.db.models.signals import m2m_changed, post_migrate, pre_migrate
 
 from cases.agency.signals import agency_created, artist_consent_changed
+from cases.evidence.services.captures import capture_request
 from cases.evidence.services.removal_signatures import removal_signatures_seed
 from cases.evidence.signals import evidence_stored
 from cases.intake.artist_ids_sql import ARTIST_IDS
@@ -17,14 +18,14 @@ from cases.intake.checks import fan_report_rate_check  # noqa: F401  (system che
 from cases.intake.counter_sql import finding_counter_triggers_ensure
 from cases.intake.models import Finding
 from cases.intake.monitor.recognise import recogniser_register
-from cases.intake.signals import fan_screenshot_stored, finding_removed
+from cases.intake.signals import fan_screenshot_stored, finding_removed, strong_match_discovered
 from cases.intake.triage_choices import connect_invalidation as triage_choices_invalidation
 from cases.kernel import checks  # noqa: F401  (deploy system checks)
 from cases.kernel.audit import keys, signals  # noqa: F401  (system check; login auditing)
 from cases.kernel.bodylimit import body_limit_middleware_check  # noqa: F401  (system check)
 from cases.kernel.outbox import outbox_enqueue
 from cases.matching.services.bank import bank_artist_refresh, bank_finding_refresh
-from cases.matching.services.partner_recognise import recognise_partner_media
+from cases.matching.services.media_recognise import recognise_media
 from cases.notices.latest_sql import latest_notice_triggers_drop, latest_notice_triggers_ensure
 from cases.notices.services.outcomes import notices_close_for_removed_finding
 from cases.notices.signals import reclassify_after_migrate
@@ -46,6 +47,12 @@ def _match_new_evidence(sender: Any, *, evidence_id: int, **kwargs: Any) -> None
 def _match_fan_screenshot(sender: Any, *, screenshot_id: int, **kwargs: Any) -> None:
     # Called in the transaction that stored the screenshot: sent when it commits.
     outbox_enqueue("cases.matching.tasks.fan_screenshot_pdq_task", screenshot_id=screenshot_id)
+
+
+def _capture_strong_match(sender: Any, *, finding: Any, **kwargs: Any) -> Any:
+    # In the poll's transaction that recorded the finding: the capture row commits with it
+    # and its task is sent after commit (the outbox). Never a notice.
+    return capture_request(finding=finding, actor=None)
 
 
 def _bank_consent(sender: Any, *, artist: Any, **kwargs: Any) -> None:
@@ -83,8 +90,10 @@ def connect(app: AppConfig) -> None:
     evidence_stored.connect(_match_new_evidence, dispatch_uid="evidence_pdq_task")
     fan_screenshot_stored.connect(_match_fan_screenshot, dispatch_uid="fan_screenshot_pdq_task")
     artist_consent_changed.connect(_bank_consent, dispatch_uid="bank_artist_refresh")
-    # Watched-source items whose media match a partner's confirmed fake (the exchange).
-    recogniser_register(recognise_partner_media)
+    # Watched-source items whose media match reference media or a confirmed fake (the
+    # agency's own, or a partner's through the exchange).
+    recogniser_register(recognise_media)
+    strong_match_discovered.connect(_capture_strong_match, dispatch_uid="capture_strong_match")
     m2m_changed.connect(
         _bank_finding_artists, sender=Finding.artists.through, dispatch_uid="bank_finding_refresh"
     )

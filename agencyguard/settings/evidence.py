@@ -91,5 +91,9 @@ MONITOR_SITEMAP_CHILDREN = envint("MONITOR_SITEMAP_CHILDREN", "5")
 MONITOR_TEMPLATE_MAX_URLS = envint("MONITOR_TEMPLATE_MAX_URLS", "30")
 # The shortest poll interval a source may have, in minutes.
 MONITOR_MIN_INTERVAL_MIN = envint("MONITOR_MIN_INTERVAL_MIN", "5")
+# A watched item whose media match reference media, a confirmed fake or a partner's signal
+# at a PDQ distance of at most this (or as the same file) is a strong match: a source that
+# asks for it requests a capture of the new finding (docs/monitor.md).
+MONITOR_STRONG_DISTANCE = envint("MONITOR_STRONG_DISTANCE", "10")
 # Sources queued per sweep of the beat task (the rest wait for the next sweep).
 MONITOR_SWEEP_BATCH = envint("MONITOR_SWEEP_BATCH", "200")

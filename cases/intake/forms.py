@@ -285,3 +285,12 @@ class WatchedSourceForm(forms.Form):
     )
     interval_minutes = forms.IntegerField(label=_("Poll every (minutes)"), min_value=1)
     active = forms.BooleanField(label=_("Active"), required=False)
+    capture_strong_matches = forms.BooleanField(label=_("Capture strong matches"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["capture_strong_matches"].help_text = gettext(
+            "Request a capture of each new finding whose media match reference media, a "
+            "confirmed fake or a partner's signal closely (PDQ distance %(distance)s or less, "
+            "or the same file). No notice is ever sent."
+        ) % {"distance": settings.MONITOR_STRONG_DISTANCE}

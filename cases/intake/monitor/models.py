@@ -43,6 +43,8 @@ class WatchedSource(models.Model):
     json_text_keys = models.CharField(_("text keys"), max_length=200, blank=True)
     interval_minutes = models.PositiveIntegerField(_("poll every (minutes)"), default=60)
     active = models.BooleanField(_("active"), default=True)
+    # A new finding whose media match closely (Recognition.strong) gets a capture request.
+    capture_strong_matches = models.BooleanField(_("capture strong matches"), default=False)
     # The server's name and port: the per-host interval and concurrency cap count by it.
     host = models.CharField(max_length=300, editable=False)
     # {url: {"etag": ..., "last_modified": ...}} as the server last sent them.

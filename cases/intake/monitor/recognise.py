@@ -122,10 +122,12 @@ class AliasIndex:
 
 @dataclass(frozen=True)
 class Recognition:
-    """One reason an item is about an artist ("alias 'Seori' in title")."""
+    """One reason an item is about an artist ("alias 'Seori' in title"). `strong`: a close
+    match of the item's media (docs/monitor.md), which a source may want captured."""
 
     reason: str
     artist_id: int | None = None
+    strong: bool = False
 
 
 @dataclass

@@ -4,7 +4,10 @@ findings), and the source's state and backoff afterwards.
 
 A poll never sends a notice and never changes an existing finding: a recognised item's URL
 is recorded with source `monitor` through finding_record (deduplicated on the canonical
-URL), and the reason is kept as a Discovery beside it.
+URL), and the reason is kept as a Discovery beside it. A source with
+`capture_strong_matches` on asks for a capture of a finding it *created* for an item whose
+media match closely (`strong_match_discovered`, in the same transaction): a re-poll, or a
+retry after a crash, finds the finding recorded already and asks for nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from cases.intake.services.findings import finding_record
 from cases.intake.services.source_fetch import Fetched, source_fetch
 from cases.intake.services.url_rules import platform_index_for, url_rules
 from cases.intake.services.watched_sources import ALIAS_PLACEHOLDER
+from cases.intake.signals import strong_match_discovered
 from cases.kernel.audit.services import audit_record
 
 
@@ -153,8 +157,11 @@ def _discover(
     source: WatchedSource, item: Item, found: list[Recognition], platforms: PlatformIndex
 ) -> tuple[bool, bool]:
     """(recorded, created): the item's URL as a finding of source `monitor` with the reason
-    kept as a Discovery; an existing finding is left as it is."""
-    reason = "; ".join(r.reason for r in found)
+    kept as a Discovery; an existing finding is left as it is. A new finding of a strong
+    match is sent to be captured when the source asks for it."""
+    # One reason may come with several artists (a confirmed fake of two): said once.
+    reason = "; ".join(dict.fromkeys(r.reason for r in found))
+    strong = any(r.strong for r in found)
     artist_ids = {r.artist_id for r in found if r.artist_id is not None}
     artists = Artist.objects.filter(agency_id=source.agency_id, pk__in=artist_ids)
     try:
@@ -180,6 +187,12 @@ def _discover(
                     "created_finding": created,
                 },
             )
+            capture_requested = False
+            if created and strong and source.capture_strong_matches:
+                answers = strong_match_discovered.send(
+                    sender=WatchedSource, finding=finding, source=source
+                )
+                capture_requested = any(answer is not None for _receiver, answer in answers)
             if new:
                 audit_record(
                     agency=source.agency,
@@ -192,6 +205,8 @@ def _discover(
                         "item_url": item.url,
                         "reason": reason,
                         "new_finding": created,
+                        "strong_match": strong,
+                        "capture_requested": capture_requested,
                     },
                 )
     except InvalidURL:

@@ -29,6 +29,7 @@ SOURCE_FIELDS = (
     "json_text_keys",
     "interval_minutes",
     "active",
+    "capture_strong_matches",
 )
 ALIAS_PLACEHOLDER = "{alias}"
 MAX_INTERVAL_MIN = 7 * 24 * 60
@@ -157,6 +158,7 @@ def _check(fields: dict[str, Any]) -> dict[str, Any]:
         "json_text_keys": ", ".join(paths.text_keys),
         "interval_minutes": interval,
         "active": bool(fields.get("active", True)),
+        "capture_strong_matches": bool(fields.get("capture_strong_matches", False)),
     }
 
 

@@ -3,6 +3,7 @@ the forms to add, change and delete them (admins and legal staff)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -41,7 +42,11 @@ def watched_source_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     discoveries = (
         discovery_list_for(request.user).filter(source=source).select_related("finding")[:50]
     )
-    context = {"source": source, "discoveries": discoveries}
+    context = {
+        "source": source,
+        "discoveries": discoveries,
+        "strong_distance": settings.MONITOR_STRONG_DISTANCE,
+    }
     return render(request, "cases/watched_source_detail.html", context)
 
 
