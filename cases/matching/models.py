@@ -184,7 +184,8 @@ class ExchangePartner(models.Model):
 
 class TrustLevel(models.TextChoices):
     """How far the agency trusts a partner's verdicts; shown with every match of its
-    signals (nothing is decided automatically on it yet)."""
+    signals. A low-trust partner's match is never a strong match of a watched source (it asks
+    for no capture: cases.matching.services.media_recognise)."""
 
     LOW = "low", _("Low")
     MEDIUM = "medium", _("Medium")

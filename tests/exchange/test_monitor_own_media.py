@@ -344,3 +344,49 @@ def test_the_switch_is_edited_and_shown_in_korean_too(client, agency, bob):  # t
     assert not source.capture_strong_matches
     page = client.get(reverse("watched_source_detail", args=[source.pk])).content.decode()
     assert "PDQ distance 10 or less" not in page
+
+
+@pytest.mark.parametrize(("trust", "captured"), [("high", True), ("low", False)])
+def test_a_partner_match_asks_for_a_capture_unless_the_partner_is_trusted_little(
+    web,  # noqa: F811
+    settings,
+    agency,
+    alice,
+    trust,
+    captured,
+):
+    settings.EXCHANGE_ALLOWED_PORTS = [443]
+    subscription = subscription_save(
+        agency=agency,
+        actor=alice,
+        name="Nebula Music",
+        feed_url="https://bank.nebula.example/api/exchange/bank/",
+        api_key="agx_k_k",
+        signing_key="s",
+        trust=trust,
+    )
+    PartnerSignal.objects.create(
+        agency=agency,
+        subscription=subscription,
+        signal_id="f" * 64,
+        pdq=[pdq_analyse(jpeg_bytes(portrait("obama"), 92)).hex],
+        sha256="f" * 64,
+        md5="e" * 32,
+        labels=["deepfake"],
+        seq=1,
+    )
+    source = _source(web, agency, alice, _copy_of_obama(), capture_strong_matches=True)
+    watched_source_poll(source_id=source.pk)
+    finding = Finding.objects.get(source=FindingSource.MONITOR)
+    # Recorded with its reason either way; only the capture depends on the trust level.
+    assert finding.discoveries.get().reason.startswith("partner 'Nebula Music' signal")
+    assert _distance_in(finding) <= 10
+    assert Capture.objects.filter(finding=finding).exists() is captured
+    data = AuditEvent.objects.get(action="watched_source.discovered").data
+    assert (data["strong_match"], data["capture_requested"]) == (captured, captured)
+
+
+def _distance_in(finding: Finding) -> int:
+    match = re.search(r"PDQ distance (\d+)", finding.discoveries.get().reason)
+    assert match is not None
+    return int(match.group(1))

@@ -14,7 +14,8 @@ and mirrors, SHA-256, MD5), and looked up in both places:
   #45)" (carrying the artists of its findings). The same SHA-256 as such an item reads
   "same sha256 as reference #31". Other evidence (not confirmed) is no reason.
 - the partner signals (services.partner_matching): "partner 'Name' signal 1a2b3c4d5e6f
-  (PDQ distance 4)", or "(same sha256)" / "(same md5)".
+  (PDQ distance 4)", or "(same sha256)" / "(same md5)". A partner subscribed at the low
+  trust level is never strong (below): its matches are recorded and shown, not acted on.
 
 A picture whose PDQ quality is below LOW_QUALITY is never looked up by PDQ (PDQ's authors:
 such hashes match too much); its exact hashes still are. A match at a PDQ distance of at
@@ -38,7 +39,13 @@ from cases.intake.monitor.parsers import Item
 from cases.intake.monitor.recognise import RecogniseContext, Recognition
 from cases.intake.services.watched_sources import watched_source_policy
 from cases.kernel.net.fetcher import fetch
-from cases.matching.models import BankSignal, PartnerMatchKind, PartnerSignal, ReferenceMedia
+from cases.matching.models import (
+    BankSignal,
+    PartnerMatchKind,
+    PartnerSignal,
+    ReferenceMedia,
+    TrustLevel,
+)
 from cases.matching.pdq.hashes import LOW_QUALITY, MATCH_DISTANCE, HashError
 from cases.matching.pdq.images import pdq_analyse
 from cases.matching.selectors import findings_of
@@ -190,7 +197,9 @@ def _partner_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognit
         found.append(
             Recognition(
                 reason=f"partner '{signal.subscription.name}' signal {signal.signal_id[:12]} ({how})",
-                strong=_strong(hit),
+                # A partner the agency trusts little is a lead, never grounds for acting
+                # on its own: its matches never ask for a capture.
+                strong=_strong(hit) and signal.subscription.trust != TrustLevel.LOW,
             )
         )
     return found

@@ -45,7 +45,13 @@ class SubscriptionForm(forms.Form):
     api_key = forms.CharField(label=gettext_lazy("API key"), max_length=200)
     signing_key = forms.CharField(label=gettext_lazy("Signing key"), max_length=200)
     trust = forms.ChoiceField(
-        label=gettext_lazy("Trust level"), choices=TrustLevel.choices, initial=TrustLevel.MEDIUM
+        label=gettext_lazy("Trust level"),
+        choices=TrustLevel.choices,
+        initial=TrustLevel.MEDIUM,
+        help_text=gettext_lazy(
+            "Low: its matches are recorded and shown, but a watched source never asks for a "
+            "capture on them alone."
+        ),
     )
 
 
