@@ -97,7 +97,9 @@ def test_bad_labels_and_unconfirmed_items_get_a_message_not_a_change(
     client.force_login(bob)
     url = reverse("evidence_bank_labels", args=[evidence.pk])
     response = client.post(url, {"labels": ["hateful"]}, follow=True)
-    assert response.status_code == 200 and "Choose labels from the list." in response.content.decode()
+    assert (
+        response.status_code == 200 and "Choose labels from the list." in response.content.decode()
+    )
     assert BankSignal.objects.get(evidence=evidence).labels == []
     plain = store_image(agency, scene(46), finding=finding, actor=bob)
     response = client.post(
