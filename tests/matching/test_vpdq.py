@@ -24,10 +24,12 @@ from cases.matching.models import (
     VpdqFingerprint,
 )
 from cases.matching.pdq.hashes import HASH_BYTES, hamming
+from cases.matching.pdq.index import PdqIndex
 from cases.matching.pdq.video import (
     VpdqFrame,
     vpdq_available,
     vpdq_compare,
+    vpdq_match_in_index,
     vpdq_match_set,
 )
 from cases.matching.selectors import evidence_matches_for
@@ -132,6 +134,33 @@ def test_frames_below_quality_50_and_repeated_hashes_are_not_compared():
     a, b = _hashes(2, 4)
     frames = [*_frames([a, a], quality=50), VpdqFrame(2, b, 49, 2.0)]
     assert [bytes(row).hex() for row in vpdq_match_set(frames)] == [a]
+
+
+def test_the_frame_index_gives_the_same_numbers_as_comparing_every_pair():
+    rng = np.random.default_rng(5)
+    query_hashes = _hashes(12, 6)
+    videos: dict[int, list[str]] = {}
+    for video_id in range(1, 41):
+        # Some of the query's frames (a few bits off), some of their own, in any order.
+        shared = rng.choice(12, size=int(rng.integers(0, 13)), replace=False)
+        own = _hashes(int(rng.integers(1, 8)), 100 + video_id)
+        frames = [_flip(query_hashes[i], int(rng.integers(0, 40))) for i in shared] + own
+        videos[video_id] = [frames[i] for i in rng.permutation(len(frames))]
+    sets = {video_id: vpdq_match_set(_frames(frames)) for video_id, frames in videos.items()}
+    ids = np.concatenate([np.full(len(m), video_id) for video_id, m in sets.items()])
+    index = PdqIndex.build(ids, np.concatenate(list(sets.values())))
+    query = vpdq_match_set(_frames(query_hashes))
+
+    expected = {}
+    for video_id, compared in sets.items():
+        comparison = vpdq_compare(query, compared)
+        if comparison is not None and comparison.is_match:
+            expected[video_id] = comparison
+    found = dict(vpdq_match_in_index(query, index))
+    assert found == expected
+    assert 3 < len(found) < 40  # some match, some do not
+    some = next(iter(found))
+    assert some not in dict(vpdq_match_in_index(query, index, exclude=some))
 
 
 # ----------------------------------------------------------------- videos through vpdq

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cases.matching.pdq.hashes import HASH_BYTES, hamming_distances, hashes_from_hex
+from cases.matching.pdq.index import PdqIndex
 
 # python-threatexchange 1.2.x, threatexchange/extensions/vpdq/vpdq_util.py:
 VPDQ_QUALITY_THRESHOLD = 50  # frames below this quality are not compared
@@ -131,18 +132,41 @@ def vpdq_compare(query: np.ndarray, compared: np.ndarray) -> VpdqComparison | No
     )
 
 
-def vpdq_compare_many(
-    query: np.ndarray, candidates: Sequence[tuple[int, np.ndarray]]
+def vpdq_match_in_index(
+    query: np.ndarray, index: PdqIndex, *, exclude: int | None = None
 ) -> list[tuple[int, VpdqComparison]]:
-    """[(candidate id, comparison)] of the candidates that match the query by HMA's rule,
-    best first (highest smaller share, then smallest distance). A brute force over every
-    candidate frame, as python-threatexchange's brute matcher: fine for thousands of videos;
-    an index over the frames would be the next step beyond that."""
-    found: list[tuple[int, VpdqComparison]] = []
-    for candidate_id, compared in candidates:
-        comparison = vpdq_compare(query, compared)
-        if comparison is not None and comparison.is_match:
-            found.append((candidate_id, comparison))
+    """[(video id, comparison)] of the videos in `index` (their match sets' frames under
+    their ids) whose frame sets match the query's by HMA's rule, best first (the higher of
+    the smaller share, then the smaller distance). As python-threatexchange's VPDQIndex does
+    with FAISS: each query frame asks the index for every frame within 31 bits, and the
+    distinct frames matched on each side give the shares. Exact: the same numbers as
+    vpdq_compare on every pair."""
+    query_hits: dict[int, set[int]] = {}
+    stored_hits: dict[int, set[int]] = {}
+    nearest: dict[int, int] = {}
+    for position, row in enumerate(query):
+        rows, distances = index.matches(row, VPDQ_DISTANCE_THRESHOLD)
+        for stored_row, item_id, distance in zip(
+            rows.tolist(), index.ids[rows].tolist(), distances.tolist(), strict=True
+        ):
+            if item_id == exclude:
+                continue
+            query_hits.setdefault(item_id, set()).add(position)
+            stored_hits.setdefault(item_id, set()).add(stored_row)
+            nearest[item_id] = min(distance, nearest.get(item_id, distance))
+    if not query_hits:
+        return []
+    unique_ids, frame_counts = np.unique(index.ids, return_counts=True)
+    sizes = dict(zip(unique_ids.tolist(), frame_counts.tolist(), strict=True))
+    found = []
+    for item_id, positions in query_hits.items():
+        comparison = VpdqComparison(
+            query_percent=len(positions) * 100 / len(query),
+            compared_percent=len(stored_hits[item_id]) * 100 / sizes[item_id],
+            distance=nearest[item_id],
+        )
+        if comparison.is_match:
+            found.append((item_id, comparison))
     found.sort(
         key=lambda item: (
             -min(item[1].query_percent, item[1].compared_percent),

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import transaction
 from django.db.models import Q
-from numpy.typing import NDArray
 
 from cases.evidence.models import Evidence
 from cases.evidence.services.evidence import evidence_open
@@ -41,10 +40,10 @@ from cases.matching.pdq.hashes import (
     hash_to_hex,
 )
 from cases.matching.pdq.images import pdq_analyse
-from cases.matching.pdq.video import VpdqComparison, vpdq_compare_many
+from cases.matching.pdq.video import VpdqComparison, vpdq_match_in_index
 from cases.matching.selectors import findings_of
 from cases.matching.services.bank import bank_evidence_refresh
-from cases.matching.services.index import matching_index_for
+from cases.matching.services.index import matching_frame_index_for, matching_index_for
 from cases.matching.services.partner_matching import partner_matches_record
 
 log = logging.getLogger(__name__)
@@ -96,10 +95,6 @@ def matching_find(
     return found
 
 
-def _frame_set(fingerprint_hashes: bytes | memoryview) -> NDArray[np.uint8]:
-    return np.frombuffer(bytes(fingerprint_hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
-
-
 def matching_find_frame_sets(*, evidence: Evidence) -> list[tuple[int, VpdqComparison]]:
     """[(evidence id, comparison)] of the agency's other videos whose vPDQ frame set matches
     this item's by HMA's rule (cases.matching.pdq.video), best first. Empty without a frame
@@ -107,14 +102,11 @@ def matching_find_frame_sets(*, evidence: Evidence) -> list[tuple[int, VpdqCompa
     mine = VpdqFingerprint.objects.filter(evidence=evidence).only("hashes").first()
     if mine is None:
         return []
-    candidates = [
-        (item_id, _frame_set(hashes))
-        for item_id, hashes in VpdqFingerprint.objects.filter(agency_id=evidence.agency_id)
-        .exclude(evidence=evidence)
-        .values_list("evidence_id", "hashes")
-        .iterator(chunk_size=500)
-    ]
-    return vpdq_compare_many(_frame_set(mine.hashes), candidates)
+    query = np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    if not len(query):
+        return []
+    index = matching_frame_index_for(agency_id=evidence.agency_id)
+    return vpdq_match_in_index(query, index, exclude=evidence.pk)
 
 
 def matching_link_frame_sets(*, evidence: Evidence) -> list[EvidenceMatch]:
@@ -125,8 +117,16 @@ def matching_link_frame_sets(*, evidence: Evidence) -> list[EvidenceMatch]:
     found = matching_find_frame_sets(evidence=evidence)
     created: list[EvidenceMatch] = []
     if found:
+        # As for single hashes: a cached index must never be able to link two agencies.
+        same_agency = set(
+            Evidence.objects.filter(
+                agency_id=evidence.agency_id, pk__in=[item_id for item_id, _c in found]
+            ).values_list("pk", flat=True)
+        )
         with transaction.atomic():
             for item_id, comparison in found:
+                if item_id not in same_agency:
+                    continue
                 newer, older = max(item_id, evidence.pk), min(item_id, evidence.pk)
                 mine, theirs = comparison.query_percent, comparison.compared_percent
                 values = {
