@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from cases.evidence.models import Evidence, EvidenceKind
@@ -33,15 +34,25 @@ from cases.matching.pdq.video import (
     vpdq_match_set,
 )
 from cases.matching.selectors import evidence_matches_for
+from tests.conftest import IN_CI
 from tests.factories import make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import resized, scene
 
-needs_vpdq = pytest.mark.skipif(
-    not vpdq_available(),
-    reason="the vpdq package is not installed (detection extra; scripts/setup.sh builds it "
-    "against FFmpeg's -dev packages); CI installs it, so this must not skip there",
-)
+
+@pytest.fixture
+def needs_vpdq() -> None:
+    """Skip without the vpdq package, with the reason; in CI (scripts/setup.sh builds it)
+    fail instead, so these tests can never be skipped there."""
+    if vpdq_available():
+        return
+    reason = (
+        "the vpdq package is not installed (detection extra; scripts/setup.sh builds it "
+        "against FFmpeg's -dev packages)"
+    )
+    if IN_CI:
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -79,6 +90,20 @@ def _video(agency, finding, actor, data: bytes, name: str) -> Evidence:  # type:
     )  # fmt: skip
     evidence_pdq_run(evidence_id=video.pk)
     return video
+
+
+def _korean_catalog(settings) -> None:  # type: ignore[no-untyped-def]
+    """Compile the Korean catalogue when its .mo is missing or older than the .po (setup does
+    this too) and drop gettext's cache (as tests/cases/test_views_i18n.py does)."""
+    from django.core.management import call_command
+    from django.utils.translation import trans_real
+
+    po = settings.BASE_DIR / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        call_command("compilemessages", locale=["ko"], ignore_patterns=[".venv"], verbosity=0)
+        trans_real._translations = {}
+        trans_real._default = None
 
 
 def _mv() -> list[Image.Image]:
@@ -166,7 +191,7 @@ def test_the_frame_index_gives_the_same_numbers_as_comparing_every_pair():
 # ----------------------------------------------------------------- videos through vpdq
 
 
-@needs_vpdq
+@pytest.mark.usefixtures("needs_vpdq")
 def test_a_reencoded_trimmed_copy_matches_the_video_by_vpdq(agency, finding, second_finding, bob):
     scenes = _mv()
     original = _video(agency, finding, bob, _clip(scenes), "mv.mp4")
@@ -200,9 +225,20 @@ def test_a_reencoded_trimmed_copy_matches_the_video_by_vpdq(agency, finding, sec
     assert (entry["frames_percent"], entry["other_frames_percent"]) == (100.0, 80.0)
 
 
-@needs_vpdq
+@pytest.mark.usefixtures("needs_vpdq")
+def test_a_clip_hashed_before_the_mv_matches_it_too(agency, finding, second_finding, bob):
+    scenes = _mv()
+    clip = _video(agency, second_finding, bob, _clip(scenes[2:4], bit_rate=400_000), "c.mp4")
+    mv = _video(agency, finding, bob, _clip(scenes), "mv.mp4")
+    # The MV asks: 2 of its 5 seconds are in the clip, all of the clip's in the MV.
+    [match] = evidence_matches_for(evidence=mv)
+    assert match.evidence == clip and match.is_vpdq
+    assert (match.frames_percent, match.other_frames_percent) == (40.0, 100.0)
+
+
+@pytest.mark.usefixtures("needs_vpdq")
 def test_the_finding_page_calls_it_a_vpdq_match_with_the_percentages(
-    client, alice, agency, finding, second_finding, bob
+    client, settings, alice, agency, finding, second_finding, bob
 ):
     scenes = _mv()
     _video(agency, finding, bob, _clip(scenes), "mv.mp4")
@@ -211,9 +247,14 @@ def test_the_finding_page_calls_it_a_vpdq_match_with_the_percentages(
     html = client.get(reverse("finding_detail", args=[second_finding.pk])).content.decode()
     assert "data-vpdq-match" in html
     assert "vPDQ: 100% of our frames, 80% of theirs" in html
+    _korean_catalog(settings)
+    client.post(reverse("set_language"), {"language": "ko", "next": "/"})
+    korean = client.get(reverse("finding_detail", args=[second_finding.pk])).content.decode()
+    translation.activate(settings.LANGUAGE_CODE)
+    assert "vPDQ: 우리 프레임의 100%, 상대 프레임의 80%" in korean
 
 
-@needs_vpdq
+@pytest.mark.usefixtures("needs_vpdq")
 def test_an_unrelated_video_does_not_match(agency, finding, second_finding, bob):
     _video(agency, finding, bob, _clip(_mv()), "mv.mp4")
     other = _video(agency, second_finding, bob, _clip([scene(90 + i) for i in range(5)]), "o.mp4")
@@ -222,7 +263,7 @@ def test_an_unrelated_video_does_not_match(agency, finding, second_finding, bob)
     assert not EvidenceMatch.objects.exists()
 
 
-@needs_vpdq
+@pytest.mark.usefixtures("needs_vpdq")
 def test_videos_sharing_two_of_five_seconds_do_not_match_by_a_shared_keyframe(
     agency, finding, second_finding, bob
 ):
@@ -239,7 +280,7 @@ def test_videos_sharing_two_of_five_seconds_do_not_match_by_a_shared_keyframe(
     assert evidence_matches_for(evidence=mixed) == []
 
 
-@needs_vpdq
+@pytest.mark.usefixtures("needs_vpdq")
 def test_a_still_of_a_vpdq_hashed_video_still_finds_it(agency, finding, second_finding, bob):
     scenes = _mv()
     video = _video(agency, finding, bob, _clip(scenes), "mv.mp4")
