@@ -94,9 +94,41 @@ class PdqFingerprint(models.Model):
         return f"PDQ fingerprint of evidence {self.evidence_id} ({self.count} hashes)"
 
 
+class VpdqFingerprint(models.Model):
+    """The vPDQ hash of one video evidence item (Meta's video PDQ: one PDQ hash per second
+    of video; cases.matching.pdq.video): `features` as [[frame number, 64 hex digits,
+    quality 0-100, seconds], ...] in time order, and `hashes`, the packed 32-byte hashes that
+    matching compares (frames of quality 50 or more, one per distinct hash). Two videos that
+    both have one are matched frame-set to frame-set, never by single frames. Derived data:
+    replaced when recomputed, never edited in place."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    evidence = models.OneToOneField(
+        Evidence, on_delete=models.PROTECT, related_name="vpdq_fingerprint"
+    )
+    features = models.JSONField(default=list)
+    frame_count = models.PositiveIntegerField()
+    hashes = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["agency"], name="vpdq_fingerprint_agency")]
+
+    def __str__(self) -> str:
+        return f"vPDQ fingerprint of evidence {self.evidence_id} ({self.frame_count} frames)"
+
+
+class MatchMethod(models.TextChoices):
+    PDQ = "pdq", _("PDQ")
+    VPDQ = "vpdq", _("vPDQ")
+
+
 class EvidenceMatch(models.Model):
     """Two evidence items of one agency whose PDQ hashes are within the match distance: a
-    re-upload of known material. Stored once per pair, the newer item (higher id) first."""
+    re-upload of known material. Stored once per pair, the newer item (higher id) first.
+    Two videos with vPDQ hashes match frame-set to frame-set (method "vpdq"): then the row
+    keeps the share of each side's frames found in the other, and `distance` is the
+    smallest distance between two of their frames."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="matches")
@@ -104,6 +136,10 @@ class EvidenceMatch(models.Model):
         Evidence, on_delete=models.PROTECT, related_name="matched_by"
     )
     distance = models.PositiveSmallIntegerField(_("Hamming distance"))
+    method = models.CharField(max_length=4, choices=MatchMethod.choices, default=MatchMethod.PDQ)
+    # vPDQ only: percent of `evidence`'s frames found in `matched_evidence`, and the reverse.
+    evidence_frames_percent = models.FloatField(null=True, blank=True)
+    matched_frames_percent = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -111,6 +147,15 @@ class EvidenceMatch(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["evidence", "matched_evidence"], name="evidence_match_unique_pair"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method="pdq")
+                | models.Q(
+                    method="vpdq",
+                    evidence_frames_percent__isnull=False,
+                    matched_frames_percent__isnull=False,
+                ),
+                name="evidence_match_vpdq_has_percents",
             ),
             models.CheckConstraint(
                 condition=models.Q(evidence__gt=models.F("matched_evidence")),

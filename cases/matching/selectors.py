@@ -58,6 +58,24 @@ class Match:
     references: tuple[ReferenceMedia, ...] = ()
     # The item of ours it matched (for a finding's panel with several evidence items).
     matched_from: int | None = None
+    # "pdq" (some hash of one within 31 bits of the other's) or "vpdq" (two videos' frame
+    # sets): then the percent of our video's frames found in theirs, and of theirs in ours.
+    method: str = "pdq"
+    frames_percent: float | None = None
+    other_frames_percent: float | None = None
+
+    @property
+    def is_vpdq(self) -> bool:
+        return self.method == "vpdq"
+
+    @property
+    def frames_percent_label(self) -> str:
+        return f"{self.frames_percent:.0f}%" if self.frames_percent is not None else ""
+
+    @property
+    def other_frames_percent_label(self) -> str:
+        value = self.other_frames_percent
+        return f"{value:.0f}%" if value is not None else ""
 
     @property
     def is_reference(self) -> bool:
@@ -75,17 +93,28 @@ def _matches(agency_id: int, own_ids: set[int]) -> list[Match]:
     pairs = (
         EvidenceMatch.objects.filter(agency_id=agency_id)
         .filter(Q(evidence_id__in=own_ids) | Q(matched_evidence_id__in=own_ids))
-        .values_list("evidence_id", "matched_evidence_id", "distance")
+        .values_list(
+            "evidence_id",
+            "matched_evidence_id",
+            "distance",
+            "method",
+            "evidence_frames_percent",
+            "matched_frames_percent",
+        )
     )
-    best: dict[int, tuple[int, int]] = {}
-    for newer, older, distance in pairs:
-        for mine, other in ((newer, older), (older, newer)):
+    # other item -> (distance, our item, method, our frames %, their frames %)
+    best: dict[int, tuple[int, int, str, float | None, float | None]] = {}
+    for newer, older, distance, method, newer_percent, older_percent in pairs:
+        for mine, other, percents in (
+            (newer, older, (newer_percent, older_percent)),
+            (older, newer, (older_percent, newer_percent)),
+        ):
             if (
                 mine in own_ids
                 and other not in own_ids
                 and (other not in best or distance < best[other][0])
             ):
-                best[other] = (distance, mine)
+                best[other] = (distance, mine, method, *percents)
     if not best:
         return []
     items = {
@@ -110,7 +139,7 @@ def _matches(agency_id: int, own_ids: set[int]) -> list[Match]:
     ).select_related("artist"):
         references[reference.evidence_id].append(reference)
     result = []
-    for other, (distance, mine) in best.items():
+    for other, (distance, mine, method, percent, other_percent) in best.items():
         item = items.get(other)
         if item is None:
             continue
@@ -124,6 +153,9 @@ def _matches(agency_id: int, own_ids: set[int]) -> list[Match]:
                 cases=tuple(item_cases.values()),
                 references=tuple(references.get(other, [])),
                 matched_from=mine,
+                method=method,
+                frames_percent=percent,
+                other_frames_percent=other_percent,
             )
         )
     result.sort(key=lambda m: (not m.is_reference, m.distance, m.evidence.pk))

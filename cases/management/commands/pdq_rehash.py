@@ -13,8 +13,8 @@ from cases.matching.services.fingerprints import evidence_pdq_run
 
 class Command(BaseCommand):
     help = (
-        "Recompute the PDQ fingerprints of every hashed evidence item (images and video "
-        "keyframes) and record any new matches. Idempotent; safe to run while workers run."
+        "Recompute the PDQ fingerprints of every hashed evidence item (images; videos: "
+        "vPDQ frame sets where vpdq is installed, and keyframes) and record any new matches. Idempotent; safe to run while workers run."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

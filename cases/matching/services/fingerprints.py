@@ -9,12 +9,20 @@ ingest commits):
 Committing the fingerprint before querying matters: of two items hashed at the same time,
 whichever queries last sees the other, so no pair is missed.
 
-A video is fingerprinted by its keyframes, each hashed as an image is."""
+A video (evidence_video_hash) gets, where the `vpdq` package is installed, its vPDQ frame set
+(one PDQ hash per second of video; stored as a VpdqFingerprint, then matched frame-set to
+frame-set with the agency's other videos: matching_link_frame_sets), and in every case 8
+keyframes hashed as images are, in the image index, so that a still or screenshot finds the
+video. Without vpdq, videos match each other by those keyframes alone (logged; docs/matching.md).
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import IO
 
 from django.db import transaction
@@ -22,10 +30,25 @@ from PIL import Image
 
 from cases.evidence.models import Evidence, EvidenceKind
 from cases.evidence.services.evidence import evidence_open
-from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint
+from cases.matching.models import (
+    EvidenceMatch,
+    FingerprintSource,
+    PdqFingerprint,
+    VpdqFingerprint,
+)
 from cases.matching.pdq.hashes import HashError, hash_to_bytes
 from cases.matching.pdq.images import pdq_analyse, pdq_hash_frames
-from cases.matching.services.matching import matching_link_new_evidence
+from cases.matching.pdq.video import (
+    VpdqError,
+    VpdqFrame,
+    VpdqUnavailable,
+    vpdq_hash_file,
+    vpdq_match_set,
+)
+from cases.matching.services.matching import (
+    matching_link_frame_sets,
+    matching_link_new_evidence,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +172,72 @@ def evidence_video_keyframes(*, evidence: Evidence) -> list[EvidenceMatch] | Non
     return evidence_record_video_frames(evidence=evidence, frames=frames)
 
 
+def _vpdq_frames(evidence: Evidence) -> list[VpdqFrame]:
+    """vPDQ reads a file by name: the original is copied to a temporary file first (the
+    storage may be S3)."""
+    suffix = Path(evidence.original_name).suffix[:12]
+    with evidence_open(evidence) as handle, tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+        shutil.copyfileobj(handle, tmp, length=1 << 20)
+        tmp.flush()
+        return vpdq_hash_file(tmp.name)
+
+
+def _vpdq_store(*, evidence: Evidence, frames: Sequence[VpdqFrame]) -> VpdqFingerprint:
+    """(Re)place the item's vPDQ fingerprint; an identical one is kept as is."""
+    features = [frame.as_json() for frame in frames]
+    packed = vpdq_match_set(frames).tobytes()
+    with transaction.atomic():
+        current = VpdqFingerprint.objects.select_for_update().filter(evidence=evidence).first()
+        if current is not None and current.features == features and bytes(current.hashes) == packed:
+            return current
+        if current is not None:
+            current.delete()
+        return VpdqFingerprint.objects.create(
+            agency_id=evidence.agency_id,
+            evidence=evidence,
+            features=features,
+            frame_count=len(features),
+            hashes=packed,
+        )
+
+
+def evidence_video_hash(*, evidence: Evidence) -> list[EvidenceMatch] | None:
+    """Hash a video evidence item and record its matches: its vPDQ frame set, stored, then
+    matched frame-set to frame-set with the agency's other videos; then its keyframes in
+    the image index (evidence_video_keyframes). Without the vpdq package, or for a video
+    vPDQ cannot read, only the keyframes, and the reason is logged. None when nothing could
+    be hashed."""
+    if not _is_matched_kind(evidence) or not evidence.media_type.startswith("video/"):
+        return None
+    try:
+        frames = _vpdq_frames(evidence)
+    except VpdqUnavailable as exc:
+        log.warning(
+            "evidence %s: %s; videos are matched by %d keyframes instead (docs/matching.md)",
+            evidence.pk,
+            exc,
+            VIDEO_KEYFRAMES,
+        )
+        return evidence_video_keyframes(evidence=evidence)
+    except (VpdqError, OSError) as exc:
+        log.warning("evidence %s: no vPDQ hash, keyframes only: %s", evidence.pk, exc)
+        return evidence_video_keyframes(evidence=evidence)
+    if not frames:
+        log.warning("evidence %s: vPDQ found no frames, keyframes only", evidence.pk)
+        return evidence_video_keyframes(evidence=evidence)
+    # Stored (committed) before both queries, so that of two videos hashed at once the one
+    # that asks last sees the other, and neither is matched by a single shared keyframe.
+    _vpdq_store(evidence=evidence, frames=frames)
+    created = matching_link_frame_sets(evidence=evidence)
+    return created + (evidence_video_keyframes(evidence=evidence) or [])
+
+
 def evidence_pdq_run(*, evidence_id: int) -> list[EvidenceMatch] | None:
-    """Task entry point: hash one evidence item by id (an image, or a video's keyframes);
-    gone or neither: nothing."""
+    """Task entry point: hash one evidence item by id (an image, or a video: vPDQ and
+    keyframes); gone or neither: nothing."""
     evidence = Evidence.objects.select_related("agency").filter(pk=evidence_id).first()
     if evidence is None:
         return None
     if evidence.media_type.startswith("video/"):
-        return evidence_video_keyframes(evidence=evidence)
+        return evidence_video_hash(evidence=evidence)
     return evidence_compute_pdq(evidence=evidence)

@@ -1,21 +1,24 @@
-"""The per-agency PDQ index, built from the database on demand and cached in the process.
+"""The per-agency PDQ indexes, built from the database on demand and cached in the process.
 
 An agency's index holds all hashes of its fingerprints of good quality (an image's whole
-picture and standard crops, a video's keyframes) under their evidence ids. It is rebuilt when
-the agency's set of fingerprints changed (one aggregate query tells); a process keeps the
-indexes of the few agencies it served last."""
+picture and standard crops, a video's keyframes) under their evidence ids. Its frame index
+holds the frames of its videos' vPDQ frame sets (VpdqFingerprint.hashes), under their
+evidence ids, for matching_find_frame_sets. Each is rebuilt when the agency's set of such
+fingerprints changed (one aggregate query tells); a process keeps the indexes of the few
+agencies it served last."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from django.db.models import Count, Max
 
-from cases.matching.models import PdqFingerprint
+from cases.matching.models import PdqFingerprint, VpdqFingerprint
 from cases.matching.pdq.hashes import HASH_BYTES, LOW_QUALITY
 from cases.matching.pdq.index import PdqIndex
 
@@ -32,16 +35,47 @@ class _CachedIndex:
     index: PdqIndex
 
 
-_cache: OrderedDict[int, _CachedIndex] = OrderedDict()
-_cache_lock = threading.Lock()
+class _IndexCache:
+    """The indexes of the INDEX_CACHE_SIZE agencies served last, each under the key of the
+    fingerprints it was built from."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[int, _CachedIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self, agency_id: int, key: tuple[object, ...], build: Callable[[], PdqIndex]
+    ) -> PdqIndex:
+        with self._lock:
+            cached = self._items.get(agency_id)
+            if cached is not None and cached.key == key:
+                self._items.move_to_end(agency_id)
+                return cached.index
+        index = build()
+        with self._lock:
+            self._items[agency_id] = _CachedIndex(key, index)
+            self._items.move_to_end(agency_id)
+            while len(self._items) > INDEX_CACHE_SIZE:
+                self._items.popitem(last=False)
+        return index
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
 
-def _index_key(agency_id: int) -> tuple[object, ...]:
+_cache = _IndexCache()
+_frame_cache = _IndexCache()
+
+
+def _index_key(
+    agency_id: int, model: type[PdqFingerprint] | type[VpdqFingerprint] = PdqFingerprint
+) -> tuple[object, ...]:
     """What identifies the agency's current set of fingerprints, in one aggregate query.
     The count as well as the newest id, because ids are allocated before commit (a lower id
     can appear after the index was built); the newest time as well, because a restored or
     rolled-back database can reuse ids."""
-    stats = PdqFingerprint.objects.filter(agency_id=agency_id).aggregate(
+    stats = model.objects.filter(agency_id=agency_id).aggregate(
         newest=Max("id"), rows=Count("id"), latest=Max("created_at")
     )
     return stats["newest"] or 0, stats["rows"], stats["latest"]
@@ -73,21 +107,44 @@ def matching_index_build(*, agency_id: int) -> PdqIndex:
 
 def matching_index_for(*, agency_id: int) -> PdqIndex:
     """The agency's index, rebuilt when a fingerprint was added or replaced since."""
-    key = _index_key(agency_id)
-    with _cache_lock:
-        cached = _cache.get(agency_id)
-        if cached is not None and cached.key == key:
-            _cache.move_to_end(agency_id)
-            return cached.index
-    index = matching_index_build(agency_id=agency_id)
-    with _cache_lock:
-        _cache[agency_id] = _CachedIndex(key, index)
-        _cache.move_to_end(agency_id)
-        while len(_cache) > INDEX_CACHE_SIZE:
-            _cache.popitem(last=False)
-    return index
+    return _cache.get(
+        agency_id, _index_key(agency_id), lambda: matching_index_build(agency_id=agency_id)
+    )
+
+
+def matching_frame_index_build(*, agency_id: int) -> PdqIndex:
+    """The agency's frame index: the match-set frames of every vPDQ fingerprint (quality 50
+    or more, distinct within the video), under its evidence id. One query."""
+    ids: list[int] = []
+    counts: list[int] = []
+    blobs: list[bytes] = []
+    rows = (
+        VpdqFingerprint.objects.filter(agency_id=agency_id)
+        .order_by()
+        .values_list("evidence_id", "hashes")
+    )
+    for evidence_id, blob in rows.iterator(chunk_size=2000):
+        raw = bytes(blob)
+        if len(raw) % HASH_BYTES:
+            log.error("vPDQ fingerprint of evidence %s is malformed; skipped", evidence_id)
+            continue
+        ids.append(evidence_id)
+        counts.append(len(raw) // HASH_BYTES)
+        blobs.append(raw)
+    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    item_ids = np.repeat(np.asarray(ids, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+    return PdqIndex.build(item_ids, hashes)
+
+
+def matching_frame_index_for(*, agency_id: int) -> PdqIndex:
+    """The agency's frame index, rebuilt when a vPDQ fingerprint was added or replaced."""
+    return _frame_cache.get(
+        agency_id,
+        _index_key(agency_id, VpdqFingerprint),
+        lambda: matching_frame_index_build(agency_id=agency_id),
+    )
 
 
 def matching_cache_clear() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
+    _frame_cache.clear()

@@ -16,6 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 from django.db import transaction
 from django.db.models import Q
 
@@ -23,7 +24,14 @@ from cases.evidence.models import Evidence
 from cases.evidence.services.evidence import evidence_open
 from cases.intake.models import Finding
 from cases.kernel.audit.services import audit_record
-from cases.matching.models import EvidenceMatch, FingerprintSource, PdqFingerprint, ReferenceMedia
+from cases.matching.models import (
+    EvidenceMatch,
+    FingerprintSource,
+    MatchMethod,
+    PdqFingerprint,
+    ReferenceMedia,
+    VpdqFingerprint,
+)
 from cases.matching.pdq.hashes import (
     HASH_BYTES,
     LOW_QUALITY,
@@ -32,9 +40,10 @@ from cases.matching.pdq.hashes import (
     hash_to_hex,
 )
 from cases.matching.pdq.images import pdq_analyse
+from cases.matching.pdq.video import VpdqComparison, vpdq_match_in_index
 from cases.matching.selectors import findings_of
 from cases.matching.services.bank import bank_evidence_refresh
-from cases.matching.services.index import matching_index_for
+from cases.matching.services.index import matching_frame_index_for, matching_index_for
 from cases.matching.services.partner_matching import partner_matches_record
 
 log = logging.getLogger(__name__)
@@ -62,18 +71,85 @@ def matching_find(
 ) -> list[tuple[int, int]]:
     """[(evidence id, distance)] of the agency's other items within max_distance of this
     one, nearest first. Empty for items without a fingerprint or of low PDQ quality (PDQ's
-    authors: such hashes match too much to be trusted)."""
+    authors: such hashes match too much to be trusted). When this item is a video with a
+    vPDQ frame set, other such videos are left out: two frame sets are compared whole
+    (matching_link_frame_sets), never by one shared keyframe."""
     fingerprint = PdqFingerprint.objects.filter(evidence=evidence).first()
     if fingerprint is None or fingerprint.quality < LOW_QUALITY:
         return []
     if queries is None:
         queries = _queries_for(evidence, fingerprint)
     index = matching_index_for(agency_id=evidence.agency_id)
-    return [
+    found = [
         (item_id, distance)
         for item_id, distance in index.query_many(queries, max_distance)
         if item_id != evidence.pk
     ]
+    if found and VpdqFingerprint.objects.filter(evidence=evidence).exists():
+        framed = set(
+            VpdqFingerprint.objects.filter(
+                agency_id=evidence.agency_id, evidence_id__in=[item_id for item_id, _d in found]
+            ).values_list("evidence_id", flat=True)
+        )
+        found = [(item_id, distance) for item_id, distance in found if item_id not in framed]
+    return found
+
+
+def matching_find_frame_sets(*, evidence: Evidence) -> list[tuple[int, VpdqComparison]]:
+    """[(evidence id, comparison)] of the agency's other videos whose vPDQ frame set matches
+    this item's by HMA's rule (cases.matching.pdq.video), best first. Empty without a frame
+    set of this item."""
+    mine = VpdqFingerprint.objects.filter(evidence=evidence).only("hashes").first()
+    if mine is None:
+        return []
+    query = np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    if not len(query):
+        return []
+    index = matching_frame_index_for(agency_id=evidence.agency_id)
+    return vpdq_match_in_index(query, index, exclude=evidence.pk)
+
+
+def matching_link_frame_sets(*, evidence: Evidence) -> list[EvidenceMatch]:
+    """vPDQ: record the matches of this video's frame set with its agency's other videos
+    (one EvidenceMatch per pair, method "vpdq", with the share of each side's frames found
+    in the other), audit "evidence.matched", and link artists from reference media. A pair
+    matched earlier by single keyframes becomes a vPDQ match. Returns the new matches."""
+    found = matching_find_frame_sets(evidence=evidence)
+    created: list[EvidenceMatch] = []
+    if found:
+        # As for single hashes: a cached index must never be able to link two agencies.
+        same_agency = set(
+            Evidence.objects.filter(
+                agency_id=evidence.agency_id, pk__in=[item_id for item_id, _c in found]
+            ).values_list("pk", flat=True)
+        )
+        with transaction.atomic():
+            for item_id, comparison in found:
+                if item_id not in same_agency:
+                    continue
+                newer, older = max(item_id, evidence.pk), min(item_id, evidence.pk)
+                mine, theirs = comparison.query_percent, comparison.compared_percent
+                values = {
+                    "distance": comparison.distance,
+                    "method": MatchMethod.VPDQ,
+                    "evidence_frames_percent": mine if newer == evidence.pk else theirs,
+                    "matched_frames_percent": theirs if newer == evidence.pk else mine,
+                }
+                match, was_created = EvidenceMatch.objects.get_or_create(
+                    evidence_id=newer,
+                    matched_evidence_id=older,
+                    defaults={"agency_id": evidence.agency_id, **values},
+                )
+                if was_created:
+                    created.append(match)
+                elif any(getattr(match, name) != value for name, value in values.items()):
+                    for name, value in values.items():
+                        setattr(match, name, value)
+                    match.save(update_fields=list(values))
+            if created:
+                _record_matched(evidence, created)
+    _link_reference_artists(evidence=evidence)
+    return created
 
 
 def _link_reference_artists(*, evidence: Evidence) -> dict[int, list[int]]:
@@ -197,15 +273,22 @@ def _record_matched(evidence: Evidence, created: list[EvidenceMatch]) -> None:
         "pk", "evidence_id"
     ):
         reference_ids[item_id].append(ref_id)
-    entries = [
-        {
+    entries: list[dict[str, object]] = []
+    for match, other in zip(created, others, strict=True):
+        entry: dict[str, object] = {
             "evidence": other,
             "distance": match.distance,
+            "method": match.method,
             "findings": [f.pk for f in findings.get(other, [])],
             "reference_media": reference_ids.get(other, []),
         }
-        for match, other in zip(created, others, strict=True)
-    ]
+        if match.method == MatchMethod.VPDQ:
+            ours_first = match.evidence_id == evidence.pk
+            pair = (match.evidence_frames_percent, match.matched_frames_percent)
+            entry["frames_percent"], entry["other_frames_percent"] = (
+                pair if ours_first else pair[::-1]
+            )
+        entries.append(entry)
     audit_record(
         agency=evidence.agency,
         actor=None,
