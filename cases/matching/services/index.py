@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +81,26 @@ def _index_key(
     return stats["newest"] or 0, stats["rows"], stats["latest"]
 
 
+def _index_of(rows: Iterable[tuple[int, int | None, bytes]], what: str) -> PdqIndex:
+    """An index of (evidence id, number of hashes or None, packed hashes) rows: every hash
+    under its evidence id. A blob whose length does not fit is logged and skipped."""
+    ids: list[int] = []
+    counts: list[int] = []
+    blobs: list[bytes] = []
+    for evidence_id, count, blob in rows:
+        raw = bytes(blob)
+        fits = len(raw) == count * HASH_BYTES if count is not None else not len(raw) % HASH_BYTES
+        if not fits:
+            log.error("%s fingerprint of evidence %s is malformed; skipped", what, evidence_id)
+            continue
+        ids.append(evidence_id)
+        counts.append(len(raw) // HASH_BYTES)
+        blobs.append(raw)
+    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    item_ids = np.repeat(np.asarray(ids, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+    return PdqIndex.build(item_ids, hashes)
+
+
 def matching_index_build(*, agency_id: int) -> PdqIndex:
     """The agency's index from the database: every fingerprint of quality >= LOW_QUALITY,
     all its hashes under its evidence id. One query; no per-item Python objects kept."""
@@ -89,20 +109,7 @@ def matching_index_build(*, agency_id: int) -> PdqIndex:
         .order_by()
         .values_list("evidence_id", "count", "hashes")
     )
-    ids: list[int] = []
-    counts: list[int] = []
-    blobs: list[bytes] = []
-    for evidence_id, count, blob in rows.iterator(chunk_size=5000):
-        raw = bytes(blob)
-        if len(raw) != count * HASH_BYTES:
-            log.error("PDQ fingerprint of evidence %s is malformed; skipped", evidence_id)
-            continue
-        ids.append(evidence_id)
-        counts.append(count)
-        blobs.append(raw)
-    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
-    item_ids = np.repeat(np.asarray(ids, dtype=np.int64), np.asarray(counts, dtype=np.int64))
-    return PdqIndex.build(item_ids, hashes)
+    return _index_of(rows.iterator(chunk_size=5000), "PDQ")
 
 
 def matching_index_for(*, agency_id: int) -> PdqIndex:
@@ -115,25 +122,15 @@ def matching_index_for(*, agency_id: int) -> PdqIndex:
 def matching_frame_index_build(*, agency_id: int) -> PdqIndex:
     """The agency's frame index: the match-set frames of every vPDQ fingerprint (quality 50
     or more, distinct within the video), under its evidence id. One query."""
-    ids: list[int] = []
-    counts: list[int] = []
-    blobs: list[bytes] = []
     rows = (
         VpdqFingerprint.objects.filter(agency_id=agency_id)
         .order_by()
         .values_list("evidence_id", "hashes")
     )
-    for evidence_id, blob in rows.iterator(chunk_size=2000):
-        raw = bytes(blob)
-        if len(raw) % HASH_BYTES:
-            log.error("vPDQ fingerprint of evidence %s is malformed; skipped", evidence_id)
-            continue
-        ids.append(evidence_id)
-        counts.append(len(raw) // HASH_BYTES)
-        blobs.append(raw)
-    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
-    item_ids = np.repeat(np.asarray(ids, dtype=np.int64), np.asarray(counts, dtype=np.int64))
-    return PdqIndex.build(item_ids, hashes)
+    return _index_of(
+        ((evidence_id, None, blob) for evidence_id, blob in rows.iterator(chunk_size=2000)),
+        "vPDQ",
+    )
 
 
 def matching_frame_index_for(*, agency_id: int) -> PdqIndex:

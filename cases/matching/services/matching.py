@@ -109,6 +109,17 @@ def matching_find_frame_sets(*, evidence: Evidence) -> list[tuple[int, VpdqCompa
     return vpdq_match_in_index(query, index, exclude=evidence.pk)
 
 
+def _of_same_agency(evidence: Evidence, item_ids: list[int]) -> set[int]:
+    """The ids among item_ids of evidence in this item's agency. The indexes are the
+    agency's own, but the rows are checked again: a cached index must never be able to link
+    two agencies."""
+    return set(
+        Evidence.objects.filter(agency_id=evidence.agency_id, pk__in=item_ids).values_list(
+            "pk", flat=True
+        )
+    )
+
+
 def matching_link_frame_sets(*, evidence: Evidence) -> list[EvidenceMatch]:
     """vPDQ: record the matches of this video's frame set with its agency's other videos
     (one EvidenceMatch per pair, method "vpdq", with the share of each side's frames found
@@ -117,12 +128,7 @@ def matching_link_frame_sets(*, evidence: Evidence) -> list[EvidenceMatch]:
     found = matching_find_frame_sets(evidence=evidence)
     created: list[EvidenceMatch] = []
     if found:
-        # As for single hashes: a cached index must never be able to link two agencies.
-        same_agency = set(
-            Evidence.objects.filter(
-                agency_id=evidence.agency_id, pk__in=[item_id for item_id, _c in found]
-            ).values_list("pk", flat=True)
-        )
+        same_agency = _of_same_agency(evidence, [item_id for item_id, _c in found])
         with transaction.atomic():
             for item_id, comparison in found:
                 if item_id not in same_agency:
@@ -221,13 +227,7 @@ def matching_link_new_evidence(
     found = matching_find(evidence=evidence, queries=queries)
     created: list[EvidenceMatch] = []
     if found:
-        # The index is the agency's own, but the rows are checked again: a cached index must
-        # never be able to link two agencies.
-        same_agency = set(
-            Evidence.objects.filter(
-                agency_id=evidence.agency_id, pk__in=[item_id for item_id, _d in found]
-            ).values_list("pk", flat=True)
-        )
+        same_agency = _of_same_agency(evidence, [item_id for item_id, _d in found])
         with transaction.atomic():
             for item_id, distance in found:
                 if item_id not in same_agency:
