@@ -113,6 +113,27 @@ def test_a_frame_set_too_long_for_an_entry_is_left_out(
     assert BankSignal.objects.get(evidence=fake).vpdq == []
 
 
+@pytest.mark.django_db
+def test_long_frame_sets_make_a_shorter_page_never_an_empty_one(
+    monkeypatch, agency, bob, consenting, finding, partner_and_key
+):
+    from cases.matching.services import bank
+
+    partner, _key = partner_and_key
+    fakes = [fake_of(agency, portrait(name), finding, bob) for name in ("obama", "biden")]
+    for seed, fake in enumerate(fakes):
+        _frame_set(fake, _hashes(20, 10 + seed))
+        bank_evidence_refresh(evidence=fake)
+    body, _signature = bank_page(partner=partner, cursor=0)
+    assert len(json.loads(body)["signals"]) == 2
+    monkeypatch.setattr(bank, "PAGE_VPDQ_BYTES", 100)  # less than one entry
+    first = json.loads(bank_page(partner=partner, cursor=0)[0])
+    assert len(first["signals"]) == 1 and first["has_more"]
+    second = json.loads(bank_page(partner=partner, cursor=first["next_cursor"])[0])
+    assert len(second["signals"]) == 1 and not second["has_more"]
+    assert {first["signals"][0]["id"], second["signals"][0]["id"]} == {f.sha256 for f in fakes}
+
+
 # ------------------------------------------------------------- the feed's vpdq field, parsed
 
 
