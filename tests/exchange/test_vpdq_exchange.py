@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from cases.evidence.models import Evidence
 from cases.kernel.models import AuditEvent
@@ -40,7 +41,13 @@ from tests.exchange.test_subscriptions import BANK, feed_server, loopback  # noq
 from tests.factories import make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import portrait, scene
-from tests.matching.test_vpdq import _clip, _mv, _video, needs_vpdq  # noqa: F401
+from tests.matching.test_vpdq import (  # noqa: F401
+    _clip,
+    _korean_catalog,
+    _mv,
+    _video,
+    needs_vpdq,
+)
 
 A = "a" * 64
 
@@ -266,6 +273,7 @@ def test_a_partner_recognises_a_reencoded_copy_of_a_confirmed_video_by_its_frame
     live_server,
     loopback,  # noqa: F811
     client,
+    settings,
     agency,
     other_agency,
     alice,
@@ -318,6 +326,11 @@ def test_a_partner_recognises_a_reencoded_copy_of_a_confirmed_video_by_its_frame
     client.force_login(mallory)
     page = client.get(reverse("finding_detail", args=[theirs.pk])).content.decode()
     assert "data-partner-vpdq" in page and "vPDQ: 100% of our frames, 80% of theirs" in page
+    _korean_catalog(settings)
+    client.post(reverse("set_language"), {"language": "ko", "next": "/"})
+    korean = client.get(reverse("finding_detail", args=[theirs.pk])).content.decode()
+    translation.activate(settings.LANGUAGE_CODE)
+    assert "vPDQ: 우리 프레임의 100%, 상대 프레임의 80%" in korean
 
     # An unrelated video: no match. One that shares one second of five: not matched by
     # that second's keyframe either (frame sets are compared whole).
@@ -335,3 +348,40 @@ def test_a_partner_recognises_a_reencoded_copy_of_a_confirmed_video_by_its_frame
     assert deleted["op"] == "delete" and "vpdq" not in deleted
     assert subscription_fetch(subscription_id=subscription.pk).deleted == 1
     assert not PartnerSignal.objects.filter(subscription=subscription).exists()
+
+
+@pytest.mark.usefixtures("needs_vpdq")
+@pytest.mark.django_db
+def test_a_video_without_keyframes_is_still_matched_against_partner_frame_sets(
+    monkeypatch, settings, other_agency, mallory
+):
+    """vPDQ read the video but PyAV gave no keyframes: the exchange still sees the frame set."""
+    from cases.matching.pdq.video import vpdq_hash_file
+    from cases.matching.services import fingerprints
+
+    settings.EXCHANGE_ALLOWED_PORTS = [443]
+    subscription = subscription_save(
+        agency=other_agency,
+        actor=mallory,
+        name="Aurora",
+        feed_url="https://bank.example/api/exchange/bank/",
+        api_key="k",
+        signing_key="s",
+    )
+    data = _clip(_mv())
+    with tempfile.NamedTemporaryFile(suffix=".mp4") as handle:
+        handle.write(data)
+        handle.flush()
+        frames = vpdq_hash_file(handle.name)
+    PartnerSignal.objects.create(
+        agency=other_agency,
+        subscription=subscription,
+        signal_id=A,
+        sha256=A,
+        vpdq=[vpdq_compact(f) for f in frames],
+        seq=1,
+    )
+    monkeypatch.setattr(fingerprints, "evidence_video_keyframes", lambda *, evidence: None)
+    finding = make_finding(other_agency, "https://x.com/n/status/1", actor=mallory)
+    copy = _video(other_agency, finding, mallory, _clip(_mv(), bit_rate=400_000), "c.mp4")
+    assert PartnerMatch.objects.get(evidence=copy).kind == PartnerMatchKind.VPDQ
