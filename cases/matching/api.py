@@ -110,7 +110,8 @@ class ExchangeBankView(APIView):
         summary="A page of the agency's bank of confirmed fakes (partners only)",
         description=(
             f"Format `{FORMAT}` (docs/exchange.md). Entries after `cursor` in the agency's "
-            "change sequence, oldest first: `add` (sha256, md5, pdq, vpdq, labels) or "
+            "change sequence, oldest first: `add` (sha256, md5, pdq, vpdq: a video's frames as "
+            "python-threatexchange VpdqCompactFeature strings, labels) or "
             "`delete` (consent withdrawn, verdict reversed). Ask again with `next_cursor` "
             f"while `has_more`. The `{SIGNATURE_HEADER}` header is `sha256=` and the "
             "HMAC-SHA256 of the exact response body under the partner's signing key. "

@@ -14,10 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from cases.matching.pdq.video import vpdq_compact_parse
+
 FORMAT = "agencyguard-bank/1"
 SIGNATURE_HEADER = "X-AgencyGuard-Signature"
 LABELS = ("deepfake", "sexual", "defamatory")
 MAX_PDQ_PER_SIGNAL = 64
+# A video's vPDQ frames: one a second, so an hour of distinct frames (docs/exchange.md).
+MAX_VPDQ_PER_SIGNAL = 3600
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -49,6 +53,7 @@ class FeedEntry:
     sha256: str = ""
     md5: str = ""
     pdq: tuple[str, ...] = ()
+    vpdq: tuple[str, ...] = ()  # threatexchange VpdqCompactFeature strings
     labels: tuple[str, ...] = ()
 
 
@@ -82,6 +87,14 @@ def _entry(raw: Any, cursor: int) -> FeedEntry:
         raise FeedError("An entry's pdq is not a list of at most 64 hashes.")
     if not all(isinstance(h, str) and _HEX64.match(h) for h in pdq):
         raise FeedError("An entry's PDQ hash is malformed.")
+    vpdq = raw.get("vpdq", [])
+    if not isinstance(vpdq, list) or len(vpdq) > MAX_VPDQ_PER_SIGNAL:
+        raise FeedError(f"An entry's vpdq is not a list of at most {MAX_VPDQ_PER_SIGNAL} frames.")
+    for feature in vpdq:
+        try:
+            vpdq_compact_parse(feature)
+        except ValueError as exc:
+            raise FeedError(f"An entry's vPDQ frame is malformed: {exc}") from exc
     if not isinstance(labels, list) or not all(label in LABELS for label in labels):
         raise FeedError("An entry has an unknown label.")
     return FeedEntry(
@@ -91,6 +104,7 @@ def _entry(raw: Any, cursor: int) -> FeedEntry:
         sha256=sha256,
         md5=md5,
         pdq=tuple(pdq),
+        vpdq=tuple(vpdq),
         labels=tuple(dict.fromkeys(labels)),
     )
 

@@ -190,6 +190,8 @@ class BankSignal(models.Model):
     published = models.BooleanField(default=False)
     labels = models.JSONField(default=list)
     pdq = models.JSONField(default=list)  # hex PDQ hashes (image; a video's keyframes)
+    # A video's vPDQ frames as threatexchange's VpdqCompactFeature strings (docs/exchange.md).
+    vpdq = models.JSONField(default=list)
     md5 = models.CharField(max_length=32, blank=True)
     seq = models.PositiveBigIntegerField(null=True, blank=True)
     changed_at = models.DateTimeField(default=timezone.now)
@@ -277,6 +279,7 @@ class PartnerSignal(models.Model):
     )
     signal_id = models.CharField(max_length=64)
     pdq = models.JSONField(default=list)
+    vpdq = models.JSONField(default=list)  # VpdqCompactFeature strings, as the feed sent them
     sha256 = models.CharField(max_length=64)
     md5 = models.CharField(max_length=32, blank=True)
     labels = models.JSONField(default=list)
@@ -302,12 +305,15 @@ class PartnerMatchKind(models.TextChoices):
     PDQ = "pdq", _("PDQ")
     SHA256 = "sha256", _("SHA-256")
     MD5 = "md5", _("MD5")
+    VPDQ = "vpdq", _("vPDQ")
 
 
 class PartnerMatch(models.Model):
     """An evidence item of this agency that matched a partner's signal: which partner, which
-    signal, how (PDQ at a distance, or the same SHA-256 or MD5) and with what labels. Kept
-    when the partner later withdraws the signal: it records what was known then."""
+    signal, how (PDQ at a distance, the same SHA-256 or MD5, or a video's vPDQ frame set) and
+    with what labels. A vPDQ match keeps the share of each side's frames found in the other
+    (HMA's rule: 80% of either side), `distance` the smallest distance between two frames.
+    Kept when the partner later withdraws the signal: it records what was known then."""
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
     evidence = models.ForeignKey(Evidence, on_delete=models.PROTECT, related_name="+")
@@ -317,6 +323,8 @@ class PartnerMatch(models.Model):
     signal_id = models.CharField(max_length=64)
     kind = models.CharField(max_length=6, choices=PartnerMatchKind.choices)
     distance = models.PositiveSmallIntegerField(_("Hamming distance"))
+    evidence_frames_percent = models.FloatField(null=True, blank=True)
+    signal_frames_percent = models.FloatField(null=True, blank=True)
     labels = models.JSONField(default=list)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -325,8 +333,35 @@ class PartnerMatch(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["evidence", "subscription", "signal_id"], name="partner_match_unique"
-            )
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="vpdq")
+                | models.Q(
+                    evidence_frames_percent__isnull=False, signal_frames_percent__isnull=False
+                ),
+                name="partner_match_vpdq_has_percents",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"evidence {self.evidence_id} ~ partner signal {self.signal_id[:12]}"
+
+    @property
+    def evidence_frames_percent_label(self) -> str:
+        value = self.evidence_frames_percent
+        return f"{value:.0f}%" if value is not None else ""
+
+    @property
+    def signal_frames_percent_label(self) -> str:
+        value = self.signal_frames_percent
+        return f"{value:.0f}%" if value is not None else ""
+
+    @property
+    def how(self) -> str:
+        """How it matched, as reasons and audit events say it: "vPDQ 100% / 85%" (our
+        frames found in the partner's video / theirs in ours), "PDQ distance 4", "same md5"."""
+        if self.kind == PartnerMatchKind.VPDQ:
+            return f"vPDQ {self.evidence_frames_percent_label} / {self.signal_frames_percent_label}"
+        if self.kind == PartnerMatchKind.PDQ:
+            return f"PDQ distance {self.distance}"
+        return f"same {self.kind}"

@@ -5,6 +5,7 @@ a running AgencyGuard is tests/exchange/test_threatexchange_cli.py."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -24,13 +25,16 @@ from threatexchange_agencyguard import (
 from threatexchange_agencyguard.api import page_parse
 
 from cases.matching.exchange_format import FORMAT, SIGNATURE_HEADER, feed_dumps, feed_sign
+from tests.matching.test_vpdq import needs_vpdq  # noqa: F401
 
 SIGNING = "s" * 64
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 PDQ_A = "f" * 64
 
 
-def _add(signal_id: str, seq: int, pdq: list[str] | None = None) -> dict[str, Any]:
+def _add(
+    signal_id: str, seq: int, pdq: list[str] | None = None, vpdq: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "id": signal_id,
         "seq": seq,
@@ -38,7 +42,7 @@ def _add(signal_id: str, seq: int, pdq: list[str] | None = None) -> dict[str, An
         "sha256": signal_id,
         "md5": "d" * 32,
         "pdq": pdq if pdq is not None else [PDQ_A],
-        "vpdq": [],
+        "vpdq": vpdq or [],
         "labels": ["deepfake", "sexual"],
     }
 
@@ -138,6 +142,10 @@ def test_a_refusal_by_the_server_raises() -> None:
         (_page(0, [_add("A" * 64, 1)], next_cursor=1, more=False), "id is not a SHA-256"),
         (_page(0, [_add(A, 1, pdq=["xyz"])], next_cursor=1, more=False), "pdq is malformed"),
         (_page(0, [{"id": A, "seq": 1, "op": "edit"}], next_cursor=1, more=False), "Unknown op"),
+        (_page(0, [_add(A, 1, vpdq=["x"])], next_cursor=1, more=False), "vpdq is malformed"),
+        (_page(0, [_add(A, 1, vpdq=[f"{C},101,0.0"])], next_cursor=1, more=False), "vpdq"),
+        (_page(0, [_add(A, 1, vpdq=[f"{C},100,-1.0"])], next_cursor=1, more=False), "vpdq"),
+        (_page(0, [_add(A, 1, vpdq=[f"{C},100,1e999"])], next_cursor=1, more=False), "vpdq"),
     ],
 )
 def test_a_malformed_page_is_refused(body: bytes, message: str) -> None:
@@ -168,6 +176,38 @@ def test_signals_map_to_pdq_md5_and_sha256_with_labels_as_a_positive_opinion() -
         [PdqSignal], collab, fetched
     )
     assert set(only_pdq) == {PdqSignal}
+
+
+@pytest.mark.usefixtures("needs_vpdq")
+def test_a_video_frame_set_maps_to_one_vpdq_signal_that_hma_matches() -> None:
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+    from threatexchange.extensions.vpdq.vpdq_util import VpdqCompactFeature, json_to_vpdq
+    from threatexchange_agencyguard.api import VPDQSignal as Mapped
+
+    assert Mapped is VPDQSignal
+    features = [f"{h},100,{float(i):.3}" for i, h in enumerate((PDQ_A, "e" * 64, "0" * 64))]
+    updates, _, _ = page_parse(
+        _page(0, [_add(A, 1, vpdq=features), _add(B, 2)], next_cursor=2, more=False), cursor=0
+    )
+    fetched = {k: v for k, v in updates.items() if v is not None}
+    collab = AgencyGuardCollabConfig(name="aurora", enabled=True, feed_url="https://x/")
+    converted = AgencyGuardSignalExchangeAPI.naive_convert_to_signal_type(
+        [PdqSignal, VPDQSignal], collab, fetched
+    )
+    # One signal for the whole frame set (only A has one), in threatexchange's own format.
+    [(signal_str, meta)] = converted[VPDQSignal].items()
+    assert meta.signal_ids == {A} and meta.labels == {"deepfake", "sexual"}
+    assert VPDQSignal.validate_signal_str(signal_str) == signal_str
+    assert [str(f) for f in json_to_vpdq(signal_str)] == features
+    assert all(isinstance(f, VpdqCompactFeature) for f in json_to_vpdq(signal_str))
+    # HMA's comparison: the same frame set matches, threatexchange's example video does not.
+    assert VPDQSignal.compare_hash(signal_str, signal_str).match
+    third = VPDQSignal.get_examples()[0]
+    assert not VPDQSignal.compare_hash(json.dumps(features[:1]), third).match
+    # A platform without the vPDQ type enabled gets none.
+    assert VPDQSignal not in AgencyGuardSignalExchangeAPI.naive_convert_to_signal_type(
+        [PdqSignal], collab, fetched
+    )
 
 
 def test_credentials_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

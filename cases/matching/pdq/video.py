@@ -16,6 +16,8 @@ holds with either video as the query: the decision does not depend on the order 
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,43 @@ class VpdqFrame:
     def from_json(cls, row: Sequence[object]) -> VpdqFrame:
         frame_number, pdq_hex, quality, timestamp = row
         return cls(int(str(frame_number)), str(pdq_hex), int(str(quality)), float(str(timestamp)))
+
+
+# python-threatexchange's VpdqCompactFeature string (vpdq_util.py `__str__` / `from_str`):
+# "<64 hex>,<quality>,<seconds>", the seconds written as `f"{t:.3}"` (three significant
+# digits). A VPDQSignal's signal string is the JSON list of these; the exchange feed's `vpdq`
+# field carries the same strings, so a platform passes them on unchanged.
+_COMPACT = re.compile(r"^([0-9a-f]{64}),([0-9]{1,3}),([0-9.e+-]{1,24})$")
+
+
+def vpdq_compact(frame: VpdqFrame) -> str:
+    """The frame as threatexchange's VpdqCompactFeature writes it."""
+    return f"{frame.pdq_hex},{frame.quality},{frame.timestamp:.3}"
+
+
+def vpdq_compact_parse(serialized: object) -> VpdqFrame:
+    """A VpdqCompactFeature string back to a frame (its frame number is not carried: 0).
+    ValueError unless it is 64 lowercase hex digits, a quality of 0 to 100 and a finite
+    time of 0 or more seconds."""
+    found = _COMPACT.match(serialized) if isinstance(serialized, str) else None
+    try:
+        seconds = float(found[3]) if found else -1.0
+    except ValueError:  # "1.2.3", "e"
+        seconds = -1.0
+    if found is None or int(found[2]) > 100 or not 0 <= seconds < math.inf:
+        raise ValueError(f"not a vPDQ feature: {str(serialized)[:100]!r}")
+    return VpdqFrame(0, found[1], int(found[2]), seconds)
+
+
+def vpdq_publishable(frames: Sequence[VpdqFrame]) -> list[VpdqFrame]:
+    """The frames matching compares (quality 50 or more, the first of each distinct hash):
+    what HMA keeps of a VPDQSignal before comparing (quality_filter, dedupe), so sharing only
+    these gives a partner the same shares as the whole frame set."""
+    kept: dict[str, VpdqFrame] = {}
+    for frame in frames:
+        if frame.quality >= VPDQ_QUALITY_THRESHOLD:
+            kept.setdefault(frame.pdq_hex, frame)
+    return list(kept.values())
 
 
 def vpdq_available() -> bool:

@@ -31,21 +31,30 @@ from cases.intake.models import Finding
 from cases.kernel.actor import Actor
 from cases.kernel.audit.services import audit_chain_lock, audit_record
 from cases.kernel.models import Agency
-from cases.matching.exchange_format import FORMAT, feed_dumps, feed_sign
+from cases.matching.exchange_format import (
+    FORMAT,
+    MAX_VPDQ_PER_SIGNAL,
+    feed_dumps,
+    feed_sign,
+)
 from cases.matching.models import (
     BANK_LABELS,
     BankSignal,
     ExchangePartner,
     FingerprintSource,
     PdqFingerprint,
+    VpdqFingerprint,
 )
 from cases.matching.pdq.hashes import HASH_BYTES, LOW_QUALITY, hash_to_hex
+from cases.matching.pdq.video import VpdqFrame, vpdq_compact, vpdq_publishable
 from cases.matching.selectors import findings_of
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
 MAX_PAGE_SIZE = 1000
+# The frame sets on one page stop at about this many bytes (a reader accepts 16 MiB).
+PAGE_VPDQ_BYTES = 4 * 1024 * 1024
 
 
 class BankError(Exception):
@@ -76,6 +85,25 @@ def _pdq_of(evidence: Evidence) -> list[str]:
         raw = bytes(fingerprint.hashes)
         return [hash_to_hex(raw[i : i + HASH_BYTES]) for i in range(0, len(raw), HASH_BYTES)][:64]
     return [h for h in dict.fromkeys((evidence.pdq_hash, evidence.pdq_hash_trimmed)) if h]
+
+
+def _vpdq_of(evidence: Evidence) -> list[str]:
+    """A video's vPDQ frame set for partners, as python-threatexchange's VpdqCompactFeature
+    strings (a VPDQSignal is the JSON list of them): the frames matching compares (quality
+    50 or more, one per distinct hash), in time order. None for a video without a frame set,
+    or with more than MAX_VPDQ_PER_SIGNAL such frames (its keyframes still go in `pdq`)."""
+    fingerprint = VpdqFingerprint.objects.filter(evidence=evidence).only("features").first()
+    if fingerprint is None:
+        return []
+    frames = vpdq_publishable([VpdqFrame.from_json(row) for row in fingerprint.features])
+    if len(frames) > MAX_VPDQ_PER_SIGNAL:
+        log.warning(
+            "evidence %s: %d vPDQ frames, more than a feed entry carries; keyframes only",
+            evidence.pk,
+            len(frames),
+        )
+        return []
+    return [vpdq_compact(frame) for frame in frames]
 
 
 def _artist_ids(evidence: Evidence) -> set[int]:
@@ -110,17 +138,17 @@ def _refresh(signal: BankSignal, evidence: Evidence) -> bool:
     """Bring the signal up to date (published state and content); a change partners can
     see takes the next seq. Returns whether it changed. Runs inside a transaction."""
     published = signal.confirmed and _consented(_artist_ids(evidence))
-    pdq, md5 = signal.pdq, signal.md5
+    pdq, vpdq, md5 = signal.pdq, signal.vpdq, signal.md5
     if published:
-        pdq = _pdq_of(evidence)
+        pdq, vpdq = _pdq_of(evidence), _vpdq_of(evidence)
         md5 = signal.md5 or _md5_of(evidence)
     visible_change = published != signal.published or (
-        published and (pdq != signal.pdq or md5 != signal.md5)
+        published and (pdq != signal.pdq or vpdq != signal.vpdq or md5 != signal.md5)
     )
     if not visible_change:
         return False
     was_ever_seen = signal.seq is not None
-    signal.published, signal.pdq, signal.md5 = published, pdq, md5
+    signal.published, signal.pdq, signal.vpdq, signal.md5 = published, pdq, vpdq, md5
     if published or was_ever_seen:
         signal.seq = _next_seq(signal.agency_id)
     signal.changed_at = timezone.now()
@@ -310,7 +338,7 @@ def _entry(signal: BankSignal, sha256: str) -> dict[str, object]:
         "sha256": sha256,
         "md5": signal.md5,
         "pdq": list(signal.pdq),
-        "vpdq": [],
+        "vpdq": list(signal.vpdq),
         "labels": ["deepfake", *signal.labels],
     }
 
@@ -325,13 +353,24 @@ def bank_page(
     rows = list(
         BankSignal.objects.filter(agency_id=partner.agency_id, seq__gt=cursor)
         .order_by("seq")
-        .values_list("seq", "published", "labels", "pdq", "md5", "evidence__sha256")[: limit + 1]
+        .values_list("seq", "published", "labels", "pdq", "vpdq", "md5", "evidence__sha256")[
+            : limit + 1
+        ]
     )
     has_more = len(rows) > limit
-    signals = [
-        _entry(BankSignal(seq=seq, published=pub, labels=labels, pdq=pdq, md5=md5), sha256)
-        for seq, pub, labels, pdq, md5, sha256 in rows[:limit]
-    ]
+    signals: list[dict[str, object]] = []
+    size = 0
+    for seq, pub, labels, pdq, vpdq, md5, sha256 in rows[:limit]:
+        entry = _entry(
+            BankSignal(seq=seq, published=pub, labels=labels, pdq=pdq, vpdq=vpdq, md5=md5), sha256
+        )
+        size += len(feed_dumps(entry)) if vpdq else 0
+        if signals and size > PAGE_VPDQ_BYTES:
+            # Long frame sets: a shorter page (never empty), so that a page stays well
+            # under what a reader accepts; the rest comes with the next cursor.
+            has_more = True
+            break
+        signals.append(entry)
     next_cursor = signals[-1]["seq"] if signals else cursor
     body = feed_dumps(
         {

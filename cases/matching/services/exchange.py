@@ -269,6 +269,7 @@ def _apply(subscription: ExchangeSubscription, page: FeedPage, report: FetchRepo
             defaults={
                 "agency_id": subscription.agency_id,
                 "pdq": list(entry.pdq),
+                "vpdq": list(entry.vpdq),
                 "sha256": entry.sha256,
                 "md5": entry.md5,
                 "labels": list(entry.labels),

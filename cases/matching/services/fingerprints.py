@@ -46,6 +46,7 @@ from cases.matching.pdq.video import (
     vpdq_match_set,
 )
 from cases.matching.services.matching import (
+    matching_exchange_after_hashing,
     matching_link_frame_sets,
     matching_link_new_evidence,
 )
@@ -229,7 +230,11 @@ def evidence_video_hash(*, evidence: Evidence) -> list[EvidenceMatch] | None:
     # that asks last sees the other, and neither is matched by a single shared keyframe.
     _vpdq_store(evidence=evidence, frames=frames)
     created = matching_link_frame_sets(evidence=evidence)
-    return created + (evidence_video_keyframes(evidence=evidence) or [])
+    keyframe_matches = evidence_video_keyframes(evidence=evidence)
+    if keyframe_matches is None:
+        # No keyframes (unreadable to PyAV): the exchange still sees the frame set.
+        matching_exchange_after_hashing(evidence=evidence)
+    return created + (keyframe_matches or [])
 
 
 def evidence_pdq_run(*, evidence_id: int) -> list[EvidenceMatch] | None:

@@ -246,14 +246,16 @@ def matching_link_new_evidence(
             if created:
                 _record_matched(evidence, created)
     _link_reference_artists(evidence=evidence)
-    _exchange_after_hashing(evidence=evidence, queries=queries)
+    matching_exchange_after_hashing(evidence=evidence, queries=queries)
     return created
 
 
-def _exchange_after_hashing(*, evidence: Evidence, queries: Sequence[str] | None) -> None:
+def matching_exchange_after_hashing(
+    *, evidence: Evidence, queries: Sequence[str] | None = None
+) -> None:
     """The exchange's side of a newly hashed item: match it against partners' signals (the
-    same queries, or the stored hashes), and refresh its own bank signal's hashes when it is
-    a confirmed fake whose verdict came before its PDQ hash."""
+    same queries, or the stored hashes; a video's vPDQ frame set), and refresh its own bank
+    signal's hashes when it is a confirmed fake whose verdict came before its hashes."""
     fingerprint = PdqFingerprint.objects.filter(evidence=evidence).first()
     pdq_queries: Sequence[str] = ()
     if fingerprint is not None and fingerprint.quality >= LOW_QUALITY:

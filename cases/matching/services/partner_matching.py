@@ -3,17 +3,25 @@
 The partner signals of an agency are one PDQ index under the PartnerSignal ids
 (cases.matching.pdq.mutable.MutablePdqIndex), built once per process and then updated with
 only the signals a fetched page added, replaced or deleted; SHA-256 and MD5 are exact
-lookups in the database. A match is recorded once per (evidence, partner, signal) with the
-partner, the distance and the partner's labels, and audited as "evidence.partner_matched"."""
+lookups in the database. Partner videos' vPDQ frame sets are a second index (their frames
+under the PartnerSignal ids, rebuilt when the partner signals changed) that a video with a
+frame set of its own is matched against frame-set to frame-set, with the same code and HMA
+rule as the agency's own videos (cases.matching.pdq.video.vpdq_match_in_index); such a
+video is then never matched to a partner video with a frame set by one shared keyframe.
+A match is recorded once per (evidence, partner, signal) with the partner, the distance
+(for vPDQ also the share of each side's frames found in the other) and the partner's
+labels, and audited as "evidence.partner_matched"."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -23,11 +31,29 @@ from django.db.models import Count, Max, QuerySet
 from cases.evidence.models import Evidence
 from cases.evidence.services.evidence import evidence_open
 from cases.kernel.audit.services import audit_record
-from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal
-from cases.matching.pdq.hashes import MATCH_DISTANCE
+from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal, VpdqFingerprint
+from cases.matching.pdq.hashes import HASH_BYTES, MATCH_DISTANCE
+from cases.matching.pdq.index import PdqIndex
 from cases.matching.pdq.mutable import MutablePdqIndex
+from cases.matching.pdq.video import (
+    VpdqComparison,
+    vpdq_compact_parse,
+    vpdq_match_in_index,
+    vpdq_match_set,
+)
+
+log = logging.getLogger(__name__)
 
 PARTNER_CACHE_SIZE = 4
+
+
+class PartnerHit(NamedTuple):
+    """How an item matched one partner signal: kind (a PartnerMatchKind value), distance,
+    and for vPDQ the comparison of the two frame sets (query: our item)."""
+
+    kind: str
+    distance: int
+    frames: VpdqComparison | None = None
 
 
 @dataclass
@@ -113,9 +139,67 @@ def partner_index_for(*, agency_id: int) -> MutablePdqIndex:
     return index
 
 
+_frame_cache: OrderedDict[int, tuple[tuple[object, ...], PdqIndex]] = OrderedDict()
+
+
+def partner_frame_index_build(*, agency_id: int) -> PdqIndex:
+    """The frames of the agency's partner vPDQ signals (those matching compares: quality 50
+    or more, one per distinct hash) under their PartnerSignal ids. A stored frame set that no
+    longer parses is skipped and logged (pages are checked before they are stored)."""
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    rows = _signals(agency_id).order_by().values_list("pk", "vpdq").iterator(chunk_size=2000)
+    for signal_pk, features in rows:
+        if not features:
+            continue
+        try:
+            match_set = vpdq_match_set([vpdq_compact_parse(f) for f in features])
+        except ValueError as exc:
+            log.error("partner signal %s: vPDQ frames malformed, skipped: %s", signal_pk, exc)
+            continue
+        ids += [signal_pk] * len(match_set)
+        blobs.append(match_set.tobytes())
+    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    return PdqIndex.build(np.asarray(ids, dtype=np.int64), hashes)
+
+
+def partner_frame_index_for(*, agency_id: int) -> PdqIndex:
+    """The agency's partner frame index, rebuilt when its partner signals changed (partner
+    video signals are few next to the PDQ hashes, so no incremental update)."""
+    key = _key(agency_id)
+    with _lock:
+        cached = _frame_cache.get(agency_id)
+        if cached is not None and cached[0] == key:
+            _frame_cache.move_to_end(agency_id)
+            return cached[1]
+    index = partner_frame_index_build(agency_id=agency_id)
+    with _lock:
+        _frame_cache[agency_id] = (key, index)
+        while len(_frame_cache) > PARTNER_CACHE_SIZE:
+            _frame_cache.popitem(last=False)
+    return index
+
+
 def partner_cache_clear() -> None:
     with _lock:
         _cache.clear()
+        _frame_cache.clear()
+
+
+def _frame_set_hits(evidence: Evidence) -> dict[int, PartnerHit] | None:
+    """{signal id: hit} of the partner videos whose frame sets match the item's; None when
+    the item has no frame set (not a video, or hashed without vpdq)."""
+    mine = VpdqFingerprint.objects.filter(evidence=evidence).only("hashes").first()
+    if mine is None:
+        return None
+    query = np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
+    if not len(query):
+        return {}
+    index = partner_frame_index_for(agency_id=evidence.agency_id)
+    return {
+        signal_pk: PartnerHit(PartnerMatchKind.VPDQ, comparison.distance, comparison)
+        for signal_pk, comparison in vpdq_match_in_index(query, index)
+    }
 
 
 def _md5_of(evidence: Evidence) -> str:
@@ -131,23 +215,34 @@ def _md5_of(evidence: Evidence) -> str:
 
 def partner_matches_find(
     *, evidence: Evidence, queries: Sequence[str] = (), max_distance: int = MATCH_DISTANCE
-) -> dict[int, tuple[str, int]]:
-    """{PartnerSignal id: (kind, distance)} of the agency's partner signals that match the
-    item: the same SHA-256 or MD5 (distance 0), or a PDQ hash within max_distance."""
-    signals = PartnerSignal.objects.filter(agency_id=evidence.agency_id, subscription__active=True)
+) -> dict[int, PartnerHit]:
+    """{PartnerSignal id: hit} of the agency's partner signals that match the item: the same
+    SHA-256 or MD5 (distance 0), a video's vPDQ frame set by HMA's rule, or a PDQ hash within
+    max_distance. A video with a frame set is matched to a partner video with one only
+    frame-set to frame-set, never by a single keyframe (as between the agency's own videos)."""
+    signals = _signals(evidence.agency_id)
     if not signals.exists():
         return {}
-    found: dict[int, tuple[str, int]] = {}
+    found: dict[int, PartnerHit] = {}
     if queries:
         index = partner_index_for(agency_id=evidence.agency_id)
         for signal_pk, distance in index.query_many(list(queries), max_distance):
-            found[signal_pk] = (PartnerMatchKind.PDQ, distance)
+            found[signal_pk] = PartnerHit(PartnerMatchKind.PDQ, distance)
+    frame_hits = _frame_set_hits(evidence)
+    if frame_hits is not None:
+        if found:
+            framed = set(
+                signals.filter(pk__in=list(found)).exclude(vpdq=[]).values_list("pk", flat=True)
+            )
+            found = {pk: hit for pk, hit in found.items() if pk not in framed}
+        found.update(frame_hits)
     for signal_pk in signals.filter(sha256=evidence.sha256).values_list("pk", flat=True):
-        found[signal_pk] = (PartnerMatchKind.SHA256, 0)
+        found[signal_pk] = PartnerHit(PartnerMatchKind.SHA256, 0)
     md5 = _md5_of(evidence)
     if md5:
         for signal_pk in signals.filter(md5=md5).values_list("pk", flat=True):
-            found.setdefault(signal_pk, (PartnerMatchKind.MD5, 0))
+            if found.get(signal_pk, PartnerHit("", 1)).distance > 0:
+                found[signal_pk] = PartnerHit(PartnerMatchKind.MD5, 0)
     return found
 
 
@@ -166,7 +261,7 @@ def partner_matches_record(
     }
     created: list[PartnerMatch] = []
     with transaction.atomic():
-        for signal_pk, (kind, distance) in sorted(found.items(), key=lambda item: item[1][1]):
+        for signal_pk, hit in sorted(found.items(), key=lambda item: item[1].distance):
             signal = signals.get(signal_pk)
             if signal is None:  # withdrawn since the index was built
                 continue
@@ -176,8 +271,10 @@ def partner_matches_record(
                 signal_id=signal.signal_id,
                 defaults={
                     "agency_id": evidence.agency_id,
-                    "kind": kind,
-                    "distance": distance,
+                    "kind": hit.kind,
+                    "distance": hit.distance,
+                    "evidence_frames_percent": hit.frames.query_percent if hit.frames else None,
+                    "signal_frames_percent": hit.frames.compared_percent if hit.frames else None,
                     "labels": signal.labels,
                 },
             )
@@ -197,6 +294,7 @@ def partner_matches_record(
                             "signal": m.signal_id,
                             "kind": m.kind,
                             "distance": m.distance,
+                            "how": m.how,
                             "labels": m.labels,
                         }
                         for m in created

@@ -6,8 +6,10 @@ bytes served, in `X-AgencyGuard-Signature: sha256=<hex>`. Entries are keyed by t
 id (the media's SHA-256): `op: add` carries the hashes and labels, `op: delete` removes it.
 
 Mapping: one page is one `FetchDelta` (id -> `AgencyGuardSignal`, or None for a delete);
-the cursor is the checkpoint; PDQ hashes map to `PdqSignal`, MD5 to `VideoMD5Signal`,
-SHA-256 to `VideoSHA256Signal`; labels are the tags of a positive `SignalOpinion`.
+the cursor is the checkpoint; PDQ hashes map to `PdqSignal`, a video's vPDQ frames (already
+threatexchange's `VpdqCompactFeature` strings) to one `VPDQSignal` (where the vpdq extension
+loads: it needs Meta's `vpdq` package), MD5 to `VideoMD5Signal`, SHA-256 to
+`VideoSHA256Signal`; labels are the tags of a positive `SignalOpinion`.
 
 No `from __future__ import annotations` here: threatexchange's CLI builds its
 `config collab` options from the config dataclass's field types, which must be real types.
@@ -31,6 +33,11 @@ from threatexchange.signal_type.pdq.signal import PdqSignal
 from threatexchange.signal_type.sha256 import VideoSHA256Signal
 from threatexchange.signal_type.signal_base import SignalType
 
+try:
+    from threatexchange.extensions.vpdq.vpdq import VPDQSignal
+except ImportError:  # the extension imports Meta's `vpdq` package, an optional install
+    VPDQSignal = None  # type: ignore[assignment,misc]
+
 API_NAME = "agency_guard"
 FORMAT = "agencyguard-bank/1"
 SIGNATURE_HEADER = "X-AgencyGuard-Signature"
@@ -39,6 +46,9 @@ TIMEOUT_S = 30.0
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
+# threatexchange's VpdqCompactFeature string: "<64 hex>,<quality 0-100>,<seconds>".
+_VPDQ_FEATURE = re.compile(r"^[0-9a-f]{64},(100|[0-9]{1,2}),([0-9.e+-]{1,24})$")
+MAX_VPDQ_PER_SIGNAL = 3600
 
 
 class AgencyGuardFeedError(Exception):
@@ -127,6 +137,26 @@ def _hex_list(raw: t.Any, pattern: re.Pattern[str], what: str) -> list[str]:
     return list(raw)
 
 
+def _vpdq_list(raw: t.Any) -> list[str]:
+    """The entry's vPDQ frames, each checked as VpdqCompactFeature.from_str would."""
+    if not isinstance(raw, list) or len(raw) > MAX_VPDQ_PER_SIGNAL:
+        raise AgencyGuardFeedError("An entry's vpdq is malformed.")
+    for feature in raw:
+        found = _VPDQ_FEATURE.match(feature) if isinstance(feature, str) else None
+        try:
+            seconds = float(found[2]) if found else -1.0
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds < float("inf"):
+            raise AgencyGuardFeedError("An entry's vpdq is malformed.")
+    return list(raw)
+
+
+def vpdq_signal_str(features: t.Sequence[str]) -> str:
+    """A VPDQSignal's signal string: the JSON list of the features (as vpdq_to_json)."""
+    return json.dumps(list(features))
+
+
 def page_parse(
     body: bytes, *, cursor: int
 ) -> tuple[dict[str, AgencyGuardSignal | None], int, bool]:
@@ -181,7 +211,7 @@ def page_parse(
             sha256=sha256,
             md5=md5,
             pdq=_hex_list(raw.get("pdq", []), _HEX64, "pdq"),
-            vpdq=[v for v in raw.get("vpdq", []) if isinstance(v, str)],
+            vpdq=_vpdq_list(raw.get("vpdq", [])),
             labels=list(labels),
         )
     return updates, next_cursor, has_more
@@ -299,6 +329,10 @@ class AgencyGuardSignalExchangeAPI(
                 continue
             for pdq in signal.pdq:
                 add(PdqSignal, pdq, signal)
+            if VPDQSignal is not None and signal.vpdq:
+                # The whole frame set is one signal: HMA compares videos frame-set to
+                # frame-set (80% of the query's frames), never by single frames.
+                add(VPDQSignal, vpdq_signal_str(signal.vpdq), signal)
             # Byte hashes: they match only the same file, which threatexchange hashes as
             # video MD5/SHA-256 (it has no photo byte-hash type); images match by PDQ.
             add(VideoMD5Signal, signal.md5, signal)
