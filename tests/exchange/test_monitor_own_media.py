@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from cases.evidence.models import Capture
 from cases.intake.models import Finding, FindingSource
-from cases.intake.monitor.models import WatchedSource
+from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.intake.services.source_polls import watched_source_poll
 from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
@@ -262,6 +262,8 @@ def test_a_strong_match_is_captured_once_when_the_source_asks(
     assert capture.finding_id == finding.pk and capture.collector is None
     discovered = AuditEvent.objects.get(action="watched_source.discovered")
     assert discovered.data["strong_match"] and discovered.data["capture_requested"]
+    discovery = finding.discoveries.get()
+    assert discovery.strong_match and discovery.capture_requested
     # A re-poll sees the item again (its key forgotten, as after a crash before the poll
     # finished): the finding exists already, so nothing more is requested.
     WatchedSource.objects.filter(pk=source.pk).update(seen_keys=[], validators={})
@@ -273,6 +275,7 @@ def test_a_strong_match_is_captured_once_when_the_source_asks(
 
 def test_no_capture_when_the_source_does_not_ask(
     web,  # noqa: F811
+    client,
     agency,
     alice,
     artist,
@@ -284,6 +287,15 @@ def test_no_capture_when_the_source_does_not_ask(
     assert Finding.objects.filter(source=FindingSource.MONITOR).count() == 1
     assert not Capture.objects.exists()
     assert not AuditEvent.objects.get(action="watched_source.discovered").data["capture_requested"]
+    discovery = Finding.objects.get(source=FindingSource.MONITOR).discoveries.get()
+    assert discovery.strong_match and not discovery.capture_requested
+    client.force_login(alice)
+    page = client.get(reverse("watched_source_detail", args=[source.pk])).content.decode()
+    assert "strong match, not requested" in page and "requested (strong match)" not in page
+    # The column reads the record: a discovery whose capture was asked says so.
+    Discovery.objects.update(capture_requested=True)
+    page = client.get(reverse("watched_source_detail", args=[source.pk])).content.decode()
+    assert "requested (strong match)" in page
 
 
 def test_no_capture_for_a_weak_match(

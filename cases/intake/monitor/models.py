@@ -112,6 +112,10 @@ class Discovery(models.Model):
     media_urls = models.JSONField(default=list, blank=True)
     # False when the URL was already recorded (by a person or another source).
     created_finding = models.BooleanField(default=False)
+    # A close media match (docs/monitor.md, "Capture of strong matches"), and whether the
+    # poll asked for a capture of the new finding because of it (the source's switch).
+    strong_match = models.BooleanField(default=False)
+    capture_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -174,6 +174,13 @@ def _discover(
                 artists=list(artists),
                 platforms=platforms,
             )
+            # A new finding has no discovery yet, so a capture is asked at most once.
+            capture_requested = False
+            if created and strong and source.capture_strong_matches:
+                answers = strong_match_discovered.send(
+                    sender=WatchedSource, finding=finding, source=source
+                )
+                capture_requested = any(answer is not None for _receiver, answer in answers)
             _discovery, new = Discovery.objects.get_or_create(
                 source=source,
                 finding=finding,
@@ -185,14 +192,10 @@ def _discover(
                     "excerpt": " ".join(p for p in (item.title, item.text) if p)[:1000],
                     "media_urls": list(item.media),
                     "created_finding": created,
+                    "strong_match": strong,
+                    "capture_requested": capture_requested,
                 },
             )
-            capture_requested = False
-            if created and strong and source.capture_strong_matches:
-                answers = strong_match_discovered.send(
-                    sender=WatchedSource, finding=finding, source=source
-                )
-                capture_requested = any(answer is not None for _receiver, answer in answers)
             if new:
                 audit_record(
                     agency=source.agency,
