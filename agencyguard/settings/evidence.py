@@ -95,5 +95,9 @@ MONITOR_MIN_INTERVAL_MIN = envint("MONITOR_MIN_INTERVAL_MIN", "5")
 # at a PDQ distance of at most this (or as the same file) is a strong match: a source that
 # asks for it requests a capture of the new finding (docs/monitor.md).
 MONITOR_STRONG_DISTANCE = envint("MONITOR_STRONG_DISTANCE", "10")
+# A watched item's video matched by vPDQ is a strong match when at least this share (percent)
+# of each video's frames is found in the other (both sides, unlike the match rule, which asks
+# it of either side): a whole copy, not a clip of a longer video or the video a clip is from.
+MONITOR_STRONG_VPDQ_PERCENT = envint("MONITOR_STRONG_VPDQ_PERCENT", "80")
 # Sources queued per sweep of the beat task (the rest wait for the next sweep).
 MONITOR_SWEEP_BATCH = envint("MONITOR_SWEEP_BATCH", "200")

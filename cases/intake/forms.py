@@ -292,5 +292,9 @@ class WatchedSourceForm(forms.Form):
         self.fields["capture_strong_matches"].help_text = gettext(
             "Request a capture of each new finding whose media match reference media, a "
             "confirmed fake or a partner's signal closely (PDQ distance %(distance)s or less, "
-            "or the same file). No notice is ever sent."
-        ) % {"distance": settings.MONITOR_STRONG_DISTANCE}
+            "a video with %(percent)s%% or more of each one's frames in the other, or the same "
+            "file). No notice is ever sent."
+        ) % {
+            "distance": settings.MONITOR_STRONG_DISTANCE,
+            "percent": settings.MONITOR_STRONG_VPDQ_PERCENT,
+        }

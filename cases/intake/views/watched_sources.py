@@ -46,6 +46,7 @@ def watched_source_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         "source": source,
         "discoveries": discoveries,
         "strong_distance": settings.MONITOR_STRONG_DISTANCE,
+        "strong_video_percent": settings.MONITOR_STRONG_VPDQ_PERCENT,
     }
     return render(request, "cases/watched_source_detail.html", context)
 

@@ -17,27 +17,46 @@ and mirrors, SHA-256, MD5), and looked up in both places:
   (PDQ distance 4)", or "(same sha256)" / "(same md5)". A partner subscribed at the low
   trust level is never strong (below): its matches are recorded and shown, not acted on.
 
+A body whose bytes are a video (cases.evidence.uploads.sniff, as evidence decides its
+media_type; never the URL or the server's Content-Type) is not hashed as a picture: it is
+written to a temporary file (removed after, also on error), vPDQ-hashed (pdq.video) and its
+match set compared frame-set to frame-set, by HMA's rule, with the agency's own frame index
+(services.index.matching_frame_index_for: its videos' vPDQ frame sets; the same reference /
+confirmed-fake filter) and the partner frame index (partner_frame_index_for): "vPDQ 100% /
+85% to reference #31", "partner 'Name' signal 1a2b3c4d5e6f (vPDQ 100% / 85%)": the share of
+the discovered video's frames found in the other, then the other's found in it. Its exact
+hashes are looked up as for a picture. Without the vpdq package (or for a video vPDQ
+cannot read) the video is matched by its exact hashes only, logged.
+
 A picture whose PDQ quality is below LOW_QUALITY is never looked up by PDQ (PDQ's authors:
 such hashes match too much); its exact hashes still are. A match at a PDQ distance of at
-most settings.MONITOR_STRONG_DISTANCE, or by an exact hash, is strong
-(Recognition.strong): a source with `capture_strong_matches` asks for a capture of the new
-finding. Without anything to match, nothing is fetched."""
+most settings.MONITOR_STRONG_DISTANCE, a vPDQ match with both shares at least
+settings.MONITOR_STRONG_VPDQ_PERCENT (80: a whole copy, not a clip of a longer video or the
+video a clip is cut from), or one by an exact hash, is strong (Recognition.strong): a source with
+`capture_strong_matches` asks for a capture of the new finding. Without anything to match,
+nothing is fetched."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from django.conf import settings
 from django.db.models import QuerySet
 
 from cases.evidence.models import Evidence
+from cases.evidence.uploads import sniff
 from cases.intake.models import Finding
 from cases.intake.monitor.parsers import Item
 from cases.intake.monitor.recognise import RecogniseContext, Recognition
 from cases.intake.services.watched_sources import watched_source_policy
+from cases.kernel.media import media_suffix
 from cases.kernel.net.fetcher import fetch
 from cases.matching.models import (
     BankSignal,
@@ -48,16 +67,36 @@ from cases.matching.models import (
 )
 from cases.matching.pdq.hashes import LOW_QUALITY, MATCH_DISTANCE, HashError
 from cases.matching.pdq.images import pdq_analyse
+from cases.matching.pdq.index import PdqIndex
+from cases.matching.pdq.video import (
+    VpdqComparison,
+    VpdqError,
+    VpdqUnavailable,
+    vpdq_hash_file,
+    vpdq_match_in_index,
+    vpdq_match_set,
+)
 from cases.matching.selectors import findings_of
-from cases.matching.services.index import matching_index_for
-from cases.matching.services.partner_matching import partner_index_for
+from cases.matching.services.index import matching_frame_index_for, matching_index_for
+from cases.matching.services.partner_matching import partner_frame_index_for, partner_index_for
 
 log = logging.getLogger(__name__)
 
 MAX_MEDIA_PER_ITEM = 4
 
-# (kind, distance): kind is a PartnerMatchKind value ("pdq", "sha256", "md5").
-Hit = tuple[str, int]
+
+class Hit(NamedTuple):
+    """How one media file matched: kind (a PartnerMatchKind value: "pdq", "vpdq", "sha256",
+    "md5"), distance (for vPDQ the smallest frame distance) and for vPDQ the comparison
+    (query: the discovered video)."""
+
+    kind: str
+    distance: int
+    frames: VpdqComparison | None = None
+
+
+def _rank(hit: Hit) -> tuple[int, bool]:
+    return hit.distance, hit.frames is not None
 
 
 @dataclass
@@ -69,7 +108,8 @@ class _Hits:
 
     @staticmethod
     def keep(hits: dict[int, Hit], pk: int, hit: Hit) -> None:
-        if pk not in hits or hit[1] < hits[pk][1]:
+        # The nearer hit; at the same distance an exact one before a vPDQ one.
+        if pk not in hits or _rank(hit) < _rank(hits[pk]):
             hits[pk] = hit
 
 
@@ -95,41 +135,92 @@ def _pdq_queries(body: bytes) -> list[str]:
     return analysis.queries if analysis.quality >= LOW_QUALITY else []
 
 
+def _is_video(body: bytes) -> str:
+    """The body's video media type by its bytes (as evidence decides it), or ""."""
+    sniffed = sniff(body[:64])
+    return sniffed.media_type if sniffed and sniffed.media_type.startswith("video/") else ""
+
+
+def _vpdq_query(body: bytes, media_type: str) -> npt.NDArray[np.uint8] | None:
+    """The video's vPDQ match set (vPDQ reads a file by name: a temporary file, removed
+    after, also on error); None when vpdq is missing or cannot read the video."""
+    try:
+        with tempfile.NamedTemporaryFile(suffix=media_suffix(media_type)) as tmp:
+            tmp.write(body)
+            tmp.flush()
+            frames = vpdq_hash_file(tmp.name)
+    except VpdqUnavailable as exc:
+        log.info("watched-source video not vPDQ-hashed, exact hashes only: %s", exc)
+        return None
+    except (VpdqError, OSError) as exc:
+        log.info("watched-source video not vPDQ-hashed: %s", exc)
+        return None
+    return vpdq_match_set(frames)
+
+
+def _frame_hits(query: npt.NDArray[np.uint8], index: PdqIndex) -> list[tuple[int, Hit]]:
+    if not len(query):
+        return []
+    return [
+        (pk, Hit(PartnerMatchKind.VPDQ, comparison.distance, comparison))
+        for pk, comparison in vpdq_match_in_index(query, index)
+    ]
+
+
 def _look_up(agency_id: int, body: bytes, hits: _Hits, *, partner: bool, own: bool) -> None:
-    """One media file, hashed once, looked up in the partner signals and the own index."""
-    queries = _pdq_queries(body)
+    """One media file, hashed once, looked up in the partner signals and the own index: a
+    picture by PDQ, a video by vPDQ, either by its exact hashes."""
+    video = _is_video(body)
+    queries = [] if video else _pdq_queries(body)
+    frames = _vpdq_query(body, video) if video else None
     sha256 = hashlib.sha256(body).hexdigest()
     if partner:
         if queries:
             index = partner_index_for(agency_id=agency_id)
             for pk, distance in index.query_many(queries, MATCH_DISTANCE):
-                hits.keep(hits.partner, pk, (PartnerMatchKind.PDQ, distance))
+                hits.keep(hits.partner, pk, Hit(PartnerMatchKind.PDQ, distance))
+        if frames is not None:
+            for pk, hit in _frame_hits(frames, partner_frame_index_for(agency_id=agency_id)):
+                hits.keep(hits.partner, pk, hit)
         md5 = hashlib.md5(body, usedforsecurity=False).hexdigest()
         signals = _partner_signals(agency_id)
         for pk in signals.filter(md5=md5).values_list("pk", flat=True):
-            hits.keep(hits.partner, pk, (PartnerMatchKind.MD5, 0))
+            hits.keep(hits.partner, pk, Hit(PartnerMatchKind.MD5, 0))
         for pk in signals.filter(sha256=sha256).values_list("pk", flat=True):
-            hits.partner[pk] = (PartnerMatchKind.SHA256, 0)
+            hits.partner[pk] = Hit(PartnerMatchKind.SHA256, 0)
     if own:
         if queries:
             for pk, distance in matching_index_for(agency_id=agency_id).query_many(
                 queries, MATCH_DISTANCE
             ):
-                hits.keep(hits.own, pk, (PartnerMatchKind.PDQ, distance))
+                hits.keep(hits.own, pk, Hit(PartnerMatchKind.PDQ, distance))
+        if frames is not None:
+            for pk, hit in _frame_hits(frames, matching_frame_index_for(agency_id=agency_id)):
+                hits.keep(hits.own, pk, hit)
         same_file = Evidence.objects.filter(agency_id=agency_id, sha256=sha256)
         for pk in same_file.values_list("pk", flat=True):
-            hits.own[pk] = (PartnerMatchKind.SHA256, 0)
+            hits.own[pk] = Hit(PartnerMatchKind.SHA256, 0)
+
+
+def _method(hit: Hit) -> str:
+    """ "PDQ distance 4", "vPDQ 100% / 85%" (as PartnerMatch.how says it), "" for exact."""
+    if hit.frames is not None:
+        return f"vPDQ {hit.frames.query_percent:.0f}% / {hit.frames.compared_percent:.0f}%"
+    if hit.kind == PartnerMatchKind.PDQ:
+        return f"PDQ distance {hit.distance}"
+    return ""
 
 
 def _how(hit: Hit, target: str) -> str:
-    kind, distance = hit
-    if kind == PartnerMatchKind.PDQ:
-        return f"PDQ distance {distance} to {target}"
-    return f"same {kind} as {target}"
+    method = _method(hit)
+    return f"{method} to {target}" if method else f"same {hit.kind} as {target}"
 
 
 def _strong(hit: Hit) -> bool:
-    return hit[1] <= settings.MONITOR_STRONG_DISTANCE
+    if hit.frames is not None:
+        shares = (hit.frames.query_percent, hit.frames.compared_percent)
+        return min(shares) >= settings.MONITOR_STRONG_VPDQ_PERCENT
+    return hit.distance <= settings.MONITOR_STRONG_DISTANCE
 
 
 def _confirmed_fakes(agency_id: int, ids: list[int]) -> dict[int, tuple[str, list[int | None]]]:
@@ -192,8 +283,8 @@ def _partner_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognit
     found: list[Recognition] = []
     signals = PartnerSignal.objects.filter(agency_id=agency_id, pk__in=list(hits))
     for signal in signals.select_related("subscription").order_by("pk"):
-        kind, distance = hit = hits[signal.pk]
-        how = f"PDQ distance {distance}" if kind == PartnerMatchKind.PDQ else f"same {kind}"
+        hit = hits[signal.pk]
+        how = _method(hit) or f"same {hit.kind}"
         found.append(
             Recognition(
                 reason=f"partner '{signal.subscription.name}' signal {signal.signal_id[:12]} ({how})",
