@@ -9,7 +9,8 @@ from PIL import Image
 
 from cases.agency.services.consent import artist_consent_record
 from cases.evidence.models import Evidence
-from cases.matching.services.exchange import partner_create
+from cases.matching.models import PartnerSignal
+from cases.matching.services.exchange import partner_create, subscription_save
 from cases.matching.services.index import matching_cache_clear
 from cases.matching.services.partner_matching import partner_cache_clear
 from detection.models import ReviewVerdict
@@ -47,3 +48,26 @@ def consenting(artist, alice):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def partner_and_key(agency, alice):  # type: ignore[no-untyped-def]
     return partner_create(agency=agency, actor=alice, name="Nebula Music")
+
+
+def partner_signal(agency: Any, actor: Any, *, trust: str = "medium", **fields: Any) -> Any:
+    """A subscription to the partner "Nebula Music" at `trust` and one signal of it, with
+    the hashes in `fields` (pdq=[...], vpdq=[...], md5=...); its SHA-256 matches nothing."""
+    subscription = subscription_save(
+        agency=agency,
+        actor=actor,
+        name="Nebula Music",
+        feed_url="https://bank.nebula.example/api/exchange/bank/",
+        api_key="agx_k_k",
+        signing_key="s",
+        trust=trust,
+    )
+    return PartnerSignal.objects.create(
+        agency=agency,
+        subscription=subscription,
+        signal_id="f" * 64,
+        sha256="f" * 64,
+        labels=["deepfake"],
+        seq=1,
+        **fields,
+    )

@@ -9,9 +9,8 @@ import pytest
 from cases.intake.models import Finding, FindingSource
 from cases.intake.services.source_polls import watched_source_poll
 from cases.intake.services.watched_sources import watched_source_save
-from cases.matching.models import PartnerSignal
 from cases.matching.pdq.images import pdq_analyse
-from cases.matching.services.exchange import subscription_save
+from tests.exchange.conftest import partner_signal
 from tests.matching.images import jpeg_bytes, portrait, resized, scene
 from tests.monitor.conftest import web  # noqa: F401 (the fixture web through the loopback switch)
 
@@ -34,24 +33,7 @@ def test_a_watched_item_matching_a_partner_signal_becomes_a_finding(
 ):
     settings.EXCHANGE_ALLOWED_PORTS = [443]
     original = jpeg_bytes(portrait("obama"), 92)
-    subscription = subscription_save(
-        agency=agency,
-        actor=alice,
-        name="Nebula Music",
-        feed_url="https://bank.nebula.example/api/exchange/bank/",
-        api_key="agx_k_k",
-        signing_key="s",
-    )
-    PartnerSignal.objects.create(
-        agency=agency,
-        subscription=subscription,
-        signal_id="f" * 64,
-        pdq=[pdq_analyse(original).hex],
-        sha256="f" * 64,
-        md5="e" * 32,
-        labels=["deepfake"],
-        seq=1,
-    )
+    partner_signal(agency, alice, pdq=[pdq_analyse(original).hex], md5="e" * 32)
     web.serve("/media/copy.jpg", "image/jpeg", jpeg_bytes(resized(portrait("obama"), 0.6), 75))
     web.serve("/media/other.jpg", "image/jpeg", jpeg_bytes(scene(3), 80))
     feed = FEED.format(copy=web.url("/media/copy.jpg"), other=web.url("/media/other.jpg"))

@@ -20,13 +20,11 @@ from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.intake.services.source_polls import watched_source_poll
 from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
-from cases.matching.models import PartnerSignal
 from cases.matching.pdq.images import pdq_analyse
 from cases.matching.services import media_recognise
-from cases.matching.services.exchange import subscription_save
 from cases.matching.services.reference_media import reference_media_add
 from cases.notices.models import Notice
-from tests.exchange.conftest import fake_of
+from tests.exchange.conftest import fake_of, partner_signal
 from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import jpeg_bytes, png_bytes, portrait, resized, scene
@@ -176,23 +174,8 @@ def test_media_are_fetched_and_hashed_once_for_partner_signals_and_own_media(
     reference = _reference(
         agency, alice, artist, portrait("obama"), django_capture_on_commit_callbacks
     )
-    subscription = subscription_save(
-        agency=agency,
-        actor=alice,
-        name="Nebula Music",
-        feed_url="https://bank.nebula.example/api/exchange/bank/",
-        api_key="agx_k_k",
-        signing_key="s",
-    )
-    PartnerSignal.objects.create(
-        agency=agency,
-        subscription=subscription,
-        signal_id="f" * 64,
-        pdq=[pdq_analyse(jpeg_bytes(portrait("obama"), 92)).hex],
-        sha256="f" * 64,
-        md5="e" * 32,
-        labels=["deepfake"],
-        seq=1,
+    partner_signal(
+        agency, alice, pdq=[pdq_analyse(jpeg_bytes(portrait("obama"), 92)).hex], md5="e" * 32
     )
     hashed: list[int] = []
 
@@ -368,24 +351,12 @@ def test_a_partner_match_asks_for_a_capture_unless_the_partner_is_trusted_little
     captured,
 ):
     settings.EXCHANGE_ALLOWED_PORTS = [443]
-    subscription = subscription_save(
-        agency=agency,
-        actor=alice,
-        name="Nebula Music",
-        feed_url="https://bank.nebula.example/api/exchange/bank/",
-        api_key="agx_k_k",
-        signing_key="s",
+    partner_signal(
+        agency,
+        alice,
         trust=trust,
-    )
-    PartnerSignal.objects.create(
-        agency=agency,
-        subscription=subscription,
-        signal_id="f" * 64,
         pdq=[pdq_analyse(jpeg_bytes(portrait("obama"), 92)).hex],
-        sha256="f" * 64,
         md5="e" * 32,
-        labels=["deepfake"],
-        seq=1,
     )
     source = _source(web, agency, alice, _copy_of_obama(), capture_strong_matches=True)
     watched_source_poll(source_id=source.pk)

@@ -18,11 +18,11 @@ from cases.intake.monitor.models import WatchedSource
 from cases.intake.services.source_polls import watched_source_poll
 from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
-from cases.matching.models import PartnerSignal, VpdqFingerprint
+from cases.matching.models import VpdqFingerprint
 from cases.matching.pdq.video import VpdqUnavailable, vpdq_compact, vpdq_hash_file
 from cases.matching.services import media_recognise
-from cases.matching.services.exchange import subscription_save
 from cases.matching.services.reference_media import reference_media_add
+from tests.exchange.conftest import partner_signal
 from tests.matching.images import scene
 from tests.matching.test_vpdq import _clip, _mv, needs_vpdq  # noqa: F401
 from tests.monitor.conftest import web  # noqa: F401 (the fixture web through the loopback switch)
@@ -137,27 +137,10 @@ def test_a_partner_video_signal_recognises_a_copy(
     captured,
 ):
     settings.EXCHANGE_ALLOWED_PORTS = [443]
-    subscription = subscription_save(
-        agency=agency,
-        actor=alice,
-        name="Nebula Music",
-        feed_url="https://bank.nebula.example/api/exchange/bank/",
-        api_key="agx_k_k",
-        signing_key="s",
-        trust=trust,
-    )
     original = tmp_path / "fake.mp4"
     original.write_bytes(_clip(_mv()))
     frames = vpdq_hash_file(original)
-    PartnerSignal.objects.create(
-        agency=agency,
-        subscription=subscription,
-        signal_id="f" * 64,
-        sha256="f" * 64,
-        vpdq=[vpdq_compact(f) for f in frames],
-        labels=["deepfake"],
-        seq=1,
-    )
+    partner_signal(agency, alice, trust=trust, vpdq=[vpdq_compact(f) for f in frames])
     source = _source(web, agency, alice, _reencoded(_mv()), capture_strong_matches=True)
     outcome = watched_source_poll(source_id=source.pk)
     assert outcome.findings == 1, outcome
