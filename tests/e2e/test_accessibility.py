@@ -16,13 +16,19 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from cases.intake.monitor.models import Discovery
 from cases.intake.services.imports import import_job_create
+from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.web import PAGE_SIZE
 from cases.kernel.widgets import FILTER_FROM
 from cases.legal.services.legal_cases import case_create
 from cases.notices.services.drafts import notice_create
+from detection.models import ReviewVerdict
+from detection.services.reviews import detection_review_record
 from tests.e2e.test_browser import PASSWORD, browser, page  # noqa: F401 - fixtures
 from tests.factories import ArtistFactory, make_finding
+from tests.matching.conftest import store_image
+from tests.matching.images import scene
 from tests.twofactor_helpers import device_code, enrol
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -77,6 +83,28 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
         text="url,artist\nhttps://example.com/a,\nhttps://example.com/b,Nobody\n"
         f"not a url {'x' * 100},\n",
     )
+    # A confirmed fake: the evidence page shows its exchange-bank panel with the labels form.
+    fake = store_image(agency, scene(50), finding=finding, actor=bob)
+    detection_review_record(evidence=fake, verdict=ReviewVerdict.CONFIRMED_FAKE, actor=bob)
+    # A watched source with a strong discovery (the capture column).
+    source = watched_source_save(
+        agency=agency,
+        actor=alice,
+        name="Uploads",
+        kind="feed",
+        url="https://uploads.example/feed.xml",
+        interval_minutes=60,
+    )
+    Discovery.objects.create(
+        agency=agency,
+        source=source,
+        source_name=source.name,
+        finding=finding,
+        item_url=finding.url,
+        reason="PDQ distance 4 to reference #1",
+        strong_match=True,
+        capture_requested=True,
+    )
     return {
         "dashboard": reverse("dashboard"),
         "triage queue": reverse("finding_list"),
@@ -93,6 +121,10 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
         "settings": reverse("user_settings"),
         "staff": reverse("staff_list"),
         "audit trail": reverse("audit_list"),
+        "evidence detail": reverse("evidence_detail", args=[fake.pk]),
+        "watched sources": reverse("watched_source_list"),
+        "watched source": reverse("watched_source_detail", args=[source.pk]),
+        "hash exchange": reverse("exchange_settings"),
         "not found": "/no-such-page/",
     }
 
