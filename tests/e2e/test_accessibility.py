@@ -125,6 +125,10 @@ def main_pages(alice, bob, finding, agency) -> dict[str, str]:  # type: ignore[n
         "watched sources": reverse("watched_source_list"),
         "watched source": reverse("watched_source_detail", args=[source.pk]),
         "hash exchange": reverse("exchange_settings"),
+        "artist": reverse("artist_detail", args=[finding.artists.first().pk]),
+        "reference media": reverse("reference_media_index"),
+        "detectors": reverse("detector_list"),
+        "statistics": reverse("stats_dashboard"),
         "not found": "/no-such-page/",
     }
 
