@@ -49,7 +49,8 @@ def test_a_modified_and_a_missing_blob_are_reported_and_exit_one(three, agency, 
     (first, second, third), shared = three
     path = blob(second)
     path.chmod(0o644)
-    path.write_bytes(path.read_bytes()[:-1] + b"\x00")  # one byte changed
+    data = path.read_bytes()
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0x01]))  # one bit of the last byte
     blob(third).unlink()
     out = StringIO()
     with pytest.raises(CommandError) as failed:

@@ -162,7 +162,10 @@ def test_every_page_is_signed_over_its_exact_bytes(
     assert feed_verify(partner.signing_key, response.content, signature)
     tampered = response.content.replace(b'"deepfake"', b'"defamatory"')
     assert not feed_verify(partner.signing_key, tampered, signature)
-    assert not feed_verify(partner.signing_key, response.content, signature[:-1] + "0")
+    # One hex digit changed (to another digit: "0" when it was "0" would change nothing).
+    changed = signature[:-1] + ("1" if signature.endswith("0") else "0")
+    assert changed != signature
+    assert not feed_verify(partner.signing_key, response.content, changed)
     assert not feed_verify("another key", response.content, signature)
     served = AuditEvent.objects.filter(agency=agency, action="exchange.page_served").last()
     assert served is not None and served.data["entries"] == 1
