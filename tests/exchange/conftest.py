@@ -9,6 +9,7 @@ from PIL import Image
 
 from cases.agency.services.consent import artist_consent_record
 from cases.evidence.models import Evidence
+from cases.intake.services.watched_sources import watched_source_save
 from cases.matching.models import PartnerSignal
 from cases.matching.services.exchange import partner_create, subscription_save
 from cases.matching.services.index import matching_cache_clear
@@ -69,5 +70,43 @@ def partner_signal(agency: Any, actor: Any, *, trust: str = "medium", **fields: 
         sha256="f" * 64,
         labels=["deepfake"],
         seq=1,
+        **fields,
+    )
+
+
+UPLOADS_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>uploads</title><link>https://www.tiktok.com/</link>
+<item><title>new upload</title><link>https://www.tiktok.com/@anon/video/777</link>
+<enclosure url="{copy}" type="image/jpeg" length="1"/></item>
+<item><title>holiday</title><link>https://www.tiktok.com/@anon/video/778</link>
+<enclosure url="{other}" type="{other_type}" length="1"/></item>
+</channel></rss>"""
+
+
+def uploads_source(
+    web: Any,
+    agency: Any,
+    actor: Any,
+    copy: bytes,
+    other: tuple[str, str, bytes],
+    **fields: Any,
+) -> Any:
+    """A feed source on the fixture web with two items: video 777 whose media is `copy`
+    (served as /media/copy.jpg, image/jpeg, whatever it is) and video 778 whose media is
+    `other` (path, type, bytes)."""
+    other_path, other_type, other_body = other
+    web.serve("/media/copy.jpg", "image/jpeg", copy)
+    web.serve(other_path, other_type, other_body)
+    feed = UPLOADS_FEED.format(
+        copy=web.url("/media/copy.jpg"), other=web.url(other_path), other_type=other_type
+    )
+    web.serve("/uploads.xml", "application/rss+xml", feed.encode())
+    return watched_source_save(
+        agency=agency,
+        actor=actor,
+        name="Uploads",
+        kind="feed",
+        url=web.url("/uploads.xml"),
+        interval_minutes=60,
         **fields,
     )

@@ -18,27 +18,18 @@ from cases.evidence.models import Capture
 from cases.intake.models import Finding, FindingSource
 from cases.intake.monitor.models import Discovery, WatchedSource
 from cases.intake.services.source_polls import watched_source_poll
-from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
 from cases.matching.pdq.images import pdq_analyse
 from cases.matching.services import media_recognise
 from cases.matching.services.reference_media import reference_media_add
 from cases.notices.models import Notice
-from tests.exchange.conftest import fake_of, partner_signal
+from tests.exchange.conftest import fake_of, partner_signal, uploads_source
 from tests.factories import ArtistFactory, make_finding
 from tests.matching.conftest import store_image
 from tests.matching.images import jpeg_bytes, png_bytes, portrait, resized, scene
 from tests.monitor.conftest import web  # noqa: F401 (the fixture web through the loopback switch)
 
 pytestmark = pytest.mark.django_db
-
-FEED = """<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>uploads</title><link>https://www.tiktok.com/</link>
-<item><title>new upload</title><link>https://www.tiktok.com/@anon/video/777</link>
-<enclosure url="{copy}" type="image/jpeg" length="1"/></item>
-<item><title>holiday</title><link>https://www.tiktok.com/@anon/video/778</link>
-<enclosure url="{other}" type="image/jpeg" length="1"/></item>
-</channel></rss>"""
 
 
 def _reference(agency, alice, artist, image, capture_on_commit):  # type: ignore[no-untyped-def]
@@ -54,19 +45,8 @@ def _reference(agency, alice, artist, image, capture_on_commit):  # type: ignore
 
 
 def _source(web, agency, alice, copy: bytes, **fields):  # type: ignore[no-untyped-def]  # noqa: F811
-    web.serve("/media/copy.jpg", "image/jpeg", copy)
-    web.serve("/media/other.jpg", "image/jpeg", jpeg_bytes(scene(3), 80))
-    feed = FEED.format(copy=web.url("/media/copy.jpg"), other=web.url("/media/other.jpg"))
-    web.serve("/uploads.xml", "application/rss+xml", feed.encode())
-    return watched_source_save(
-        agency=agency,
-        actor=alice,
-        name="Uploads",
-        kind="feed",
-        url=web.url("/uploads.xml"),
-        interval_minutes=60,
-        **fields,
-    )
+    other = ("/media/other.jpg", "image/jpeg", jpeg_bytes(scene(3), 80))
+    return uploads_source(web, agency, alice, copy, other, **fields)
 
 
 def _copy_of_obama() -> bytes:

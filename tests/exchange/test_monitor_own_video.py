@@ -16,26 +16,17 @@ from cases.evidence.models import Capture
 from cases.intake.models import Finding, FindingSource
 from cases.intake.monitor.models import WatchedSource
 from cases.intake.services.source_polls import watched_source_poll
-from cases.intake.services.watched_sources import watched_source_save
 from cases.kernel.models import AuditEvent
 from cases.matching.models import VpdqFingerprint
 from cases.matching.pdq.video import VpdqUnavailable, vpdq_compact, vpdq_hash_file
 from cases.matching.services import media_recognise
 from cases.matching.services.reference_media import reference_media_add
-from tests.exchange.conftest import partner_signal
+from tests.exchange.conftest import partner_signal, uploads_source
 from tests.matching.images import scene
 from tests.matching.test_vpdq import _clip, _mv, needs_vpdq  # noqa: F401
 from tests.monitor.conftest import web  # noqa: F401 (the fixture web through the loopback switch)
 
 pytestmark = pytest.mark.django_db
-
-FEED = """<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>uploads</title><link>https://www.tiktok.com/</link>
-<item><title>new upload</title><link>https://www.tiktok.com/@anon/video/777</link>
-<enclosure url="{copy}" type="image/jpeg" length="1"/></item>
-<item><title>holiday</title><link>https://www.tiktok.com/@anon/video/778</link>
-<enclosure url="{other}" type="video/mp4" length="1"/></item>
-</channel></rss>"""
 
 
 def _reencoded(scenes) -> bytes:  # type: ignore[no-untyped-def]
@@ -61,19 +52,8 @@ def _reference(agency, alice, artist, data: bytes, capture_on_commit):  # type: 
 
 def _source(web, agency, alice, copy: bytes, **fields):  # type: ignore[no-untyped-def]  # noqa: F811
     # Served under a picture's name and type: only the bytes say it is a video.
-    web.serve("/media/copy.jpg", "image/jpeg", copy)
-    web.serve("/media/other.mp4", "video/mp4", _unrelated())
-    feed = FEED.format(copy=web.url("/media/copy.jpg"), other=web.url("/media/other.mp4"))
-    web.serve("/uploads.xml", "application/rss+xml", feed.encode())
-    return watched_source_save(
-        agency=agency,
-        actor=alice,
-        name="Uploads",
-        kind="feed",
-        url=web.url("/uploads.xml"),
-        interval_minutes=60,
-        **fields,
-    )
+    other = ("/media/other.mp4", "video/mp4", _unrelated())
+    return uploads_source(web, agency, alice, copy, other, **fields)
 
 
 def _discovered() -> Finding:
