@@ -224,10 +224,13 @@
     }
   });
 
-  // After htmx swaps in new results (filters, pages), start again at the top.
+  // After htmx swaps in new results (filters, pages), start again at the top. Other swaps
+  // (the preview, the notification bell loading late) keep the place: a reset there would
+  // leave a row highlighted that "p" no longer previews.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail && event.detail.target;
-    if (target && target.id === "finding-preview") return;  // the preview keeps the place
+    if (!target || !target.querySelector) return;
+    if (!target.matches("[data-triage-table]") && !target.querySelector("[data-triage-table]")) return;
     current = -1;
     refreshSelection();
   });

@@ -101,6 +101,13 @@ def test_the_preview_panel_blurs_the_thumbnail_and_the_reveal_is_recorded(
     # j moves to the rows, p previews: the older finding (with the image) is the second row.
     page.keyboard.press("j")
     page.keyboard.press("j")
+    # An unrelated htmx swap in between (the notification bell, loaded after the page, can
+    # land here on a slow server) keeps the place.
+    page.eval_on_selector(
+        ".notification-bell",
+        "bell => bell.dispatchEvent(new CustomEvent('htmx:afterSwap',"
+        " {bubbles: true, detail: {target: bell}}))",
+    )
     page.keyboard.press("p")
     thumbnail = panel.get_by_role("img", name=f"Blurred preview of evidence #{item.pk}")
     thumbnail.wait_for()
