@@ -177,6 +177,25 @@ class EvidenceMatch(models.Model):
 BANK_LABELS = ("deepfake", "sexual", "defamatory")
 
 
+def match_how(
+    kind: str,
+    distance: int,
+    ours_percent: float | None = None,
+    theirs_percent: float | None = None,
+) -> str:
+    """How a media file matched, as reasons and audit events say it: "vPDQ 100% / 85%" (our
+    frames found in the other video / its frames in ours), "PDQ distance 4", "same md5"."""
+    if kind == PartnerMatchKind.VPDQ:
+        return f"vPDQ {_percent_label(ours_percent)} / {_percent_label(theirs_percent)}"
+    if kind == PartnerMatchKind.PDQ:
+        return f"PDQ distance {distance}"
+    return f"same {kind}"
+
+
+def _percent_label(value: float | None) -> str:
+    return f"{value:.0f}%" if value is not None else ""
+
+
 class BankSignal(models.Model):
     """One confirmed fake of the agency as its bank knows it: the media's hashes (never the
     media, names or URLs), whether a person's latest verdict confirms it, and whether it is
@@ -348,20 +367,15 @@ class PartnerMatch(models.Model):
 
     @property
     def evidence_frames_percent_label(self) -> str:
-        value = self.evidence_frames_percent
-        return f"{value:.0f}%" if value is not None else ""
+        return _percent_label(self.evidence_frames_percent)
 
     @property
     def signal_frames_percent_label(self) -> str:
-        value = self.signal_frames_percent
-        return f"{value:.0f}%" if value is not None else ""
+        return _percent_label(self.signal_frames_percent)
 
     @property
     def how(self) -> str:
-        """How it matched, as reasons and audit events say it: "vPDQ 100% / 85%" (our
-        frames found in the partner's video / theirs in ours), "PDQ distance 4", "same md5"."""
-        if self.kind == PartnerMatchKind.VPDQ:
-            return f"vPDQ {self.evidence_frames_percent_label} / {self.signal_frames_percent_label}"
-        if self.kind == PartnerMatchKind.PDQ:
-            return f"PDQ distance {self.distance}"
-        return f"same {self.kind}"
+        """How it matched, as reasons and audit events say it (match_how)."""
+        return match_how(
+            self.kind, self.distance, self.evidence_frames_percent, self.signal_frames_percent
+        )

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,10 +130,10 @@ def vpdq_hash_file(path: str | Path) -> list[VpdqFrame]:
 def vpdq_match_set(frames: Sequence[VpdqFrame]) -> np.ndarray:
     """What matching compares, as an (n, 32) uint8 matrix: the frames of quality 50 or more,
     one per distinct hash (HMA's quality_filter and dedupe)."""
-    kept = dict.fromkeys(f.pdq_hex for f in frames if f.quality >= VPDQ_QUALITY_THRESHOLD)
+    kept = vpdq_publishable(frames)
     if not kept:
         return np.empty((0, HASH_BYTES), dtype=np.uint8)
-    return hashes_from_hex(kept)
+    return hashes_from_hex(frame.pdq_hex for frame in kept)
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,22 @@ def vpdq_compare(query: np.ndarray, compared: np.ndarray) -> VpdqComparison | No
     )
 
 
+# Frames per video of each frame index, counted once per index (an index never changes).
+_counts: weakref.WeakKeyDictionary[PdqIndex, dict[int, int]] = weakref.WeakKeyDictionary()
+_counts_lock = threading.Lock()
+
+
+def _frame_counts(index: PdqIndex) -> dict[int, int]:
+    with _counts_lock:
+        counts = _counts.get(index)
+    if counts is None:
+        unique_ids, frame_counts = np.unique(index.ids, return_counts=True)
+        counts = dict(zip(unique_ids.tolist(), frame_counts.tolist(), strict=True))
+        with _counts_lock:
+            _counts[index] = counts
+    return counts
+
+
 def vpdq_match_in_index(
     query: np.ndarray, index: PdqIndex, *, exclude: int | None = None
 ) -> list[tuple[int, VpdqComparison]]:
@@ -195,8 +213,7 @@ def vpdq_match_in_index(
             nearest[item_id] = min(distance, nearest.get(item_id, distance))
     if not query_hits:
         return []
-    unique_ids, frame_counts = np.unique(index.ids, return_counts=True)
-    sizes = dict(zip(unique_ids.tolist(), frame_counts.tolist(), strict=True))
+    sizes = _frame_counts(index)
     found = []
     for item_id, positions in query_hits.items():
         comparison = VpdqComparison(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from django.db.models import Count, Max
 
 from cases.matching.models import PdqFingerprint, VpdqFingerprint
@@ -35,11 +36,12 @@ class _CachedIndex:
     index: PdqIndex
 
 
-class _IndexCache:
-    """The indexes of the INDEX_CACHE_SIZE agencies served last, each under the key of the
-    fingerprints it was built from."""
+class IndexCache:
+    """The indexes of the `size` agencies served last, each under the key of the rows it
+    was built from (a new key: built again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = INDEX_CACHE_SIZE) -> None:
+        self.size = size
         self._items: OrderedDict[int, _CachedIndex] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -55,7 +57,7 @@ class _IndexCache:
         with self._lock:
             self._items[agency_id] = _CachedIndex(key, index)
             self._items.move_to_end(agency_id)
-            while len(self._items) > INDEX_CACHE_SIZE:
+            while len(self._items) > self.size:
                 self._items.popitem(last=False)
         return index
 
@@ -64,8 +66,8 @@ class _IndexCache:
             self._items.clear()
 
 
-_cache = _IndexCache()
-_frame_cache = _IndexCache()
+_cache = IndexCache()
+_frame_cache = IndexCache()
 
 
 def _index_key(
@@ -81,7 +83,7 @@ def _index_key(
     return stats["newest"] or 0, stats["rows"], stats["latest"]
 
 
-def _index_of(rows: Iterable[tuple[int, int | None, bytes]], what: str) -> PdqIndex:
+def index_of(rows: Iterable[tuple[int, int | None, bytes]], what: str) -> PdqIndex:
     """An index of (evidence id, number of hashes or None, packed hashes) rows: every hash
     under its evidence id. A blob whose length does not fit is logged and skipped."""
     ids: list[int] = []
@@ -109,7 +111,7 @@ def matching_index_build(*, agency_id: int) -> PdqIndex:
         .order_by()
         .values_list("evidence_id", "count", "hashes")
     )
-    return _index_of(rows.iterator(chunk_size=5000), "PDQ")
+    return index_of(rows.iterator(chunk_size=5000), "PDQ")
 
 
 def matching_index_for(*, agency_id: int) -> PdqIndex:
@@ -127,7 +129,7 @@ def matching_frame_index_build(*, agency_id: int) -> PdqIndex:
         .order_by()
         .values_list("evidence_id", "hashes")
     )
-    return _index_of(
+    return index_of(
         ((evidence_id, None, blob) for evidence_id, blob in rows.iterator(chunk_size=2000)),
         "vPDQ",
     )
@@ -145,3 +147,13 @@ def matching_frame_index_for(*, agency_id: int) -> PdqIndex:
 def matching_cache_clear() -> None:
     _cache.clear()
     _frame_cache.clear()
+
+
+def frame_set_of(*, evidence_id: int) -> npt.NDArray[np.uint8] | None:
+    """The stored vPDQ match set of one evidence item as an (n, 32) matrix (n may be 0: no
+    frame of quality); None when the item has no frame set (not a video, or hashed without
+    vpdq)."""
+    mine = VpdqFingerprint.objects.filter(evidence_id=evidence_id).only("hashes").first()
+    if mine is None:
+        return None
+    return np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)

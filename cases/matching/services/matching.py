@@ -16,7 +16,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
-import numpy as np
 from django.db import transaction
 from django.db.models import Q
 
@@ -43,7 +42,11 @@ from cases.matching.pdq.images import pdq_analyse
 from cases.matching.pdq.video import VpdqComparison, vpdq_match_in_index
 from cases.matching.selectors import findings_of
 from cases.matching.services.bank import bank_evidence_refresh
-from cases.matching.services.index import matching_frame_index_for, matching_index_for
+from cases.matching.services.index import (
+    frame_set_of,
+    matching_frame_index_for,
+    matching_index_for,
+)
 from cases.matching.services.partner_matching import partner_matches_record
 
 log = logging.getLogger(__name__)
@@ -99,11 +102,8 @@ def matching_find_frame_sets(*, evidence: Evidence) -> list[tuple[int, VpdqCompa
     """[(evidence id, comparison)] of the agency's other videos whose vPDQ frame set matches
     this item's by HMA's rule (cases.matching.pdq.video), best first. Empty without a frame
     set of this item."""
-    mine = VpdqFingerprint.objects.filter(evidence=evidence).only("hashes").first()
-    if mine is None:
-        return []
-    query = np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
-    if not len(query):
+    query = frame_set_of(evidence_id=evidence.pk)
+    if query is None or not len(query):
         return []
     index = matching_frame_index_for(agency_id=evidence.agency_id)
     return vpdq_match_in_index(query, index, exclude=evidence.pk)

@@ -43,7 +43,6 @@ import logging
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -64,12 +63,12 @@ from cases.matching.models import (
     PartnerSignal,
     ReferenceMedia,
     TrustLevel,
+    match_how,
 )
 from cases.matching.pdq.hashes import LOW_QUALITY, MATCH_DISTANCE, HashError
 from cases.matching.pdq.images import pdq_analyse
 from cases.matching.pdq.index import PdqIndex
 from cases.matching.pdq.video import (
-    VpdqComparison,
     VpdqError,
     VpdqUnavailable,
     vpdq_hash_file,
@@ -78,21 +77,19 @@ from cases.matching.pdq.video import (
 )
 from cases.matching.selectors import findings_of
 from cases.matching.services.index import matching_frame_index_for, matching_index_for
-from cases.matching.services.partner_matching import partner_frame_index_for, partner_index_for
+from cases.matching.services.partner_matching import (
+    PartnerHit,
+    partner_frame_index_for,
+    partner_index_for,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_MEDIA_PER_ITEM = 4
 
 
-class Hit(NamedTuple):
-    """How one media file matched: kind (a PartnerMatchKind value: "pdq", "vpdq", "sha256",
-    "md5"), distance (for vPDQ the smallest frame distance) and for vPDQ the comparison
-    (query: the discovered video)."""
-
-    kind: str
-    distance: int
-    frames: VpdqComparison | None = None
+# How one media file matched (query: the discovered item), as for ingested evidence.
+Hit = PartnerHit
 
 
 def _rank(hit: Hit) -> tuple[int, bool]:
@@ -203,17 +200,19 @@ def _look_up(agency_id: int, body: bytes, hits: _Hits, *, partner: bool, own: bo
 
 
 def _method(hit: Hit) -> str:
-    """ "PDQ distance 4", "vPDQ 100% / 85%" (as PartnerMatch.how says it), "" for exact."""
-    if hit.frames is not None:
-        return f"vPDQ {hit.frames.query_percent:.0f}% / {hit.frames.compared_percent:.0f}%"
-    if hit.kind == PartnerMatchKind.PDQ:
-        return f"PDQ distance {hit.distance}"
-    return ""
+    """ "PDQ distance 4", "vPDQ 100% / 85%", "same md5" (match_how, as PartnerMatch.how)."""
+    frames = hit.frames
+    return match_how(
+        hit.kind,
+        hit.distance,
+        frames.query_percent if frames else None,
+        frames.compared_percent if frames else None,
+    )
 
 
 def _how(hit: Hit, target: str) -> str:
-    method = _method(hit)
-    return f"{method} to {target}" if method else f"same {hit.kind} as {target}"
+    exact = hit.kind in (PartnerMatchKind.SHA256, PartnerMatchKind.MD5)
+    return f"{_method(hit)} {'as' if exact else 'to'} {target}"
 
 
 def _strong(hit: Hit) -> bool:
@@ -284,7 +283,7 @@ def _partner_recognitions(agency_id: int, hits: dict[int, Hit]) -> list[Recognit
     signals = PartnerSignal.objects.filter(agency_id=agency_id, pk__in=list(hits))
     for signal in signals.select_related("subscription").order_by("pk"):
         hit = hits[signal.pk]
-        how = _method(hit) or f"same {hit.kind}"
+        how = _method(hit)
         found.append(
             Recognition(
                 reason=f"partner '{signal.subscription.name}' signal {signal.signal_id[:12]} ({how})",

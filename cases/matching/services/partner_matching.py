@@ -18,7 +18,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -31,8 +31,8 @@ from django.db.models import Count, Max, QuerySet
 from cases.evidence.models import Evidence
 from cases.evidence.services.evidence import evidence_open
 from cases.kernel.audit.services import audit_record
-from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal, VpdqFingerprint
-from cases.matching.pdq.hashes import HASH_BYTES, MATCH_DISTANCE
+from cases.matching.models import PartnerMatch, PartnerMatchKind, PartnerSignal
+from cases.matching.pdq.hashes import MATCH_DISTANCE
 from cases.matching.pdq.index import PdqIndex
 from cases.matching.pdq.mutable import MutablePdqIndex
 from cases.matching.pdq.video import (
@@ -41,6 +41,7 @@ from cases.matching.pdq.video import (
     vpdq_match_in_index,
     vpdq_match_set,
 )
+from cases.matching.services.index import IndexCache, frame_set_of, index_of
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +140,12 @@ def partner_index_for(*, agency_id: int) -> MutablePdqIndex:
     return index
 
 
-_frame_cache: OrderedDict[int, tuple[tuple[object, ...], PdqIndex]] = OrderedDict()
+_frame_cache = IndexCache(PARTNER_CACHE_SIZE)
 
 
-def partner_frame_index_build(*, agency_id: int) -> PdqIndex:
-    """The frames of the agency's partner vPDQ signals (those matching compares: quality 50
-    or more, one per distinct hash) under their PartnerSignal ids. A stored frame set that no
-    longer parses is skipped and logged (pages are checked before they are stored)."""
-    ids: list[int] = []
-    blobs: list[bytes] = []
+def _match_sets(agency_id: int) -> Iterator[tuple[int, None, bytes]]:
+    """(signal id, None, packed match set) of each partner video signal. A stored frame set
+    that no longer parses is skipped and logged (pages are checked before they are stored)."""
     rows = _signals(agency_id).order_by().values_list("pk", "vpdq").iterator(chunk_size=2000)
     for signal_pk, features in rows:
         if not features:
@@ -157,42 +155,35 @@ def partner_frame_index_build(*, agency_id: int) -> PdqIndex:
         except ValueError as exc:
             log.error("partner signal %s: vPDQ frames malformed, skipped: %s", signal_pk, exc)
             continue
-        ids += [signal_pk] * len(match_set)
-        blobs.append(match_set.tobytes())
-    hashes = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(-1, HASH_BYTES)
-    return PdqIndex.build(np.asarray(ids, dtype=np.int64), hashes)
+        yield signal_pk, None, match_set.tobytes()
+
+
+def partner_frame_index_build(*, agency_id: int) -> PdqIndex:
+    """The frames of the agency's partner vPDQ signals (those matching compares: quality 50
+    or more, one per distinct hash) under their PartnerSignal ids."""
+    return index_of(_match_sets(agency_id), "partner vPDQ")
 
 
 def partner_frame_index_for(*, agency_id: int) -> PdqIndex:
     """The agency's partner frame index, rebuilt when its partner signals changed (partner
     video signals are few next to the PDQ hashes, so no incremental update)."""
-    key = _key(agency_id)
-    with _lock:
-        cached = _frame_cache.get(agency_id)
-        if cached is not None and cached[0] == key:
-            _frame_cache.move_to_end(agency_id)
-            return cached[1]
-    index = partner_frame_index_build(agency_id=agency_id)
-    with _lock:
-        _frame_cache[agency_id] = (key, index)
-        while len(_frame_cache) > PARTNER_CACHE_SIZE:
-            _frame_cache.popitem(last=False)
-    return index
+    return _frame_cache.get(
+        agency_id, _key(agency_id), lambda: partner_frame_index_build(agency_id=agency_id)
+    )
 
 
 def partner_cache_clear() -> None:
     with _lock:
         _cache.clear()
-        _frame_cache.clear()
+    _frame_cache.clear()
 
 
 def _frame_set_hits(evidence: Evidence) -> dict[int, PartnerHit] | None:
     """{signal id: hit} of the partner videos whose frame sets match the item's; None when
     the item has no frame set (not a video, or hashed without vpdq)."""
-    mine = VpdqFingerprint.objects.filter(evidence=evidence).only("hashes").first()
-    if mine is None:
+    query = frame_set_of(evidence_id=evidence.pk)
+    if query is None:
         return None
-    query = np.frombuffer(bytes(mine.hashes), dtype=np.uint8).reshape(-1, HASH_BYTES)
     if not len(query):
         return {}
     index = partner_frame_index_for(agency_id=evidence.agency_id)
