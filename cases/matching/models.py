@@ -177,25 +177,6 @@ class EvidenceMatch(models.Model):
 BANK_LABELS = ("deepfake", "sexual", "defamatory")
 
 
-def match_how(
-    kind: str,
-    distance: int,
-    ours_percent: float | None = None,
-    theirs_percent: float | None = None,
-) -> str:
-    """How a media file matched, as reasons and audit events say it: "vPDQ 100% / 85%" (our
-    frames found in the other video / its frames in ours), "PDQ distance 4", "same md5"."""
-    if kind == PartnerMatchKind.VPDQ:
-        return f"vPDQ {_percent_label(ours_percent)} / {_percent_label(theirs_percent)}"
-    if kind == PartnerMatchKind.PDQ:
-        return f"PDQ distance {distance}"
-    return f"same {kind}"
-
-
-def _percent_label(value: float | None) -> str:
-    return f"{value:.0f}%" if value is not None else ""
-
-
 class BankSignal(models.Model):
     """One confirmed fake of the agency as its bank knows it: the media's hashes (never the
     media, names or URLs), whether a person's latest verdict confirms it, and whether it is
@@ -325,6 +306,25 @@ class PartnerMatchKind(models.TextChoices):
     SHA256 = "sha256", _("SHA-256")
     MD5 = "md5", _("MD5")
     VPDQ = "vpdq", _("vPDQ")
+
+
+def match_how(
+    kind: str,
+    distance: int,
+    ours_percent: float | None = None,
+    theirs_percent: float | None = None,
+) -> str:
+    """How a media file matched, as reasons and audit events say it: "vPDQ 100% / 85%" (our
+    frames found in the other video / its frames in ours), "PDQ distance 4", "same md5"."""
+    if kind == PartnerMatchKind.VPDQ:
+        return f"vPDQ {_percent_label(ours_percent)} / {_percent_label(theirs_percent)}"
+    if kind == PartnerMatchKind.PDQ:
+        return f"PDQ distance {distance}"
+    return f"same {kind}"
+
+
+def _percent_label(value: float | None) -> str:
+    return f"{value:.0f}%" if value is not None else ""
 
 
 class PartnerMatch(models.Model):
