@@ -167,6 +167,27 @@ def test_without_vpdq_a_video_is_matched_by_its_exact_hashes_only(
     assert "vPDQ" not in reason
 
 
+@pytest.mark.usefixtures("needs_vpdq")
+def test_a_broken_video_is_not_recognised_and_the_poll_goes_on(
+    web,  # noqa: F811
+    agency,
+    alice,
+    artist,
+    caplog,
+    django_capture_on_commit_callbacks,
+):
+    _reference(agency, alice, artist, _clip(_mv()), django_capture_on_commit_callbacks)
+    # The first bytes of a copy: a video by its header, that vPDQ cannot read through.
+    broken = _reencoded(_mv())[:2048]
+    source = _source(web, agency, alice, broken)
+    with caplog.at_level(logging.INFO, logger=media_recognise.__name__):
+        outcome = watched_source_poll(source_id=source.pk)
+    assert (outcome.items_seen, outcome.findings) == (2, 0), outcome
+    assert "not vPDQ-hashed" in caplog.text
+    source.refresh_from_db()
+    assert source.last_error == ""  # the source itself is fine
+
+
 def test_the_switch_says_the_video_rule_in_english_and_korean(client, agency, bob):  # type: ignore[no-untyped-def]
     from django.urls import reverse
 
